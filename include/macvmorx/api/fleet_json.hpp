@@ -1,0 +1,31 @@
+#pragma once
+
+// The JSON shapes of the fleet API: heartbeats in, nodes out. Field names are the wire names
+// of the agent protocol (camelCase).
+
+#include "macvmorx/fleet/node_record.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace macvmorx {
+class JsonWriter;
+}
+
+namespace macvmorx::api {
+
+// Limits on one heartbeat, beyond which it is refused with 422.
+inline constexpr std::size_t max_vms_per_heartbeat = 64;
+inline constexpr std::size_t max_cached_images = 256;
+
+// Parses and validates a heartbeat body. Throws http::BadRequest (not JSON, nodeId missing,
+// wrong types) or http::Unprocessable (a value out of range).
+fleet::Heartbeat parse_heartbeat(std::string_view body);
+
+// Checks a node id from a path or a body; throws http::Unprocessable naming `field`.
+void check_node_id(std::string_view node_id, const std::string& field);
+
+// Writes one node: the last heartbeat's fields plus lastSeen, firstSeen and isOnline.
+void write_node(JsonWriter& json, const fleet::NodeRecord& node);
+
+} // namespace macvmorx::api

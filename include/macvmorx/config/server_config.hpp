@@ -1,0 +1,34 @@
+#pragma once
+
+#include "macvmorx/base/clock.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace macvmorx::config {
+
+// The effective settings of `macvmorx server`, after flags, environment and defaults.
+struct ServerConfig {
+    std::string bind_address = "0.0.0.0";
+    std::uint16_t port = 8080;
+    Duration offline_timeout = std::chrono::seconds{30};
+    Duration monitor_interval = std::chrono::seconds{5};
+    Duration placement_ttl = std::chrono::minutes{10};
+    unsigned threads = 1;
+    int max_vms_per_node = 2;
+    std::string log_level = "info";
+    std::size_t max_body_bytes = 1 << 20;
+    std::size_t max_connections = 10'000;
+    Duration idle_timeout = std::chrono::seconds{30};
+    Duration io_timeout = std::chrono::seconds{30};
+    std::string web_dir; // empty: the dashboard built into the binary
+};
+
+// Hardware threads, at least one.
+unsigned default_thread_count();
+
+// One line naming every setting and its value, for the startup log.
+std::string describe(const ServerConfig& config);
+
+} // namespace macvmorx::config

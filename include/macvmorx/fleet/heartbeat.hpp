@@ -1,0 +1,37 @@
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace macvmorx::fleet {
+
+// One VM as a host agent reports it.
+struct VmReport {
+    std::string vm_id;
+    std::string image_name;
+    std::int64_t runtime_seconds = 0;
+    std::string vm_hostname;
+    std::string vm_ip_address;
+};
+
+// Everything a host agent says about its Mac in one heartbeat. Replaces the previous report.
+struct Heartbeat {
+    std::string node_id;
+    int vm_count = 0;
+    std::vector<VmReport> vms;
+    double cpu_usage_percent = 0;
+    double memory_usage_gb = 0;
+    double total_memory_gb = 0;
+    double disk_usage_gb = 0;
+    double total_disk_gb = 0;
+    std::string status;
+    std::vector<std::string> cached_images;
+
+    // The number of VMs that occupy the host's slots. Agents report both a count and a
+    // list; trusting the larger one never over-books a host.
+    int running_vms() const { return std::max(vm_count, static_cast<int>(vms.size())); }
+};
+
+} // namespace macvmorx::fleet

@@ -1,0 +1,32 @@
+#pragma once
+
+#include "macvmorx/fleet/heartbeat.hpp"
+#include "macvmorx/base/clock.hpp"
+
+#include <memory>
+
+namespace macvmorx::fleet {
+
+// What the orchestrator knows about one Mac: its last report and when it was heard from.
+// Records are immutable once published; a change publishes a new record, so readers can
+// hold a snapshot without a lock.
+struct NodeRecord {
+    Heartbeat report;
+    TimePoint first_seen;
+    TimePoint last_seen;
+    bool online = true;
+
+    const std::string& node_id() const { return report.node_id; }
+};
+
+using NodeSnapshot = std::shared_ptr<const NodeRecord>;
+
+// Whether the node's own status lets it take new VMs ("draining" and "maintenance" do not).
+bool status_accepts_new_vms(std::string_view status);
+
+// Whether a node may be given a new VM at all: online and its status allows it.
+inline bool accepts_new_vms(const NodeRecord& record) {
+    return record.online && status_accepts_new_vms(record.report.status);
+}
+
+} // namespace macvmorx::fleet

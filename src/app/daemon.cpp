@@ -1,0 +1,119 @@
+#include "macvmorx/app/daemon.hpp"
+
+#include "macvmorx/api/api_context.hpp"
+#include "macvmorx/api/routes.hpp"
+#include "macvmorx/app/logging.hpp"
+#include "macvmorx/app/version.hpp"
+#include "macvmorx/base/id_source.hpp"
+#include "macvmorx/http/router.hpp"
+#include "macvmorx/http/server.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/web/web_assets.hpp"
+#include "signals.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+
+namespace macvmorx::app {
+namespace {
+
+orchestrator::OrchestratorOptions orchestrator_options(const config::ServerConfig& config) {
+    orchestrator::OrchestratorOptions options;
+    options.offline_timeout = config.offline_timeout;
+    options.scheduling.max_vms_per_node = config.max_vms_per_node;
+    options.scheduling.placement_ttl = config.placement_ttl;
+    return options;
+}
+
+http::ServerOptions server_options(const config::ServerConfig& config) {
+    http::ServerOptions options;
+    options.bind_address = config.bind_address;
+    options.port = config.port;
+    options.threads = config.threads;
+    options.limits.max_body_bytes = config.max_body_bytes;
+    options.limits.max_connections = config.max_connections;
+    options.limits.idle_timeout = config.idle_timeout;
+    options.limits.io_timeout = config.io_timeout;
+    return options;
+}
+
+} // namespace
+
+struct Daemon::Parts {
+    Parts(config::ServerConfig daemon_config, const Clock& daemon_clock, IdSource& daemon_ids)
+        : config{std::move(daemon_config)},
+          clock{daemon_clock},
+          ids{daemon_ids},
+          orchestrator{orchestrator_options(config), clock, ids},
+          web{config.web_dir.empty() ? web::WebAssets::embedded() : web::WebAssets::from_directory(config.web_dir)},
+          context{orchestrator, web},
+          router{api::build_router(context)},
+          server{server_options(config), router} {}
+
+    config::ServerConfig config;
+    const Clock& clock;
+    IdSource& ids;
+    orchestrator::Orchestrator orchestrator;
+    web::WebAssets web;
+    api::ApiContext context;
+    http::Router router;
+    http::Server server;
+};
+
+namespace {
+SystemClock system_clock;
+RandomIdSource random_ids;
+} // namespace
+
+Daemon::Daemon(config::ServerConfig config) : Daemon(std::move(config), system_clock, random_ids) {}
+
+Daemon::Daemon(config::ServerConfig config, const Clock& clock, IdSource& ids)
+    : parts_{std::make_unique<Parts>(std::move(config), clock, ids)} {}
+
+Daemon::~Daemon() { stop(); }
+
+std::uint16_t Daemon::start() {
+    const auto port = parts_->server.start();
+    auto& orchestrator = parts_->orchestrator;
+    parts_->server.every(parts_->config.monitor_interval, [&orchestrator] { orchestrator.sweep(); });
+    return port;
+}
+
+void Daemon::stop() { parts_->server.stop(); }
+
+std::uint16_t Daemon::port() const { return parts_->server.port(); }
+
+const config::ServerConfig& Daemon::config() const { return parts_->config; }
+
+orchestrator::Orchestrator& Daemon::orchestrator() { return parts_->orchestrator; }
+
+int run_server(const config::ServerConfig& config) {
+    block_signals();
+    configure_logging(config.log_level);
+    Daemon daemon{config};
+    std::uint16_t port = 0;
+    try {
+        port = daemon.start();
+    } catch (const std::exception& error) {
+        spdlog::critical("cannot listen on {}:{}: {}", config.bind_address, config.port, error.what());
+        return 1;
+    }
+    auto effective = config;
+    effective.port = port;
+    spdlog::info("macvmorx {} listening on http://{}:{} ({})", version(), config.bind_address, port,
+                 config::describe(effective));
+
+    for (;;) {
+        const int signal_number = wait_for_signal();
+        if (signal_number == SIGHUP) continue; // nothing to reload yet
+        spdlog::info("received {}, shutting down", strsignal(signal_number));
+        break;
+    }
+    daemon.stop();
+    spdlog::info("stopped");
+    return 0;
+}
+
+} // namespace macvmorx::app

@@ -1,0 +1,94 @@
+#include "macvmorx/base/duration.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace macvmorx {
+namespace {
+
+struct Unit {
+    std::string_view name;
+    std::int64_t nanoseconds;
+};
+
+// Longer names first so that "ms" is not read as "m" followed by garbage.
+constexpr std::array<Unit, 7> units{{
+    {"ns", 1},
+    {"us", 1'000},
+    {"\xC2\xB5s", 1'000}, // µs in UTF-8
+    {"ms", 1'000'000},
+    {"s", 1'000'000'000},
+    {"m", 60'000'000'000},
+    {"h", 3'600'000'000'000},
+}};
+
+std::optional<std::int64_t> unit_nanoseconds(std::string_view& rest) {
+    const Unit* best = nullptr;
+    for (const auto& unit : units) {
+        if (rest.starts_with(unit.name) && (best == nullptr || unit.name.size() > best->name.size())) {
+            best = &unit;
+        }
+    }
+    if (best == nullptr) return std::nullopt;
+    rest.remove_prefix(best->name.size());
+    return best->nanoseconds;
+}
+
+} // namespace
+
+std::optional<Duration> parse_duration(std::string_view text) {
+    if (text == "0") return Duration::zero();
+    if (text.empty()) return std::nullopt;
+
+    long double total = 0;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        std::size_t digits = 0;
+        while (digits < rest.size() && ((rest[digits] >= '0' && rest[digits] <= '9') || rest[digits] == '.')) {
+            ++digits;
+        }
+        if (digits == 0) return std::nullopt;
+        double number = 0;
+        const auto [end, ec] = std::from_chars(rest.data(), rest.data() + digits, number);
+        if (ec != std::errc{} || end != rest.data() + digits) return std::nullopt;
+        rest.remove_prefix(digits);
+        const auto scale = unit_nanoseconds(rest);
+        if (!scale) return std::nullopt;
+        total += static_cast<long double>(number) * static_cast<long double>(*scale);
+    }
+    if (!std::isfinite(static_cast<double>(total)) ||
+        total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
+        return std::nullopt;
+    }
+    return Duration{static_cast<std::int64_t>(std::llround(static_cast<double>(total)))};
+}
+
+std::string format_duration(Duration duration) {
+    auto ns = duration.count();
+    if (ns == 0) return "0s";
+    std::string out;
+    if (ns < 0) {
+        out += '-';
+        ns = -ns;
+    }
+    // Whole hours/minutes/seconds read best as "1h30m"; anything with a fraction of a
+    // second is printed in the largest sub-second unit that keeps it exact.
+    if (ns % 1'000'000'000 == 0) {
+        auto seconds = ns / 1'000'000'000;
+        const auto hours = seconds / 3600;
+        const auto minutes = (seconds % 3600) / 60;
+        seconds %= 60;
+        if (hours) out += std::to_string(hours) + "h";
+        if (minutes) out += std::to_string(minutes) + "m";
+        if (seconds) out += std::to_string(seconds) + "s";
+        return out;
+    }
+    if (ns % 1'000'000 == 0) return out + std::to_string(ns / 1'000'000) + "ms";
+    if (ns % 1'000 == 0) return out + std::to_string(ns / 1'000) + "us";
+    return out + std::to_string(ns) + "ns";
+}
+
+} // namespace macvmorx

@@ -1,0 +1,186 @@
+#include "macvmorx/cli/command_line.hpp"
+
+#include "macvmorx/app/daemon.hpp"
+#include "macvmorx/app/logging.hpp"
+#include "macvmorx/app/version.hpp"
+#include "macvmorx/base/byte_size.hpp"
+#include "macvmorx/base/duration.hpp"
+
+#include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+
+#include <iostream>
+#include <sstream>
+
+namespace macvmorx::cli {
+namespace {
+
+const CLI::Validator duration_check{
+    [](std::string& value) -> std::string {
+        return parse_duration(value) ? std::string{} : "'" + value + "' is not a duration (use e.g. 500ms, 45s, 1m, 1h)";
+    },
+    "DURATION"};
+
+const CLI::Validator positive_duration_check{
+    [](std::string& value) -> std::string {
+        const auto parsed = parse_duration(value);
+        if (!parsed) return "'" + value + "' is not a duration (use e.g. 500ms, 45s, 1m, 1h)";
+        return parsed->count() > 0 ? std::string{} : "must be longer than 0";
+    },
+    "DURATION"};
+
+const CLI::Validator address_check{
+    [](std::string& value) -> std::string {
+        unsigned char buffer[sizeof(in6_addr)];
+        if (inet_pton(AF_INET, value.c_str(), buffer) == 1 || inet_pton(AF_INET6, value.c_str(), buffer) == 1) return {};
+        return "'" + value + "' is not an IPv4 or IPv6 address";
+    },
+    "ADDRESS"};
+
+const CLI::Validator byte_size_check{
+    [](std::string& value) -> std::string {
+        const auto parsed = parse_byte_size(value);
+        if (!parsed) return "'" + value + "' is not a size (use e.g. 65536, 512KiB, 1MiB)";
+        return *parsed > 0 ? std::string{} : "must be larger than 0";
+    },
+    "SIZE"};
+
+// The raw text of the settings that need our own parsing after CLI11 has validated them.
+struct ServerText {
+    std::string offline_timeout = "30s";
+    std::string monitor_interval = "5s";
+    std::string placement_ttl = "10m";
+    std::string idle_timeout = "30s";
+    std::string io_timeout = "30s";
+    std::string max_body_size = "1MiB";
+};
+
+void add_server_options(CLI::App& server, config::ServerConfig& config, ServerText& text) {
+    server.add_option("-p,--port", config.port, "Port for the REST API and the dashboard (0: any free port)")
+        ->envname("MACVMORX_WEB_PORT")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    server.add_option("--bind", config.bind_address, "Address to listen on (0.0.0.0: every IPv4 interface, :: for IPv6)")
+        ->envname("MACVMORX_BIND")
+        ->check(address_check)
+        ->capture_default_str();
+    server.add_option("--offline-timeout", text.offline_timeout,
+                      "A node without a heartbeat for this long is marked offline")
+        ->envname("MACVMORX_OFFLINE_TIMEOUT")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--monitor-interval", text.monitor_interval, "How often to look for offline nodes")
+        ->envname("MACVMORX_MONITOR_INTERVAL")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--placement-ttl", text.placement_ttl,
+                      "How long a placement holds a slot until the node's heartbeat shows the VM")
+        ->envname("MACVMORX_PLACEMENT_TTL")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--threads", config.threads, "Threads serving requests (default: hardware threads)")
+        ->envname("MACVMORX_THREADS")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    server.add_option("--max-vms-per-node", config.max_vms_per_node,
+                      "VMs one Mac may run at once (Apple's licence allows 2 macOS VMs)")
+        ->envname("MACVMORX_MAX_VMS_PER_NODE")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    server.add_option("--max-body-size", text.max_body_size, "Largest request body accepted")
+        ->envname("MACVMORX_MAX_BODY_SIZE")
+        ->check(byte_size_check)
+        ->capture_default_str();
+    server.add_option("--max-connections", config.max_connections, "Open connections accepted at once")
+        ->envname("MACVMORX_MAX_CONNECTIONS")
+        ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
+    server.add_option("--idle-timeout", text.idle_timeout,
+                      "How long a connection may wait for its next request (and its header)")
+        ->envname("MACVMORX_IDLE_TIMEOUT")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--io-timeout", text.io_timeout, "How long a request body or an answer may take to transfer")
+        ->envname("MACVMORX_IO_TIMEOUT")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--web-dir", config.web_dir,
+                      "Serve the dashboard from this directory instead of the built-in copy (for development)")
+        ->envname("MACVMORX_WEB_DIR")
+        ->check(CLI::ExistingDirectory);
+    server.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
+        ->envname("MACVMORX_LOG_LEVEL")
+        ->check(CLI::IsMember(std::vector<std::string>(std::begin(app::log_levels), std::end(app::log_levels))))
+        ->capture_default_str();
+}
+
+void apply_text(config::ServerConfig& config, const ServerText& text) {
+    // Every value was validated by its option's check; these parses cannot fail.
+    config.offline_timeout = *parse_duration(text.offline_timeout);
+    config.monitor_interval = *parse_duration(text.monitor_interval);
+    config.placement_ttl = *parse_duration(text.placement_ttl);
+    config.idle_timeout = *parse_duration(text.idle_timeout);
+    config.io_timeout = *parse_duration(text.io_timeout);
+    config.max_body_bytes = static_cast<std::size_t>(*parse_byte_size(text.max_body_size));
+}
+
+} // namespace
+
+ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) {
+    ParsedCommandLine parsed;
+    parsed.server.threads = config::default_thread_count();
+    ServerText text;
+
+    CLI::App app{"macvmorx: an orchestrator for fleets of Mac hosts running ephemeral macOS VMs", "macvmorx"};
+    app.set_version_flag("--version", std::string(version()));
+    app.require_subcommand(1);
+    auto* server = app.add_subcommand("server", "Run the orchestrator: the REST API and the dashboard on one port");
+    add_server_options(*server, parsed.server, text);
+    auto* version_command = app.add_subcommand("version", "Print the version");
+
+    // CLI11 wants argv order reversed when given a vector.
+    std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
+    try {
+        app.parse(reversed);
+    } catch (const CLI::CallForHelp&) {
+        parsed.output = app.help();
+        return parsed;
+    } catch (const CLI::CallForAllHelp&) {
+        parsed.output = app.help("", CLI::AppFormatMode::All);
+        return parsed;
+    } catch (const CLI::CallForVersion&) {
+        parsed.output = std::string(version()) + "\n";
+        return parsed;
+    } catch (const CLI::ParseError& error) {
+        parsed.exit_code = 2;
+        parsed.output = "macvmorx: error: " + std::string(error.what()) + "\n";
+        return parsed;
+    }
+
+    if (version_command->parsed()) {
+        parsed.command = Command::version;
+    } else if (server->parsed()) {
+        apply_text(parsed.server, text);
+        parsed.command = Command::server;
+    }
+    return parsed;
+}
+
+int run(int argc, char** argv) {
+    std::vector<std::string> arguments;
+    for (int i = 1; i < argc; ++i) arguments.emplace_back(argv[i]);
+    const auto parsed = parse_command_line(arguments);
+    switch (parsed.command) {
+    case Command::version:
+        std::cout << "macvmorx " << version() << '\n';
+        return 0;
+    case Command::server:
+        return app::run_server(parsed.server);
+    case Command::exit:
+        (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output;
+        return parsed.exit_code;
+    }
+    return 0;
+}
+
+} // namespace macvmorx::cli

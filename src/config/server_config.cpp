@@ -1,0 +1,30 @@
+#include "macvmorx/config/server_config.hpp"
+
+#include "macvmorx/base/byte_size.hpp"
+#include "macvmorx/base/duration.hpp"
+
+#include <thread>
+
+namespace macvmorx::config {
+
+unsigned default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+std::string describe(const ServerConfig& config) {
+    std::string line;
+    line += "bind=" + config.bind_address;
+    line += " port=" + std::to_string(config.port);
+    line += " offline-timeout=" + format_duration(config.offline_timeout);
+    line += " monitor-interval=" + format_duration(config.monitor_interval);
+    line += " placement-ttl=" + format_duration(config.placement_ttl);
+    line += " threads=" + std::to_string(config.threads);
+    line += " max-vms-per-node=" + std::to_string(config.max_vms_per_node);
+    line += " max-body-size=" + format_byte_size(config.max_body_bytes);
+    line += " max-connections=" + std::to_string(config.max_connections);
+    line += " idle-timeout=" + format_duration(config.idle_timeout);
+    line += " io-timeout=" + format_duration(config.io_timeout);
+    line += " log-level=" + config.log_level;
+    line += " web=" + (config.web_dir.empty() ? std::string{"embedded"} : config.web_dir);
+    return line;
+}
+
+} // namespace macvmorx::config

@@ -1,0 +1,17 @@
+#include "macvmorx/fleet/node_record.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace macvmorx::fleet {
+
+bool status_accepts_new_vms(std::string_view status) {
+    static constexpr std::array<std::string_view, 4> closed{"draining", "maintenance", "degraded", "offline"};
+    return std::none_of(closed.begin(), closed.end(), [status](std::string_view word) {
+        return std::equal(word.begin(), word.end(), status.begin(), status.end(),
+                          [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    });
+}
+
+} // namespace macvmorx::fleet

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "macvmorx/http/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include <memory>
+
+namespace macvmorx::http {
+
+class ConnectionRegistry;
+class Router;
+
+// Accepts connections and starts a session for each, on its own strand. Refuses connections
+// beyond the server's limit.
+//
+// Threading: the acceptor lives on its own strand; `stop` may be called from any thread.
+class Listener : public std::enable_shared_from_this<Listener> {
+public:
+    // Opens, binds and listens; throws boost::system::system_error on failure.
+    Listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint, const Router& router,
+             const ServerLimits& limits, ConnectionRegistry& registry);
+
+    void run();
+    void stop();
+    std::uint16_t port() const { return port_; }
+
+private:
+    void do_accept();
+    void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& ioc_;
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer retry_timer_;
+    const Router& router_;
+    const ServerLimits& limits_;
+    ConnectionRegistry& registry_;
+    std::uint16_t port_ = 0;
+    std::chrono::steady_clock::time_point last_refusal_log_{};
+};
+
+} // namespace macvmorx::http

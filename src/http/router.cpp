@@ -1,0 +1,163 @@
+#include "macvmorx/http/router.hpp"
+
+#include "macvmorx/http/http_error.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace macvmorx::http {
+namespace {
+
+bool is_parameter(std::string_view segment) {
+    return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+std::vector<std::string> split_pattern(std::string_view pattern) {
+    std::vector<std::string> segments;
+    std::size_t start = 1; // patterns begin with '/'
+    while (start <= pattern.size()) {
+        const auto end = std::min(pattern.find('/', start), pattern.size());
+        if (end > start) segments.emplace_back(pattern.substr(start, end - start));
+        start = end + 1;
+    }
+    return segments;
+}
+
+// Parses the origin-form target into a decoded path (segments) and query parameters.
+std::vector<std::string> parse_target(Request& request) {
+    const auto parsed = boost::urls::parse_origin_form(request.target);
+    if (!parsed) throw BadRequest("the request target is not a valid path: " + parsed.error().message());
+    const boost::urls::url_view url = *parsed;
+
+    std::vector<std::string> segments;
+    for (auto segment : url.segments()) segments.push_back(std::string(segment));
+    // "/api/nodes/" means "/api/nodes".
+    if (!segments.empty() && segments.back().empty()) segments.pop_back();
+
+    request.path = "/";
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        if (i > 0) request.path += '/';
+        request.path += segments[i];
+    }
+    request.query.clear();
+    for (const auto& param : url.params()) request.query.emplace_back(param.key, param.value);
+    return segments;
+}
+
+bool is_json_media_type(std::string_view content_type) {
+    const auto semicolon = content_type.find(';');
+    std::string media{content_type.substr(0, semicolon)};
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+    std::transform(media.begin(), media.end(), media.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"));
+}
+
+std::string allowed_methods(const std::vector<Method>& methods) {
+    std::string allow;
+    const auto append = [&allow](std::string_view name) {
+        if (allow.find(name) != std::string::npos) return;
+        if (!allow.empty()) allow += ", ";
+        allow += name;
+    };
+    for (const auto method : methods) {
+        append(to_string(method));
+        if (method == Method::get) append("HEAD");
+    }
+    append("OPTIONS");
+    return allow;
+}
+
+void log_error_response(const Request& request, const Response& response, std::string_view message) {
+    const auto level = response.status >= 500 && response.status != 503 ? spdlog::level::err : spdlog::level::warn;
+    spdlog::log(level, "{} {} from {} -> {}: {}", to_string(request.method), request.target, request.remote_address,
+                response.status, message);
+}
+
+} // namespace
+
+void Router::add(Route route) {
+    CompiledRoute compiled;
+    compiled.segments = split_pattern(route.pattern);
+    compiled.literal_count = static_cast<std::size_t>(
+        std::count_if(compiled.segments.begin(), compiled.segments.end(),
+                      [](const std::string& segment) { return !is_parameter(segment); }));
+    routes_.push_back(std::move(route));
+    compiled_.push_back(std::move(compiled));
+}
+
+Response Router::handle(Request& request) const {
+    try {
+        const auto segments = parse_target(request);
+
+        const Route* best = nullptr;
+        const CompiledRoute* best_compiled = nullptr;
+        std::vector<Method> methods_on_path;
+        std::size_t best_literals = 0;
+        for (std::size_t i = 0; i < routes_.size(); ++i) {
+            const auto& compiled = compiled_[i];
+            if (compiled.segments.size() != segments.size()) continue;
+            bool matches = true;
+            for (std::size_t s = 0; s < segments.size() && matches; ++s) {
+                matches = is_parameter(compiled.segments[s]) || compiled.segments[s] == segments[s];
+            }
+            if (!matches) continue;
+            methods_on_path.push_back(routes_[i].method);
+            const bool method_fits = routes_[i].method == request.method ||
+                                     (request.method == Method::head && routes_[i].method == Method::get);
+            if (method_fits && (best == nullptr || compiled.literal_count > best_literals)) {
+                best = &routes_[i];
+                best_compiled = &compiled;
+                best_literals = compiled.literal_count;
+            }
+        }
+
+        if (best == nullptr) {
+            if (methods_on_path.empty()) throw NotFound("not found", "no route for " + request.path);
+            if (request.method == Method::options) {
+                Response response;
+                response.status = 204;
+                response.content_type.clear();
+                response.set_header("Allow", allowed_methods(methods_on_path));
+                return response;
+            }
+            throw HttpError(405, "method not allowed",
+                            std::string(to_string(request.method)) + " is not allowed on " + request.path)
+                .with_header("Allow", allowed_methods(methods_on_path));
+        }
+
+        request.path_params.clear();
+        for (std::size_t s = 0; s < segments.size(); ++s) {
+            const auto& part = best_compiled->segments[s];
+            if (is_parameter(part)) request.path_params.emplace_back(part.substr(1, part.size() - 2), segments[s]);
+        }
+
+        if (best->body == Body::json && !request.body.empty()) {
+            const auto content_type = request.header("Content-Type");
+            if (content_type && !is_json_media_type(*content_type)) {
+                throw UnsupportedMediaType("the body must be JSON (Content-Type: application/json), not " +
+                                           std::string(*content_type));
+            }
+        }
+
+        Response response = best->handler(request);
+        if (response.content_type == "application/json" && !response.header("Cache-Control")) {
+            response.set_header("Cache-Control", "no-store");
+        }
+        return response;
+    } catch (const HttpError& error) {
+        Response response = error_response(error);
+        log_error_response(request, response, error.what());
+        return response;
+    } catch (const std::exception& error) {
+        Response response = error_response(HttpError(500, "internal error", "the server could not answer this request"));
+        log_error_response(request, response, error.what());
+        return response;
+    }
+}
+
+} // namespace macvmorx::http

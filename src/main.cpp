@@ -1,0 +1,3 @@
+#include "macvmorx/cli/command_line.hpp"
+
+int main(int argc, char** argv) { return macvmorx::cli::run(argc, argv); }
