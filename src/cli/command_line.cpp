@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -124,6 +126,23 @@ void apply_text(config::ServerConfig& config, const ServerText& text) {
     config.max_body_bytes = static_cast<std::size_t>(*parse_byte_size(text.max_body_size));
 }
 
+// When a refused value came from an environment variable rather than a flag, say which
+// variable: the operator may not know it is set.
+std::string name_the_variable(const CLI::App& command, const std::vector<std::string>& arguments,
+                              std::string message) {
+    for (const CLI::Option* option : command.get_options()) {
+        const std::string& variable = option->get_envname();
+        if (variable.empty() || std::getenv(variable.c_str()) == nullptr) continue;
+        if (!message.starts_with(option->get_name() + ":")) continue;
+        const bool given_as_flag = std::any_of(arguments.begin(), arguments.end(), [option](const std::string& arg) {
+            const std::string flag = arg.substr(0, arg.find('='));
+            return flag.starts_with("-") && option->check_name(flag);
+        });
+        if (!given_as_flag) message.insert(option->get_name().size(), " (from " + variable + ")");
+    }
+    return message;
+}
+
 } // namespace
 
 ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) {
@@ -153,7 +172,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
         return parsed;
     } catch (const CLI::ParseError& error) {
         parsed.exit_code = 2;
-        parsed.output = "macvmorx: error: " + std::string(error.what()) + "\n";
+        parsed.output = "macvmorx: error: " + name_the_variable(*server, arguments, error.what()) + "\n";
         return parsed;
     }
 

@@ -1,0 +1,116 @@
+// The binary as an operator runs it: exit statuses, the startup line, signals.
+
+#include "daemon_process.hpp"
+#include "raw_connection.hpp"
+
+#include "macvmorx/http/client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+using namespace std::chrono_literals;
+using macvmorx::testing::DaemonProcess;
+using macvmorx::testing::RawConnection;
+using macvmorx::testing::status_of;
+
+namespace {
+
+const std::string binary = MACVMORX_BINARY;
+
+std::vector<std::string> loopback(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"server", "--bind", "127.0.0.1", "--port", "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+} // namespace
+
+TEST(Process, PrintsTheEffectiveConfigurationOnceAtStartup) {
+    DaemonProcess daemon{binary, loopback({"--offline-timeout", "45s"}), {"MACVMORX_MONITOR_INTERVAL=2s"}};
+    ASSERT_TRUE(daemon.wait_for_port());
+    const auto output = daemon.output();
+    EXPECT_NE(output.find("offline-timeout=45s"), std::string::npos) << output;
+    EXPECT_NE(output.find("monitor-interval=2s"), std::string::npos) << output;
+    EXPECT_EQ(output.find("listening on"), output.rfind("listening on")) << "logged once";
+}
+
+TEST(Process, FlagsBeatTheEnvironment) {
+    DaemonProcess daemon{binary, loopback({"--offline-timeout", "45s"}), {"MACVMORX_OFFLINE_TIMEOUT=1m"}};
+    ASSERT_TRUE(daemon.wait_for_port());
+    EXPECT_NE(daemon.output().find("offline-timeout=45s"), std::string::npos) << daemon.output();
+}
+
+TEST(Process, TheWebPortVariableChoosesThePort) {
+    DaemonProcess daemon{binary, {"server", "--bind", "127.0.0.1"}, {"MACVMORX_WEB_PORT=0"}};
+    const auto port = daemon.wait_for_port();
+    ASSERT_TRUE(port);
+    EXPECT_NE(*port, 8080);
+}
+
+TEST(Process, ABadValueExitsWithStatus2AndOneClearLine) {
+    for (const auto& args : std::vector<std::vector<std::string>>{{"server", "--port", "70000"},
+                                                                  {"server", "--offline-timeout", "banana"}}) {
+        DaemonProcess daemon{binary, args};
+        EXPECT_EQ(daemon.wait_for_exit(5s), 2);
+        const auto output = daemon.output();
+        EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+        EXPECT_NE(output.find(args[1]), std::string::npos) << output;
+    }
+}
+
+TEST(Process, APortInUseIsAClearErrorNotACrash) {
+    DaemonProcess first{binary, loopback()};
+    const auto port = first.wait_for_port();
+    ASSERT_TRUE(port);
+    DaemonProcess second{binary, {"server", "--bind", "127.0.0.1", "--port", std::to_string(*port)}};
+    EXPECT_EQ(second.wait_for_exit(5s), 1);
+    EXPECT_NE(second.output().find("cannot listen"), std::string::npos) << second.output();
+}
+
+TEST(Process, HelpAndVersionExitWith0) {
+    DaemonProcess help{binary, {"server", "--help"}};
+    EXPECT_EQ(help.wait_for_exit(5s), 0);
+    EXPECT_NE(help.output().find("--offline-timeout"), std::string::npos);
+    DaemonProcess version{binary, {"version"}};
+    EXPECT_EQ(version.wait_for_exit(5s), 0);
+    EXPECT_TRUE(version.output().starts_with("macvmorx "));
+}
+
+TEST(Process, SigtermStopsPromptlyWithStatus0) {
+    for (const int signal_number : {SIGTERM, SIGINT}) {
+        DaemonProcess daemon{binary, loopback()};
+        const auto port = daemon.wait_for_port();
+        ASSERT_TRUE(port);
+        // An idle keep-alive connection must not hold the shutdown up.
+        RawConnection idle{*port};
+        idle.send("GET /api/nodes HTTP/1.1\r\nHost: x\r\n\r\n");
+        ASSERT_EQ(status_of(idle.read_response()), 200);
+
+        const auto asked = std::chrono::steady_clock::now();
+        daemon.signal(signal_number);
+        EXPECT_EQ(daemon.wait_for_exit(2s), 0) << daemon.output();
+        EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+        idle.read_until_closed(1s);
+        EXPECT_TRUE(idle.closed_by_peer());
+    }
+}
+
+TEST(Process, AnInFlightRequestIsFinishedBeforeTheDaemonExits) {
+    DaemonProcess daemon{binary, loopback()};
+    const auto port = daemon.wait_for_port();
+    ASSERT_TRUE(port);
+    RawConnection in_flight{*port};
+    const std::string body = R"({"nodeId":"mac-late"})";
+    in_flight.send("POST /api/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 5));
+    // Give the daemon the header before the signal, so the request is in flight.
+    std::this_thread::sleep_for(100ms);
+    daemon.signal(SIGTERM);
+    std::this_thread::sleep_for(100ms);
+    in_flight.send(body.substr(5));
+    const auto response = in_flight.read_until_closed(2s);
+    EXPECT_EQ(status_of(response), 200) << response;
+    EXPECT_NE(response.find("Connection: close"), std::string::npos) << "no keep-alive while stopping";
+    EXPECT_EQ(daemon.wait_for_exit(2s), 0);
+}

@@ -1,0 +1,131 @@
+#include "macvmorx/app/version.hpp"
+#include "macvmorx/cli/command_line.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+using namespace std::chrono_literals;
+using macvmorx::cli::Command;
+using macvmorx::cli::parse_command_line;
+
+namespace {
+
+// Sets environment variables for one test and restores a clean environment afterwards.
+class CommandLineTest : public ::testing::Test {
+protected:
+    void SetUp() override { clear(); }
+    void TearDown() override { clear(); }
+
+    static void clear() {
+        for (const char* name : {"MACVMORX_WEB_PORT", "MACVMORX_OFFLINE_TIMEOUT", "MACVMORX_MONITOR_INTERVAL",
+                                 "MACVMORX_THREADS", "MACVMORX_MAX_VMS_PER_NODE", "MACVMORX_LOG_LEVEL",
+                                 "MACVMORX_BIND", "MACVMORX_PLACEMENT_TTL", "MACVMORX_MAX_BODY_SIZE"}) {
+            unsetenv(name);
+        }
+    }
+};
+
+} // namespace
+
+TEST_F(CommandLineTest, ServerDefaults) {
+    const auto parsed = parse_command_line({"server"});
+    ASSERT_EQ(parsed.command, Command::server);
+    EXPECT_EQ(parsed.server.port, 8080);
+    EXPECT_EQ(parsed.server.bind_address, "0.0.0.0");
+    EXPECT_EQ(parsed.server.offline_timeout, 30s);
+    EXPECT_EQ(parsed.server.monitor_interval, 5s);
+    EXPECT_EQ(parsed.server.placement_ttl, 10min);
+    EXPECT_EQ(parsed.server.max_vms_per_node, 2);
+    EXPECT_EQ(parsed.server.max_body_bytes, 1u << 20);
+    EXPECT_EQ(parsed.server.log_level, "info");
+    EXPECT_GE(parsed.server.threads, 1u);
+}
+
+TEST_F(CommandLineTest, FlagsSetEverySetting) {
+    const auto parsed = parse_command_line({"server", "-p", "9000", "--bind", "127.0.0.1", "--offline-timeout", "45s",
+                                            "--monitor-interval", "500ms", "--threads", "3", "--max-vms-per-node", "4",
+                                            "--log-level", "debug", "--placement-ttl", "1h", "--max-body-size", "64KiB"});
+    ASSERT_EQ(parsed.command, Command::server) << parsed.output;
+    EXPECT_EQ(parsed.server.port, 9000);
+    EXPECT_EQ(parsed.server.bind_address, "127.0.0.1");
+    EXPECT_EQ(parsed.server.offline_timeout, 45s);
+    EXPECT_EQ(parsed.server.monitor_interval, 500ms);
+    EXPECT_EQ(parsed.server.threads, 3u);
+    EXPECT_EQ(parsed.server.max_vms_per_node, 4);
+    EXPECT_EQ(parsed.server.log_level, "debug");
+    EXPECT_EQ(parsed.server.placement_ttl, 1h);
+    EXPECT_EQ(parsed.server.max_body_bytes, 64u << 10);
+}
+
+TEST_F(CommandLineTest, EnvironmentVariablesBeatDefaults) {
+    setenv("MACVMORX_WEB_PORT", "9100", 1);
+    setenv("MACVMORX_OFFLINE_TIMEOUT", "1m", 1);
+    setenv("MACVMORX_MONITOR_INTERVAL", "2s", 1);
+    setenv("MACVMORX_MAX_VMS_PER_NODE", "1", 1);
+    setenv("MACVMORX_LOG_LEVEL", "warn", 1);
+    const auto parsed = parse_command_line({"server"});
+    ASSERT_EQ(parsed.command, Command::server) << parsed.output;
+    EXPECT_EQ(parsed.server.port, 9100);
+    EXPECT_EQ(parsed.server.offline_timeout, 1min);
+    EXPECT_EQ(parsed.server.monitor_interval, 2s);
+    EXPECT_EQ(parsed.server.max_vms_per_node, 1);
+    EXPECT_EQ(parsed.server.log_level, "warn");
+}
+
+TEST_F(CommandLineTest, FlagsBeatEnvironmentVariables) {
+    setenv("MACVMORX_WEB_PORT", "9100", 1);
+    setenv("MACVMORX_OFFLINE_TIMEOUT", "1m", 1);
+    const auto parsed = parse_command_line({"server", "--port", "9200", "--offline-timeout", "45s"});
+    EXPECT_EQ(parsed.server.port, 9200);
+    EXPECT_EQ(parsed.server.offline_timeout, 45s);
+}
+
+TEST_F(CommandLineTest, ABadValueExitsWithStatus2AndOneLineNamingTheSetting) {
+    const auto expect_refused = [](const std::vector<std::string>& args, const std::string& setting) {
+        const auto parsed = parse_command_line(args);
+        EXPECT_EQ(parsed.command, Command::exit);
+        EXPECT_EQ(parsed.exit_code, 2);
+        EXPECT_NE(parsed.output.find(setting), std::string::npos) << parsed.output;
+        EXPECT_EQ(std::count(parsed.output.begin(), parsed.output.end(), '\n'), 1) << parsed.output;
+    };
+    expect_refused({"server", "--port", "70000"}, "--port");
+    expect_refused({"server", "--offline-timeout", "banana"}, "--offline-timeout");
+    expect_refused({"server", "--monitor-interval", "0"}, "--monitor-interval");
+    expect_refused({"server", "--threads", "0"}, "--threads");
+    expect_refused({"server", "--bind", "not-an-address"}, "--bind");
+    expect_refused({"server", "--log-level", "loud"}, "--log-level");
+    expect_refused({"server", "--no-such-flag"}, "--no-such-flag");
+}
+
+TEST_F(CommandLineTest, ABadEnvironmentValueNamesTheVariable) {
+    setenv("MACVMORX_OFFLINE_TIMEOUT", "banana", 1);
+    const auto parsed = parse_command_line({"server"});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("--offline-timeout"), std::string::npos) << parsed.output;
+    EXPECT_NE(parsed.output.find("MACVMORX_OFFLINE_TIMEOUT"), std::string::npos) << parsed.output;
+}
+
+TEST_F(CommandLineTest, HelpDescribesEverySettingAndExitsWith0) {
+    const auto top = parse_command_line({"--help"});
+    EXPECT_EQ(top.exit_code, 0);
+    EXPECT_NE(top.output.find("server"), std::string::npos);
+    EXPECT_NE(top.output.find("version"), std::string::npos);
+
+    const auto server = parse_command_line({"server", "--help"});
+    EXPECT_EQ(server.exit_code, 0);
+    for (const char* setting : {"--port", "--bind", "--offline-timeout", "--monitor-interval", "--threads",
+                                "--max-vms-per-node", "--log-level", "--placement-ttl", "MACVMORX_WEB_PORT",
+                                "MACVMORX_OFFLINE_TIMEOUT", "MACVMORX_MONITOR_INTERVAL"}) {
+        EXPECT_NE(server.output.find(setting), std::string::npos) << setting;
+    }
+}
+
+TEST_F(CommandLineTest, VersionIsACommandAndAFlag) {
+    EXPECT_EQ(parse_command_line({"version"}).command, Command::version);
+    const auto flag = parse_command_line({"--version"});
+    EXPECT_EQ(flag.exit_code, 0);
+    EXPECT_EQ(flag.output, std::string(macvmorx::version()) + "\n");
+}
+
+TEST_F(CommandLineTest, ACommandIsRequired) { EXPECT_EQ(parse_command_line({}).exit_code, 2); }
