@@ -4,6 +4,8 @@
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 
+#include <algorithm>
+
 namespace macvmorx::api {
 namespace {
 
@@ -32,6 +34,12 @@ fleet::VmReport parse_vm(const nlohmann::json& item, std::size_t index) {
 
 } // namespace
 
+void write_labels(JsonWriter& json, const fleet::Labels& labels) {
+    json.begin_object();
+    for (const auto& label : labels) json.field(label.key, label.value);
+    json.end_object();
+}
+
 void check_node_id(std::string_view node_id, const std::string& field) { check_string(node_id, node_id_rule, field); }
 
 fleet::Heartbeat parse_heartbeat(std::string_view body) {
@@ -54,10 +62,11 @@ fleet::Heartbeat parse_heartbeat(std::string_view body) {
     heartbeat.status = fields.string("status", status_rule, "unknown");
     if (heartbeat.status.empty()) heartbeat.status = "unknown";
     heartbeat.cached_images = fields.string_array("cachedImages", max_cached_images, image_rule);
+    heartbeat.labels = fields.labels("labels");
     return heartbeat;
 }
 
-void write_node(JsonWriter& json, const fleet::NodeRecord& node) {
+void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapacity& capacity) {
     const auto& report = node.report;
     json.begin_object()
         .field("nodeId", report.node_id)
@@ -83,10 +92,17 @@ void write_node(JsonWriter& json, const fleet::NodeRecord& node) {
         .key("cachedImages")
         .begin_array();
     for (const auto& image : report.cached_images) json.value(image);
-    json.end_array()
-        .field("lastSeen", node.last_seen)
+    json.end_array().key("labels");
+    write_labels(json, report.labels);
+    const int used = report.running_vms() + capacity.reserved_slots;
+    json.field("lastSeen", node.last_seen)
         .field("firstSeen", node.first_seen)
         .field("isOnline", node.online)
+        .field("drained", node.drained)
+        .field("acceptsVms", fleet::accepts_new_vms(node))
+        .field("maxVms", capacity.max_vms)
+        .field("reservedSlots", capacity.reserved_slots)
+        .field("freeSlots", fleet::accepts_new_vms(node) ? std::max(0, capacity.max_vms - used) : 0)
         .end_object();
 }
 

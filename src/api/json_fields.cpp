@@ -30,6 +30,10 @@ bool nesting_exceeds(std::string_view text, int limit) {
 
 std::string json_type_name(const nlohmann::json& value) { return value.type_name(); }
 
+constexpr StringRule label_key_rule{1, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-",
+                                    "letters, digits and . _ / -"};
+constexpr StringRule label_value_rule{0, 128};
+
 } // namespace
 
 nlohmann::json parse_json_object(std::string_view body) {
@@ -172,6 +176,39 @@ const nlohmann::json* FieldReader::object(std::string_view key) const {
         throw http::BadRequest(field_name(key) + " must be an object, not " + json_type_name(*value), field_name(key));
     }
     return value;
+}
+
+fleet::Labels FieldReader::labels(std::string_view key) const {
+    const auto* value = find(key);
+    fleet::Labels labels;
+    if (value == nullptr) return labels;
+    const std::string field = field_name(key);
+    if (value->size() > max_labels) {
+        throw http::Unprocessable(field + " may hold at most " + std::to_string(max_labels) + " labels", field);
+    }
+    if (value->is_object()) {
+        for (const auto& [label_key, label_value] : value->items()) {
+            const std::string name = field + "." + label_key;
+            check_string(label_key, label_key_rule, name);
+            if (!label_value.is_string()) throw http::BadRequest(name + " must be a string", name);
+            check_string(label_value.get_ref<const std::string&>(), label_value_rule, name);
+            labels.push_back({label_key, label_value.get<std::string>()});
+        }
+    } else if (value->is_array()) {
+        for (std::size_t i = 0; i < value->size(); ++i) {
+            const std::string name = field + "[" + std::to_string(i) + "]";
+            const auto& item = (*value)[i];
+            if (!item.is_string()) throw http::BadRequest(name + " must be a string", name);
+            auto label = fleet::parse_label(item.get_ref<const std::string&>());
+            check_string(label.key, label_key_rule, name);
+            check_string(label.value, label_value_rule, name);
+            labels.push_back(std::move(label));
+        }
+    } else {
+        throw http::BadRequest(field + " must be an object or an array of strings", field);
+    }
+    fleet::normalize(labels);
+    return labels;
 }
 
 std::vector<std::string> FieldReader::string_array(std::string_view key, std::size_t max_items,

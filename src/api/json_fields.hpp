@@ -5,6 +5,8 @@
 // field has the wrong type; 422 when a value is of the right type but out of range.
 // Private to the API layer: only its sources pay for including nlohmann/json.
 
+#include "macvmorx/fleet/labels.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -14,6 +16,8 @@
 #include <vector>
 
 namespace macvmorx::api {
+
+inline constexpr std::size_t max_labels = 64;
 
 // Deeper nesting than this is refused before parsing: no body the API takes comes close.
 inline constexpr int max_json_depth = 32;
@@ -62,6 +66,8 @@ public:
     const nlohmann::json* array(std::string_view key, std::size_t max_items) const;
     // The object under `key`, or nullptr when absent or null.
     const nlohmann::json* object(std::string_view key) const;
+    // Labels given as an object ({"arch": "arm64"}) or an array (["arm64", "xcode=16.1"]).
+    fleet::Labels labels(std::string_view key) const;
 
     std::string field_name(std::string_view key) const;
 

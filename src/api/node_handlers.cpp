@@ -1,24 +1,51 @@
 #include "macvmorx/api/fleet_json.hpp"
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
 namespace macvmorx::api {
+namespace {
+
+http::NotFound unknown_node(std::string_view node_id) {
+    return http::NotFound("node not found", "no node with id '" + std::string(node_id) + "' has sent a heartbeat");
+}
+
+http::Response node_answer(const fleet::NodeRecord& node, ApiContext& context) {
+    const auto& scheduler = context.orchestrator.scheduler();
+    http::Response response;
+    JsonWriter json{response.body};
+    write_node(json, node, {scheduler.max_vms_per_node(), scheduler.reserved_slots(node.node_id())});
+    return response;
+}
+
+} // namespace
 
 http::Response handle_heartbeat(const http::Request& request, ApiContext& context) {
-    context.orchestrator.record_heartbeat(parse_heartbeat(request.body));
-    return http::Response::json(200, R"({"message":"Heartbeat received"})");
+    const auto outcome = context.orchestrator.record_heartbeat(parse_heartbeat(request.body));
+    if (outcome.commands.empty()) return http::Response::json(200, R"({"message":"Heartbeat received"})");
+    http::Response response;
+    JsonWriter json{response.body};
+    json.begin_object().field("message", "Heartbeat received").key("commands");
+    write_commands(json, outcome.commands);
+    json.end_object();
+    return response;
 }
 
 http::Response handle_list_nodes(const http::Request&, ApiContext& context) {
     const auto nodes = context.orchestrator.nodes();
+    const auto& scheduler = context.orchestrator.scheduler();
+    const auto reserved = scheduler.reservations_by_node();
     http::Response response;
-    // About 600 bytes per node; reserving avoids regrowing a multi-megabyte buffer.
-    response.body.reserve(64 + nodes.size() * 640);
+    // About 700 bytes per node; reserving avoids regrowing a multi-megabyte buffer.
+    response.body.reserve(64 + nodes.size() * 768);
     JsonWriter json{response.body};
     json.begin_array();
-    for (const auto& node : nodes) write_node(json, *node);
+    for (const auto& node : nodes) {
+        const auto it = reserved.find(node->node_id());
+        write_node(json, *node, {scheduler.max_vms_per_node(), it == reserved.end() ? 0 : it->second});
+    }
     json.end_array();
     return response;
 }
@@ -26,10 +53,36 @@ http::Response handle_list_nodes(const http::Request&, ApiContext& context) {
 http::Response handle_get_node(const http::Request& request, ApiContext& context) {
     const auto node_id = request.path_param("nodeId");
     const auto node = context.orchestrator.node(node_id);
-    if (!node) throw http::NotFound("node not found", "no node with id '" + std::string(node_id) + "' has sent a heartbeat");
+    if (!node) throw unknown_node(node_id);
+    return node_answer(*node, context);
+}
+
+http::Response handle_drain_node(const http::Request& request, ApiContext& context) {
+    const auto node = context.orchestrator.set_drained(request.path_param("nodeId"), true);
+    if (!node) throw unknown_node(request.path_param("nodeId"));
+    return node_answer(*node, context);
+}
+
+http::Response handle_undrain_node(const http::Request& request, ApiContext& context) {
+    const auto node = context.orchestrator.set_drained(request.path_param("nodeId"), false);
+    if (!node) throw unknown_node(request.path_param("nodeId"));
+    return node_answer(*node, context);
+}
+
+http::Response handle_forget_node(const http::Request& request, ApiContext& context) {
+    const auto node_id = request.path_param("nodeId");
+    switch (context.orchestrator.forget_node(node_id)) {
+    case orchestrator::NodeOperation::unknown_node:
+        throw unknown_node(node_id);
+    case orchestrator::NodeOperation::node_online:
+        throw http::Conflict("node is online",
+                             "only an offline node can be forgotten: stop its agent (and drain it first) and wait "
+                             "until it is marked offline");
+    case orchestrator::NodeOperation::done:
+        break;
+    }
     http::Response response;
-    JsonWriter json{response.body};
-    write_node(json, *node);
+    JsonWriter{response.body}.begin_object().field("message", "Node forgotten").field("nodeId", node_id).end_object();
     return response;
 }
 

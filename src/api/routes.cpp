@@ -8,16 +8,36 @@ http::Router build_router(ApiContext& context) {
     using http::Body;
     using http::Method;
     using Fn = http::Response (*)(const http::Request&, ApiContext&);
-    const auto bind = [&context](Fn handler) {
+    using AsyncFn = void (*)(const http::Request&, ApiContext&, std::shared_ptr<http::Reply>);
+    const auto bind = [&context](Fn handler) -> http::Handler {
         return [handler, &context](const http::Request& request) { return handler(request, context); };
+    };
+    const auto bind_async = [&context](AsyncFn handler) -> http::AsyncHandler {
+        return [handler, &context](const http::Request& request, std::shared_ptr<http::Reply> reply) {
+            handler(request, context, std::move(reply));
+        };
     };
 
     http::Router router;
     // method, pattern, handler, summary, body
-    router.add({Method::post, "/api/heartbeat", bind(handle_heartbeat), "An agent reports its Mac and VMs", Body::json});
+    // Agents
+    router.add({Method::post, "/api/heartbeat", bind(handle_heartbeat), "An agent reports its Mac and VMs; the answer carries its commands", Body::json});
+    router.add({Method::get, "/api/nodes/{nodeId}/commands", bind_async(handle_poll_commands), "An agent's pending commands (long poll with ?wait=25s)"});
+    router.add({Method::post, "/api/nodes/{nodeId}/commands/{commandId}/ack", bind(handle_ack_command), "An agent acknowledges a command"});
+    router.add({Method::post, "/api/vms/{vmId}/events", bind(handle_vm_event), "An agent reports a VM's progress or failure", Body::json});
+    // Nodes
     router.add({Method::get, "/api/nodes", bind(handle_list_nodes), "Every node, sorted by nodeId"});
     router.add({Method::get, "/api/nodes/{nodeId}", bind(handle_get_node), "One node"});
+    router.add({Method::post, "/api/nodes/{nodeId}/drain", bind(handle_drain_node), "No new VMs on the node; its VMs run to the end"});
+    router.add({Method::post, "/api/nodes/{nodeId}/undrain", bind(handle_undrain_node), "The node takes new VMs again"});
+    router.add({Method::del, "/api/nodes/{nodeId}", bind(handle_forget_node), "Forget an offline node"});
+    // VMs
     router.add({Method::post, "/api/schedule-vm", bind(handle_schedule_vm), "Place a VM of an image on a node", Body::json});
+    router.add({Method::get, "/api/vms", bind(handle_list_vms), "VM records (?state=, ?nodeId=, ?imageName=)"});
+    router.add({Method::get, "/api/vms/{vmId}", bind(handle_get_vm), "One VM record"});
+    router.add({Method::del, "/api/vms/{vmId}", bind(handle_delete_vm), "The job is done: delete the VM"});
+    router.add({Method::get, "/api/queue", bind(handle_queue), "Requests waiting for a node, in placement order"});
+    // Dashboard
     router.add({Method::get, "/", bind(handle_dashboard), "The dashboard"});
     router.add({Method::get, "/assets/{file}", bind(handle_web_asset), "The dashboard's scripts and styles"});
     return router;

@@ -23,7 +23,11 @@ orchestrator::OrchestratorOptions orchestrator_options(const config::ServerConfi
     orchestrator::OrchestratorOptions options;
     options.offline_timeout = config.offline_timeout;
     options.scheduling.max_vms_per_node = config.max_vms_per_node;
-    options.scheduling.placement_ttl = config.placement_ttl;
+    options.lifecycle.placement_ttl = config.placement_ttl;
+    options.lifecycle.start_deadline = config.start_deadline;
+    options.lifecycle.queue_timeout = config.queue_timeout;
+    options.lifecycle.retention = config.vm_retention;
+    options.lifecycle.max_attempts = config.max_attempts;
     return options;
 }
 
@@ -78,10 +82,16 @@ std::uint16_t Daemon::start() {
     const auto port = parts_->server.start();
     auto& orchestrator = parts_->orchestrator;
     parts_->server.every(parts_->config.monitor_interval, [&orchestrator] { orchestrator.sweep(); });
+    // Long polls end at their deadline within this much.
+    parts_->server.every(std::chrono::milliseconds{100}, [&orchestrator] { orchestrator.expire_long_polls(); });
     return port;
 }
 
-void Daemon::stop() { parts_->server.stop(); }
+void Daemon::stop() {
+    // Agents waiting in a long poll get their answer now rather than holding the shutdown up.
+    parts_->orchestrator.release_long_polls();
+    parts_->server.stop();
+}
 
 std::uint16_t Daemon::port() const { return parts_->server.port(); }
 

@@ -52,6 +52,9 @@ struct ServerText {
     std::string offline_timeout = "30s";
     std::string monitor_interval = "5s";
     std::string placement_ttl = "10m";
+    std::string start_deadline = "15m";
+    std::string queue_timeout = "1h";
+    std::string vm_retention = "1h";
     std::string idle_timeout = "30s";
     std::string io_timeout = "30s";
     std::string max_body_size = "1MiB";
@@ -76,8 +79,26 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
         ->check(positive_duration_check)
         ->capture_default_str();
     server.add_option("--placement-ttl", text.placement_ttl,
-                      "How long a placement holds a slot until the node's heartbeat shows the VM")
+                      "How long a placed VM holds its slot before its agent takes the createVm command; "
+                      "then it fails and is placed again")
         ->envname("MACVMORX_PLACEMENT_TTL")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--start-deadline", text.start_deadline,
+                      "A placed VM not running by then fails and is placed again (big images take time to download)")
+        ->envname("MACVMORX_START_DEADLINE")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--max-attempts", config.max_attempts, "Placements per VM before it fails for good")
+        ->envname("MACVMORX_MAX_ATTEMPTS")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    server.add_option("--queue-timeout", text.queue_timeout, "A queued request (\"wait\": true) not placed by then fails")
+        ->envname("MACVMORX_QUEUE_TIMEOUT")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    server.add_option("--vm-retention", text.vm_retention, "How long deleted and failed VM records stay visible")
+        ->envname("MACVMORX_VM_RETENTION")
         ->check(positive_duration_check)
         ->capture_default_str();
     server.add_option("--threads", config.threads, "Threads serving requests (default: hardware threads)")
@@ -121,6 +142,9 @@ void apply_text(config::ServerConfig& config, const ServerText& text) {
     config.offline_timeout = *parse_duration(text.offline_timeout);
     config.monitor_interval = *parse_duration(text.monitor_interval);
     config.placement_ttl = *parse_duration(text.placement_ttl);
+    config.start_deadline = *parse_duration(text.start_deadline);
+    config.queue_timeout = *parse_duration(text.queue_timeout);
+    config.vm_retention = *parse_duration(text.vm_retention);
     config.idle_timeout = *parse_duration(text.idle_timeout);
     config.io_timeout = *parse_duration(text.io_timeout);
     config.max_body_bytes = static_cast<std::size_t>(*parse_byte_size(text.max_body_size));

@@ -16,6 +16,10 @@ std::string describe(const ServerConfig& config) {
     line += " offline-timeout=" + format_duration(config.offline_timeout);
     line += " monitor-interval=" + format_duration(config.monitor_interval);
     line += " placement-ttl=" + format_duration(config.placement_ttl);
+    line += " start-deadline=" + format_duration(config.start_deadline);
+    line += " max-attempts=" + std::to_string(config.max_attempts);
+    line += " queue-timeout=" + format_duration(config.queue_timeout);
+    line += " vm-retention=" + format_duration(config.vm_retention);
     line += " threads=" + std::to_string(config.threads);
     line += " max-vms-per-node=" + std::to_string(config.max_vms_per_node);
     line += " max-body-size=" + format_byte_size(config.max_body_bytes);

@@ -12,6 +12,8 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 namespace macvmorx::http {
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -41,6 +43,30 @@ bool is_quiet_end(beast::error_code ec) {
 }
 
 } // namespace
+
+// The Reply a handler answers through: it brings the answer back onto the session's strand,
+// at once when the handler answered there (the usual case), later for asynchronous routes.
+class SessionReply final : public Reply {
+public:
+    SessionReply(std::shared_ptr<HttpSession> session, unsigned version, bool keep_alive, bool head)
+        : session_{std::move(session)}, version_{version}, keep_alive_{keep_alive}, head_{head} {}
+
+    void send(Response response) override {
+        if (sent_.exchange(true)) return;
+        auto executor = session_->stream_.get_executor();
+        net::dispatch(executor, [session = std::move(session_), response = std::move(response), version = version_,
+                                 keep_alive = keep_alive_, head = head_]() mutable {
+            session->send(std::move(response), version, keep_alive && !session->closing_, head);
+        });
+    }
+
+private:
+    std::shared_ptr<HttpSession> session_;
+    unsigned version_;
+    bool keep_alive_;
+    bool head_;
+    std::atomic<bool> sent_{false};
+};
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits,
                          ConnectionRegistry& registry)
@@ -156,9 +182,8 @@ void HttpSession::handle_request() {
     request.body = std::move(message.body());
     request.remote_address = remote_address_;
 
-    Response response = router_.handle(request);
-    send(std::move(response), message.version(), message.keep_alive() && !closing_,
-         request.method == Method::head);
+    router_.dispatch(request, std::make_shared<SessionReply>(shared_from_this(), message.version(),
+                                                             message.keep_alive(), request.method == Method::head));
 }
 
 void HttpSession::send(Response&& response, unsigned version, bool keep_alive, bool head) {

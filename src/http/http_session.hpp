@@ -36,6 +36,8 @@ public:
     void shutdown();
 
 private:
+    friend class SessionReply;
+
     void do_read();
     void on_read_header(boost::beast::error_code ec, std::size_t bytes);
     void on_continue_sent(boost::beast::error_code ec, std::size_t bytes);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <cctype>
 
 namespace macvmorx::http {
@@ -72,6 +73,11 @@ std::string allowed_methods(const std::vector<Method>& methods) {
     return allow;
 }
 
+// OPTIONS on a known path: not an error, but found where the 405 is.
+struct OptionsAnswer {
+    std::string allow;
+};
+
 void log_error_response(const Request& request, const Response& response, std::string_view message) {
     const auto level = response.status >= 500 && response.status != 503 ? spdlog::level::err : spdlog::level::warn;
     spdlog::log(level, "{} {} from {} -> {}: {}", to_string(request.method), request.target, request.remote_address,
@@ -90,74 +96,132 @@ void Router::add(Route route) {
     compiled_.push_back(std::move(compiled));
 }
 
-Response Router::handle(Request& request) const {
+namespace {
+
+void finish(Response& response) {
+    if (response.content_type == "application/json" && !response.header("Cache-Control")) {
+        response.set_header("Cache-Control", "no-store");
+    }
+}
+
+// What an asynchronous handler answers gets the same treatment as any other answer: the
+// common headers, and errors logged once, here in the router.
+class FinishingReply final : public Reply {
+public:
+    FinishingReply(std::shared_ptr<Reply> inner, const Request& request)
+        : inner_{std::move(inner)}, method_{request.method}, target_{request.target}, remote_{request.remote_address} {}
+
+    void send(Response response) override {
+        finish(response);
+        if (response.status >= 400) {
+            Request context;
+            context.method = method_;
+            context.target = target_;
+            context.remote_address = remote_;
+            log_error_response(context, response, response.body);
+        }
+        inner_->send(std::move(response));
+    }
+
+private:
+    std::shared_ptr<Reply> inner_;
+    Method method_;
+    std::string target_;
+    std::string remote_;
+};
+
+// Keeps the answer of a route that answered at once.
+class CapturedReply final : public Reply {
+public:
+    void send(Response response) override {
+        if (!response_) response_ = std::move(response);
+    }
+    std::optional<Response> response_;
+};
+
+} // namespace
+
+const Route& Router::resolve(Request& request) const {
+    const auto segments = parse_target(request);
+
+    const Route* best = nullptr;
+    const CompiledRoute* best_compiled = nullptr;
+    std::vector<Method> methods_on_path;
+    std::size_t best_literals = 0;
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+        const auto& compiled = compiled_[i];
+        if (compiled.segments.size() != segments.size()) continue;
+        bool matches = true;
+        for (std::size_t s = 0; s < segments.size() && matches; ++s) {
+            matches = is_parameter(compiled.segments[s]) || compiled.segments[s] == segments[s];
+        }
+        if (!matches) continue;
+        methods_on_path.push_back(routes_[i].method);
+        const bool method_fits = routes_[i].method == request.method ||
+                                 (request.method == Method::head && routes_[i].method == Method::get);
+        if (method_fits && (best == nullptr || compiled.literal_count > best_literals)) {
+            best = &routes_[i];
+            best_compiled = &compiled;
+            best_literals = compiled.literal_count;
+        }
+    }
+
+    if (best == nullptr) {
+        if (methods_on_path.empty()) throw NotFound("not found", "no route for " + request.path);
+        if (request.method == Method::options) throw OptionsAnswer{allowed_methods(methods_on_path)};
+        throw HttpError(405, "method not allowed",
+                        std::string(to_string(request.method)) + " is not allowed on " + request.path)
+            .with_header("Allow", allowed_methods(methods_on_path));
+    }
+
+    request.path_params.clear();
+    for (std::size_t s = 0; s < segments.size(); ++s) {
+        const auto& part = best_compiled->segments[s];
+        if (is_parameter(part)) request.path_params.emplace_back(part.substr(1, part.size() - 2), segments[s]);
+    }
+
+    if (best->body == Body::json && !request.body.empty()) {
+        const auto content_type = request.header("Content-Type");
+        if (content_type && !is_json_media_type(*content_type)) {
+            throw UnsupportedMediaType("the body must be JSON (Content-Type: application/json), not " +
+                                       std::string(*content_type));
+        }
+    }
+    return *best;
+}
+
+void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
     try {
-        const auto segments = parse_target(request);
-
-        const Route* best = nullptr;
-        const CompiledRoute* best_compiled = nullptr;
-        std::vector<Method> methods_on_path;
-        std::size_t best_literals = 0;
-        for (std::size_t i = 0; i < routes_.size(); ++i) {
-            const auto& compiled = compiled_[i];
-            if (compiled.segments.size() != segments.size()) continue;
-            bool matches = true;
-            for (std::size_t s = 0; s < segments.size() && matches; ++s) {
-                matches = is_parameter(compiled.segments[s]) || compiled.segments[s] == segments[s];
-            }
-            if (!matches) continue;
-            methods_on_path.push_back(routes_[i].method);
-            const bool method_fits = routes_[i].method == request.method ||
-                                     (request.method == Method::head && routes_[i].method == Method::get);
-            if (method_fits && (best == nullptr || compiled.literal_count > best_literals)) {
-                best = &routes_[i];
-                best_compiled = &compiled;
-                best_literals = compiled.literal_count;
-            }
+        const Route& route = resolve(request);
+        if (const auto* handler = std::get_if<Handler>(&route.handler)) {
+            Response response = (*handler)(request);
+            finish(response);
+            reply->send(std::move(response));
+        } else {
+            std::get<AsyncHandler>(route.handler)(request, std::make_shared<FinishingReply>(std::move(reply), request));
         }
-
-        if (best == nullptr) {
-            if (methods_on_path.empty()) throw NotFound("not found", "no route for " + request.path);
-            if (request.method == Method::options) {
-                Response response;
-                response.status = 204;
-                response.content_type.clear();
-                response.set_header("Allow", allowed_methods(methods_on_path));
-                return response;
-            }
-            throw HttpError(405, "method not allowed",
-                            std::string(to_string(request.method)) + " is not allowed on " + request.path)
-                .with_header("Allow", allowed_methods(methods_on_path));
-        }
-
-        request.path_params.clear();
-        for (std::size_t s = 0; s < segments.size(); ++s) {
-            const auto& part = best_compiled->segments[s];
-            if (is_parameter(part)) request.path_params.emplace_back(part.substr(1, part.size() - 2), segments[s]);
-        }
-
-        if (best->body == Body::json && !request.body.empty()) {
-            const auto content_type = request.header("Content-Type");
-            if (content_type && !is_json_media_type(*content_type)) {
-                throw UnsupportedMediaType("the body must be JSON (Content-Type: application/json), not " +
-                                           std::string(*content_type));
-            }
-        }
-
-        Response response = best->handler(request);
-        if (response.content_type == "application/json" && !response.header("Cache-Control")) {
-            response.set_header("Cache-Control", "no-store");
-        }
-        return response;
+    } catch (const OptionsAnswer& options) {
+        Response response;
+        response.status = 204;
+        response.content_type.clear();
+        response.set_header("Allow", options.allow);
+        reply->send(std::move(response));
     } catch (const HttpError& error) {
         Response response = error_response(error);
         log_error_response(request, response, error.what());
-        return response;
+        reply->send(std::move(response));
     } catch (const std::exception& error) {
         Response response = error_response(HttpError(500, "internal error", "the server could not answer this request"));
         log_error_response(request, response, error.what());
-        return response;
+        reply->send(std::move(response));
     }
+}
+
+Response Router::handle(Request& request) const {
+    auto captured = std::make_shared<CapturedReply>();
+    dispatch(request, captured);
+    if (captured->response_) return std::move(*captured->response_);
+    return error_response(HttpError(500, "internal error", "this route answers asynchronously"));
 }
 
 } // namespace macvmorx::http

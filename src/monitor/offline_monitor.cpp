@@ -2,17 +2,15 @@
 
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/fleet/node_store.hpp"
-#include "macvmorx/scheduling/scheduler.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace macvmorx::monitor {
 
-OfflineMonitor::OfflineMonitor(fleet::NodeStore& store, scheduling::Scheduler& scheduler, const Clock& clock,
-                               Duration offline_timeout)
-    : store_{store}, scheduler_{scheduler}, clock_{clock}, offline_timeout_{offline_timeout} {}
+OfflineMonitor::OfflineMonitor(fleet::NodeStore& store, const Clock& clock, Duration offline_timeout)
+    : store_{store}, clock_{clock}, offline_timeout_{offline_timeout} {}
 
-std::vector<std::string> OfflineMonitor::sweep() {
+std::vector<fleet::NodeSnapshot> OfflineMonitor::sweep() {
     const TimePoint now = clock_.now();
     const auto stale = [this, now](const fleet::NodeRecord& record) {
         return record.online && now - record.last_seen > offline_timeout_;
@@ -24,19 +22,21 @@ std::vector<std::string> OfflineMonitor::sweep() {
         if (stale(*record)) candidates.push_back(record->node_id());
     });
 
-    std::vector<std::string> went_offline;
+    std::vector<fleet::NodeSnapshot> went_offline;
     for (const auto& node_id : candidates) {
         store_.update(node_id, [&](fleet::NodeSnapshot& slot) {
             if (!slot || !stale(*slot)) return;
             auto offline = std::make_shared<fleet::NodeRecord>(*slot);
             offline->online = false;
-            scheduler_.observe(*offline, slot.get());
-            spdlog::warn("node {} is offline: no heartbeat for {} (offline timeout {})", node_id,
-                         format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(now - slot->last_seen)),
-                         format_duration(offline_timeout_));
-            slot = std::move(offline);
-            went_offline.push_back(node_id);
+            ++offline->revision;
+            slot = offline;
+            went_offline.push_back(std::move(offline));
         });
+    }
+    for (const auto& record : went_offline) {
+        spdlog::warn("node {} is offline: no heartbeat for {} (offline timeout {})", record->node_id(),
+                     format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(now - record->last_seen)),
+                     format_duration(offline_timeout_));
     }
     return went_offline;
 }

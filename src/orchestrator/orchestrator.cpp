@@ -1,16 +1,14 @@
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
-#include "macvmorx/base/id_source.hpp"
-
 #include <spdlog/spdlog.h>
 
 namespace macvmorx::orchestrator {
 
 Orchestrator::Orchestrator(OrchestratorOptions options, const Clock& clock, IdSource& ids)
     : clock_{clock},
-      ids_{ids},
       scheduler_{options.scheduling},
-      monitor_{store_, scheduler_, clock_, options.offline_timeout} {}
+      lifecycle_{options.lifecycle, scheduler_, clock_, ids},
+      monitor_{store_, clock_, options.offline_timeout} {}
 
 HeartbeatOutcome Orchestrator::record_heartbeat(fleet::Heartbeat heartbeat) {
     HeartbeatOutcome outcome;
@@ -23,11 +21,13 @@ HeartbeatOutcome Orchestrator::record_heartbeat(fleet::Heartbeat heartbeat) {
 
     store_.update(node_id, [&](fleet::NodeSnapshot& slot) {
         record->first_seen = slot ? slot->first_seen : now;
+        record->drained = slot && slot->drained;
+        record->revision = slot ? slot->revision + 1 : 1;
         outcome.new_node = !slot;
         outcome.back_online = slot && !slot->online;
-        scheduler_.observe(*record, slot.get());
         slot = record;
     });
+    outcome.commands = lifecycle_.on_heartbeat(*record);
 
     if (outcome.new_node) {
         spdlog::info("node {} registered (status {}, {} VMs, {} cached images)", node_id, record->report.status,
@@ -38,23 +38,57 @@ HeartbeatOutcome Orchestrator::record_heartbeat(fleet::Heartbeat heartbeat) {
     return outcome;
 }
 
-std::optional<scheduling::Placement> Orchestrator::schedule_vm(const std::string& image_name) {
-    scheduling::PlacementRequest request{image_name, ids_.next("vm")};
-    auto placement = scheduler_.place(request, clock_.now());
-    // A refusal is logged once, by the router, with the 503 it becomes.
-    if (placement) {
-        spdlog::info("placed VM {} of image {} on node {} ({})", placement->vm_id, image_name, placement->node_id,
-                     placement->image_cached ? "image cached" : "image will be downloaded");
+bool Orchestrator::wait_for_commands(std::string_view node_id, Duration wait, lifecycle::CommandsReply reply) {
+    if (!store_.find(node_id)) return false;
+    lifecycle_.wait_for_commands(node_id, clock_.now() + wait, std::move(reply));
+    return true;
+}
+
+fleet::NodeSnapshot Orchestrator::republish(std::string_view node_id,
+                                            const std::function<void(fleet::NodeRecord&)>& change) {
+    fleet::NodeSnapshot published;
+    store_.update(node_id, [&](fleet::NodeSnapshot& slot) {
+        if (!slot) return;
+        auto copy = std::make_shared<fleet::NodeRecord>(*slot);
+        change(*copy);
+        ++copy->revision;
+        slot = copy;
+        published = std::move(copy);
+    });
+    if (published) lifecycle_.on_node_changed(*published);
+    return published;
+}
+
+fleet::NodeSnapshot Orchestrator::set_drained(std::string_view node_id, bool drained) {
+    const auto before = store_.find(node_id);
+    auto record = republish(node_id, [drained](fleet::NodeRecord& node) { node.drained = drained; });
+    if (record && before && before->drained != drained) {
+        spdlog::info("node {} {}", node_id, drained ? "drained: no new VMs; its VMs run to the end" : "undrained");
     }
-    return placement;
+    return record;
+}
+
+NodeOperation Orchestrator::forget_node(std::string_view node_id) {
+    NodeOperation result = NodeOperation::unknown_node;
+    store_.update(node_id, [&](fleet::NodeSnapshot& slot) {
+        if (!slot) return;
+        if (slot->online) {
+            result = NodeOperation::node_online;
+            return;
+        }
+        slot.reset();
+        result = NodeOperation::done;
+    });
+    if (result == NodeOperation::done) {
+        lifecycle_.on_node_forgotten(node_id);
+        spdlog::info("node {} forgotten", node_id);
+    }
+    return result;
 }
 
 void Orchestrator::sweep() {
-    monitor_.sweep();
-    for (const auto& expired : scheduler_.expire_reservations(clock_.now())) {
-        spdlog::warn("placement of VM {} on node {} expired: the node never reported it", expired.vm_id,
-                     expired.node_id);
-    }
+    for (const auto& record : monitor_.sweep()) lifecycle_.on_node_changed(*record);
+    lifecycle_.sweep();
 }
 
 } // namespace macvmorx::orchestrator

@@ -10,28 +10,44 @@ bool Scheduler::RankOrder::operator()(const RankKey& a, const RankKey& b) const 
     return *a.node_id < *b.node_id;
 }
 
+double Scheduler::NodeSlots::free_memory_gb() const {
+    double reserved = 0;
+    for (const auto& reservation : reservations) reserved += reservation.memory_gb;
+    return total_memory_gb - used_memory_gb - reserved;
+}
+
 Scheduler::Scheduler(SchedulerOptions options) : options_{options} {}
 
 void Scheduler::unindex(NodeSlots& node) {
     if (!node.indexed_as) return;
     const RankKey key = *node.indexed_as;
     free_nodes_.erase(key);
-    for (const auto& image : node.cached_images) {
+    for (const auto& image : node.indexed_images) {
         const auto it = free_nodes_by_image_.find(image);
         if (it == free_nodes_by_image_.end()) continue;
         it->second.erase(key);
-        // Only images with a free node have an entry, so the map cannot grow with names that
-        // nodes once reported.
+        // Only images with a free node have an entry, so the map cannot grow with every name
+        // nodes ever reported.
         if (it->second.empty()) free_nodes_by_image_.erase(it);
     }
     node.indexed_as.reset();
+    node.indexed_images.clear();
 }
 
 void Scheduler::index(NodeSlots& node) {
     if (!node.accepts_new_vms || node.used_slots() >= options_.max_vms_per_node) return;
     const RankKey key{node.used_slots(), node.cpu_usage_percent, &node.node_id};
     free_nodes_.insert(key);
-    for (const auto& image : node.cached_images) {
+    // A node fetching an image for an earlier placement is as good as one caching it.
+    node.indexed_images = node.cached_images;
+    for (const auto& reservation : node.reservations) {
+        if (!std::binary_search(node.cached_images.begin(), node.cached_images.end(), reservation.image_name) &&
+            std::find(node.indexed_images.begin(), node.indexed_images.end(), reservation.image_name) ==
+                node.indexed_images.end()) {
+            node.indexed_images.push_back(reservation.image_name);
+        }
+    }
+    for (const auto& image : node.indexed_images) {
         auto it = free_nodes_by_image_.find(image);
         if (it == free_nodes_by_image_.end()) it = free_nodes_by_image_.emplace(image, RankedNodes{}).first;
         it->second.insert(key);
@@ -39,37 +55,8 @@ void Scheduler::index(NodeSlots& node) {
     node.indexed_as = key;
 }
 
-void Scheduler::reindex(NodeSlots& node) {
-    unindex(node);
-    index(node);
-}
-
-void Scheduler::settle_reservations(NodeSlots& node, const fleet::Heartbeat& current,
-                                    const fleet::Heartbeat* previous) {
-    if (node.reservations.empty()) return;
-    auto& reservations = node.reservations;
-    const auto reported = [&current](std::string_view vm_id) {
-        return std::any_of(current.vms.begin(), current.vms.end(),
-                           [vm_id](const fleet::VmReport& vm) { return vm.vm_id == vm_id; });
-    };
-    std::erase_if(reservations, [&](const Reservation& r) { return reported(r.vm_id); });
-
-    // An agent that names VMs itself cannot echo our VM id; a VM of the reserved image that was
-    // not in the previous heartbeat is taken as the reserved one (oldest reservation first).
-    for (const auto& vm : current.vms) {
-        if (reservations.empty()) return;
-        const bool seen_before =
-            previous != nullptr && std::any_of(previous->vms.begin(), previous->vms.end(),
-                                               [&vm](const fleet::VmReport& old) { return old.vm_id == vm.vm_id; });
-        if (seen_before) continue;
-        const auto match = std::find_if(reservations.begin(), reservations.end(),
-                                        [&vm](const Reservation& r) { return r.image_name == vm.image_name; });
-        if (match != reservations.end()) reservations.erase(match);
-    }
-}
-
-void Scheduler::observe(const fleet::NodeRecord& current, const fleet::NodeRecord* previous) {
-    const auto& report = current.report;
+void Scheduler::observe(const fleet::NodeRecord& record) {
+    const auto& report = record.report;
     std::lock_guard lock{mutex_};
     auto it = nodes_.find(report.node_id);
     if (it == nodes_.end()) {
@@ -78,10 +65,12 @@ void Scheduler::observe(const fleet::NodeRecord& current, const fleet::NodeRecor
     }
     NodeSlots& node = it->second;
     unindex(node);
-    settle_reservations(node, report, previous != nullptr ? &previous->report : nullptr);
     node.running_vms = report.running_vms();
     node.cpu_usage_percent = report.cpu_usage_percent;
-    node.accepts_new_vms = fleet::accepts_new_vms(current);
+    node.total_memory_gb = report.total_memory_gb;
+    node.used_memory_gb = report.memory_usage_gb;
+    node.accepts_new_vms = fleet::accepts_new_vms(record);
+    if (node.labels != report.labels) node.labels = report.labels;
     if (!std::equal(node.cached_images.begin(), node.cached_images.end(), report.cached_images.begin(),
                     report.cached_images.end())) {
         node.cached_images = report.cached_images;
@@ -100,46 +89,55 @@ void Scheduler::forget(std::string_view node_id) {
     nodes_.erase(it);
 }
 
-std::optional<Placement> Scheduler::place(const PlacementRequest& request, TimePoint now) {
+bool Scheduler::fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided) {
+    if (!fleet::satisfies(node.labels, request.required_labels)) return false;
+    if (request.memory_gb && node.free_memory_gb() < *request.memory_gb) return false;
+    return allow_avoided || std::find(request.avoid_nodes.begin(), request.avoid_nodes.end(), node.node_id) ==
+                                request.avoid_nodes.end();
+}
+
+const Scheduler::NodeSlots* Scheduler::first_fit(const RankedNodes& candidates, const PlacementRequest& request,
+                                                 bool allow_avoided) const {
+    for (const auto& key : candidates) {
+        const NodeSlots& node = nodes_.find(*key.node_id)->second;
+        if (fits(node, request, allow_avoided)) return &node;
+    }
+    return nullptr;
+}
+
+std::optional<Placement> Scheduler::place(const PlacementRequest& request) {
     std::lock_guard lock{mutex_};
+    const auto by_image = free_nodes_by_image_.find(request.image_name);
+    const NodeSlots* chosen = nullptr;
     bool cached = false;
-    const RankKey* chosen = nullptr;
-    if (const auto it = free_nodes_by_image_.find(request.image_name); it != free_nodes_by_image_.end()) {
-        chosen = &*it->second.begin();
-        cached = true;
-    } else if (!free_nodes_.empty()) {
-        chosen = &*free_nodes_.begin();
+    for (const bool allow_avoided : {false, true}) {
+        if (allow_avoided && request.avoid_nodes.empty()) break;
+        if (by_image != free_nodes_by_image_.end()) chosen = first_fit(by_image->second, request, allow_avoided);
+        cached = chosen != nullptr;
+        if (chosen == nullptr) chosen = first_fit(free_nodes_, request, allow_avoided);
+        if (chosen != nullptr) break;
     }
     if (chosen == nullptr) return std::nullopt;
 
-    NodeSlots& node = nodes_.find(*chosen->node_id)->second;
-    const TimePoint expires_at = now + options_.placement_ttl;
-    unindex(node); // `chosen` points into the index: not used after this line
-    node.reservations.push_back({request.vm_id, request.image_name, expires_at});
+    NodeSlots& node = nodes_.find(chosen->node_id)->second;
+    unindex(node);
+    node.reservations.push_back({request.vm_id, request.image_name, request.memory_gb.value_or(0)});
     index(node);
-    expiries_.push_back({expires_at, node.node_id, request.vm_id});
     return Placement{node.node_id, request.vm_id, request.image_name, cached};
 }
 
-std::vector<Placement> Scheduler::expire_reservations(TimePoint now) {
-    std::vector<Placement> expired;
+bool Scheduler::release(std::string_view node_id, std::string_view vm_id) {
     std::lock_guard lock{mutex_};
-    while (!expiries_.empty() && expiries_.front().at <= now) {
-        const Expiry entry = std::move(expiries_.front());
-        expiries_.pop_front();
-        // Entries whose reservation was fulfilled or whose node was forgotten are skipped.
-        const auto it = nodes_.find(entry.node_id);
-        if (it == nodes_.end()) continue;
-        NodeSlots& node = it->second;
-        const auto match = std::find_if(node.reservations.begin(), node.reservations.end(),
-                                        [&entry](const Reservation& r) { return r.vm_id == entry.vm_id; });
-        if (match == node.reservations.end()) continue;
-        expired.push_back({node.node_id, match->vm_id, match->image_name, false});
-        unindex(node);
-        node.reservations.erase(match);
-        index(node);
-    }
-    return expired;
+    const auto it = nodes_.find(node_id);
+    if (it == nodes_.end()) return false;
+    NodeSlots& node = it->second;
+    const auto match = std::find_if(node.reservations.begin(), node.reservations.end(),
+                                    [vm_id](const Reservation& r) { return r.vm_id == vm_id; });
+    if (match == node.reservations.end()) return false;
+    unindex(node);
+    node.reservations.erase(match);
+    index(node);
+    return true;
 }
 
 CapacitySummary Scheduler::capacity() const {
@@ -149,6 +147,7 @@ CapacitySummary Scheduler::capacity() const {
         summary.reserved_slots += node.reservations.size();
         if (!node.accepts_new_vms) continue;
         ++summary.schedulable_nodes;
+        summary.total_slots += static_cast<std::size_t>(options_.max_vms_per_node);
         summary.free_slots += static_cast<std::size_t>(std::max(0, options_.max_vms_per_node - node.used_slots()));
     }
     return summary;
@@ -158,6 +157,15 @@ int Scheduler::reserved_slots(std::string_view node_id) const {
     std::lock_guard lock{mutex_};
     const auto it = nodes_.find(node_id);
     return it == nodes_.end() ? 0 : static_cast<int>(it->second.reservations.size());
+}
+
+std::unordered_map<std::string, int> Scheduler::reservations_by_node() const {
+    std::unordered_map<std::string, int> reserved;
+    std::lock_guard lock{mutex_};
+    for (const auto& [id, node] : nodes_) {
+        if (!node.reservations.empty()) reserved.emplace(id, static_cast<int>(node.reservations.size()));
+    }
+    return reserved;
 }
 
 } // namespace macvmorx::scheduling

@@ -18,6 +18,12 @@ namespace macvmorx::api {
 inline constexpr std::size_t max_vms_per_heartbeat = 64;
 inline constexpr std::size_t max_cached_images = 256;
 
+// Capacity figures shown with a node.
+struct NodeCapacity {
+    int max_vms = 2;
+    int reserved_slots = 0; // placements it has not reported yet
+};
+
 // Parses and validates a heartbeat body. Throws http::BadRequest (not JSON, nodeId missing,
 // wrong types) or http::Unprocessable (a value out of range).
 fleet::Heartbeat parse_heartbeat(std::string_view body);
@@ -25,7 +31,10 @@ fleet::Heartbeat parse_heartbeat(std::string_view body);
 // Checks a node id from a path or a body; throws http::Unprocessable naming `field`.
 void check_node_id(std::string_view node_id, const std::string& field);
 
-// Writes one node: the last heartbeat's fields plus lastSeen, firstSeen and isOnline.
-void write_node(JsonWriter& json, const fleet::NodeRecord& node);
+void write_labels(JsonWriter& json, const fleet::Labels& labels);
+
+// Writes one node: the last heartbeat's fields plus lastSeen, firstSeen, isOnline, drained,
+// labels and its slots.
+void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapacity& capacity);
 
 } // namespace macvmorx::api

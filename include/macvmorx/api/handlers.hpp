@@ -2,10 +2,13 @@
 
 // The API's handlers: plain functions from a request and the context to a response. They
 // never touch a socket, so tests call them directly; errors are thrown as http::HttpError and
-// answered by the router.
+// answered by the router. The long poll answers later, through the Reply it is given.
 
 #include "macvmorx/api/api_context.hpp"
 #include "macvmorx/http/message.hpp"
+#include "macvmorx/http/router.hpp"
+
+#include <memory>
 
 namespace macvmorx::api {
 
@@ -13,9 +16,21 @@ namespace macvmorx::api {
 http::Response handle_heartbeat(const http::Request& request, ApiContext& context);
 http::Response handle_list_nodes(const http::Request& request, ApiContext& context);
 http::Response handle_get_node(const http::Request& request, ApiContext& context);
+http::Response handle_drain_node(const http::Request& request, ApiContext& context);
+http::Response handle_undrain_node(const http::Request& request, ApiContext& context);
+http::Response handle_forget_node(const http::Request& request, ApiContext& context);
 
-// Placements (placement_handlers.cpp)
+// VMs (vm_handlers.cpp)
 http::Response handle_schedule_vm(const http::Request& request, ApiContext& context);
+http::Response handle_list_vms(const http::Request& request, ApiContext& context);
+http::Response handle_get_vm(const http::Request& request, ApiContext& context);
+http::Response handle_delete_vm(const http::Request& request, ApiContext& context);
+http::Response handle_vm_event(const http::Request& request, ApiContext& context);
+http::Response handle_queue(const http::Request& request, ApiContext& context);
+
+// Commands for agents (command_handlers.cpp)
+void handle_poll_commands(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply);
+http::Response handle_ack_command(const http::Request& request, ApiContext& context);
 
 // The dashboard (web_handlers.cpp)
 http::Response handle_dashboard(const http::Request& request, ApiContext& context);

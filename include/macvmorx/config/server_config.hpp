@@ -15,6 +15,10 @@ struct ServerConfig {
     Duration offline_timeout = std::chrono::seconds{30};
     Duration monitor_interval = std::chrono::seconds{5};
     Duration placement_ttl = std::chrono::minutes{10};
+    Duration start_deadline = std::chrono::minutes{15};
+    Duration queue_timeout = std::chrono::hours{1};
+    Duration vm_retention = std::chrono::hours{1};
+    int max_attempts = 3;
     unsigned threads = 1;
     int max_vms_per_node = 2;
     std::string log_level = "info";

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "macvmorx/fleet/labels.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -28,6 +30,7 @@ struct Heartbeat {
     double total_disk_gb = 0;
     std::string status;
     std::vector<std::string> cached_images;
+    Labels labels; // what the host offers, e.g. arch=arm64, xcode=16.1
 
     // The number of VMs that occupy the host's slots. Agents report both a count and a
     // list; trusting the larger one never over-books a host.

@@ -3,6 +3,7 @@
 #include "macvmorx/fleet/heartbeat.hpp"
 #include "macvmorx/base/clock.hpp"
 
+#include <cstdint>
 #include <memory>
 
 namespace macvmorx::fleet {
@@ -15,6 +16,10 @@ struct NodeRecord {
     TimePoint first_seen;
     TimePoint last_seen;
     bool online = true;
+    bool drained = false; // an operator stopped new placements
+    // Grows with every published record of this node, so that consumers applying records
+    // outside the store's lock can ignore one that arrives after its successor.
+    std::uint64_t revision = 0;
 
     const std::string& node_id() const { return report.node_id; }
 };
@@ -24,9 +29,9 @@ using NodeSnapshot = std::shared_ptr<const NodeRecord>;
 // Whether the node's own status lets it take new VMs ("draining" and "maintenance" do not).
 bool status_accepts_new_vms(std::string_view status);
 
-// Whether a node may be given a new VM at all: online and its status allows it.
+// Whether a node may be given a new VM at all: online, not drained, and its status allows it.
 inline bool accepts_new_vms(const NodeRecord& record) {
-    return record.online && status_accepts_new_vms(record.report.status);
+    return record.online && !record.drained && status_accepts_new_vms(record.report.status);
 }
 
 } // namespace macvmorx::fleet

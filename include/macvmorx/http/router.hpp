@@ -3,13 +3,25 @@
 #include "macvmorx/http/message.hpp"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace macvmorx::http {
 
+// The answer to one request, given once, possibly later and from another thread (a long
+// poll answers when there is news). Extra calls are ignored.
+class Reply {
+public:
+    virtual ~Reply() = default;
+    virtual void send(Response response) = 0;
+};
+
+// Most handlers answer at once; an asynchronous one keeps the Reply and answers later.
 using Handler = std::function<Response(const Request&)>;
+using AsyncHandler = std::function<void(const Request&, std::shared_ptr<Reply>)>;
 
 // What a route's body must be. A JSON route refuses another declared Content-Type with 415.
 enum class Body { none, json, any };
@@ -18,7 +30,7 @@ enum class Body { none, json, any };
 struct Route {
     Method method;
     std::string pattern; // "/api/nodes/{nodeId}": literal segments and {named} segments
-    Handler handler;
+    std::variant<Handler, AsyncHandler> handler;
     std::string summary; // one line for the API reference
     Body body = Body::none;
 };
@@ -30,16 +42,25 @@ struct Route {
 // another method, checks the Content-Type of JSON routes, calls the handler, and turns an
 // HttpError or any other exception into a JSON error answer, logged once.
 //
-// Threading: build the table before serving; `handle` is const and safe from many threads.
+// Threading: build the table before serving; `dispatch` and `handle` are const and safe from
+// many threads.
 class Router {
 public:
     void add(Route route);
 
+    // Routes a request; the answer goes to `reply`, now or (asynchronous routes) later.
+    void dispatch(Request& request, std::shared_ptr<Reply> reply) const;
+
+    // Routes a request and returns the answer; for requests whose route answers at once (an
+    // asynchronous route that has not answered yet gives a 500).
     Response handle(Request& request) const;
 
     const std::vector<Route>& routes() const { return routes_; }
 
 private:
+    // The route for the request, with path and query decoded; throws HttpError.
+    const Route& resolve(Request& request) const;
+
     struct CompiledRoute {
         std::vector<std::string> segments; // "{name}" marks a parameter
         std::size_t literal_count = 0;

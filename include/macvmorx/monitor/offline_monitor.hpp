@@ -1,15 +1,12 @@
 #pragma once
 
 #include "macvmorx/base/clock.hpp"
+#include "macvmorx/fleet/node_record.hpp"
 
-#include <string>
 #include <vector>
 
 namespace macvmorx::fleet {
 class NodeStore;
-}
-namespace macvmorx::scheduling {
-class Scheduler;
 }
 
 namespace macvmorx::monitor {
@@ -23,17 +20,15 @@ namespace macvmorx::monitor {
 // during the sweep wins.
 class OfflineMonitor {
 public:
-    OfflineMonitor(fleet::NodeStore& store, scheduling::Scheduler& scheduler, const Clock& clock,
-                   Duration offline_timeout);
+    OfflineMonitor(fleet::NodeStore& store, const Clock& clock, Duration offline_timeout);
 
-    // Returns the ids of the nodes that went offline in this sweep.
-    std::vector<std::string> sweep();
+    // Returns the records published for the nodes that went offline in this sweep.
+    std::vector<fleet::NodeSnapshot> sweep();
 
     Duration offline_timeout() const { return offline_timeout_; }
 
 private:
     fleet::NodeStore& store_;
-    scheduling::Scheduler& scheduler_;
     const Clock& clock_;
     const Duration offline_timeout_;
 };

@@ -2,9 +2,11 @@
 
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/fleet/node_store.hpp"
+#include "macvmorx/lifecycle/vm_lifecycle.hpp"
 #include "macvmorx/monitor/offline_monitor.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,40 +20,73 @@ namespace macvmorx::orchestrator {
 struct OrchestratorOptions {
     Duration offline_timeout = std::chrono::seconds{30};
     scheduling::SchedulerOptions scheduling;
+    lifecycle::LifecycleOptions lifecycle;
 };
 
-// What a heartbeat changed, for the caller's logging and answers.
+// What a heartbeat changed, and what the agent is to do next.
 struct HeartbeatOutcome {
     bool new_node = false;
     bool back_online = false;
+    std::vector<lifecycle::Command> commands;
 };
 
-// The fleet as the API sees it: applies heartbeats to the node store and the scheduler in
-// step, answers placement requests, and runs the periodic sweep. It knows nothing of HTTP or
-// JSON. All members are safe to call from any thread.
+enum class NodeOperation { done, unknown_node, node_online };
+
+// The fleet as the API sees it. It publishes node records to the node store and hands each
+// to the VM lifecycle (which keeps the scheduler in step), answers placement requests, and
+// runs the periodic work. It knows nothing of HTTP or JSON. Safe to call from any thread.
 class Orchestrator {
 public:
     Orchestrator(OrchestratorOptions options, const Clock& clock, IdSource& ids);
 
+    // Agents.
     HeartbeatOutcome record_heartbeat(fleet::Heartbeat heartbeat);
+    lifecycle::EventOutcome record_vm_event(std::string_view vm_id, const lifecycle::VmEvent& event) {
+        return lifecycle_.record_event(vm_id, event);
+    }
+    bool acknowledge_command(std::string_view node_id, std::string_view command_id) {
+        return lifecycle_.acknowledge(node_id, command_id);
+    }
+    // Replies with the node's commands as soon as there are any, or none after `wait`.
+    // Returns false (and never replies) for a node that has not sent a heartbeat.
+    bool wait_for_commands(std::string_view node_id, Duration wait, lifecycle::CommandsReply reply);
 
+    // Nodes.
     std::vector<fleet::NodeSnapshot> nodes() const { return store_.list(); }
     fleet::NodeSnapshot node(std::string_view node_id) const { return store_.find(node_id); }
+    // Drained nodes take no new VMs; theirs run to the end. nullptr for an unknown node.
+    fleet::NodeSnapshot set_drained(std::string_view node_id, bool drained);
+    // Forgets an offline node and what it ran.
+    NodeOperation forget_node(std::string_view node_id);
 
-    // Places one VM of `image_name`, or nullopt when no node has a free slot.
-    std::optional<scheduling::Placement> schedule_vm(const std::string& image_name);
+    // VMs.
+    lifecycle::RequestResult request_vm(const std::string& vm_id, lifecycle::VmSpec spec, bool wait) {
+        return lifecycle_.request_vm(vm_id, std::move(spec), wait);
+    }
+    std::optional<lifecycle::VmRecord> delete_vm(std::string_view vm_id) { return lifecycle_.delete_vm(vm_id); }
+    std::optional<lifecycle::VmRecord> vm(std::string_view vm_id) const { return lifecycle_.find(vm_id); }
+    std::vector<lifecycle::VmRecord> vms(const lifecycle::VmFilter& filter) const { return lifecycle_.list(filter); }
+    std::vector<lifecycle::VmRecord> queue() const { return lifecycle_.queue(); }
+    lifecycle::LifecycleCounts vm_counts() const { return lifecycle_.counts(); }
 
-    // The periodic work: marks silent nodes offline and releases expired reservations.
+    // The periodic work: marks silent nodes offline, enforces VM deadlines and retries.
     void sweep();
+    // Frequent, cheap: answers long polls whose wait is over.
+    void expire_long_polls() { lifecycle_.expire_waiters(); }
+    // Shutdown: answers every long poll now.
+    void release_long_polls() { lifecycle_.release_waiters(); }
 
     const scheduling::Scheduler& scheduler() const { return scheduler_; }
     const Clock& clock() const { return clock_; }
 
 private:
+    // Publishes a changed copy of a known node's record; returns it, or nullptr if unknown.
+    fleet::NodeSnapshot republish(std::string_view node_id, const std::function<void(fleet::NodeRecord&)>& change);
+
     const Clock& clock_;
-    IdSource& ids_;
     fleet::NodeStore store_;
     scheduling::Scheduler scheduler_;
+    lifecycle::VmLifecycle lifecycle_;
     monitor::OfflineMonitor monitor_;
 };
 

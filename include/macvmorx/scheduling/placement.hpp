@@ -1,16 +1,23 @@
 #pragma once
 
+#include "macvmorx/fleet/labels.hpp"
+
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace macvmorx::scheduling {
 
-// A request for one VM of an image.
+// A request for one VM of an image, with the constraints a host must meet.
 struct PlacementRequest {
     std::string image_name;
-    std::string vm_id; // chosen by the caller; identifies the reservation
+    std::string vm_id;              // identifies the reservation
+    fleet::Labels required_labels;  // the host must carry these
+    std::optional<double> memory_gb; // the host must have this much memory free
+    std::vector<std::string> avoid_nodes; // used only when no other node fits (after a failure there)
 };
 
-// Where a VM goes, and whether that host already holds its image.
+// Where a VM goes, and whether that host already holds (or is fetching) its image.
 struct Placement {
     std::string node_id;
     std::string vm_id;

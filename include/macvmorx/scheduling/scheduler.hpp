@@ -2,9 +2,7 @@
 
 #include "macvmorx/fleet/node_record.hpp"
 #include "macvmorx/scheduling/placement.hpp"
-#include "macvmorx/base/clock.hpp"
 
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -18,11 +16,11 @@ namespace macvmorx::scheduling {
 
 struct SchedulerOptions {
     int max_vms_per_node = 2;
-    Duration placement_ttl = std::chrono::minutes{10};
 };
 
 struct CapacitySummary {
     std::size_t schedulable_nodes = 0;
+    std::size_t total_slots = 0;
     std::size_t free_slots = 0;
     std::size_t reserved_slots = 0;
 };
@@ -30,43 +28,47 @@ struct CapacitySummary {
 // Decides where a VM goes and books the slot in the same step.
 //
 // Policy: among nodes that accept new VMs and have a free slot (running VMs plus reservations
-// below max_vms_per_node), prefer those caching the image, else any node (it will download the
-// image). Ties go to the fewest used slots, then the lowest CPU, then the smallest node id.
+// below max_vms_per_node), that carry the required labels and have the memory asked for,
+// prefer those holding the image (cached, or being downloaded for an earlier placement), else
+// any node (it will download the image). Ties go to the fewest used slots, then the lowest CPU,
+// then the smallest node id. Nodes to avoid are taken only when nothing else fits.
 //
 // The scheduler keeps its own view of each node (what `observe` told it plus reservations) and
 // two ordered indexes over the nodes with a free slot: one for the whole fleet and one per
-// cached image, both sorted by the tie-break order. A decision is therefore the first
-// acceptable entry of at most two ordered sets, never a scan of the fleet.
+// image, both sorted in tie-break order. An unconstrained decision is the first entry of at
+// most two ordered sets, never a scan of the fleet; constraints skip entries in that order.
 //
-// Locking: one mutex guards everything here. `observe` may be called while the caller holds a
-// NodeStore shard lock (the store lock is always taken first); nothing here calls out.
+// A reservation lasts until `release`: the VM lifecycle releases it when the VM runs (the
+// heartbeat then counts it), fails or is deleted.
+//
+// Locking: one mutex guards everything here; nothing here calls out.
 class Scheduler {
 public:
     explicit Scheduler(SchedulerOptions options);
 
-    // Records a node's latest state. `previous` is the record it replaces, if any: VMs that
-    // appear in `current` fulfil the reservations made for them (matched by VM id, or for
-    // agents that name VMs themselves, a new VM of the reserved image).
-    void observe(const fleet::NodeRecord& current, const fleet::NodeRecord* previous);
+    // Records a node's latest state (its report, online, drained).
+    void observe(const fleet::NodeRecord& node);
 
     // Removes a node and its reservations.
     void forget(std::string_view node_id);
 
-    // Chooses a node and reserves a slot on it atomically, or returns nullopt when no node fits.
-    std::optional<Placement> place(const PlacementRequest& request, TimePoint now);
+    // Chooses a node and reserves a slot on it atomically, or returns nullopt when none fits.
+    std::optional<Placement> place(const PlacementRequest& request);
 
-    // Drops reservations older than the placement TTL; returns the placements that expired.
-    std::vector<Placement> expire_reservations(TimePoint now);
+    // Ends the reservation of `vm_id` on `node_id`; returns false if there was none.
+    bool release(std::string_view node_id, std::string_view vm_id);
 
     CapacitySummary capacity() const;
     int reserved_slots(std::string_view node_id) const;
+    // Reserved slots of every node that has any.
+    std::unordered_map<std::string, int> reservations_by_node() const;
     int max_vms_per_node() const { return options_.max_vms_per_node; }
 
 private:
     struct Reservation {
         std::string vm_id;
         std::string image_name;
-        TimePoint expires_at;
+        double memory_gb = 0;
     };
 
     // The tie-break order; a key is a copy of the ranking fields taken when it was indexed.
@@ -84,12 +86,17 @@ private:
         std::string node_id;
         int running_vms = 0;
         double cpu_usage_percent = 0;
+        double total_memory_gb = 0;
+        double used_memory_gb = 0;
         bool accepts_new_vms = false;
         std::vector<std::string> cached_images; // sorted, unique
-        std::vector<Reservation> reservations;  // oldest first
-        std::optional<RankKey> indexed_as;      // set while the node is in the free indexes
+        fleet::Labels labels;
+        std::vector<Reservation> reservations; // oldest first
+        std::optional<RankKey> indexed_as;     // set while the node is in the free indexes
+        std::vector<std::string> indexed_images; // the images it is indexed under
 
         int used_slots() const { return running_vms + static_cast<int>(reservations.size()); }
+        double free_memory_gb() const;
     };
 
     struct StringHash {
@@ -101,24 +108,16 @@ private:
     template <typename T>
     using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
 
-    struct Expiry {
-        TimePoint at;
-        std::string node_id;
-        std::string vm_id;
-    };
-
     void unindex(NodeSlots& node);
     void index(NodeSlots& node);
-    void reindex(NodeSlots& node);
-    static void settle_reservations(NodeSlots& node, const fleet::Heartbeat& current,
-                                    const fleet::Heartbeat* previous);
+    const NodeSlots* first_fit(const RankedNodes& candidates, const PlacementRequest& request, bool allow_avoided) const;
+    static bool fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided);
 
     const SchedulerOptions options_;
     mutable std::mutex mutex_;
     StringMap<NodeSlots> nodes_;
     RankedNodes free_nodes_;
     StringMap<RankedNodes> free_nodes_by_image_;
-    std::deque<Expiry> expiries_; // in expiry order: every reservation gets the same TTL
 };
 
 } // namespace macvmorx::scheduling

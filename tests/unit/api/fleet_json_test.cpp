@@ -135,7 +135,7 @@ TEST(NodeJson, WritesTheHeartbeatFieldsAndTheTimes) {
     node.online = false;
     std::string out;
     macvmorx::JsonWriter json{out};
-    macvmorx::api::write_node(json, node);
+    macvmorx::api::write_node(json, node, {2, 0});
 
     const auto written = nlohmann::json::parse(out);
     auto expected = nlohmann::json::parse(full_heartbeat);
@@ -143,4 +143,30 @@ TEST(NodeJson, WritesTheHeartbeatFieldsAndTheTimes) {
     EXPECT_EQ(written.at("lastSeen"), "1970-01-01T00:01:01.000Z");
     EXPECT_EQ(written.at("firstSeen"), "1970-01-01T00:00:01.000Z");
     EXPECT_EQ(written.at("isOnline"), false);
+    EXPECT_EQ(written.at("freeSlots"), 0) << "an offline node has no free slot";
+    EXPECT_EQ(written.at("maxVms"), 2);
+}
+
+TEST(NodeJson, FreeSlotsCountReportedVmsAndReservations) {
+    macvmorx::fleet::NodeRecord node;
+    node.report = parse_heartbeat(R"({"nodeId":"mac-1","vms":[{"vmId":"a"}],"labels":{"arch":"arm64"}})");
+    std::string out;
+    macvmorx::JsonWriter json{out};
+    macvmorx::api::write_node(json, node, {3, 1});
+    const auto written = nlohmann::json::parse(out);
+    EXPECT_EQ(written.at("freeSlots"), 1);
+    EXPECT_EQ(written.at("reservedSlots"), 1);
+    EXPECT_EQ(written.at("labels"), nlohmann::json::parse(R"({"arch":"arm64"})"));
+    EXPECT_EQ(written.at("drained"), false);
+}
+
+TEST(HeartbeatJson, LabelsComeAsAnObjectOrAnArray) {
+    using macvmorx::fleet::Labels;
+    EXPECT_EQ(parse_heartbeat(with(R"("labels":{"chip":"m2","arch":"arm64"})")).labels,
+              (Labels{{"arch", "arm64"}, {"chip", "m2"}}));
+    EXPECT_EQ(parse_heartbeat(with(R"("labels":["xcode=16.1","arm64"])")).labels,
+              (Labels{{"arm64", ""}, {"xcode", "16.1"}}));
+    EXPECT_EQ(refusal(with(R"("labels":"arm64")")), std::make_pair(400, std::string("labels")));
+    EXPECT_EQ(refusal(with(R"("labels":{"arch":1})")), std::make_pair(400, std::string("labels.arch")));
+    EXPECT_EQ(refusal(with(R"("labels":["has space"])")), std::make_pair(422, std::string("labels[0]")));
 }

@@ -22,7 +22,7 @@ class HandlersTest : public ::testing::Test {
 protected:
     macvmorx::ManualClock clock;
     macvmorx::SequentialIdSource ids;
-    macvmorx::orchestrator::Orchestrator orchestrator{{30s, {2, 10min}}, clock, ids};
+    macvmorx::orchestrator::Orchestrator orchestrator{{30s, {2}, {}}, clock, ids};
     macvmorx::web::WebAssets web = macvmorx::web::WebAssets::embedded();
     macvmorx::api::ApiContext context{orchestrator, web};
     macvmorx::http::Router router = macvmorx::api::build_router(context);
@@ -97,6 +97,7 @@ TEST_F(HandlersTest, SchedulingAnswersTheNodeAndWhetherTheImageIsCached) {
     EXPECT_EQ(answer["nodeId"], "mac-1");
     EXPECT_EQ(answer["imageCached"], true);
     EXPECT_EQ(answer["vmId"], "vm-0000000000000001");
+    EXPECT_EQ(answer["state"], "assigned");
 }
 
 TEST_F(HandlersTest, SchedulingWithNoFreeSlotIsA503) {

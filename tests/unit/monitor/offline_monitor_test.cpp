@@ -3,7 +3,6 @@
 #include "fleet_builders.hpp"
 #include "log_capture.hpp"
 #include "macvmorx/fleet/node_store.hpp"
-#include "macvmorx/scheduling/scheduler.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,18 +19,23 @@ class OfflineMonitorTest : public ::testing::Test {
 protected:
     ManualClock clock;
     macvmorx::fleet::NodeStore store;
-    macvmorx::scheduling::Scheduler scheduler{{2, 10min}};
-    macvmorx::monitor::OfflineMonitor monitor{store, scheduler, clock, 30s};
+    macvmorx::monitor::OfflineMonitor monitor{store, clock, 30s};
 
-    // What the heartbeat path does: publish a fresh record to the store and the scheduler.
+    // What the heartbeat path does: publish a fresh record.
     void heard_from(const std::string& node_id) {
         store.update(node_id, [&](NodeSnapshot& slot) {
             auto node = std::make_shared<NodeRecord>(macvmorx::testing::record(heartbeat(node_id)));
             node->last_seen = clock.now();
             node->first_seen = slot ? slot->first_seen : clock.now();
-            scheduler.observe(*node, slot.get());
+            node->revision = slot ? slot->revision + 1 : 1;
             slot = node;
         });
+    }
+
+    static std::vector<std::string> ids(const std::vector<NodeSnapshot>& records) {
+        std::vector<std::string> out;
+        for (const auto& record : records) out.push_back(record->node_id());
+        return out;
     }
 };
 
@@ -44,12 +48,15 @@ TEST_F(OfflineMonitorTest, ANodeStaysOnlineUntilTheTimeoutHasPassed) {
     EXPECT_TRUE(store.find("mac-1")->online);
 }
 
-TEST_F(OfflineMonitorTest, ANodeSilentForLongerThanTheTimeoutGoesOfflineAndTakesNoVms) {
+TEST_F(OfflineMonitorTest, ANodeSilentForLongerThanTheTimeoutGoesOffline) {
     heard_from("mac-1");
+    const auto before = store.find("mac-1")->revision;
     clock.advance(31s);
-    EXPECT_EQ(monitor.sweep(), std::vector<std::string>{"mac-1"});
+    const auto offline = monitor.sweep();
+    EXPECT_EQ(ids(offline), std::vector<std::string>{"mac-1"});
     EXPECT_FALSE(store.find("mac-1")->online);
-    EXPECT_FALSE(scheduler.place({"sonoma", "vm-1"}, clock.now()));
+    EXPECT_EQ(offline[0], store.find("mac-1")) << "the published record is returned";
+    EXPECT_GT(store.find("mac-1")->revision, before);
 }
 
 TEST_F(OfflineMonitorTest, OnlyTheSilentNodesGoOffline) {
@@ -57,12 +64,9 @@ TEST_F(OfflineMonitorTest, OnlyTheSilentNodesGoOffline) {
     clock.advance(20s);
     heard_from("mac-chatty");
     clock.advance(15s);
-    EXPECT_EQ(monitor.sweep(), std::vector<std::string>{"mac-quiet"});
+    EXPECT_EQ(ids(monitor.sweep()), std::vector<std::string>{"mac-quiet"});
     EXPECT_FALSE(store.find("mac-quiet")->online);
     EXPECT_TRUE(store.find("mac-chatty")->online);
-    const auto placement = scheduler.place({"sonoma", "vm-1"}, clock.now());
-    ASSERT_TRUE(placement);
-    EXPECT_EQ(placement->node_id, "mac-chatty");
 }
 
 TEST_F(OfflineMonitorTest, TheTransitionIsReportedAndLoggedOnceNotOnEveryTick) {

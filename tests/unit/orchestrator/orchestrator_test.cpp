@@ -9,6 +9,8 @@
 using namespace std::chrono_literals;
 using macvmorx::ManualClock;
 using macvmorx::SequentialIdSource;
+using macvmorx::lifecycle::RequestOutcome;
+using macvmorx::orchestrator::NodeOperation;
 using macvmorx::orchestrator::Orchestrator;
 using macvmorx::orchestrator::OrchestratorOptions;
 using macvmorx::testing::heartbeat;
@@ -20,7 +22,11 @@ class OrchestratorTest : public ::testing::Test {
 protected:
     ManualClock clock;
     SequentialIdSource ids;
-    Orchestrator orchestrator{OrchestratorOptions{30s, {2, 10min}}, clock, ids};
+    Orchestrator orchestrator{OrchestratorOptions{30s, {2}, {}}, clock, ids};
+
+    bool place(const std::string& image) {
+        return orchestrator.request_vm("", {image, {}, {}, {}, {}}, false).outcome == RequestOutcome::placed;
+    }
 };
 
 } // namespace
@@ -45,6 +51,7 @@ TEST_F(OrchestratorTest, EachHeartbeatReplacesTheReportAndKeepsFirstSeen) {
     EXPECT_EQ(node->last_seen, start + 7s);
     EXPECT_EQ(node->report.cpu_usage_percent, 60);
     EXPECT_EQ(node->report.cached_images, std::vector<std::string>{"ventura"});
+    EXPECT_EQ(node->revision, 2u);
 }
 
 TEST_F(OrchestratorTest, TheNextHeartbeatBringsAnOfflineNodeBackOnlineLoggedOnce) {
@@ -53,32 +60,53 @@ TEST_F(OrchestratorTest, TheNextHeartbeatBringsAnOfflineNodeBackOnlineLoggedOnce
     clock.advance(31s);
     orchestrator.sweep();
     ASSERT_FALSE(orchestrator.node("mac-1")->online);
-    EXPECT_FALSE(orchestrator.schedule_vm("sonoma"));
+    EXPECT_FALSE(place("sonoma")) << "an offline node takes no VMs";
 
     EXPECT_TRUE(orchestrator.record_heartbeat(heartbeat("mac-1")).back_online);
     EXPECT_FALSE(orchestrator.record_heartbeat(heartbeat("mac-1")).back_online);
     EXPECT_TRUE(orchestrator.node("mac-1")->online);
     EXPECT_EQ(logs.count("node mac-1 is back online"), 1u);
-    EXPECT_TRUE(orchestrator.schedule_vm("sonoma"));
+    EXPECT_TRUE(place("sonoma"));
 }
 
-TEST_F(OrchestratorTest, PlacementsGetFreshVmIdsAndAreLogged) {
-    LogCapture logs;
-    orchestrator.record_heartbeat(heartbeat("mac-1", {"sonoma"}));
-    const auto first = orchestrator.schedule_vm("sonoma");
-    const auto second = orchestrator.schedule_vm("sonoma");
-    ASSERT_TRUE(first && second);
-    EXPECT_NE(first->vm_id, second->vm_id);
-    EXPECT_EQ(logs.count("placed VM " + first->vm_id), 1u);
-}
-
-TEST_F(OrchestratorTest, TheSweepReleasesPlacementsTheNodeNeverReported) {
+TEST_F(OrchestratorTest, APlacementNobodyActsOnReleasesItsSlotAfterThePlacementTtl) {
     orchestrator.record_heartbeat(heartbeat("mac-1"));
-    ASSERT_TRUE(orchestrator.schedule_vm("sonoma"));
-    ASSERT_TRUE(orchestrator.schedule_vm("sonoma"));
-    EXPECT_FALSE(orchestrator.schedule_vm("sonoma"));
+    ASSERT_TRUE(place("sonoma"));
+    ASSERT_TRUE(place("sonoma"));
+    EXPECT_FALSE(place("sonoma"));
     clock.advance(10min);
-    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    orchestrator.record_heartbeat(heartbeat("mac-1")); // still online, but never showed the VMs
     orchestrator.sweep();
-    EXPECT_TRUE(orchestrator.schedule_vm("sonoma"));
+    EXPECT_TRUE(place("sonoma"));
+}
+
+TEST_F(OrchestratorTest, DrainingStopsPlacementsAndUndrainingResumesThem) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    const auto drained = orchestrator.set_drained("mac-1", true);
+    ASSERT_NE(drained, nullptr);
+    EXPECT_TRUE(drained->drained);
+    EXPECT_FALSE(place("sonoma"));
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    EXPECT_TRUE(orchestrator.node("mac-1")->drained) << "a heartbeat does not undo a drain";
+    EXPECT_FALSE(place("sonoma"));
+    orchestrator.set_drained("mac-1", false);
+    EXPECT_TRUE(place("sonoma"));
+    EXPECT_EQ(orchestrator.set_drained("mac-unknown", true), nullptr);
+}
+
+TEST_F(OrchestratorTest, OnlyAnOfflineNodeCanBeForgotten) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    EXPECT_EQ(orchestrator.forget_node("mac-1"), NodeOperation::node_online);
+    EXPECT_EQ(orchestrator.forget_node("mac-unknown"), NodeOperation::unknown_node);
+    clock.advance(31s);
+    orchestrator.sweep();
+    EXPECT_EQ(orchestrator.forget_node("mac-1"), NodeOperation::done);
+    EXPECT_EQ(orchestrator.node("mac-1"), nullptr);
+    EXPECT_TRUE(orchestrator.nodes().empty());
+}
+
+TEST_F(OrchestratorTest, ALongPollOnAnUnknownNodeIsRefused) {
+    bool answered = false;
+    EXPECT_FALSE(orchestrator.wait_for_commands("mac-unknown", 1s, [&](auto) { answered = true; }));
+    EXPECT_FALSE(answered);
 }

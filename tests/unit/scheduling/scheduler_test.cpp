@@ -9,8 +9,6 @@
 #include <mutex>
 #include <thread>
 
-using namespace std::chrono_literals;
-using macvmorx::TimePoint;
 using macvmorx::fleet::NodeRecord;
 using macvmorx::scheduling::PlacementRequest;
 using macvmorx::scheduling::Scheduler;
@@ -20,17 +18,19 @@ using macvmorx::testing::record;
 
 namespace {
 
-const TimePoint t0{std::chrono::seconds{1'800'000'000}};
-
 class SchedulerTest : public ::testing::Test {
 protected:
-    Scheduler scheduler{SchedulerOptions{2, 10min}};
+    Scheduler scheduler{SchedulerOptions{2}};
     int next_vm = 0;
 
-    void observe(const NodeRecord& node, const NodeRecord* previous = nullptr) { scheduler.observe(node, previous); }
+    void observe(const NodeRecord& node) { scheduler.observe(node); }
 
-    std::optional<macvmorx::scheduling::Placement> place(const std::string& image, TimePoint now = t0) {
-        return scheduler.place(PlacementRequest{image, "vm-" + std::to_string(++next_vm)}, now);
+    std::optional<macvmorx::scheduling::Placement> place(const std::string& image) {
+        return scheduler.place(PlacementRequest{image, "vm-" + std::to_string(++next_vm), {}, {}, {}});
+    }
+    std::optional<macvmorx::scheduling::Placement> place(PlacementRequest request) {
+        request.vm_id = "vm-" + std::to_string(++next_vm);
+        return scheduler.place(request);
     }
 };
 
@@ -103,75 +103,90 @@ TEST_F(SchedulerTest, ReportedVmsAndReservationsTogetherFillTheNode) {
     EXPECT_FALSE(place("sonoma"));
 }
 
-TEST_F(SchedulerTest, AReservationEndsWhenTheHeartbeatShowsTheVmById) {
-    const auto before = record(heartbeat("mac-a", {}, 10));
-    observe(before);
-    const auto placement = place("sonoma");
-    ASSERT_TRUE(placement);
-
-    auto report = heartbeat("mac-a", {"sonoma"}, 10);
-    report.vms.push_back({placement->vm_id, "sonoma", 5, "runner", "10.0.0.2"});
-    observe(record(report), &before);
-    EXPECT_EQ(scheduler.reserved_slots("mac-a"), 0);
-    // The VM now occupies the slot as a reported VM: one left.
-    EXPECT_TRUE(place("sonoma"));
-    EXPECT_FALSE(place("sonoma"));
-}
-
-TEST_F(SchedulerTest, AReservationEndsWhenANewVmOfItsImageAppearsUnderAnotherName) {
-    const auto before = record(heartbeat("mac-a", {}, 10));
-    observe(before);
-    ASSERT_TRUE(place("sonoma"));
-    ASSERT_TRUE(place("ventura"));
-
-    auto report = heartbeat("mac-a", {}, 10);
-    report.vms.push_back({"agent-chosen-name", "ventura", 5, "", ""});
-    observe(record(report), &before);
-    EXPECT_EQ(scheduler.reserved_slots("mac-a"), 1) << "the ventura reservation is fulfilled, sonoma still waits";
-
-    // The same VM in the next heartbeat fulfils nothing more.
-    const auto second = record(report);
-    observe(second, &second);
-    EXPECT_EQ(scheduler.reserved_slots("mac-a"), 1);
-}
-
-TEST_F(SchedulerTest, AReservationExpiresAfterThePlacementTtl) {
-    observe(record(heartbeat("mac-a", {}, 10)));
-    ASSERT_TRUE(place("sonoma", t0));
-    ASSERT_TRUE(place("sonoma", t0 + 1min));
-    EXPECT_TRUE(scheduler.expire_reservations(t0 + 9min).empty());
-    const auto expired = scheduler.expire_reservations(t0 + 10min);
-    ASSERT_EQ(expired.size(), 1u);
-    EXPECT_EQ(expired[0].node_id, "mac-a");
-    EXPECT_EQ(scheduler.reserved_slots("mac-a"), 1);
-    EXPECT_TRUE(place("sonoma", t0 + 10min));
-}
-
-TEST_F(SchedulerTest, AnExpiryOfAFulfilledReservationChangesNothing) {
-    const auto before = record(heartbeat("mac-a", {}, 10));
-    observe(before);
-    const auto placement = place("sonoma", t0);
-    auto report = heartbeat("mac-a", {}, 10);
-    report.vms.push_back({placement->vm_id, "sonoma", 5, "", ""});
-    observe(record(report), &before);
-    EXPECT_TRUE(scheduler.expire_reservations(t0 + 11min).empty());
-}
-
 TEST_F(SchedulerTest, ANodeGoingOfflineStopsPlacementsAndComingBackRestoresThem) {
     const auto online = record(heartbeat("mac-a", {"sonoma"}, 10));
     observe(online);
-    const auto offline = record(heartbeat("mac-a", {"sonoma"}, 10), false);
-    observe(offline, &online);
+    observe(record(heartbeat("mac-a", {"sonoma"}, 10), false));
     EXPECT_FALSE(place("sonoma"));
-    observe(online, &offline);
+    observe(online);
     EXPECT_TRUE(place("sonoma"));
 }
 
+TEST_F(SchedulerTest, ADrainedNodeTakesNoVms) {
+    auto drained = record(heartbeat("mac-a", {"sonoma"}, 10));
+    drained.drained = true;
+    observe(drained);
+    EXPECT_FALSE(place("sonoma"));
+}
+
+TEST_F(SchedulerTest, ReleasingAReservationFreesItsSlot) {
+    observe(record(heartbeat("mac-a", {}, 10)));
+    const auto first = place("sonoma");
+    ASSERT_TRUE(first && place("sonoma"));
+    EXPECT_FALSE(place("sonoma"));
+    EXPECT_TRUE(scheduler.release("mac-a", first->vm_id));
+    EXPECT_FALSE(scheduler.release("mac-a", first->vm_id)) << "a reservation is released once";
+    EXPECT_EQ(scheduler.reserved_slots("mac-a"), 1);
+    EXPECT_TRUE(place("sonoma"));
+}
+
+TEST_F(SchedulerTest, AnImageBeingDownloadedCountsAsCachedForLaterPlacements) {
+    observe(record(heartbeat("mac-a", {}, 50)));
+    observe(record(heartbeat("mac-b", {}, 10)));
+    const auto first = place("sequoia");
+    ASSERT_EQ(first->node_id, "mac-b");
+    EXPECT_FALSE(first->image_cached);
+    // mac-a is now less loaded, but mac-b is fetching the image already.
+    const auto second = place("sequoia");
+    EXPECT_EQ(second->node_id, "mac-b");
+    EXPECT_TRUE(second->image_cached);
+}
+
+TEST_F(SchedulerTest, OnlyNodesCarryingTheRequiredLabelsAreChosen) {
+    auto intel = heartbeat("mac-intel", {"sonoma"}, 1);
+    intel.labels = {{"arch", "x86_64"}};
+    auto m2 = heartbeat("mac-m2", {}, 90);
+    m2.labels = {{"arch", "arm64"}, {"chip", "m2"}, {"xcode-16", ""}};
+    observe(record(intel));
+    observe(record(m2));
+    PlacementRequest request{"sonoma", "", {{"arch", "arm64"}}, {}, {}};
+    EXPECT_EQ(place(request)->node_id, "mac-m2");
+    request.required_labels = {{"xcode-16", ""}};
+    EXPECT_EQ(place(request)->node_id, "mac-m2");
+    request.required_labels = {{"arch", "ppc"}};
+    EXPECT_FALSE(place(request));
+}
+
+TEST_F(SchedulerTest, MemoryAskedForMustBeFreeCountingEarlierReservations) {
+    auto small = heartbeat("mac-small", {}, 1);
+    small.total_memory_gb = 16;
+    small.memory_usage_gb = 10;
+    auto big = heartbeat("mac-big", {}, 90);
+    big.total_memory_gb = 64;
+    big.memory_usage_gb = 20;
+    observe(record(small));
+    observe(record(big));
+    PlacementRequest request{"sonoma", "", {}, 8.0, {}};
+    EXPECT_EQ(place(request)->node_id, "mac-big");
+    request.memory_gb = 40.0;
+    EXPECT_FALSE(place(request)) << "44 GB were free on mac-big, 36 after the first 8 GB were reserved";
+    request.memory_gb = 6.0;
+    EXPECT_EQ(place(request)->node_id, "mac-small");
+}
+
+TEST_F(SchedulerTest, NodesToAvoidAreUsedOnlyWhenNothingElseFits) {
+    observe(record(heartbeat("mac-a", {"sonoma"}, 1)));
+    observe(record(heartbeat("mac-b", {}, 90)));
+    PlacementRequest request{"sonoma", "", {}, {}, {"mac-a"}};
+    EXPECT_EQ(place(request)->node_id, "mac-b");
+    EXPECT_EQ(place(request)->node_id, "mac-b");
+    EXPECT_EQ(place(request)->node_id, "mac-a") << "mac-b is full";
+}
+
 TEST_F(SchedulerTest, AnImageNoLongerCachedIsNoLongerPreferred) {
-    const auto before = record(heartbeat("mac-a", {"sonoma"}, 10));
-    observe(before);
+    observe(record(heartbeat("mac-a", {"sonoma"}, 10)));
     observe(record(heartbeat("mac-b", {}, 50)));
-    observe(record(heartbeat("mac-a", {"ventura"}, 90)), &before);
+    observe(record(heartbeat("mac-a", {"ventura"}, 90)));
     const auto placement = place("sonoma");
     EXPECT_EQ(placement->node_id, "mac-b");
     EXPECT_FALSE(placement->image_cached);
@@ -191,6 +206,7 @@ TEST_F(SchedulerTest, CapacityCountsFreeAndReservedSlotsOfSchedulableNodes) {
     ASSERT_TRUE(place("sonoma"));
     const auto capacity = scheduler.capacity();
     EXPECT_EQ(capacity.schedulable_nodes, 2u);
+    EXPECT_EQ(capacity.total_slots, 4u);
     EXPECT_EQ(capacity.free_slots, 2u);
     EXPECT_EQ(capacity.reserved_slots, 1u);
 }
@@ -212,7 +228,7 @@ TEST_F(SchedulerTest, ManyThreadsRacingForTheLastSlotsNeverOverbook) {
         threads.emplace_back([&] {
             for (int i = 0; i < 25; ++i) {
                 const auto placement =
-                    scheduler.place(PlacementRequest{"sonoma", "vm-" + std::to_string(counter++)}, t0);
+                    scheduler.place(PlacementRequest{"sonoma", "vm-" + std::to_string(counter++), {}, {}, {}});
                 if (!placement) {
                     ++refused;
                     continue;

@@ -1,0 +1,80 @@
+#pragma once
+
+#include "macvmorx/base/clock.hpp"
+#include "macvmorx/fleet/labels.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace macvmorx::lifecycle {
+
+// The life of a VM the orchestrator knows of:
+//
+//   pending ──> assigned ──> provisioning ──> running ──> deleting ──> deleted
+//      │           │  │            │             │   ╲                    ▲
+//      │           │  └────────────┴──> failed   │    lost (node offline)─┘
+//      └───────────┴──────────────────> (placed again while attempts remain)
+//
+// `unmanaged` is a VM a host reports that the orchestrator never asked for; `lost` a running VM
+// whose host went offline. `deleted` and `failed` are final.
+enum class VmState { pending, assigned, provisioning, running, deleting, deleted, failed, lost, unmanaged };
+
+std::string_view to_string(VmState state);
+std::optional<VmState> parse_vm_state(std::string_view text);
+
+inline bool is_final(VmState state) { return state == VmState::deleted || state == VmState::failed; }
+// Placed, and not yet reported running: its host is still making it.
+inline bool is_starting(VmState state) { return state == VmState::assigned || state == VmState::provisioning; }
+
+// What the client asked for.
+struct VmSpec {
+    std::string image_name;
+    fleet::Labels labels; // the host must carry these
+    std::optional<int> cpu;
+    std::optional<double> memory_gb;
+    std::string metadata_json; // a JSON object, stored and echoed as sent; empty when none
+};
+
+struct VmTransition {
+    VmState state;
+    TimePoint at;
+    std::string node_id;
+    std::string message;
+};
+
+struct VmRecord {
+    std::string vm_id;
+    VmSpec spec;
+    VmState state = VmState::pending;
+    std::string node_id; // empty while pending
+    bool image_cached = false;
+    bool managed = true; // false for VMs a host runs that nobody asked macvmorx for
+    TimePoint created_at;
+    TimePoint updated_at;
+    TimePoint assigned_at; // of the current placement
+    int attempts = 0;      // placements made so far
+    std::string failure_reason;
+    std::string message;            // the agent's latest progress message
+    std::optional<double> progress; // 0..1, from the agent
+    std::vector<VmTransition> transitions;
+
+    // Bookkeeping of the orchestrator, not shown to clients.
+    // The name the host reports the VM under: vm_id, unless an agent that does not speak the
+    // command protocol named it itself.
+    std::string host_vm_id;
+    bool seen_on_host = false;  // the current node's heartbeat has listed it
+    bool reserved = false;      // holds a scheduler reservation on node_id
+    bool delete_acked = false;  // the agent acknowledged the deleteVm command
+    TimePoint deleting_since;
+    std::vector<std::string> previous_nodes; // placed there before; avoided when placing again
+};
+
+struct VmFilter {
+    std::optional<VmState> state;
+    std::string node_id;
+    std::string image_name;
+};
+
+} // namespace macvmorx::lifecycle

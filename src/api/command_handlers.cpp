@@ -1,0 +1,52 @@
+#include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/vm_json.hpp"
+#include "macvmorx/base/duration.hpp"
+#include "macvmorx/http/http_error.hpp"
+#include "macvmorx/json/json_writer.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
+
+namespace macvmorx::api {
+namespace {
+
+// A long poll may wait this long at most: proxies and load balancers cut idle requests soon after.
+constexpr Duration max_wait = std::chrono::seconds{60};
+
+Duration parse_wait(const http::Request& request) {
+    const auto text = request.query_param("wait");
+    if (!text) return Duration::zero();
+    const auto wait = parse_duration(*text);
+    if (!wait) throw http::Unprocessable("wait must be a duration such as 25s", "wait");
+    if (*wait > max_wait) throw http::Unprocessable("wait may be at most " + format_duration(max_wait), "wait");
+    return *wait;
+}
+
+} // namespace
+
+void handle_poll_commands(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply) {
+    const auto node_id = request.path_param("nodeId");
+    const Duration wait = parse_wait(request);
+    const bool known = context.orchestrator.wait_for_commands(
+        node_id, wait, [reply](std::vector<lifecycle::Command> commands) {
+            http::Response response;
+            JsonWriter json{response.body};
+            json.begin_object().key("commands");
+            write_commands(json, commands);
+            json.end_object();
+            reply->send(std::move(response));
+        });
+    if (!known) {
+        throw http::NotFound("node not found", "no node with id '" + std::string(node_id) + "' has sent a heartbeat");
+    }
+}
+
+http::Response handle_ack_command(const http::Request& request, ApiContext& context) {
+    const auto node_id = request.path_param("nodeId");
+    const auto command_id = request.path_param("commandId");
+    if (!context.orchestrator.acknowledge_command(node_id, command_id)) {
+        throw http::NotFound("command not found", "node '" + std::string(node_id) + "' has no pending command '" +
+                                                      std::string(command_id) + "' (already acknowledged?)");
+    }
+    return http::Response::json(200, R"({"message":"Command acknowledged"})");
+}
+
+} // namespace macvmorx::api

@@ -1,0 +1,151 @@
+#include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/vm_json.hpp"
+#include "macvmorx/http/http_error.hpp"
+#include "macvmorx/json/json_writer.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
+
+#include <unordered_map>
+
+namespace macvmorx::api {
+namespace {
+
+using lifecycle::VmRecord;
+using lifecycle::VmState;
+
+// The VM as its node's latest heartbeat reports it, when it does.
+class ReportedVms {
+public:
+    explicit ReportedVms(const orchestrator::Orchestrator& orchestrator) : orchestrator_{orchestrator} {}
+
+    const fleet::VmReport* find(const VmRecord& vm) {
+        if (vm.node_id.empty() || !vm.seen_on_host || lifecycle::is_final(vm.state)) return nullptr;
+        auto [it, inserted] = nodes_.try_emplace(vm.node_id);
+        if (inserted) it->second = orchestrator_.node(vm.node_id);
+        if (!it->second) return nullptr;
+        for (const auto& report : it->second->report.vms) {
+            if (report.vm_id == vm.host_vm_id) return &report;
+        }
+        return nullptr;
+    }
+
+private:
+    const orchestrator::Orchestrator& orchestrator_;
+    std::unordered_map<std::string, fleet::NodeSnapshot> nodes_;
+};
+
+http::Response vm_answer(int status, const VmRecord& vm, ApiContext& context) {
+    http::Response response;
+    response.status = status;
+    ReportedVms reported{context.orchestrator};
+    JsonWriter json{response.body};
+    write_vm(json, vm, reported.find(vm));
+    return response;
+}
+
+http::NotFound unknown_vm(std::string_view vm_id) {
+    return http::NotFound("vm not found", "no VM with id '" + std::string(vm_id) + "'");
+}
+
+// The answer to a placement request: the same for the first request and for a repeat with the
+// same vmId, so that a client may retry safely.
+http::Response placement_answer(const VmRecord& vm) {
+    const bool pending = vm.state == VmState::pending;
+    http::Response response;
+    response.status = pending ? 202 : 200;
+    JsonWriter json{response.body};
+    json.begin_object().field("message", pending ? "VM queued until a node fits" : "VM scheduled successfully");
+    json.key("nodeId");
+    vm.node_id.empty() ? json.null() : json.value(vm.node_id);
+    json.field("vmId", vm.vm_id)
+        .field("imageName", vm.spec.image_name)
+        .field("imageCached", vm.image_cached)
+        .field("state", lifecycle::to_string(vm.state))
+        .end_object();
+    if (!pending) response.set_header("Location", "/api/vms/" + vm.vm_id);
+    return response;
+}
+
+} // namespace
+
+http::Response handle_schedule_vm(const http::Request& request, ApiContext& context) {
+    auto vm_request = parse_vm_request(request.body);
+    const std::string image_name = vm_request.spec.image_name;
+    const auto result = context.orchestrator.request_vm(vm_request.vm_id, std::move(vm_request.spec), vm_request.wait);
+    switch (result.outcome) {
+    case lifecycle::RequestOutcome::placed:
+    case lifecycle::RequestOutcome::queued:
+    case lifecycle::RequestOutcome::existing:
+        return placement_answer(*result.record);
+    case lifecycle::RequestOutcome::conflict:
+        throw http::Conflict("vm id in use", "vmId '" + result.record->vm_id + "' already names a VM of image '" +
+                                                 result.record->spec.image_name + "'");
+    case lifecycle::RequestOutcome::no_capacity:
+        break;
+    }
+    throw http::ServiceUnavailable("no suitable node",
+                                   "no online node has a free slot for a VM of image '" + image_name +
+                                       "' (ask with \"wait\": true to queue the request)")
+        .with_member("imageName", image_name)
+        .with_header("Retry-After", "5");
+}
+
+http::Response handle_list_vms(const http::Request& request, ApiContext& context) {
+    lifecycle::VmFilter filter;
+    if (const auto state = request.query_param("state")) filter.state = parse_state_filter(*state);
+    if (const auto node_id = request.query_param("nodeId")) filter.node_id = *node_id;
+    if (const auto image = request.query_param("imageName")) filter.image_name = *image;
+    const auto vms = context.orchestrator.vms(filter);
+    ReportedVms reported{context.orchestrator};
+    http::Response response;
+    response.body.reserve(64 + vms.size() * 640);
+    JsonWriter json{response.body};
+    json.begin_array();
+    for (const auto& vm : vms) write_vm(json, vm, reported.find(vm));
+    json.end_array();
+    return response;
+}
+
+http::Response handle_get_vm(const http::Request& request, ApiContext& context) {
+    const auto vm = context.orchestrator.vm(request.path_param("vmId"));
+    if (!vm) throw unknown_vm(request.path_param("vmId"));
+    return vm_answer(200, *vm, context);
+}
+
+http::Response handle_delete_vm(const http::Request& request, ApiContext& context) {
+    const auto vm = context.orchestrator.delete_vm(request.path_param("vmId"));
+    if (!vm) throw unknown_vm(request.path_param("vmId"));
+    return vm_answer(200, *vm, context);
+}
+
+http::Response handle_vm_event(const http::Request& request, ApiContext& context) {
+    const auto vm_id = request.path_param("vmId");
+    const auto event = parse_vm_event(request.body);
+    switch (context.orchestrator.record_vm_event(vm_id, event)) {
+    case lifecycle::EventOutcome::unknown_vm:
+        throw unknown_vm(vm_id);
+    case lifecycle::EventOutcome::not_allowed: {
+        const auto vm = context.orchestrator.vm(vm_id);
+        throw http::Conflict("event not allowed", "a VM in state '" +
+                                                      std::string(vm ? lifecycle::to_string(vm->state) : "deleted") +
+                                                      "' cannot become '" +
+                                                      std::string(lifecycle::to_string(event.state)) + "'");
+    }
+    case lifecycle::EventOutcome::applied:
+        break;
+    }
+    const auto vm = context.orchestrator.vm(vm_id);
+    if (!vm) throw unknown_vm(vm_id);
+    return vm_answer(200, *vm, context);
+}
+
+http::Response handle_queue(const http::Request&, ApiContext& context) {
+    const auto queue = context.orchestrator.queue();
+    http::Response response;
+    JsonWriter json{response.body};
+    json.begin_array();
+    for (const auto& vm : queue) write_vm(json, vm, nullptr);
+    json.end_array();
+    return response;
+}
+
+} // namespace macvmorx::api
