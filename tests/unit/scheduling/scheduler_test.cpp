@@ -170,6 +170,8 @@ TEST_F(SchedulerTest, MemoryAskedForMustBeFreeCountingEarlierReservations) {
     EXPECT_EQ(place(request)->node_id, "mac-big");
     request.memory_gb = 40.0;
     EXPECT_FALSE(place(request)) << "44 GB were free on mac-big, 36 after the first 8 GB were reserved";
+    // Another image, so that mac-big fetching sonoma does not attract it.
+    request.image_name = "ventura";
     request.memory_gb = 6.0;
     EXPECT_EQ(place(request)->node_id, "mac-small");
 }
