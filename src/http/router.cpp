@@ -198,7 +198,8 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
             finish(response);
             reply->send(std::move(response));
         } else {
-            std::get<AsyncHandler>(route.handler)(request, std::make_shared<FinishingReply>(std::move(reply), request));
+            // A copy of `reply`: if the handler throws, the error below still has it.
+            std::get<AsyncHandler>(route.handler)(request, std::make_shared<FinishingReply>(reply, request));
         }
     } catch (const OptionsAnswer& options) {
         Response response;

@@ -31,7 +31,20 @@ protected:
         router.add({Method::post, "/api/heartbeat", echo, "heartbeat", Body::json});
         router.add({Method::get, "/boom", [](const Request&) -> Response { throw std::runtime_error("secret detail"); }, "fails"});
         router.add({Method::get, "/teapot", [](const Request&) -> Response { throw macvmorx::http::Unprocessable("bad", "field"); }, "refuses"});
+        router.add({Method::get, "/later", macvmorx::http::AsyncHandler{[this](const Request&, std::shared_ptr<macvmorx::http::Reply> reply) {
+                        pending = std::move(reply);
+                    }}, "answers later"});
+        router.add({Method::get, "/async-refuses", macvmorx::http::AsyncHandler{[](const Request&, std::shared_ptr<macvmorx::http::Reply>) {
+                        throw macvmorx::http::NotFound("nothing here");
+                    }}, "refuses before answering"});
     }
+
+    // Keeps what an asynchronous route answers.
+    struct Captured : macvmorx::http::Reply {
+        std::vector<Response> answers;
+        void send(Response response) override { answers.push_back(std::move(response)); }
+    };
+    std::shared_ptr<macvmorx::http::Reply> pending;
 
     Response call(Method method, std::string target, std::string body = {}, std::string content_type = {}) {
         Request request;
@@ -124,8 +137,30 @@ TEST_F(RouterTest, JsonAnswersAreNotCached) {
     EXPECT_EQ(call(Method::get, "/api/nodes").header("Cache-Control"), "no-store");
 }
 
+TEST_F(RouterTest, AnAsynchronousRouteAnswersThroughItsReplyLater) {
+    Request request;
+    request.target = "/later";
+    auto captured = std::make_shared<Captured>();
+    router.dispatch(request, captured);
+    EXPECT_TRUE(captured->answers.empty());
+    ASSERT_NE(pending, nullptr);
+    pending->send(Response::json(200, "{}"));
+    ASSERT_EQ(captured->answers.size(), 1u);
+    EXPECT_EQ(captured->answers[0].header("Cache-Control"), "no-store") << "finished like any other answer";
+    EXPECT_EQ(call(Method::get, "/later").status, 500) << "handle() cannot wait for it";
+}
+
+TEST_F(RouterTest, AnAsynchronousRouteThatThrowsIsAnsweredWithItsError) {
+    Request request;
+    request.target = "/async-refuses";
+    auto captured = std::make_shared<Captured>();
+    router.dispatch(request, captured);
+    ASSERT_EQ(captured->answers.size(), 1u);
+    EXPECT_EQ(captured->answers[0].status, 404);
+}
+
 TEST_F(RouterTest, TheTableListsEveryRouteInOrder) {
-    ASSERT_EQ(router.routes().size(), 7u);
+    ASSERT_EQ(router.routes().size(), 9u);
     EXPECT_EQ(router.routes()[0].pattern, "/api/nodes");
     EXPECT_EQ(router.routes()[4].summary, "heartbeat");
 }
