@@ -20,6 +20,7 @@ struct CurlCommand {
     std::vector<macvmorx::http::Header> headers;
     std::string body;
     std::string url;
+    bool explicit_method = false;
 };
 
 // Splits a shell command into words: single and double quotes, backslash-newline continuations.
@@ -56,13 +57,14 @@ CurlCommand parse_curl(const std::string& command) {
         if (words[i] == "-X") {
             const auto& name = words[++i];
             curl.method = name == "POST" ? Method::post : name == "DELETE" ? Method::del : Method::get;
+            curl.explicit_method = true;
         } else if (words[i] == "-H") {
             const auto& header = words[++i];
             const auto colon = header.find(':');
             curl.headers.push_back({header.substr(0, colon), header.substr(header.find_first_not_of(' ', colon + 1))});
         } else if (words[i] == "-d" || words[i] == "--data") {
             curl.body = words[++i];
-            if (curl.method == Method::get) curl.method = Method::post;
+            if (!curl.explicit_method) curl.method = Method::post;
         } else if (words[i].starts_with("http")) {
             curl.url = words[i];
         }
@@ -90,7 +92,7 @@ std::vector<std::string> readme_curl_commands() {
 
 TEST(Readme, TheWalkthroughWorksAsWritten) {
     const auto commands = readme_curl_commands();
-    ASSERT_EQ(commands.size(), 4u) << "two heartbeats, a listing and a placement";
+    ASSERT_EQ(commands.size(), 7u) << "two heartbeats, a listing, two placements, a VM record, a deletion";
 
     TestDaemon server;
     auto client = server.client();
@@ -117,4 +119,19 @@ TEST(Readme, TheWalkthroughWorksAsWritten) {
     EXPECT_EQ(placement["message"], "VM scheduled successfully");
     EXPECT_EQ(placement["nodeId"], "mac-mini-001");
     EXPECT_EQ(placement["imageCached"], true);
+
+    const auto named = json::parse(responses[4].body);
+    EXPECT_EQ(named["vmId"], "job-1234");
+    EXPECT_EQ(named["nodeId"], "mac-mini-002");
+    EXPECT_EQ(named["imageCached"], false);
+
+    const auto record = json::parse(responses[5].body);
+    EXPECT_EQ(record["vmId"], "job-1234");
+    EXPECT_EQ(record["state"], "assigned");
+    EXPECT_EQ(record["metadata"]["workflow"], "build");
+    EXPECT_EQ(record["transitions"].size(), 2u);
+
+    EXPECT_EQ(json::parse(responses[6].body)["vmId"], "job-1234");
+    EXPECT_EQ(json::parse(client.get("/api/vms/job-1234").body)["state"], "deleted")
+        << "the agent had not been told about it yet: nothing to ask it";
 }
