@@ -77,3 +77,54 @@ TEST(PlacementRace, HeartbeatsDuringPlacementsDoNotFreeReservedSlots) {
     heartbeats.join();
     EXPECT_EQ(placed, 2) << "heartbeats that do not show the VMs yet must not release their slots";
 }
+
+TEST(PlacementRace, PlacementsAndDeletionsRacingOverHttpNeverOverbookNorLoseARecord) {
+    auto config = macvmorx::testing::test_config();
+    config.threads = 4;
+    TestDaemon server{config};
+    constexpr int nodes = 6;
+    {
+        auto agent = server.client();
+        for (int i = 0; i < nodes; ++i) {
+            ASSERT_EQ(agent.post_json("/api/heartbeat", json{{"nodeId", "mac-" + std::to_string(i)}}.dump()).status, 200);
+        }
+    }
+    std::mutex mutex;
+    std::vector<std::string> accepted;
+    std::atomic<int> unexpected{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c) {
+        clients.emplace_back([&, c] {
+            auto client = server.client();
+            for (int i = 0; i < 40; ++i) {
+                const std::string vm_id = "c" + std::to_string(c) + "-" + std::to_string(i);
+                const auto response = client.post_json(
+                    "/api/schedule-vm", json{{"imageName", "sonoma"}, {"vmId", vm_id}, {"wait", i % 4 == 0}}.dump());
+                if (response.status == 200 || response.status == 202) {
+                    std::lock_guard lock{mutex};
+                    accepted.push_back(vm_id);
+                } else if (response.status != 503) {
+                    ++unexpected;
+                }
+                if (i % 2 == 0 && response.status != 503) {
+                    if (client.del("/api/vms/" + vm_id).status != 200) ++unexpected;
+                }
+            }
+        });
+    }
+    for (auto& thread : clients) thread.join();
+
+    EXPECT_EQ(unexpected.load(), 0);
+    auto client = server.client();
+    const auto vms = json::parse(client.get("/api/vms").body);
+    std::map<std::string, int> holding;
+    for (const auto& vm : vms) {
+        const std::string state = vm["state"];
+        if (state == "assigned" || state == "provisioning" || state == "running") ++holding[vm["nodeId"]];
+    }
+    for (const auto& [node, count] : holding) EXPECT_LE(count, 2) << node;
+    for (const auto& node : json::parse(client.get("/api/nodes").body)) {
+        EXPECT_LE(node["reservedSlots"].get<int>(), 2) << node["nodeId"];
+    }
+    for (const auto& vm_id : accepted) EXPECT_EQ(client.get("/api/vms/" + vm_id).status, 200) << vm_id << " was lost";
+}
