@@ -5,6 +5,8 @@
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
+#include <cstdint>
+
 namespace macvmorx::api {
 namespace {
 
@@ -47,6 +49,42 @@ http::Response handle_list_nodes(const http::Request&, ApiContext& context) {
         write_node(json, *node, {scheduler.max_vms_per_node(), it == reserved.end() ? 0 : it->second});
     }
     json.end_array();
+    return response;
+}
+
+http::Response handle_fleet_summary(const http::Request&, ApiContext& context) {
+    const auto summary = context.orchestrator.summary();
+    http::Response response;
+    JsonWriter json{response.body};
+    json.begin_object()
+        .key("nodes")
+        .begin_object()
+        .field("total", std::uint64_t{summary.nodes})
+        .field("online", std::uint64_t{summary.online})
+        .field("offline", std::uint64_t{summary.offline})
+        .field("draining", std::uint64_t{summary.drained})
+        .field("acceptingVms", std::uint64_t{summary.accepting_vms})
+        .end_object()
+        .key("slots")
+        .begin_object()
+        .field("total", std::uint64_t{summary.capacity.total_slots})
+        .field("used", std::uint64_t{summary.capacity.total_slots - summary.capacity.free_slots})
+        .field("free", std::uint64_t{summary.capacity.free_slots})
+        .field("reserved", std::uint64_t{summary.capacity.reserved_slots})
+        .end_object()
+        .key("vms")
+        .begin_object();
+    std::uint64_t total = 0;
+    for (std::size_t state = 0; state < summary.vms.by_state.size(); ++state) {
+        json.field(lifecycle::to_string(static_cast<lifecycle::VmState>(state)), std::uint64_t{summary.vms.by_state[state]});
+        total += summary.vms.by_state[state];
+    }
+    json.field("total", total)
+        .end_object()
+        .field("queueLength", std::uint64_t{summary.vms.queued})
+        .field("maxVmsPerNode", context.orchestrator.scheduler().max_vms_per_node())
+        .field("generatedAt", context.orchestrator.clock().now())
+        .end_object();
     return response;
 }
 

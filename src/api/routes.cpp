@@ -26,6 +26,7 @@ http::Router build_router(ApiContext& context) {
     router.add({Method::post, "/api/nodes/{nodeId}/commands/{commandId}/ack", bind(handle_ack_command), "An agent acknowledges a command"});
     router.add({Method::post, "/api/vms/{vmId}/events", bind(handle_vm_event), "An agent reports a VM's progress or failure", Body::json});
     // Nodes
+    router.add({Method::get, "/api/fleet", bind(handle_fleet_summary), "Fleet totals: nodes, slots, VMs by state, queue"});
     router.add({Method::get, "/api/nodes", bind(handle_list_nodes), "Every node, sorted by nodeId"});
     router.add({Method::get, "/api/nodes/{nodeId}", bind(handle_get_node), "One node"});
     router.add({Method::post, "/api/nodes/{nodeId}/drain", bind(handle_drain_node), "No new VMs on the node; its VMs run to the end"});

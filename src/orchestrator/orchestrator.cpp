@@ -86,6 +86,19 @@ NodeOperation Orchestrator::forget_node(std::string_view node_id) {
     return result;
 }
 
+FleetSummary Orchestrator::summary() const {
+    FleetSummary summary;
+    store_.for_each([&summary](const fleet::NodeSnapshot& node) {
+        ++summary.nodes;
+        ++(node->online ? summary.online : summary.offline);
+        if (node->drained || !fleet::status_accepts_new_vms(node->report.status)) ++summary.drained;
+        if (fleet::accepts_new_vms(*node)) ++summary.accepting_vms;
+    });
+    summary.capacity = scheduler_.capacity();
+    summary.vms = lifecycle_.counts();
+    return summary;
+}
+
 void Orchestrator::sweep() {
     for (const auto& record : monitor_.sweep()) lifecycle_.on_node_changed(*record);
     lifecycle_.sweep();

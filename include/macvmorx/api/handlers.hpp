@@ -19,6 +19,7 @@ http::Response handle_get_node(const http::Request& request, ApiContext& context
 http::Response handle_drain_node(const http::Request& request, ApiContext& context);
 http::Response handle_undrain_node(const http::Request& request, ApiContext& context);
 http::Response handle_forget_node(const http::Request& request, ApiContext& context);
+http::Response handle_fleet_summary(const http::Request& request, ApiContext& context);
 
 // VMs (vm_handlers.cpp)
 http::Response handle_schedule_vm(const http::Request& request, ApiContext& context);

@@ -32,6 +32,17 @@ struct HeartbeatOutcome {
 
 enum class NodeOperation { done, unknown_node, node_online };
 
+// The whole fleet in a few numbers, for dashboards and metrics.
+struct FleetSummary {
+    std::size_t nodes = 0;
+    std::size_t online = 0;
+    std::size_t offline = 0;
+    std::size_t drained = 0;       // drained by an operator, or reporting draining/maintenance/degraded
+    std::size_t accepting_vms = 0; // online and taking new VMs
+    scheduling::CapacitySummary capacity;
+    lifecycle::LifecycleCounts vms;
+};
+
 // The fleet as the API sees it. It publishes node records to the node store and hands each
 // to the VM lifecycle (which keeps the scheduler in step), answers placement requests, and
 // runs the periodic work. It knows nothing of HTTP or JSON. Safe to call from any thread.
@@ -54,6 +65,7 @@ public:
     // Nodes.
     std::vector<fleet::NodeSnapshot> nodes() const { return store_.list(); }
     fleet::NodeSnapshot node(std::string_view node_id) const { return store_.find(node_id); }
+    FleetSummary summary() const;
     // Drained nodes take no new VMs; theirs run to the end. nullptr for an unknown node.
     fleet::NodeSnapshot set_drained(std::string_view node_id, bool drained);
     // Forgets an offline node and what it ran.

@@ -144,3 +144,21 @@ TEST_F(HandlersTest, AssetNamesCannotLeaveTheAssetDirectory) {
     EXPECT_EQ(call(Method::get, "/assets/.hidden").status, 404);
     EXPECT_EQ(call(Method::get, "/assets/missing.js").status, 404);
 }
+
+TEST_F(HandlersTest, TheFleetSummaryCountsNodesSlotsAndVms) {
+    heartbeat("mac-1");
+    heartbeat("mac-2");
+    call(Method::post, "/api/nodes/mac-2/drain");
+    ASSERT_EQ(call(Method::post, "/api/schedule-vm", R"({"imageName":"sonoma"})").status, 200);
+    const auto summary = json::parse(call(Method::get, "/api/fleet").body);
+    EXPECT_EQ(summary["nodes"]["total"], 2);
+    EXPECT_EQ(summary["nodes"]["online"], 2);
+    EXPECT_EQ(summary["nodes"]["draining"], 1);
+    EXPECT_EQ(summary["nodes"]["acceptingVms"], 1);
+    EXPECT_EQ(summary["slots"]["total"], 2);
+    EXPECT_EQ(summary["slots"]["free"], 1);
+    EXPECT_EQ(summary["slots"]["reserved"], 1);
+    EXPECT_EQ(summary["vms"]["assigned"], 1);
+    EXPECT_EQ(summary["vms"]["total"], 1);
+    EXPECT_EQ(summary["queueLength"], 0);
+}
