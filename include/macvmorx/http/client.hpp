@@ -20,8 +20,7 @@ struct ClientResponse {
 };
 
 // A blocking HTTP/1.1 client over one keep-alive connection, with a deadline on every
-// exchange. It reconnects when the server closed the connection. Used by the agent side of
-// macvmorx and by the tests.
+// exchange: an AsyncClient run to completion. For tools and tests.
 //
 // Threading: one thread at a time per client.
 class HttpClient {
@@ -43,7 +42,6 @@ public:
 
     // How many TCP connections this client has opened (1 while keep-alive holds).
     std::size_t connections_opened() const;
-    void close();
 
 private:
     struct Impl;
