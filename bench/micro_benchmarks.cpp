@@ -1,0 +1,336 @@
+// Micro-benchmarks of the daemon's hot paths, in process, without sockets: heartbeat parsing
+// (nlohmann, as shipped, and simdjson for comparison), heartbeat parse+apply, one scheduling
+// decision, and the GET /api/nodes answer.
+
+#include "fleet_workload.hpp"
+
+#include "macvmorx/api/api_context.hpp"
+#include "macvmorx/api/fleet_json.hpp"
+#include "macvmorx/api/routes.hpp"
+#include "macvmorx/base/clock.hpp"
+#include "macvmorx/base/id_source.hpp"
+#include "macvmorx/fleet/node_record.hpp"
+#include "macvmorx/http/router.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/scheduling/scheduler.hpp"
+#include "macvmorx/web/web_assets.hpp"
+
+#include <benchmark/benchmark.h>
+
+#ifdef MACVMORX_BENCH_SIMDJSON
+#include <simdjson.h>
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace macvmorx;
+
+// A daemon's state without its sockets: orchestrator, router, and the fleet's heartbeats.
+struct Fleet {
+    ManualClock clock;
+    SequentialIdSource ids;
+    orchestrator::Orchestrator orchestrator{orchestrator::OrchestratorOptions{}, clock, ids};
+    web::WebAssets web = web::WebAssets::embedded();
+    api::ApiContext context{orchestrator, web};
+    http::Router router = api::build_router(context);
+    std::vector<bench::HeartbeatBody> bodies;
+
+    explicit Fleet(std::size_t nodes) {
+        bodies.reserve(nodes);
+        for (std::size_t node = 0; node < nodes; ++node) {
+            bodies.push_back(bench::heartbeat_body(node));
+            orchestrator.record_heartbeat(api::parse_heartbeat(bodies.back().json));
+        }
+    }
+};
+
+// Fleets are built once per size and kept: building 100,000 nodes takes a while.
+Fleet& fleet_of(std::size_t nodes) {
+    static std::map<std::size_t, std::unique_ptr<Fleet>> fleets;
+    auto& fleet = fleets[nodes];
+    if (!fleet) fleet = std::make_unique<Fleet>(nodes);
+    return *fleet;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeats
+
+void BM_ParseHeartbeatNlohmann(benchmark::State& state) {
+    const auto body = bench::heartbeat_body(1).json; // one VM, ~610 bytes
+    for (auto _ : state) {
+        auto heartbeat = api::parse_heartbeat(body);
+        benchmark::DoNotOptimize(heartbeat);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ParseHeartbeatNlohmann);
+
+#ifdef MACVMORX_BENCH_SIMDJSON
+// The same heartbeat into the same struct with simdjson's On-Demand API, with the checks that
+// matter for cost (types, ranges, node id characters) but not every message of the real parser.
+fleet::Heartbeat parse_heartbeat_simdjson(simdjson::ondemand::parser& parser, const simdjson::padded_string& body) {
+    using namespace simdjson;
+    fleet::Heartbeat heartbeat;
+    ondemand::document document = parser.iterate(body);
+    ondemand::object object = document.get_object();
+    const auto number = [](ondemand::value value, double low, double high) {
+        const double result = value.get_double();
+        if (result < low || result > high) throw std::out_of_range("number out of range");
+        return result;
+    };
+    for (auto field : object) {
+        const std::string_view key = field.unescaped_key();
+        ondemand::value value = field.value();
+        if (key == "nodeId") {
+            heartbeat.node_id = std::string_view(value.get_string());
+            api::check_node_id(heartbeat.node_id, "nodeId");
+        } else if (key == "vmCount") {
+            heartbeat.vm_count = static_cast<int>(static_cast<std::int64_t>(value.get_int64()));
+        } else if (key == "vms") {
+            for (ondemand::object vm : value.get_array()) {
+                fleet::VmReport report;
+                for (auto vm_field : vm) {
+                    const std::string_view vm_key = vm_field.unescaped_key();
+                    ondemand::value vm_value = vm_field.value();
+                    if (vm_key == "vmId") report.vm_id = std::string_view(vm_value.get_string());
+                    else if (vm_key == "imageName") report.image_name = std::string_view(vm_value.get_string());
+                    else if (vm_key == "runtimeSeconds") report.runtime_seconds = vm_value.get_int64();
+                    else if (vm_key == "vmHostname") report.vm_hostname = std::string_view(vm_value.get_string());
+                    else if (vm_key == "vmIpAddress") report.vm_ip_address = std::string_view(vm_value.get_string());
+                }
+                heartbeat.vms.push_back(std::move(report));
+            }
+        } else if (key == "cpuUsagePercent") {
+            heartbeat.cpu_usage_percent = number(value, 0, 100);
+        } else if (key == "memoryUsageGB") {
+            heartbeat.memory_usage_gb = number(value, 0, 1e6);
+        } else if (key == "totalMemoryGB") {
+            heartbeat.total_memory_gb = number(value, 0, 1e6);
+        } else if (key == "diskUsageGB") {
+            heartbeat.disk_usage_gb = number(value, 0, 1e6);
+        } else if (key == "totalDiskGB") {
+            heartbeat.total_disk_gb = number(value, 0, 1e6);
+        } else if (key == "status") {
+            heartbeat.status = std::string_view(value.get_string());
+        } else if (key == "cachedImages") {
+            for (std::string_view image : value.get_array()) heartbeat.cached_images.emplace_back(image);
+        } else if (key == "labels") {
+            for (auto label : value.get_object()) {
+                fleet::Label parsed;
+                parsed.key = std::string_view(label.unescaped_key());
+                parsed.value = std::string_view(label.value().get_string());
+                heartbeat.labels.push_back(std::move(parsed));
+            }
+            fleet::normalize(heartbeat.labels);
+        }
+    }
+    return heartbeat;
+}
+
+void BM_ParseHeartbeatSimdjson(benchmark::State& state) {
+    const auto body = bench::heartbeat_body(1).json;
+    simdjson::ondemand::parser parser;
+    {
+        // Same content as the shipped parser produces, or the comparison means nothing.
+        const simdjson::padded_string padded{body};
+        const auto mine = parse_heartbeat_simdjson(parser, padded);
+        const auto shipped = api::parse_heartbeat(body);
+        if (mine.node_id != shipped.node_id || mine.vms.size() != shipped.vms.size() ||
+            mine.cached_images != shipped.cached_images || mine.labels != shipped.labels ||
+            mine.cpu_usage_percent != shipped.cpu_usage_percent) {
+            state.SkipWithError("simdjson parse differs from api::parse_heartbeat");
+            return;
+        }
+    }
+    for (auto _ : state) {
+        // The copy into a padded buffer is part of the cost: a request body has no padding.
+        const simdjson::padded_string padded{body};
+        auto heartbeat = parse_heartbeat_simdjson(parser, padded);
+        benchmark::DoNotOptimize(heartbeat);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ParseHeartbeatSimdjson);
+#endif
+
+// Parse and apply (node store, scheduler, VM lifecycle), round robin over the fleet.
+void BM_ParseAndApplyHeartbeat(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    std::size_t node = 0;
+    unsigned cpu = 0;
+    for (auto _ : state) {
+        auto& body = fleet.bodies[node];
+        bench::patch_cpu(body.json.data() + body.cpu_offset, cpu = (cpu + 3779) % 9000);
+        auto outcome = fleet.orchestrator.record_heartbeat(api::parse_heartbeat(body.json));
+        benchmark::DoNotOptimize(outcome);
+        if (++node == fleet.bodies.size()) node = 0;
+    }
+}
+BENCHMARK(BM_ParseAndApplyHeartbeat)->Arg(1'000)->Arg(10'000)->Arg(100'000);
+
+// Apply only: the heartbeat is parsed outside the loop (a copy per iteration remains).
+void BM_ApplyHeartbeat(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    std::vector<fleet::Heartbeat> parsed;
+    for (std::size_t node = 0; node < std::min<std::size_t>(fleet.bodies.size(), 1000); ++node) {
+        parsed.push_back(api::parse_heartbeat(fleet.bodies[node].json));
+    }
+    std::size_t node = 0;
+    for (auto _ : state) {
+        auto heartbeat = parsed[node];
+        heartbeat.cpu_usage_percent = static_cast<double>((node * 37) % 100);
+        auto outcome = fleet.orchestrator.record_heartbeat(std::move(heartbeat));
+        benchmark::DoNotOptimize(outcome);
+        if (++node == parsed.size()) node = 0;
+    }
+}
+BENCHMARK(BM_ApplyHeartbeat)->Arg(10'000);
+
+// The whole POST /api/heartbeat below the socket: router, handler, parse, apply, answer.
+void BM_HeartbeatThroughRouter(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    std::size_t node = 0;
+    for (auto _ : state) {
+        http::Request request;
+        request.method = http::Method::post;
+        request.target = "/api/heartbeat";
+        request.headers = {{"Host", "127.0.0.1"}, {"Content-Type", "application/json"}};
+        request.body = fleet.bodies[node].json;
+        auto response = fleet.router.handle(request);
+        if (response.status != 200) state.SkipWithError("heartbeat refused");
+        benchmark::DoNotOptimize(response);
+        if (++node == fleet.bodies.size()) node = 0;
+    }
+}
+BENCHMARK(BM_HeartbeatThroughRouter)->Arg(10'000);
+
+// ---------------------------------------------------------------------------------------------
+// Scheduling
+
+constexpr std::string_view rare_image = "macos-rare-image"; // cached by 1% of the nodes
+constexpr std::string_view cold_image = "macos-uncached-image";
+
+// A scheduler that has observed 10,000 nodes as the load generator describes them.
+scheduling::Scheduler& scheduler_of(std::size_t nodes) {
+    static std::map<std::size_t, std::unique_ptr<scheduling::Scheduler>> schedulers;
+    auto& scheduler = schedulers[nodes];
+    if (scheduler) return *scheduler;
+    scheduler = std::make_unique<scheduling::Scheduler>(scheduling::SchedulerOptions{});
+    for (std::size_t node = 0; node < nodes; ++node) {
+        fleet::NodeRecord record;
+        record.report = api::parse_heartbeat(bench::heartbeat_body(node).json);
+        record.report.cpu_usage_percent = static_cast<double>((node * 7919) % 10000) / 100.0;
+        if (node % 100 == 0) record.report.cached_images.emplace_back(rare_image);
+        record.first_seen = record.last_seen = TimePoint{std::chrono::seconds{1'800'000'000}};
+        scheduler->observe(record);
+    }
+    return *scheduler;
+}
+
+// One decision and the release of its reservation, so every iteration sees the same fleet.
+void schedule_decision(benchmark::State& state, std::string_view image, fleet::Labels labels) {
+    auto& scheduler = scheduler_of(static_cast<std::size_t>(state.range(0)));
+    scheduling::PlacementRequest request;
+    request.image_name = std::string(image);
+    request.vm_id = "bench-vm";
+    request.required_labels = std::move(labels);
+    for (auto _ : state) {
+        auto placement = scheduler.place(request);
+        if (!placement) {
+            state.SkipWithError("no placement");
+            break;
+        }
+        scheduler.release(placement->node_id, placement->vm_id);
+        benchmark::DoNotOptimize(placement);
+    }
+}
+
+void BM_ScheduleImageCachedBy30Percent(benchmark::State& state) {
+    schedule_decision(state, bench::image_pool[0], {});
+}
+void BM_ScheduleImageCachedBy1Percent(benchmark::State& state) { schedule_decision(state, rare_image, {}); }
+void BM_ScheduleImageCachedByNone(benchmark::State& state) { schedule_decision(state, cold_image, {}); }
+// A label 2.5% of the nodes carry: the decision skips candidates in rank order.
+void BM_ScheduleWithRareLabel(benchmark::State& state) {
+    schedule_decision(state, cold_image, {{"rack", "r7"}});
+}
+BENCHMARK(BM_ScheduleImageCachedBy30Percent)->Arg(10'000)->Arg(100'000);
+BENCHMARK(BM_ScheduleImageCachedBy1Percent)->Arg(10'000);
+BENCHMARK(BM_ScheduleImageCachedByNone)->Arg(10'000)->Arg(100'000);
+BENCHMARK(BM_ScheduleWithRareLabel)->Arg(10'000);
+
+// POST /api/schedule-vm below the socket (router, VM lifecycle, scheduler), then DELETE.
+void BM_ScheduleVmThroughRouter(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    std::size_t image = 0;
+    for (auto _ : state) {
+        http::Request request;
+        request.method = http::Method::post;
+        request.target = "/api/schedule-vm";
+        request.body = R"({"imageName":")" + std::string(bench::image_pool[image]) + R"("})";
+        auto response = fleet.router.handle(request);
+        if (response.status != 200) {
+            state.SkipWithError("placement refused");
+            break;
+        }
+        const auto at = response.body.find(R"("vmId":")") + 8;
+        http::Request deletion;
+        deletion.method = http::Method::del;
+        deletion.target = "/api/vms/" + response.body.substr(at, response.body.find('"', at) - at);
+        benchmark::DoNotOptimize(fleet.router.handle(deletion));
+        if (++image == bench::image_count) image = 0;
+    }
+}
+BENCHMARK(BM_ScheduleVmThroughRouter)->Arg(10'000);
+
+// ---------------------------------------------------------------------------------------------
+// Node listing
+
+void BM_ListNodesThroughRouter(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    std::size_t bytes = 0;
+    for (auto _ : state) {
+        http::Request request;
+        request.target = "/api/nodes";
+        auto response = fleet.router.handle(request);
+        bytes = response.body.size();
+        benchmark::DoNotOptimize(response);
+    }
+    state.counters["body_bytes"] = static_cast<double>(bytes);
+    state.counters["bytes_per_node"] = static_cast<double>(bytes) / static_cast<double>(state.range(0));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+}
+BENCHMARK(BM_ListNodesThroughRouter)->Arg(1'000)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
+
+// Only the sorted snapshot the listing starts from.
+void BM_SnapshotNodes(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    for (auto _ : state) benchmark::DoNotOptimize(fleet.orchestrator.nodes());
+}
+BENCHMARK(BM_SnapshotNodes)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+// The floor: copying a body of the listing's size.
+void BM_CopyListingSizedBody(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    http::Request request;
+    request.target = "/api/nodes";
+    const std::string listing = fleet.router.handle(request).body;
+    for (auto _ : state) {
+        std::string copy = listing;
+        benchmark::DoNotOptimize(copy);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * listing.size()));
+}
+BENCHMARK(BM_CopyListingSizedBody)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+} // namespace
+
+BENCHMARK_MAIN();
