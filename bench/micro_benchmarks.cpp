@@ -16,6 +16,7 @@
 #include "macvmorx/web/web_assets.hpp"
 
 #include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
 
 #ifdef MACVMORX_BENCH_SIMDJSON
 #include <simdjson.h>
@@ -333,4 +334,12 @@ BENCHMARK(BM_CopyListingSizedBody)->Arg(10'000)->Unit(benchmark::kMillisecond);
 
 } // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    // The daemon logs every placement at info; a benchmark measures the work, not the console.
+    spdlog::set_level(spdlog::level::warn);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
