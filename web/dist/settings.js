@@ -1,0 +1,64 @@
+// What the operator chose, kept across reloads: the view and the filters in the URL (so a link
+// or a bookmark on the wall screen shows the same thing), the refresh interval in localStorage
+// (a preference of the screen, not of the link).
+
+export const REFRESH_CHOICES = [5, 30, 60, 0]; // seconds; 0 is manual
+const DEFAULT_REFRESH = 5;
+const STORAGE_KEY = "macvmorx.dashboard.refresh";
+
+export const DEFAULT_VIEW = {
+  tab: "nodes", // nodes | vms
+  layout: "cards", // cards | table
+  q: "",
+  state: "", // node state filter
+  image: "",
+  label: "",
+  vmState: "",
+};
+
+const URL_NAMES = { tab: "tab", layout: "layout", q: "q", state: "state", image: "image", label: "label", vmState: "vmstate" };
+
+export function readView(search = location.search) {
+  const params = new URLSearchParams(search);
+  const view = { ...DEFAULT_VIEW };
+  for (const [key, name] of Object.entries(URL_NAMES)) {
+    const value = params.get(name);
+    if (value != null) view[key] = value;
+  }
+  if (view.tab !== "vms") view.tab = "nodes";
+  if (view.layout !== "table") view.layout = "cards";
+  return view;
+}
+
+// The query string of a view: only what differs from the defaults.
+export function viewQuery(view) {
+  const params = new URLSearchParams();
+  for (const [key, name] of Object.entries(URL_NAMES)) {
+    if (view[key] && view[key] !== DEFAULT_VIEW[key]) params.set(name, view[key]);
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+export function writeView(view) {
+  const query = viewQuery(view);
+  if (query !== location.search) history.replaceState(null, "", `${location.pathname}${query}${location.hash}`);
+}
+
+export function readRefresh() {
+  try {
+    const stored = Number(localStorage.getItem(STORAGE_KEY));
+    if (localStorage.getItem(STORAGE_KEY) != null && REFRESH_CHOICES.includes(stored)) return stored;
+  } catch {
+    // Storage may be disabled; the default does.
+  }
+  return DEFAULT_REFRESH;
+}
+
+export function writeRefresh(seconds) {
+  try {
+    localStorage.setItem(STORAGE_KEY, String(seconds));
+  } catch {
+    // Not kept then; the choice still applies to this page.
+  }
+}

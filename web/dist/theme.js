@@ -1,0 +1,81 @@
+// Colours of states and levels, as Tailwind classes written out in full (Tailwind finds the
+// classes it generates by scanning this folder's files).
+
+import { el, setText, setVariant } from "./dom.js";
+
+// VM states in the order the dashboard lists them.
+export const VM_STATES = [
+  "running",
+  "provisioning",
+  "assigned",
+  "pending",
+  "deleting",
+  "failed",
+  "lost",
+  "unmanaged",
+  "deleted",
+];
+
+export const VM_STATE_BADGE = {
+  running: "bg-emerald-100 text-emerald-800 dark:bg-emerald-500/15 dark:text-emerald-300",
+  provisioning: "bg-sky-100 text-sky-800 dark:bg-sky-500/15 dark:text-sky-300",
+  assigned: "bg-indigo-100 text-indigo-800 dark:bg-indigo-500/20 dark:text-indigo-300",
+  pending: "bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
+  deleting: "bg-orange-100 text-orange-900 dark:bg-orange-500/15 dark:text-orange-300",
+  deleted: "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-300",
+  failed: "bg-rose-100 text-rose-800 dark:bg-rose-500/20 dark:text-rose-300",
+  lost: "bg-fuchsia-100 text-fuchsia-800 dark:bg-fuchsia-500/20 dark:text-fuchsia-300",
+  unmanaged: "bg-violet-100 text-violet-800 dark:bg-violet-500/20 dark:text-violet-300",
+  unknown: "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-300",
+};
+
+export const VM_STATE_DOT = {
+  running: "bg-emerald-500",
+  provisioning: "bg-sky-500",
+  assigned: "bg-indigo-500",
+  pending: "bg-amber-500",
+  deleting: "bg-orange-500",
+  deleted: "bg-slate-400",
+  failed: "bg-rose-500",
+  lost: "bg-fuchsia-500",
+  unmanaged: "bg-violet-500",
+  unknown: "bg-slate-400",
+};
+
+export const ONLINE_BADGE = {
+  online: "bg-emerald-100 text-emerald-800 dark:bg-emerald-500/15 dark:text-emerald-300",
+  offline: "bg-slate-300 text-slate-800 dark:bg-slate-700 dark:text-slate-200",
+};
+
+// Node statuses an agent reports; anything else is shown neutral.
+export const STATUS_CHIP = {
+  good: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+  closed: "bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
+  bad: "bg-rose-100 text-rose-800 dark:bg-rose-500/20 dark:text-rose-300",
+};
+
+export function statusTone(status) {
+  if (status === "degraded" || status === "error" || status === "unhealthy") return "bad";
+  if (status === "draining" || status === "maintenance" || status === "offline") return "closed";
+  return "good";
+}
+
+export const BAR_LEVEL = {
+  ok: "bg-sky-600 dark:bg-sky-500",
+  warn: "bg-amber-500 dark:bg-amber-400",
+  critical: "bg-rose-600 dark:bg-rose-500",
+};
+
+// A state badge whose text and colour follow the state.
+export function stateBadge(state) {
+  const badge = el("span", { class: "badge", "data-state": "" });
+  updateStateBadge(badge, state);
+  return badge;
+}
+
+export function updateStateBadge(badge, state) {
+  const known = state in VM_STATE_BADGE ? state : "unknown";
+  setText(badge, state || "unknown");
+  if (badge.dataset.state !== known) badge.dataset.state = known;
+  setVariant(badge, VM_STATE_BADGE, known);
+}

@@ -1,0 +1,281 @@
+// The dashboard: reads the fleet from the daemon's API, keeps the views up to date and
+// remembers the operator's choices. Each view updates its elements in place (keyed by nodeId
+// or vmId), so a refresh rewrites only what changed.
+
+import { fetchSnapshot } from "./api.js";
+import { setAttr, setHidden, setText, setVariant } from "./dom.js";
+import { filtersActive, indexSnapshot, nodeMatches, nodeVms, sortNodes } from "./fleet-model.js";
+import { formatClock } from "./format.js";
+import { NodeCards } from "./node-cards.js";
+import { NodeTable } from "./node-table.js";
+import { Poller } from "./poller.js";
+import { REFRESH_CHOICES, readRefresh, readView, writeRefresh, writeView } from "./settings.js";
+import { Summary } from "./summary.js";
+import { VmView } from "./vm-view.js";
+
+const $ = (selector) => document.querySelector(selector);
+
+const LIVE_DOT = {
+  loading: "bg-slate-400",
+  live: "bg-emerald-500",
+  manual: "bg-sky-500",
+  lost: "bg-rose-500 animate-pulse",
+};
+
+class Dashboard {
+  constructor() {
+    this.view = readView();
+    this.snapshot = undefined;
+    this.index = undefined;
+    this.clockOffset = 0; // the daemon's clock minus the browser's, in ms
+    this.lastSuccess = undefined;
+
+    this.summary = new Summary($("header"));
+    this.cards = new NodeCards($("#node-grid"));
+    this.table = new NodeTable($("#node-rows"));
+    this.vmView = new VmView($("#panel-vms"), { onStateChosen: (state) => this.change({ vmState: state }) });
+
+    this.poller = new Poller({
+      load: fetchSnapshot,
+      onData: (snapshot) => this.receive(snapshot),
+      onError: (error) => this.fail(error),
+      onBusy: (busy) => setAttr($("#refresh-now"), "aria-busy", busy ? "true" : false),
+    });
+
+    this.bindControls();
+    this.showView();
+    this.showCurlExample();
+
+    const interval = readRefresh();
+    $("#refresh-interval").value = String(interval);
+    this.poller.setInterval(interval);
+    this.poller.refreshNow();
+    setInterval(() => this.tick(), 1000);
+  }
+
+  now() {
+    return Date.now() + this.clockOffset;
+  }
+
+  bindControls() {
+    $("#refresh-interval").addEventListener("change", (event) => {
+      const seconds = Number(event.target.value);
+      if (!REFRESH_CHOICES.includes(seconds)) return;
+      writeRefresh(seconds);
+      this.poller.setInterval(seconds);
+      this.showConnection();
+    });
+    $("#refresh-now").addEventListener("click", () => this.poller.refreshNow());
+
+    const text = $("#filter-text");
+    text.addEventListener("input", () => this.change({ q: text.value }));
+    text.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        if (text.value) this.change({ q: (text.value = "") });
+        else text.blur();
+      }
+    });
+    $("#filter-state").addEventListener("change", (event) => this.change({ state: event.target.value }));
+    $("#filter-image").addEventListener("change", (event) => this.change({ image: event.target.value }));
+    $("#filter-label").addEventListener("change", (event) => this.change({ label: event.target.value }));
+    $("#filters").addEventListener("submit", (event) => event.preventDefault());
+    $("#filters").addEventListener("reset", (event) => {
+      event.preventDefault();
+      this.change({ q: "", state: "", image: "", label: "", vmState: "" });
+    });
+
+    $("#layout-cards").addEventListener("click", () => this.change({ layout: "cards" }));
+    $("#layout-table").addEventListener("click", () => this.change({ layout: "table" }));
+
+    const tabs = [$("#tab-nodes"), $("#tab-vms")];
+    tabs[0].addEventListener("click", () => this.change({ tab: "nodes" }));
+    tabs[1].addEventListener("click", () => this.change({ tab: "vms" }));
+    for (const tab of tabs) {
+      tab.addEventListener("keydown", (event) => {
+        if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
+        event.preventDefault();
+        const next = event.key === "Home" ? tabs[0] : event.key === "End" ? tabs[1] : tabs[1 - tabs.indexOf(tab)];
+        this.change({ tab: next === tabs[0] ? "nodes" : "vms" });
+        next.focus();
+      });
+    }
+
+    document.addEventListener("keydown", (event) => {
+      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+      const target = event.target;
+      const typing = target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement;
+      if (typing) return;
+      if (event.key === "/") {
+        event.preventDefault();
+        text.focus();
+        text.select();
+      } else if (event.key === "r") {
+        event.preventDefault();
+        this.poller.refreshNow();
+      }
+    });
+  }
+
+  // Applies a change of the operator's choices, keeps it in the URL and redraws.
+  change(patch) {
+    this.view = { ...this.view, ...patch };
+    writeView(this.view);
+    this.showView();
+    this.render();
+  }
+
+  // Puts the controls in line with the current choices.
+  showView() {
+    const { tab, layout } = this.view;
+    const nodes = tab === "nodes";
+    setAttr($("#tab-nodes"), "aria-selected", String(nodes));
+    setAttr($("#tab-vms"), "aria-selected", String(!nodes));
+    setAttr($("#tab-nodes"), "tabindex", nodes ? false : "-1");
+    setAttr($("#tab-vms"), "tabindex", nodes ? "-1" : false);
+    setHidden($("#panel-nodes"), !nodes);
+    setHidden($("#panel-vms"), nodes);
+    setHidden($("#layout-switch"), !nodes);
+    setHidden($("#filter-state-field"), !nodes);
+    setAttr($("#layout-cards"), "aria-pressed", String(layout === "cards"));
+    setAttr($("#layout-table"), "aria-pressed", String(layout === "table"));
+
+    const text = $("#filter-text");
+    if (text.value !== this.view.q) text.value = this.view.q;
+    $("#filter-state").value = this.view.state;
+    setAttr($("#filter-clear"), "disabled", !filtersActive(this.view));
+    this.syncOptions();
+  }
+
+  // Fills the image and label selects with what the fleet has (and the chosen value, even if
+  // no node has it right now, so a filter from the URL is never silently dropped).
+  syncOptions() {
+    const images = this.index?.images ?? [];
+    const labels = this.index?.labels ?? [];
+    syncSelect($("#filter-image"), images, this.view.image);
+    syncSelect($("#filter-label"), labels, this.view.label);
+  }
+
+  receive(snapshot) {
+    this.snapshot = snapshot;
+    this.index = indexSnapshot(snapshot);
+    const generated = Date.parse(snapshot.fleet.generatedAt);
+    if (Number.isFinite(generated)) this.clockOffset = generated - snapshot.receivedAt;
+    this.lastSuccess = new Date(snapshot.receivedAt);
+    this.error = undefined;
+    this.syncOptions();
+    this.render();
+    this.showConnection();
+  }
+
+  fail(error) {
+    this.error = error;
+    this.showConnection();
+  }
+
+  showConnection() {
+    const manual = this.poller.intervalSeconds <= 0;
+    const banner = $("#connection-banner");
+    const state = this.error ? "lost" : !this.lastSuccess ? "loading" : manual ? "manual" : "live";
+    setVariant($("#live-dot"), LIVE_DOT, state);
+    document.body.dataset.connection = state;
+    setText($("#updated"), this.lastSuccess ? `Updated ${formatClock(this.lastSuccess)}` : this.error ? "No data" : "Loading…");
+    setHidden(banner, !this.error);
+    if (this.error) {
+      const reason = this.error instanceof TypeError ? "the daemon cannot be reached" : this.error.message;
+      const shown = this.lastSuccess ? `Showing the data of ${formatClock(this.lastSuccess)}.` : "No data yet.";
+      const retry = manual ? "Press Refresh now to try again." : "Retrying by itself.";
+      setText($("#connection-message"), `Connection lost: ${reason}. ${shown} ${retry}`);
+    }
+  }
+
+  render() {
+    if (!this.snapshot) return;
+    const { snapshot, index, view } = this;
+    const now = this.now();
+    this.summary.update(snapshot.fleet);
+    setText($("#count-nodes"), snapshot.nodes.length);
+    setText($("#count-vms"), snapshot.vms.length);
+
+    if (view.tab === "nodes") this.renderNodes(now);
+    else {
+      this.cards.clear();
+      this.table.clear();
+      this.vmView.update(snapshot, index, view, now);
+    }
+  }
+
+  renderNodes(now) {
+    const { snapshot, index, view } = this;
+    const empty = snapshot.nodes.length === 0;
+    const items = [];
+    for (const node of sortNodes(snapshot.nodes)) {
+      const vms = nodeVms(node, index.recordsById, index.placedByNode);
+      if (nodeMatches(node, vms, view)) items.push({ node, vms });
+    }
+    setHidden($("#empty-fleet"), !empty);
+    setHidden($("#no-node-match"), empty || items.length > 0);
+    const shown = $("#nodes-shown");
+    setHidden(shown, empty || !filtersActive(view));
+    setText(shown, `Showing ${items.length} of ${snapshot.nodes.length} nodes`);
+
+    const cards = view.layout === "cards";
+    setHidden($("#node-grid"), !cards);
+    setHidden($("#node-table-wrap"), cards || empty || items.length === 0);
+    // Only the visible layout keeps elements: 500 nodes are not kept twice.
+    if (cards) {
+      this.table.clear();
+      this.cards.update(items, now);
+    } else {
+      this.cards.clear();
+      this.table.update(items, now);
+    }
+  }
+
+  tick() {
+    if (!this.snapshot) return;
+    const now = this.now();
+    if (this.view.tab === "nodes") {
+      this.cards.tick(now);
+      this.table.tick(now);
+    } else {
+      this.vmView.tick(now);
+    }
+  }
+
+  showCurlExample() {
+    const body = {
+      nodeId: "mac-mini-001",
+      vmCount: 0,
+      vms: [],
+      cpuUsagePercent: 10.5,
+      memoryUsageGB: 4.0,
+      totalMemoryGB: 16.0,
+      diskUsageGB: 100.0,
+      totalDiskGB: 500.0,
+      status: "idle",
+      cachedImages: ["macos-sonoma-runner"],
+      labels: { arch: "arm64" },
+    };
+    const json = JSON.stringify(body, null, 2).replace(/\n/g, "\n  ");
+    const command = `curl -X POST -H "Content-Type: application/json" -d '${json}' \\\n  ${location.origin}/api/heartbeat`;
+    setText($("#curl-example"), command);
+  }
+}
+
+function syncSelect(select, values, chosen) {
+  const wanted = ["", ...values];
+  if (chosen && !values.includes(chosen)) wanted.push(chosen);
+  const current = [...select.options].map((option) => option.value);
+  if (current.length !== wanted.length || current.some((value, i) => value !== wanted[i])) {
+    const options = wanted.map((value) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = value || "Any";
+      return option;
+    });
+    select.replaceChildren(...options);
+  }
+  if (select.value !== chosen) select.value = chosen;
+}
+
+new Dashboard();

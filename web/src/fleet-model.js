@@ -1,0 +1,187 @@
+// What the dashboard derives from one snapshot of the API, and which nodes and VMs a filter
+// keeps. Pure functions of plain data (no DOM), shared by every view.
+
+import { formatLabel, parseTime } from "./format.js";
+
+// States of VM records that hold or are about to hold a slot on their node.
+const PLACED_STATES = new Set(["assigned", "provisioning", "deleting", "running", "lost", "unmanaged"]);
+
+export function labelList(labels) {
+  if (!labels || typeof labels !== "object") return [];
+  if (Array.isArray(labels)) return labels.map(String);
+  return Object.entries(labels).map(([key, value]) => formatLabel(key, value));
+}
+
+// Online nodes first, offline ones last; by name within each group (the API sorts by name).
+export function sortNodes(nodes) {
+  return [...nodes].sort((a, b) => {
+    if (a.isOnline !== b.isOnline) return a.isOnline ? -1 : 1;
+    return a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
+  });
+}
+
+// Newest first, the order operators look for a VM that just failed or started.
+export function sortVms(vms) {
+  return [...vms].sort((a, b) => {
+    const ta = parseTime(a.createdAt) || 0;
+    const tb = parseTime(b.createdAt) || 0;
+    if (ta !== tb) return tb - ta;
+    return a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0;
+  });
+}
+
+// The VMs of a node as its card lists them: those its heartbeat reports (with the state of
+// their record), then those placed there that it does not report yet.
+export function nodeVms(node, recordsById, placedByNode) {
+  const rows = [];
+  const reported = new Set();
+  for (const vm of node.vms ?? []) {
+    reported.add(vm.vmId);
+    const record = recordsById.get(vm.vmId);
+    rows.push({
+      vmId: vm.vmId,
+      imageName: vm.imageName ?? record?.imageName ?? "",
+      state: record?.state ?? "running",
+      runtimeSeconds: vm.runtimeSeconds,
+      vmHostname: vm.vmHostname ?? "",
+      vmIpAddress: vm.vmIpAddress ?? "",
+      reported: true,
+      progress: record?.progress,
+      message: record?.message,
+    });
+  }
+  for (const record of placedByNode.get(node.nodeId) ?? []) {
+    if (reported.has(record.vmId)) continue;
+    rows.push({
+      vmId: record.vmId,
+      imageName: record.imageName ?? "",
+      state: record.state,
+      runtimeSeconds: undefined,
+      vmHostname: record.vmHostname ?? "",
+      vmIpAddress: record.vmIpAddress ?? "",
+      reported: false,
+      progress: record.progress,
+      message: record.message,
+    });
+  }
+  return rows;
+}
+
+// Indexes of one snapshot that the views share.
+export function indexSnapshot(snapshot) {
+  const recordsById = new Map();
+  const placedByNode = new Map();
+  for (const record of snapshot.vms) {
+    recordsById.set(record.vmId, record);
+    if (record.nodeId && PLACED_STATES.has(record.state)) {
+      let list = placedByNode.get(record.nodeId);
+      if (!list) placedByNode.set(record.nodeId, (list = []));
+      list.push(record);
+    }
+  }
+  const nodesById = new Map(snapshot.nodes.map((node) => [node.nodeId, node]));
+  const images = new Set();
+  const labels = new Set();
+  for (const node of snapshot.nodes) {
+    for (const image of node.cachedImages ?? []) images.add(image);
+    for (const vm of node.vms ?? []) if (vm.imageName) images.add(vm.imageName);
+    for (const label of labelList(node.labels)) labels.add(label);
+  }
+  for (const record of snapshot.vms) {
+    if (record.imageName) images.add(record.imageName);
+    for (const label of labelList(record.labels)) labels.add(label);
+  }
+  return {
+    recordsById,
+    placedByNode,
+    nodesById,
+    images: [...images].sort(),
+    labels: [...labels].sort(),
+  };
+}
+
+function tokens(text) {
+  return text.toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+function containsAll(haystack, words) {
+  return words.every((word) => haystack.includes(word));
+}
+
+function hasLabel(labels, label) {
+  return labelList(labels).includes(label);
+}
+
+// The node state filter: "", online, offline, draining, free, full.
+function nodeInState(node, state) {
+  switch (state) {
+    case "online":
+      return node.isOnline;
+    case "offline":
+      return !node.isOnline;
+    case "draining":
+      return node.drained || node.status === "draining";
+    case "free":
+      return node.isOnline && node.freeSlots > 0;
+    case "full":
+      return node.isOnline && node.freeSlots === 0;
+    default:
+      return true;
+  }
+}
+
+// A node matches when every word of the search occurs in its name, status, labels, images or
+// VMs, and it passes the state, image and label filters.
+export function nodeMatches(node, vms, view) {
+  if (!nodeInState(node, view.state)) return false;
+  if (view.image) {
+    const runs = vms.some((vm) => vm.imageName === view.image);
+    if (!runs && !(node.cachedImages ?? []).includes(view.image)) return false;
+  }
+  if (view.label && !hasLabel(node.labels, view.label)) return false;
+  const words = tokens(view.q);
+  if (words.length === 0) return true;
+  const haystack = [
+    node.nodeId,
+    node.status,
+    node.isOnline ? "online" : "offline",
+    ...labelList(node.labels),
+    ...(node.cachedImages ?? []),
+    ...vms.flatMap((vm) => [vm.vmId, vm.imageName, vm.vmHostname, vm.vmIpAddress, vm.state]),
+  ]
+    .join("\n")
+    .toLowerCase();
+  return containsAll(haystack, words);
+}
+
+// A VM record matches the search (its id, node, image, state, host name, address, reason,
+// metadata), its state filter, the image filter and the label filter (a label it asked for, or
+// one of its node).
+export function vmMatches(record, nodesById, view, { ignoreState = false } = {}) {
+  if (!ignoreState && view.vmState && record.state !== view.vmState) return false;
+  if (view.image && record.imageName !== view.image) return false;
+  if (view.label) {
+    const node = record.nodeId ? nodesById.get(record.nodeId) : undefined;
+    if (!hasLabel(record.labels, view.label) && !(node && hasLabel(node.labels, view.label))) return false;
+  }
+  const words = tokens(view.q);
+  if (words.length === 0) return true;
+  const haystack = [
+    record.vmId,
+    record.state,
+    record.nodeId ?? "",
+    record.imageName,
+    record.vmHostname ?? "",
+    record.vmIpAddress ?? "",
+    record.failureReason ?? "",
+    record.message ?? "",
+    record.metadata ? JSON.stringify(record.metadata) : "",
+  ]
+    .join("\n")
+    .toLowerCase();
+  return containsAll(haystack, words);
+}
+
+export function filtersActive(view) {
+  return Boolean(view.q.trim() || view.state || view.image || view.label || view.vmState);
+}
