@@ -40,6 +40,36 @@ void write_labels(JsonWriter& json, const fleet::Labels& labels) {
     json.end_object();
 }
 
+void write_heartbeat(JsonWriter& json, const fleet::Heartbeat& heartbeat) {
+    json.begin_object()
+        .field("nodeId", heartbeat.node_id)
+        .field("vmCount", heartbeat.running_vms())
+        .key("vms")
+        .begin_array();
+    for (const auto& vm : heartbeat.vms) {
+        json.begin_object()
+            .field("vmId", vm.vm_id)
+            .field("imageName", vm.image_name)
+            .field("runtimeSeconds", vm.runtime_seconds)
+            .field("vmHostname", vm.vm_hostname)
+            .field("vmIpAddress", vm.vm_ip_address)
+            .end_object();
+    }
+    json.end_array()
+        .field("cpuUsagePercent", heartbeat.cpu_usage_percent)
+        .field("memoryUsageGB", heartbeat.memory_usage_gb)
+        .field("totalMemoryGB", heartbeat.total_memory_gb)
+        .field("diskUsageGB", heartbeat.disk_usage_gb)
+        .field("totalDiskGB", heartbeat.total_disk_gb)
+        .field("status", heartbeat.status)
+        .key("cachedImages")
+        .begin_array();
+    for (const auto& image : heartbeat.cached_images) json.value(image);
+    json.end_array().key("labels");
+    write_labels(json, heartbeat.labels);
+    json.end_object();
+}
+
 void check_node_id(std::string_view node_id, const std::string& field) { check_string(node_id, node_id_rule, field); }
 
 fleet::Heartbeat parse_heartbeat(std::string_view body) {

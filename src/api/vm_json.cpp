@@ -115,4 +115,46 @@ void write_commands(JsonWriter& json, const std::vector<lifecycle::Command>& com
     json.end_array();
 }
 
+std::vector<lifecycle::Command> parse_commands(std::string_view body) {
+    const nlohmann::json document = parse_json_object(body);
+    const FieldReader fields{document};
+    std::vector<lifecycle::Command> commands;
+    const auto* items = fields.array("commands", 1024);
+    if (items == nullptr) return commands;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        const auto& item = (*items)[i];
+        const std::string path = "commands[" + std::to_string(i) + "]";
+        if (!item.is_object()) throw http::BadRequest(path + " must be an object", path);
+        const FieldReader command_fields{item, path + "."};
+        lifecycle::Command command;
+        command.id = command_fields.required_string("id", {1, 128});
+        const std::string type = command_fields.required_string("type", {1, 32});
+        if (type == "createVm") {
+            command.type = lifecycle::CommandType::create_vm;
+        } else if (type == "deleteVm") {
+            command.type = lifecycle::CommandType::delete_vm;
+        } else {
+            // A newer orchestrator may send commands this agent does not know: skip them.
+            continue;
+        }
+        command.vm_id = command_fields.required_string("vmId", vm_id_rule);
+        command.image_name = command_fields.string("imageName", {0, image_name_rule.max_length});
+        command.image_cached = command_fields.optional_boolean("imageCached").value_or(false);
+        if (const auto cpu = command_fields.optional_integer("cpu", 1, 64)) command.cpu = static_cast<int>(*cpu);
+        command.memory_gb = command_fields.optional_number("memoryGB", 0, 1024);
+        if (command.type == lifecycle::CommandType::create_vm && command.image_name.empty()) {
+            throw http::BadRequest(path + ".imageName is required for createVm", path + ".imageName");
+        }
+        commands.push_back(std::move(command));
+    }
+    return commands;
+}
+
+void write_vm_event(JsonWriter& json, const lifecycle::VmEvent& event) {
+    json.begin_object().field("state", lifecycle::to_string(event.state));
+    if (!event.message.empty()) json.field("message", event.message);
+    if (event.progress) json.field("progress", *event.progress);
+    json.end_object();
+}
+
 } // namespace macvmorx::api

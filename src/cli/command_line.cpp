@@ -3,6 +3,8 @@
 #include "macvmorx/app/daemon.hpp"
 #include "macvmorx/app/logging.hpp"
 #include "macvmorx/app/version.hpp"
+#include "macvmorx/app/simulation.hpp"
+#include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/base/byte_size.hpp"
 #include "macvmorx/base/duration.hpp"
 
@@ -150,6 +152,121 @@ void apply_text(config::ServerConfig& config, const ServerText& text) {
     config.max_body_bytes = static_cast<std::size_t>(*parse_byte_size(text.max_body_size));
 }
 
+// The raw text of the simulator's settings that need our own parsing.
+struct SimulateText {
+    std::string server = "http://127.0.0.1:8080";
+    std::string heartbeat_interval = "5s";
+    std::string failure_duration = "2m";
+    std::string boot_time = "20s";
+    std::string job_runtime = "5m";
+    std::vector<std::string> images;
+    bool no_long_poll = false;
+    bool no_queue = false;
+};
+
+const CLI::Validator server_url_check{
+    [](std::string& value) -> std::string {
+        return agent::ServerAddress::parse(value) ? std::string{} : "'" + value + "' is not an http://host:port URL";
+    },
+    "URL"};
+
+// NAME[:GB[:WEIGHT]]
+std::optional<sim::SimulatedImage> parse_image_spec(const std::string& text) {
+    sim::SimulatedImage image;
+    const auto first = text.find(':');
+    image.name = text.substr(0, first);
+    if (image.name.empty()) return std::nullopt;
+    try {
+        if (first != std::string::npos) {
+            const auto second = text.find(':', first + 1);
+            image.size_gb = std::stod(text.substr(first + 1, second - first - 1));
+            if (second != std::string::npos) image.weight = std::stod(text.substr(second + 1));
+        }
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    if (image.size_gb <= 0 || image.weight <= 0) return std::nullopt;
+    return image;
+}
+
+const CLI::Validator image_spec_check{
+    [](std::string& value) -> std::string {
+        return parse_image_spec(value) ? std::string{} : "'" + value + "' is not NAME[:SIZE_GB[:WEIGHT]]";
+    },
+    "IMAGE"};
+
+void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, SimulateText& text,
+                          std::string& log_level) {
+    simulate.add_option("--server", text.server, "The orchestrator to report to")
+        ->envname("MACVMORX_SERVER")
+        ->check(server_url_check)
+        ->capture_default_str();
+    simulate.add_option("--nodes", options.nodes, "Simulated Mac Minis")->check(CLI::Range(1, 100'000))->capture_default_str();
+    simulate.add_option("--node-prefix", options.node_prefix, "Node ids are this prefix and a number")
+        ->capture_default_str();
+    simulate.add_option("--heartbeat-interval", text.heartbeat_interval, "How often each Mac reports")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    simulate.add_option("--jobs-per-minute", options.jobs_per_minute,
+                        "CI jobs asking for a VM, on average per minute (arriving at random)")
+        ->check(CLI::Range(0.0, 1'000'000.0))
+        ->capture_default_str();
+    simulate.add_option("--image", text.images,
+                        "An image of the mix, NAME[:SIZE_GB[:WEIGHT]] (repeat it; default: five common macOS images)")
+        ->check(image_spec_check);
+    simulate.add_option("--seed", options.seed, "Seed of every random choice: the same seed gives the same run")
+        ->capture_default_str();
+    simulate.add_option("--node-failures-per-hour", options.node_failures_per_hour,
+                        "Macs that stop heartbeating (and lose their VMs), on average per hour")
+        ->check(CLI::Range(0.0, 100'000.0))
+        ->capture_default_str();
+    simulate.add_option("--failure-duration", text.failure_duration, "How long a failed Mac stays silent")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    simulate.add_option("--bandwidth-mbps", options.profile.bandwidth_mbps, "Image download speed of each Mac")
+        ->check(CLI::Range(1.0, 1'000'000.0))
+        ->capture_default_str();
+    simulate.add_option("--boot-time", text.boot_time, "Mean time from clone to running runner")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    simulate.add_option("--job-runtime", text.job_runtime, "Mean time a runner works before its VM ends")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    simulate.add_option("--max-cached-images", options.max_cached_images, "Images each Mac keeps (LRU)")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    simulate.add_option("--pull-failure-rate", options.profile.pull_failure_rate, "Share of image pulls that fail")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    simulate.add_option("--boot-failure-rate", options.profile.boot_failure_rate, "Share of boots that fail")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    simulate.add_option("--ghost-rate", options.profile.ghost_rate,
+                        "Share of deletions that leave a ghost VM holding one of macOS's two slots")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    simulate.add_flag("--no-long-poll", text.no_long_poll, "Agents learn of commands only from heartbeat answers");
+    simulate.add_flag("--no-queue", text.no_queue, "Jobs do not wait when the fleet is full (they get 503)");
+    simulate.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
+        ->envname("MACVMORX_LOG_LEVEL")
+        ->check(CLI::IsMember(std::vector<std::string>(std::begin(app::log_levels), std::end(app::log_levels))))
+        ->capture_default_str();
+}
+
+void apply_simulate_text(sim::SimulationOptions& options, const SimulateText& text) {
+    options.server = *agent::ServerAddress::parse(text.server);
+    options.heartbeat_interval = *parse_duration(text.heartbeat_interval);
+    options.failure_duration = *parse_duration(text.failure_duration);
+    options.profile.boot_time = *parse_duration(text.boot_time);
+    options.profile.job_runtime = *parse_duration(text.job_runtime);
+    options.long_poll = !text.no_long_poll;
+    options.queue_jobs = !text.no_queue;
+    if (!text.images.empty()) {
+        options.images.clear();
+        for (const auto& spec : text.images) options.images.push_back(*parse_image_spec(spec));
+    }
+}
+
 // When a refused value came from an environment variable rather than a flag, say which
 // variable: the operator may not know it is set.
 std::string name_the_variable(const CLI::App& command, const std::vector<std::string>& arguments,
@@ -179,6 +296,10 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
     app.require_subcommand(1);
     auto* server = app.add_subcommand("server", "Run the orchestrator: the REST API and the dashboard on one port");
     add_server_options(*server, parsed.server, text);
+    auto* simulate = app.add_subcommand(
+        "simulate", "Run a simulated fleet of Mac Minis (and optionally CI jobs) against an orchestrator");
+    SimulateText simulate_text;
+    add_simulate_options(*simulate, parsed.simulation, simulate_text, parsed.log_level);
     auto* version_command = app.add_subcommand("version", "Print the version");
 
     // CLI11 wants argv order reversed when given a vector.
@@ -196,7 +317,9 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
         return parsed;
     } catch (const CLI::ParseError& error) {
         parsed.exit_code = 2;
-        parsed.output = "macvmorx: error: " + name_the_variable(*server, arguments, error.what()) + "\n";
+        std::string message = error.what();
+        for (const CLI::App* command : {server, simulate}) message = name_the_variable(*command, arguments, message);
+        parsed.output = "macvmorx: error: " + message + "\n";
         return parsed;
     }
 
@@ -205,6 +328,9 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
     } else if (server->parsed()) {
         apply_text(parsed.server, text);
         parsed.command = Command::server;
+    } else if (simulate->parsed()) {
+        apply_simulate_text(parsed.simulation, simulate_text);
+        parsed.command = Command::simulate;
     }
     return parsed;
 }
@@ -219,6 +345,8 @@ int run(int argc, char** argv) {
         return 0;
     case Command::server:
         return app::run_server(parsed.server);
+    case Command::simulate:
+        return app::run_simulation(parsed.simulation, parsed.log_level);
     case Command::exit:
         (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output;
         return parsed.exit_code;

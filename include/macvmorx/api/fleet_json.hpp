@@ -33,6 +33,9 @@ void check_node_id(std::string_view node_id, const std::string& field);
 
 void write_labels(JsonWriter& json, const fleet::Labels& labels);
 
+// Writes a heartbeat as an agent sends it (the inverse of parse_heartbeat).
+void write_heartbeat(JsonWriter& json, const fleet::Heartbeat& heartbeat);
+
 // Writes one node: the last heartbeat's fields plus lastSeen, firstSeen, isOnline, drained,
 // labels and its slots.
 void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapacity& capacity);

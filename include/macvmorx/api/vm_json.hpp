@@ -36,4 +36,10 @@ void write_vm(JsonWriter& json, const lifecycle::VmRecord& vm, const fleet::VmRe
 void write_command(JsonWriter& json, const lifecycle::Command& command);
 void write_commands(JsonWriter& json, const std::vector<lifecycle::Command>& commands);
 
+// The agent's side: the commands in a heartbeat answer or a long poll answer (`"commands"`,
+// absent meaning none), and the body of a progress event. Throws http::BadRequest on a body
+// that is not what the orchestrator sends.
+std::vector<lifecycle::Command> parse_commands(std::string_view body);
+void write_vm_event(JsonWriter& json, const lifecycle::VmEvent& event);
+
 } // namespace macvmorx::api

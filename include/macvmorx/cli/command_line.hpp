@@ -1,19 +1,22 @@
 #pragma once
 
 #include "macvmorx/config/server_config.hpp"
+#include "macvmorx/sim/fleet_simulator.hpp"
 
 #include <string>
 #include <vector>
 
 namespace macvmorx::cli {
 
-enum class Command { server, version, exit };
+enum class Command { server, simulate, version, exit };
 
 // The outcome of reading the command line. For `exit` (help, or an error) `output` holds what
 // to print and `exit_code` the process status: 0 for help, 2 for a usage error.
 struct ParsedCommandLine {
     Command command = Command::exit;
     config::ServerConfig server;
+    sim::SimulationOptions simulation;
+    std::string log_level = "info"; // of commands other than server
     int exit_code = 0;
     std::string output;
 };

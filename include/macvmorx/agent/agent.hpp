@@ -1,0 +1,142 @@
+#pragma once
+
+#include "macvmorx/agent/image_cache.hpp"
+#include "macvmorx/base/clock.hpp"
+#include "macvmorx/fleet/heartbeat.hpp"
+#include "macvmorx/fleet/labels.hpp"
+#include "macvmorx/lifecycle/command.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace macvmorx::agent {
+
+class HostProbe;
+class OrchestratorLink;
+class VmBackend;
+struct Outcome;
+
+struct AgentOptions {
+    std::string node_id;
+    Duration heartbeat_interval = std::chrono::seconds{5};
+    bool long_poll = true; // a VM starts within milliseconds of its placement, not at the next heartbeat
+    Duration poll_wait = std::chrono::seconds{25};
+    std::size_t max_cached_images = 5;
+    double min_free_disk_gb = 30;
+    int max_vms = 2;
+    std::string vm_name_prefix = "macvmorx-";
+    fleet::Labels labels;
+    Duration max_backoff = std::chrono::seconds{60};
+    std::uint64_t seed = 0; // for the jitter of retries
+};
+
+// A VM on this host as the agent knows it.
+struct AgentVm {
+    enum class Phase { waiting_for_image, starting, running, deleting };
+    std::string vm_id;
+    std::string image;
+    Phase phase = Phase::waiting_for_image;
+    TimePoint started_at;
+    std::string ip_address;
+    std::string hostname;
+    lifecycle::Command command; // the createVm it came from (cpu, memory)
+    bool delete_started = false;
+};
+
+struct AgentStatus {
+    std::vector<AgentVm> vms;
+    std::vector<std::string> cached_images;
+    std::string degraded_reason;
+    std::size_t heartbeats_sent = 0;
+    std::size_t heartbeats_failed = 0;
+    bool connected = false;
+};
+
+// The host agent: reports the Mac to the orchestrator and carries out its commands through a
+// VmBackend, keeping an LRU image cache within the host's limits. It never gives up on an
+// unreachable orchestrator: heartbeats are retried with exponential backoff and jitter.
+// See docs/agent-protocol.md for the protocol and docs/agent.md for running it.
+//
+// Threading: every member runs on the io_context given at construction, which must be run by
+// one thread (backends post their completions back to it).
+class Agent {
+public:
+    Agent(boost::asio::io_context& ioc, AgentOptions options, OrchestratorLink& link, VmBackend& backend,
+          HostProbe& probe, const Clock& clock);
+    ~Agent();
+    Agent(const Agent&) = delete;
+    Agent& operator=(const Agent&) = delete;
+
+    // Takes stock of the host (clones and images left from an earlier run), then heartbeats.
+    void start();
+    // No more requests; operations under way complete without follow-up.
+    void stop();
+
+    AgentStatus status() const;
+    fleet::Heartbeat build_heartbeat();
+
+private:
+    struct Timers;
+
+    void schedule_heartbeat(Duration delay);
+    void send_heartbeat();
+    void poll();
+    void poll_after(Duration delay);
+    Duration backoff(int failures);
+
+    void handle(const std::vector<lifecycle::Command>& commands);
+    void take_create(const lifecycle::Command& command);
+    void take_delete(const lifecycle::Command& command);
+    void acknowledge(const std::string& command_id);
+    void report(const std::string& vm_id, int state, std::string message, std::optional<double> progress = {});
+    void fetch(const std::string& image);
+    void launch(const std::string& vm_id);
+    void remove(const std::string& vm_id);
+    void fail(const std::string& vm_id, const std::string& reason);
+    void on_vm_exit(const std::string& vm_name);
+    void forget_command_about(const std::string& vm_id);
+
+    // Wraps a completion handler so that it does nothing once the agent is stopped or destroyed.
+    template <typename Handler>
+    auto guard(Handler handler) {
+        return [this, alive = std::weak_ptr<bool>(alive_), handler = std::move(handler)](auto&&... args) mutable {
+            if (alive.lock() && !stopped_) handler(std::forward<decltype(args)>(args)...);
+        };
+    }
+    std::string vm_name(const std::string& vm_id) const { return options_.vm_name_prefix + vm_id; }
+    int vms_on_host() const;
+
+    boost::asio::io_context& ioc_;
+    AgentOptions options_;
+    OrchestratorLink& link_;
+    VmBackend& backend_;
+    HostProbe& probe_;
+    const Clock& clock_;
+    std::unique_ptr<Timers> timers_;
+    std::shared_ptr<bool> alive_; // callbacks check it, so that none runs after the agent is gone
+
+    ImageCache cache_;
+    std::map<std::string, AgentVm> vms_;
+    std::map<std::string, std::vector<std::string>> waiting_for_image_; // image -> VM ids
+    std::map<std::string, TimePoint> last_progress_report_;             // image -> time
+    std::map<std::string, std::string> seen_commands_; // command id -> VM id
+    std::vector<std::string> seen_order_;
+    std::string degraded_reason_;
+    std::mt19937_64 random_;
+    int failures_ = 0;
+    int poll_failures_ = 0;
+    bool polling_ = false;
+    bool started_ = false;
+    bool stopped_ = false;
+    AgentStatus counters_;
+};
+
+} // namespace macvmorx::agent

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace macvmorx::agent {
+
+// How a backend operation ended. `vm_limit` marks macOS refusing to start another VM because
+// its limit of two is held (possibly by ghost VMs that no longer exist).
+struct Outcome {
+    bool ok = true;
+    bool vm_limit = false;
+    std::string message; // why it failed, fit for an operator and an event
+
+    static Outcome success() { return {}; }
+    static Outcome failure(std::string why, bool limit = false) { return {false, limit, std::move(why)}; }
+};
+
+// What a new VM is made of.
+struct VmLaunch {
+    std::string vm_name; // the host's name for the clone: prefix + vmId
+    std::string vm_id;
+    std::string image;
+    std::optional<int> cpu;
+    std::optional<double> memory_gb;
+    // A secret: the runner's one-time configuration, passed to the guest on standard input.
+    std::string runner_config;
+};
+
+struct StartedVm {
+    std::string ip_address;
+    std::string hostname;
+};
+
+struct HostImage {
+    std::string name;
+    double size_gb = 0;
+};
+
+struct HostVm {
+    std::string name;
+    bool running = false;
+};
+
+// What the host has when the agent starts: clones left by an earlier run, pulled images.
+struct Inventory {
+    std::vector<HostVm> vms;
+    std::vector<HostImage> images;
+};
+
+// Makes and removes VMs on one host. Operations are asynchronous: each completion handler is
+// called exactly once, on the agent's io_context. Implementations: Cirrus Labs' tart, and a
+// simulated host for `macvmorx simulate` and the tests.
+class VmBackend {
+public:
+    using Done = std::function<void(Outcome)>;
+    using Progress = std::function<void(double fraction, const std::string& message)>;
+    using Started = std::function<void(Outcome, StartedVm)>;
+
+    virtual ~VmBackend() = default;
+
+    // Fetches an image; `size_gb` of the result is reported by inventory/size_of.
+    virtual void pull_image(const std::string& image, Progress progress, Done done) = 0;
+    virtual void delete_image(const std::string& image, Done done) = 0;
+    virtual double image_size_gb(const std::string& image) const = 0;
+
+    // Clones the image, boots the clone headless, waits for its IP and starts the runner.
+    virtual void start_vm(const VmLaunch& launch, Started done) = 0;
+    // Stops and deletes a clone; a clone that does not exist counts as deleted.
+    virtual void delete_vm(const std::string& vm_name, Done done) = 0;
+
+    virtual void inventory(std::function<void(Outcome, Inventory)> done) = 0;
+
+    // `handler(vm_name)` is called when a VM ends on its own (its runner finished its job).
+    virtual void on_vm_exit(std::function<void(const std::string& vm_name)> handler) = 0;
+};
+
+} // namespace macvmorx::agent

@@ -1,0 +1,74 @@
+#pragma once
+
+#include "macvmorx/agent/orchestrator_link.hpp"
+#include "macvmorx/base/clock.hpp"
+#include "macvmorx/sim/simulated_mac.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace macvmorx::sim {
+
+struct SimulatedImage {
+    std::string name;
+    double size_gb = 30;
+    double weight = 1; // share of the jobs that ask for it
+};
+
+// The images a simulated lab uses when none are given.
+std::vector<SimulatedImage> default_images();
+
+struct SimulationOptions {
+    agent::ServerAddress server{"127.0.0.1", 8080};
+    std::string token; // bearer token for the orchestrator, if it wants one
+    int nodes = 24;
+    std::string node_prefix = "sim-mac-";
+    Duration heartbeat_interval = std::chrono::seconds{5};
+    bool long_poll = true;
+    std::size_t max_cached_images = 5;
+    std::vector<SimulatedImage> images = default_images();
+    SimulationProfile profile;
+    // The CI side: jobs asking for VMs, arriving at random (Poisson) at this average rate.
+    double jobs_per_minute = 0;
+    bool queue_jobs = true; // ask with "wait": true, so that jobs queue when the fleet is full
+    // Hosts that fail: they stop heartbeating (and lose their VMs) for `failure_duration`.
+    double node_failures_per_hour = 0;
+    Duration failure_duration = std::chrono::minutes{2};
+    std::uint64_t seed = 1;
+};
+
+struct SimulationStats {
+    std::uint64_t jobs_requested = 0;
+    std::uint64_t jobs_placed = 0;
+    std::uint64_t jobs_queued = 0;
+    std::uint64_t jobs_refused = 0;
+    std::uint64_t node_failures = 0;
+    int nodes_up = 0;
+    int vms_running = 0;
+};
+
+// Many simulated Mac Minis in one process, each driven by the real host agent over the real
+// agent protocol, plus an optional CI load. Everything runs on one io_context thread: no thread
+// per node. Seeded: the same seed and options give the same fleet and the same job stream.
+class FleetSimulator {
+public:
+    explicit FleetSimulator(SimulationOptions options);
+    ~FleetSimulator();
+    FleetSimulator(const FleetSimulator&) = delete;
+    FleetSimulator& operator=(const FleetSimulator&) = delete;
+
+    // Runs until `stop` is called (from any thread).
+    void run();
+    void stop();
+
+    SimulationStats stats() const;
+
+private:
+    struct Fleet;
+    std::unique_ptr<Fleet> fleet_;
+};
+
+} // namespace macvmorx::sim

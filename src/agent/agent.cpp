@@ -1,0 +1,430 @@
+#include "macvmorx/agent/agent.hpp"
+
+#include "macvmorx/agent/host_probe.hpp"
+#include "macvmorx/agent/orchestrator_link.hpp"
+#include "macvmorx/agent/vm_backend.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace macvmorx::agent {
+namespace {
+
+using lifecycle::CommandType;
+using lifecycle::VmState;
+
+constexpr std::size_t remembered_commands = 512;
+
+// Names from the network become arguments of host commands: refuse what could read as an option.
+bool safe_name(const std::string& name) {
+    return !name.empty() && name.front() != '-' &&
+           std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x21; });
+}
+
+} // namespace
+
+struct Agent::Timers {
+    explicit Timers(boost::asio::io_context& ioc) : heartbeat{ioc}, poll{ioc} {}
+    boost::asio::steady_timer heartbeat;
+    boost::asio::steady_timer poll;
+};
+
+Agent::Agent(boost::asio::io_context& ioc, AgentOptions options, OrchestratorLink& link, VmBackend& backend,
+             HostProbe& probe, const Clock& clock)
+    : ioc_{ioc},
+      options_{std::move(options)},
+      link_{link},
+      backend_{backend},
+      probe_{probe},
+      clock_{clock},
+      timers_{std::make_unique<Timers>(ioc)},
+      alive_{std::make_shared<bool>(true)},
+      cache_{options_.max_cached_images, options_.min_free_disk_gb},
+      random_{options_.seed} {}
+
+Agent::~Agent() { stop(); }
+
+void Agent::start() {
+    if (started_) return;
+    started_ = true;
+    backend_.on_vm_exit(guard([this](const std::string& name) { on_vm_exit(name); }));
+    backend_.inventory(guard([this](Outcome outcome, Inventory inventory) {
+        if (!outcome.ok) spdlog::warn("agent {}: cannot list the host's VMs and images: {}", options_.node_id, outcome.message);
+        const TimePoint now = clock_.now();
+        for (const auto& image : inventory.images) cache_.add(image.name, image.size_gb, now - std::chrono::hours{1});
+        for (const auto& vm : inventory.vms) {
+            if (!vm.name.starts_with(options_.vm_name_prefix)) continue;
+            const std::string vm_id = vm.name.substr(options_.vm_name_prefix.size());
+            if (vm.running) {
+                // A VM from before a restart: reported, and the orchestrator says whether it is wanted.
+                AgentVm adopted;
+                adopted.vm_id = vm_id;
+                adopted.phase = AgentVm::Phase::running;
+                adopted.started_at = now;
+                vms_.emplace(vm_id, std::move(adopted));
+                spdlog::info("agent {}: found VM {} running from before a restart", options_.node_id, vm_id);
+            } else {
+                // Half made when the agent stopped: remove it and say so, so that it is placed again.
+                spdlog::info("agent {}: removing VM {} left half made by an earlier run", options_.node_id, vm_id);
+                backend_.delete_vm(vm.name, [](Outcome) {});
+                report(vm_id, static_cast<int>(VmState::failed), "the agent restarted while making this VM");
+            }
+        }
+        send_heartbeat();
+    }));
+}
+
+void Agent::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    alive_.reset();
+    timers_->heartbeat.cancel();
+    timers_->poll.cancel();
+}
+
+int Agent::vms_on_host() const { return static_cast<int>(vms_.size()); }
+
+fleet::Heartbeat Agent::build_heartbeat() {
+    const TimePoint now = clock_.now();
+    const HostFigures figures = probe_.sample();
+    fleet::Heartbeat heartbeat;
+    heartbeat.node_id = options_.node_id;
+    for (const auto& [id, vm] : vms_) {
+        // Listed from the moment it runs until its clone is gone: the orchestrator counts what is listed.
+        if (vm.phase != AgentVm::Phase::running && vm.phase != AgentVm::Phase::deleting) continue;
+        heartbeat.vms.push_back({vm.vm_id, vm.image,
+                                 std::chrono::duration_cast<std::chrono::seconds>(now - vm.started_at).count(),
+                                 vm.hostname, vm.ip_address});
+    }
+    heartbeat.vm_count = static_cast<int>(heartbeat.vms.size());
+    heartbeat.cpu_usage_percent = std::clamp(figures.cpu_usage_percent, 0.0, 100.0);
+    heartbeat.memory_usage_gb = std::max(0.0, figures.memory_used_gb);
+    heartbeat.total_memory_gb = std::max(0.0, figures.memory_total_gb);
+    heartbeat.disk_usage_gb = std::max(0.0, figures.disk_used_gb);
+    heartbeat.total_disk_gb = std::max(0.0, figures.disk_total_gb);
+    heartbeat.status = degraded_reason_.empty() ? (vms_.empty() ? "idle" : "healthy") : "degraded";
+    heartbeat.cached_images = cache_.names();
+    heartbeat.labels = options_.labels;
+    return heartbeat;
+}
+
+AgentStatus Agent::status() const {
+    AgentStatus status = counters_;
+    for (const auto& [id, vm] : vms_) status.vms.push_back(vm);
+    status.cached_images = cache_.names();
+    status.degraded_reason = degraded_reason_;
+    return status;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Talking to the orchestrator
+
+Duration Agent::backoff(int failures) {
+    // Exponential, capped, with full jitter so that a fleet does not come back in lockstep.
+    const double base = std::chrono::duration<double>(options_.heartbeat_interval).count() *
+                        std::pow(2.0, std::min(failures, 8));
+    const double capped = std::min(base, std::chrono::duration<double>(options_.max_backoff).count());
+    std::uniform_real_distribution<double> jitter{0.5, 1.0};
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(capped * jitter(random_)));
+}
+
+void Agent::schedule_heartbeat(Duration delay) {
+    if (stopped_) return;
+    timers_->heartbeat.expires_after(delay);
+    timers_->heartbeat.async_wait(guard([this](boost::system::error_code ec) {
+        if (ec) return;
+        send_heartbeat();
+    }));
+}
+
+void Agent::send_heartbeat() {
+    ++counters_.heartbeats_sent;
+    link_.heartbeat(build_heartbeat(), guard([this](LinkResult result, std::vector<lifecycle::Command> commands) {
+        if (!result.ok()) {
+            ++counters_.heartbeats_failed;
+            // Logged at the first failure and then now and again, not at every retry.
+            if (failures_ == 0 || failures_ % 10 == 0) {
+                spdlog::warn("agent {}: heartbeat to {} failed: {}; retrying with backoff", options_.node_id,
+                             link_.server().to_string(), result.error);
+            }
+            ++failures_;
+            counters_.connected = false;
+            return schedule_heartbeat(backoff(failures_));
+        }
+        if (failures_ > 0) spdlog::info("agent {}: the orchestrator answers again", options_.node_id);
+        failures_ = 0;
+        counters_.connected = true;
+        handle(commands);
+        poll();
+        schedule_heartbeat(options_.heartbeat_interval);
+    }));
+}
+
+void Agent::poll() {
+    if (!options_.long_poll || polling_ || stopped_) return;
+    polling_ = true;
+    link_.poll_commands(options_.node_id, options_.poll_wait,
+                        guard([this](LinkResult result, std::vector<lifecycle::Command> commands) {
+                            polling_ = false;
+                            if (!result.ok()) {
+                                // Unknown node (the orchestrator forgot it): the heartbeat loop
+                                // starts polling again once it gets through.
+                                if (!result.retryable()) return;
+                                return poll_after(backoff(++poll_failures_));
+                            }
+                            poll_failures_ = 0;
+                            handle(commands);
+                            if (commands.empty()) return poll();
+                            // Commands stay pending until our acknowledgements arrive: give them a
+                            // moment rather than receiving the same commands again at once.
+                            poll_after(std::chrono::milliseconds{500});
+                        }));
+}
+
+void Agent::poll_after(Duration delay) {
+    timers_->poll.expires_after(delay);
+    timers_->poll.async_wait(guard([this](boost::system::error_code ec) {
+        if (!ec) poll();
+    }));
+}
+
+void Agent::acknowledge(const std::string& command_id) {
+    link_.acknowledge(options_.node_id, command_id, guard([this, command_id](LinkResult result) {
+        // 404: acknowledged already. Any other failure: the command comes again and is acknowledged then.
+        if (!result.ok() && result.status != 404) {
+            spdlog::debug("agent {}: acknowledging {} failed: {}", options_.node_id, command_id, result.error);
+        }
+    }));
+}
+
+void Agent::report(const std::string& vm_id, int state, std::string message, std::optional<double> progress) {
+    lifecycle::VmEvent event{static_cast<VmState>(state), std::move(message), progress};
+    link_.report(vm_id, event, guard([this, vm_id](LinkResult result) {
+        if (!result.ok() && result.status != 404 && result.status != 409) {
+            spdlog::debug("agent {}: reporting on VM {} failed: {}", options_.node_id, vm_id, result.error);
+        }
+    }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+void Agent::handle(const std::vector<lifecycle::Command>& commands) {
+    for (const auto& command : commands) {
+        if (seen_commands_.contains(command.id)) {
+            // Sent again: our acknowledgement was lost. The work is under way or done.
+            acknowledge(command.id);
+            continue;
+        }
+        seen_commands_.emplace(command.id, command.vm_id);
+        seen_order_.push_back(command.id);
+        if (seen_order_.size() > remembered_commands) {
+            seen_commands_.erase(seen_order_.front());
+            seen_order_.erase(seen_order_.begin());
+        }
+        if (command.type == CommandType::create_vm) {
+            take_create(command);
+        } else {
+            take_delete(command);
+        }
+    }
+}
+
+void Agent::take_create(const lifecycle::Command& command) {
+    acknowledge(command.id);
+    if (vms_.contains(command.vm_id)) return; // made already, or being made
+    if (!safe_name(command.vm_id) || !safe_name(command.image_name)) {
+        return report(command.vm_id, static_cast<int>(VmState::failed), "refused: the VM id or image name is not usable");
+    }
+    if (!degraded_reason_.empty()) {
+        return report(command.vm_id, static_cast<int>(VmState::failed), "this host is degraded: " + degraded_reason_);
+    }
+    if (vms_on_host() >= options_.max_vms) {
+        return report(command.vm_id, static_cast<int>(VmState::failed),
+                      "this host runs " + std::to_string(vms_on_host()) + " VMs already, its limit");
+    }
+    AgentVm vm;
+    vm.vm_id = command.vm_id;
+    vm.image = command.image_name;
+    vm.command = command;
+    vms_.emplace(command.vm_id, std::move(vm));
+    spdlog::info("agent {}: creating VM {} from {}", options_.node_id, command.vm_id, command.image_name);
+
+    if (cache_.contains(command.image_name)) {
+        cache_.acquire(command.image_name, clock_.now());
+        return launch(command.vm_id);
+    }
+    report(command.vm_id, static_cast<int>(VmState::provisioning), "waiting for image " + command.image_name, 0.0);
+    auto& waiting = waiting_for_image_[command.image_name];
+    waiting.push_back(command.vm_id);
+    // Two VMs needing the same missing image share one download.
+    if (waiting.size() == 1) fetch(command.image_name);
+}
+
+void Agent::fetch(const std::string& image) {
+    const double size = backend_.image_size_gb(image);
+    const HostFigures figures = probe_.sample();
+    const auto plan = cache_.eviction_plan(size, figures.disk_total_gb - figures.disk_used_gb);
+    if (!plan) {
+        const auto waiting = std::move(waiting_for_image_[image]);
+        waiting_for_image_.erase(image);
+        for (const auto& vm_id : waiting) {
+            fail(vm_id, "not enough disk for image " + image + " (" + std::to_string(static_cast<int>(size)) +
+                            " GB) even without every unused image");
+        }
+        return;
+    }
+    for (const auto& victim : *plan) {
+        spdlog::info("agent {}: evicting image {} (least recently used) to make room for {}", options_.node_id, victim,
+                     image);
+        cache_.remove(victim);
+        backend_.delete_image(victim, guard([this, victim](Outcome outcome) {
+            if (!outcome.ok) {
+                spdlog::warn("agent {}: deleting image {} failed: {}", options_.node_id, victim, outcome.message);
+            }
+        }));
+    }
+    spdlog::info("agent {}: pulling image {}", options_.node_id, image);
+    backend_.pull_image(
+        image,
+        guard([this, image](double fraction, const std::string& message) {
+            // Progress at most every few seconds per image: enough for a dashboard.
+            const TimePoint now = clock_.now();
+            auto& last = last_progress_report_[image];
+            if (now - last < std::chrono::seconds{3}) return;
+            last = now;
+            for (const auto& vm_id : waiting_for_image_[image]) {
+                report(vm_id, static_cast<int>(VmState::provisioning), message, fraction);
+            }
+        }),
+        guard([this, image](Outcome outcome) {
+            const auto waiting = std::move(waiting_for_image_[image]);
+            waiting_for_image_.erase(image);
+            last_progress_report_.erase(image);
+            if (!outcome.ok) {
+                for (const auto& vm_id : waiting) fail(vm_id, "pulling image " + image + " failed: " + outcome.message);
+                return;
+            }
+            cache_.add(image, backend_.image_size_gb(image), clock_.now());
+            for (const auto& vm_id : waiting) {
+                const auto it = vms_.find(vm_id);
+                if (it == vms_.end()) continue; // deleted while the image came in
+                cache_.acquire(image, clock_.now());
+                launch(vm_id);
+            }
+        }));
+}
+
+void Agent::launch(const std::string& vm_id) {
+    VmLaunch launch;
+    {
+        auto& starting = vms_.at(vm_id);
+        starting.phase = AgentVm::Phase::starting;
+        launch.vm_name = vm_name(vm_id);
+        launch.vm_id = vm_id;
+        launch.image = starting.image;
+        launch.cpu = starting.command.cpu;
+        launch.memory_gb = starting.command.memory_gb;
+    }
+    report(vm_id, static_cast<int>(VmState::provisioning), "booting", 1.0);
+    backend_.start_vm(launch, guard([this, vm_id](Outcome outcome, StartedVm started) {
+        const auto it = vms_.find(vm_id);
+        if (it == vms_.end()) return;
+        AgentVm& vm = it->second;
+        if (vm.phase == AgentVm::Phase::deleting) return remove(vm_id); // deleted while it booted
+        if (!outcome.ok) {
+            if (outcome.vm_limit && vms_on_host() - 1 < options_.max_vms) {
+                degraded_reason_ = "macOS refuses another VM with " + std::to_string(vms_on_host() - 1) +
+                                   " running: a ghost VM holds a slot until the host is rebooted";
+                spdlog::error("agent {}: {}; reporting the node as degraded", options_.node_id, degraded_reason_);
+            }
+            return fail(vm_id, outcome.message);
+        }
+        vm.phase = AgentVm::Phase::running;
+        vm.started_at = clock_.now();
+        vm.ip_address = started.ip_address;
+        vm.hostname = started.hostname;
+        spdlog::info("agent {}: VM {} running at {}", options_.node_id, vm_id, started.ip_address);
+        report(vm_id, static_cast<int>(VmState::running), "running at " + started.ip_address);
+    }));
+}
+
+void Agent::take_delete(const lifecycle::Command& command) {
+    acknowledge(command.id);
+    const auto it = vms_.find(command.vm_id);
+    if (it == vms_.end()) {
+        // Not ours (any more): make sure no clone of that name is left, e.g. from a failed attempt.
+        if (safe_name(command.vm_id)) backend_.delete_vm(vm_name(command.vm_id), [](Outcome) {});
+        return;
+    }
+    AgentVm& vm = it->second;
+    switch (vm.phase) {
+    case AgentVm::Phase::waiting_for_image:
+        std::erase(waiting_for_image_[vm.image], vm.vm_id);
+        vms_.erase(it);
+        return;
+    case AgentVm::Phase::starting:
+        vm.phase = AgentVm::Phase::deleting; // finished when the start completes
+        return;
+    case AgentVm::Phase::running:
+        return remove(command.vm_id);
+    case AgentVm::Phase::deleting:
+        return;
+    }
+}
+
+void Agent::remove(const std::string& vm_id) {
+    auto& vm = vms_.at(vm_id);
+    if (vm.delete_started) return;
+    vm.phase = AgentVm::Phase::deleting;
+    vm.delete_started = true;
+    spdlog::info("agent {}: deleting VM {}", options_.node_id, vm_id);
+    backend_.delete_vm(vm_name(vm_id), guard([this, vm_id](Outcome outcome) {
+        const auto it = vms_.find(vm_id);
+        if (it == vms_.end()) return;
+        if (!outcome.ok) {
+            // Listed still, so the orchestrator keeps asking; try again with its next command.
+            spdlog::warn("agent {}: deleting VM {} failed: {}", options_.node_id, vm_id, outcome.message);
+            it->second.phase = AgentVm::Phase::running;
+            it->second.delete_started = false;
+            // The orchestrator's deleteVm comes again until the VM is gone: let it be taken again.
+            forget_command_about(vm_id);
+            return;
+        }
+        if (!it->second.image.empty()) cache_.release(it->second.image, clock_.now());
+        vms_.erase(it);
+    }));
+}
+
+void Agent::fail(const std::string& vm_id, const std::string& reason) {
+    const auto it = vms_.find(vm_id);
+    if (it == vms_.end()) return;
+    spdlog::warn("agent {}: VM {} failed: {}", options_.node_id, vm_id, reason);
+    if (it->second.phase == AgentVm::Phase::starting) cache_.release(it->second.image, clock_.now());
+    vms_.erase(it);
+    report(vm_id, static_cast<int>(VmState::failed), reason);
+}
+
+void Agent::forget_command_about(const std::string& vm_id) {
+    for (auto it = seen_commands_.begin(); it != seen_commands_.end();) {
+        it = it->second == vm_id ? seen_commands_.erase(it) : std::next(it);
+    }
+}
+
+void Agent::on_vm_exit(const std::string& name) {
+    if (!name.starts_with(options_.vm_name_prefix)) return;
+    const std::string vm_id = name.substr(options_.vm_name_prefix.size());
+    const auto it = vms_.find(vm_id);
+    if (it == vms_.end() || it->second.phase != AgentVm::Phase::running) return;
+    // Its runner took one job and finished: the VM is spent.
+    spdlog::info("agent {}: VM {} finished its job", options_.node_id, vm_id);
+    remove(vm_id);
+}
+
+
+} // namespace macvmorx::agent

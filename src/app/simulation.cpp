@@ -1,0 +1,32 @@
+#include "macvmorx/app/simulation.hpp"
+
+#include "macvmorx/app/logging.hpp"
+#include "signals.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+namespace macvmorx::app {
+
+int run_simulation(const sim::SimulationOptions& options, const std::string& log_level) {
+    block_signals();
+    configure_logging(log_level);
+    sim::FleetSimulator simulator{options};
+    std::thread runner{[&simulator] { simulator.run(); }};
+    int signal_number = 0;
+    do {
+        signal_number = wait_for_signal();
+    } while (signal_number == SIGHUP);
+    spdlog::info("simulate: received {}, stopping", strsignal(signal_number));
+    simulator.stop();
+    runner.join();
+    const auto stats = simulator.stats();
+    spdlog::info("simulate: {} jobs asked, {} placed at once, {} queued, {} refused; {} node failures",
+                 stats.jobs_requested, stats.jobs_placed, stats.jobs_queued, stats.jobs_refused, stats.node_failures);
+    return 0;
+}
+
+} // namespace macvmorx::app
