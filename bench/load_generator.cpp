@@ -218,7 +218,7 @@ private:
         socket_.close(ec);
         net::async_connect(socket_, run_.endpoints, [self = shared_from_this()](beast::error_code error, const tcp::endpoint&) {
             if (error) {
-                ++self->stats().errors;
+                if (self->stats().errors++ == 0) std::fprintf(stderr, "connect: %s\n", error.message().c_str());
                 return self->finish();
             }
             self->socket_.set_option(tcp::no_delay{true});
@@ -452,6 +452,7 @@ int main(int argc, char** argv) {
 
     const double window =
         std::chrono::duration<double>(std::min(finished, run.end) - std::max(run.measure_from, run.start)).count();
+    bool any_answer = false;
     for (int role = 0; role < 3; ++role) {
         RoleStats total;
         for (auto& worker : workers) {
@@ -462,7 +463,10 @@ int main(int argc, char** argv) {
             total.unavailable += stats.unavailable;
             total.sent += stats.sent;
         }
-        if (total.sent == 0) continue;
+        const std::size_t role_connections =
+            role == 0 ? options.connections : role == 1 ? options.list_connections : options.schedule_connections;
+        if (role_connections == 0) continue;
+        any_answer = any_answer || !total.latencies_ns.empty();
         std::sort(total.latencies_ns.begin(), total.latencies_ns.end());
         const auto answered = total.latencies_ns.size();
         const double rps = window > 0 ? static_cast<double>(answered) / window : 0;
@@ -477,12 +481,16 @@ int main(int argc, char** argv) {
                     "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f body_bytes=%.0f errors=%" PRIu64
                     " unavailable=%" PRIu64 "\n",
                     options.label.c_str(), role_names[role], options.nodes,
-                    role == 0 ? options.connections : role == 1 ? options.list_connections : options.schedule_connections,
+                    role_connections,
                     role == 0 ? options.rate : 0.0, answered, window, rps, percentile(total.latencies_ns, 0.50),
                     percentile(total.latencies_ns, 0.99), percentile(total.latencies_ns, 0.999),
                     answered ? static_cast<double>(total.latencies_ns.back()) / 1000.0 : 0, mean_bytes, total.errors,
                     total.unavailable);
     }
     std::fflush(stdout);
+    if (!any_answer) {
+        std::fprintf(stderr, "load_generator: no answer from %s:%s\n", options.host.c_str(), options.port.c_str());
+        return 1;
+    }
     return 0;
 }

@@ -32,7 +32,7 @@ MICRO="$BUILD/bench/micro_benchmarks"
 log() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 run() {
     log "+ $*"
-    "$@" | tee -a "$RESULTS"
+    "$@" | tee -a "$RESULTS" || log "FAILED: $*"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -102,6 +102,7 @@ start_server() {
     esac
     SERVER_PID=$!
     wait_for_port "$PORT"
+    kill -0 "$SERVER_PID" # still running: the port is ours
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
