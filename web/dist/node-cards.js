@@ -11,21 +11,17 @@ import {
   percentOf,
 } from "./format.js";
 import { labelList } from "./fleet-model.js";
-import { BAR_LEVEL, ONLINE_BADGE, STATUS_CHIP, stateBadge, statusTone, updateStateBadge } from "./theme.js";
+import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, stateBadge, statusTone, updateStateBadge } from "./theme.js";
 
 const CARD = {
   online: "border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900",
   offline: "border-dashed border-slate-300 bg-slate-50 opacity-70 grayscale dark:border-slate-700 dark:bg-slate-900/50",
 };
 
-const IMAGE_CHIP = {
-  idle: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
-  inUse: "bg-sky-100 text-sky-900 ring-1 ring-sky-400 font-semibold dark:bg-sky-500/20 dark:text-sky-100 dark:ring-sky-500/60",
-};
 
 const SLOT_PIP = {
   used: "bg-sky-600 dark:bg-sky-500",
-  reserved: "bg-sky-300 dark:bg-sky-800",
+  reserved: "bg-sky-300 dark:bg-sky-400/45",
   free: "bg-slate-200 dark:bg-slate-700",
   closed: "bg-slate-300 dark:bg-slate-600",
 };
@@ -106,7 +102,7 @@ function createCard(item) {
   const slotText = el("span", { class: "text-sm font-medium tabular-nums", "data-field": "slots" });
   const pips = el("span", { class: "flex gap-1", "aria-hidden": "true" });
   const vmList = el("ul", { class: "flex flex-col gap-2", "data-field": "vms" });
-  const noVms = el("p", { class: "text-sm muted", text: "No VMs" });
+  const noVms = el("p", { class: "text-sm muted", text: "No VMs", "data-field": "no-vms" });
   const images = el("ul", { class: "flex flex-wrap gap-1", "data-field": "images" });
   const noImages = el("p", { class: "text-sm muted", text: "None" });
 
@@ -251,20 +247,20 @@ function updateImageChip(chip, inUse) {
 function createVmRow(vm) {
   const badge = stateBadge(vm.state);
   const runtime = el("span", { class: "ml-auto shrink-0 text-sm tabular-nums", "data-field": "runtime" });
-  const image = el("span", { class: "truncate", "data-field": "image" });
+  const image = el("p", { class: "truncate", "data-field": "image" });
   const hostname = el("span", { class: "truncate", "data-field": "hostname" });
   const ip = el("span", { class: "font-mono", "data-field": "ip" });
-  const note = el("p", { class: "truncate text-xs muted", "data-field": "note" });
+  const host = el("p", { class: "flex min-w-0 gap-3" }, [hostname, ip]);
+  const note = el("p", { class: "truncate", "data-field": "note" });
   const root = el("li", { class: "rounded-lg bg-slate-50 px-2.5 py-2 dark:bg-slate-800/60", "data-vm-id": vm.vmId }, [
     el("div", { class: "flex items-center gap-2" }, [
       badge,
       el("span", { class: "truncate font-mono text-sm font-medium", title: vm.vmId, text: vm.vmId }),
       runtime,
     ]),
-    el("div", { class: "mt-1 flex min-w-0 flex-wrap gap-x-3 text-xs text-slate-600 dark:text-slate-300" }, [image, hostname, ip]),
-    note,
+    el("div", { class: "mt-1 flex min-w-0 flex-col gap-0.5 text-xs text-slate-600 dark:text-slate-300" }, [image, host, note]),
   ]);
-  return { root, badge, runtime, image, hostname, ip, note, runtimeSeconds: undefined };
+  return { root, badge, runtime, image, host, hostname, ip, note, runtimeSeconds: undefined };
 }
 
 function updateVmRow(row, vm) {
@@ -275,6 +271,7 @@ function updateVmRow(row, vm) {
   setHidden(row.hostname, !vm.vmHostname);
   setText(row.ip, vm.vmIpAddress);
   setHidden(row.ip, !vm.vmIpAddress);
+  setHidden(row.host, !vm.vmHostname && !vm.vmIpAddress);
   row.runtimeSeconds = Number.isFinite(vm.runtimeSeconds) ? vm.runtimeSeconds : undefined;
   if (row.runtimeSeconds == null) setText(row.runtime, "");
   let note = "";

@@ -1,9 +1,9 @@
 // The compact table of nodes for large fleets: one <tr> per node, kept per nodeId.
 
 import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
-import { formatAgo, formatPercent, formatUsedTotal, levelOf, parseTime, percentOf } from "./format.js";
+import { formatAgo, formatPercent, formatUsedTotal, levelOf, parseTime, percentOf, shortImageName } from "./format.js";
 import { labelList } from "./fleet-model.js";
-import { BAR_LEVEL, ONLINE_BADGE, STATUS_CHIP, statusTone } from "./theme.js";
+import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, VM_STATE_DOT, statusTone } from "./theme.js";
 
 const ROW = {
   online: "",
@@ -68,9 +68,11 @@ function createRow(item) {
   const memory = miniMeter("Memory");
   const disk = miniMeter("Disk");
   const slots = el("td", { class: "td tabular-nums whitespace-nowrap", "data-field": "slots" });
-  const vms = el("td", { class: "td max-w-72", "data-field": "vms" });
-  const images = el("td", { class: "td max-w-72 font-mono text-xs break-all", "data-field": "images" });
-  const labels = el("td", { class: "td max-w-56 font-mono text-xs break-all muted", "data-field": "labels" });
+  const vmList = el("ul", { class: "flex flex-col gap-0.5" });
+  const vms = el("td", { class: "td", "data-field": "vms" }, [vmList]);
+  const imageList = el("ul", { class: "flex max-w-80 flex-wrap gap-1" });
+  const images = el("td", { class: "td", "data-field": "images" }, [imageList]);
+  const labels = el("td", { class: "td max-w-56 font-mono text-xs muted", "data-field": "labels" });
   const root = el("tr", { "data-node-id": id, class: "hover:bg-slate-50 dark:hover:bg-slate-800/40" }, [
     el("th", { scope: "row", class: "td font-mono font-semibold whitespace-nowrap", text: id }),
     el("td", { class: "td" }, [el("div", { class: "flex flex-wrap items-center gap-1" }, [online, drained, status])]),
@@ -83,7 +85,7 @@ function createRow(item) {
     images,
     labels,
   ]);
-  return { root, online, drained, status, lastSeen, cpu, memory, disk, slots, vms, images, labels, lastSeenMs: NaN };
+  return { root, online, drained, status, lastSeen, cpu, memory, disk, slots, vmList, vmViews: new Map(), imageList, imageViews: new Map(), labels, lastSeenMs: NaN };
 }
 
 function updateRow(view, { node, vms }, now) {
@@ -106,9 +108,38 @@ function updateRow(view, { node, vms }, now) {
   const maxVms = node.maxVms ?? 0;
   const used = Math.min(maxVms, (node.vmCount ?? 0) + (node.reservedSlots ?? 0));
   setText(view.slots, `${used} / ${maxVms}`);
-  setText(view.vms, vms.length ? vms.map((vm) => `${vm.vmId} (${vm.state})`).join(", ") : "–");
+  reconcile(view.vmList, view.vmViews, vms, (vm) => vm.vmId, createVmItem, updateVmItem);
   const inUse = new Set(vms.map((vm) => vm.imageName));
-  const cached = node.cachedImages ?? [];
-  setText(view.images, cached.length ? cached.map((image) => (inUse.has(image) ? `${image} ▶` : image)).join(", ") : "–");
-  setText(view.labels, labelList(node.labels).join(", ") || "–");
+  reconcile(view.imageList, view.imageViews, node.cachedImages ?? [], (image) => image, createImageChip, (chip, image) =>
+    updateImageChip(chip, inUse.has(image)),
+  );
+  setText(view.labels, labelList(node.labels).join(" ") || "–");
+}
+
+function createVmItem(vm) {
+  const dot = el("span", { class: "inline-block size-2 shrink-0 rounded-full", "aria-hidden": "true" });
+  const state = el("span", { class: "muted" });
+  const root = el("li", { class: "flex items-center gap-1.5 whitespace-nowrap", "data-vm-id": vm.vmId }, [
+    dot,
+    el("span", { class: "font-mono", text: vm.vmId }),
+    state,
+  ]);
+  return { root, dot, state };
+}
+
+function updateVmItem(item, vm) {
+  setVariant(item.dot, VM_STATE_DOT, vm.state in VM_STATE_DOT ? vm.state : "unknown");
+  setText(item.state, vm.state);
+  item.root.dataset.state = vm.state;
+}
+
+function createImageChip(image) {
+  const marker = el("span", { class: "sr-only", text: " (in use)" });
+  return { root: el("li", { class: "chip", title: image }, [shortImageName(image), marker]), marker };
+}
+
+function updateImageChip(chip, inUse) {
+  chip.root.dataset.inUse = String(inUse);
+  setVariant(chip.root, IMAGE_CHIP, inUse ? "inUse" : "idle");
+  setHidden(chip.marker, !inUse);
 }

@@ -47,10 +47,23 @@ export function formatGB(value) {
   return Number.isInteger(rounded) ? String(rounded) : rounded.toFixed(1);
 }
 
-// "8.5 / 16 GB"; a terabyte and above is written in TB.
+// "8.5 / 16 GB"; from a terabyte on, "0.45 / 1 TB".
 export function formatUsedTotal(used, total) {
-  if (total >= 1000) return `${formatGB(used / 1000)} / ${formatGB(total / 1000)} TB`;
+  if (total >= 1000) return `${formatTB(used)} / ${formatTB(total)} TB`;
   return `${formatGB(used)} / ${formatGB(total)} GB`;
+}
+
+function formatTB(gigabytes) {
+  const value = gigabytes / 1000;
+  const decimals = value >= 10 ? 1 : 2;
+  return String(Number(value.toFixed(decimals)));
+}
+
+// The last part of an image reference ("macos-sonoma:15" of "ghcr.io/acme/macos-sonoma:15"),
+// for tight spaces; the full name goes in a tooltip.
+export function shortImageName(image) {
+  const slash = image.lastIndexOf("/");
+  return slash >= 0 ? image.slice(slash + 1) : image;
 }
 
 export function formatPercent(value) {
@@ -79,10 +92,4 @@ export function formatLabel(key, value) {
 // Milliseconds since the epoch of an RFC 3339 time, NaN when absent.
 export function parseTime(text) {
   return text ? Date.parse(text) : NaN;
-}
-
-// A VM state as a word for people.
-export function formatState(state) {
-  if (!state) return "unknown";
-  return state;
 }

@@ -60,6 +60,12 @@ export function statusTone(status) {
   return "good";
 }
 
+// Cached images; the one a VM of the node runs stands out.
+export const IMAGE_CHIP = {
+  idle: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+  inUse: "bg-sky-100 text-sky-900 ring-1 ring-sky-400 font-semibold dark:bg-sky-500/20 dark:text-sky-100 dark:ring-sky-500/60",
+};
+
 export const BAR_LEVEL = {
   ok: "bg-sky-600 dark:bg-sky-500",
   warn: "bg-amber-500 dark:bg-amber-400",

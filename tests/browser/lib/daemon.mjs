@@ -8,7 +8,7 @@ import { artifactsDir } from "./paths.mjs";
 const binary = process.env.MACVMORX_BIN;
 
 export class Daemon {
-  static async start({ name = "daemon", args = [] } = {}) {
+  static async start({ name = "daemon", offlineTimeout = "3s", args = [] } = {}) {
     if (!binary) throw new Error("MACVMORX_BIN must name the macvmorx binary (tests/browser/run.sh sets it)");
     const logDir = join(artifactsDir, "logs");
     mkdirSync(logDir, { recursive: true });
@@ -19,7 +19,7 @@ export class Daemon {
         "server",
         "--bind", "127.0.0.1",
         "--port", "0",
-        "--offline-timeout", "3s",
+        "--offline-timeout", offlineTimeout,
         "--monitor-interval", "500ms",
         "--threads", "2",
         ...(process.env.MACVMORX_WEB_DIR ? ["--web-dir", process.env.MACVMORX_WEB_DIR] : []),
