@@ -17,6 +17,9 @@
 
 #include "fleet_workload.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -66,6 +69,7 @@ struct Options {
     unsigned threads = 1;
     int max_vms = 2;                     // node i reports i % (max_vms + 1) VMs
     std::string label = "run";
+    int server_pid = 0; // with it, the server's CPU time per answer is measured too
 };
 
 [[noreturn]] void usage(const char* message) {
@@ -74,7 +78,7 @@ struct Options {
                  "usage: load_generator --port P [--host 127.0.0.1] [--nodes K] [--connections C]\n"
                  "         [--rate R] [--duration S] [--warmup S] [--heartbeats N] [--threads T]\n"
                  "         [--list-connections L] [--lists N] [--schedule-connections S] [--schedules N]\n"
-                 "         [--max-vms 0..2] [--label NAME]\n"
+                 "         [--max-vms 0..2] [--label NAME] [--server-pid PID]\n"
                  "  populate the fleet once:   --heartbeats K --nodes K --warmup 0\n"
                  "  saturation:                --nodes K --connections 32\n"
                  "  fixed rate:                --nodes K --connections 32 --rate 20000\n"
@@ -107,6 +111,7 @@ Options parse_options(int argc, char** argv) {
         else if (flag == "--threads") options.threads = static_cast<unsigned>(count());
         else if (flag == "--max-vms") options.max_vms = static_cast<int>(count());
         else if (flag == "--label") options.label = value;
+        else if (flag == "--server-pid") options.server_pid = static_cast<int>(std::strtol(value, nullptr, 10));
         else usage("unknown flag");
     }
     if (options.nodes == 0) usage("--nodes must be at least 1");
@@ -372,6 +377,30 @@ private:
     bool finished_ = false;
 };
 
+// CPU seconds (user + system) a process has used, from /proc/PID/stat; -1 if unknown.
+double process_cpu_seconds(int pid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    std::FILE* file = std::fopen(path.c_str(), "r");
+    if (file == nullptr) return -1;
+    char text[1024];
+    const std::size_t size = std::fread(text, 1, sizeof text - 1, file);
+    std::fclose(file);
+    text[size] = '\0';
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const char* rest = std::strrchr(text, ')');
+    if (rest == nullptr) return -1;
+    unsigned long long utime = 0, stime = 0;
+    if (std::sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 double percentile(const std::vector<std::int64_t>& sorted, double share) {
     if (sorted.empty()) return 0;
     const auto index = static_cast<std::size_t>(share * static_cast<double>(sorted.size() - 1) + 0.5);
@@ -447,12 +476,20 @@ int main(int argc, char** argv) {
 
     std::vector<std::thread> threads;
     for (auto& worker : workers) threads.emplace_back([&w = *worker] { w.ioc.run(); });
+    // CPU used by the server and by this process over the measured window.
+    std::this_thread::sleep_until(run.measure_from);
+    const double server_cpu_start = options.server_pid > 0 ? process_cpu_seconds(options.server_pid) : -1;
+    const double own_cpu_start = own_cpu_seconds();
     for (auto& thread : threads) thread.join();
     const auto finished = Clock::now();
+    const double server_cpu =
+        server_cpu_start >= 0 ? process_cpu_seconds(options.server_pid) - server_cpu_start : -1;
+    const double own_cpu = own_cpu_seconds() - own_cpu_start;
 
     const double window =
         std::chrono::duration<double>(std::min(finished, run.end) - std::max(run.measure_from, run.start)).count();
     bool any_answer = false;
+    std::size_t all_answers = 0;
     for (int role = 0; role < 3; ++role) {
         RoleStats total;
         for (auto& worker : workers) {
@@ -467,6 +504,7 @@ int main(int argc, char** argv) {
             role == 0 ? options.connections : role == 1 ? options.list_connections : options.schedule_connections;
         if (role_connections == 0) continue;
         any_answer = any_answer || !total.latencies_ns.empty();
+        all_answers += total.latencies_ns.size();
         std::sort(total.latencies_ns.begin(), total.latencies_ns.end());
         const auto answered = total.latencies_ns.size();
         const double rps = window > 0 ? static_cast<double>(answered) / window : 0;
@@ -486,6 +524,17 @@ int main(int argc, char** argv) {
                     percentile(total.latencies_ns, 0.99), percentile(total.latencies_ns, 0.999),
                     answered ? static_cast<double>(total.latencies_ns.back()) / 1000.0 : 0, mean_bytes, total.errors,
                     total.unavailable);
+    }
+    if (all_answers > 0) {
+        // Per answer of every role in the window: the cost of one request, client and server.
+        const double per_answer = 1e6 / static_cast<double>(all_answers);
+        std::printf("%-10s cpu: load generator %.2f us/answer (%.0f%% of a core)", options.label.c_str(),
+                    own_cpu * per_answer, 100 * own_cpu / window);
+        if (server_cpu >= 0) {
+            std::printf(", server %.2f us/answer (%.0f%% of a core)", server_cpu * per_answer, 100 * server_cpu / window);
+        }
+        std::printf("\nRESULT label=%s role=cpu answers=%zu client_us_per_answer=%.2f server_us_per_answer=%.2f\n",
+                    options.label.c_str(), all_answers, own_cpu * per_answer, server_cpu >= 0 ? server_cpu * per_answer : -1.0);
     }
     std::fflush(stdout);
     if (!any_answer) {

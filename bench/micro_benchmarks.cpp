@@ -22,6 +22,8 @@
 #include <simdjson.h>
 #endif
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -331,6 +333,64 @@ void BM_CopyListingSizedBody(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * listing.size()));
 }
 BENCHMARK(BM_CopyListingSizedBody)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------------------------------------
+// Memory per node, as the heap sees it (glibc's mallinfo2: bytes in use, allocator overhead
+// excluded; RSS per node from bench/run.sh includes it). Not a timing: one iteration.
+
+std::size_t heap_in_use() { return mallinfo2().uordblks; }
+
+void BM_HeapPerNode(benchmark::State& state) {
+    const auto nodes = static_cast<std::size_t>(state.range(0));
+    const int max_vms = static_cast<int>(state.range(1));
+    std::vector<fleet::Heartbeat> heartbeats;
+    heartbeats.reserve(nodes);
+    for (std::size_t node = 0; node < nodes; ++node) {
+        heartbeats.push_back(api::parse_heartbeat(bench::heartbeat_body(node, max_vms).json));
+    }
+    double orchestrator_bytes = 0, records_bytes = 0, scheduler_bytes = 0;
+    for (auto _ : state) {
+        // The whole daemon state.
+        {
+            ManualClock clock;
+            SequentialIdSource ids;
+            const auto before = heap_in_use();
+            auto orchestrator = std::make_unique<orchestrator::Orchestrator>(orchestrator::OrchestratorOptions{}, clock, ids);
+            for (const auto& heartbeat : heartbeats) orchestrator->record_heartbeat(heartbeat);
+            orchestrator_bytes = static_cast<double>(heap_in_use() - before);
+        }
+        // The published records alone (what the node store points to).
+        {
+            const auto before = heap_in_use();
+            std::vector<fleet::NodeSnapshot> records;
+            records.reserve(nodes);
+            for (const auto& heartbeat : heartbeats) {
+                auto record = std::make_shared<fleet::NodeRecord>();
+                record->report = heartbeat;
+                records.push_back(std::move(record));
+            }
+            records_bytes = static_cast<double>(heap_in_use() - before);
+        }
+        // The scheduler's view alone.
+        {
+            const auto before = heap_in_use();
+            auto scheduler = std::make_unique<scheduling::Scheduler>(scheduling::SchedulerOptions{});
+            fleet::NodeRecord record;
+            for (const auto& heartbeat : heartbeats) {
+                record.report = heartbeat;
+                scheduler->observe(record);
+            }
+            record = {};
+            scheduler_bytes = static_cast<double>(heap_in_use() - before);
+        }
+    }
+    const auto per_node = [nodes](double bytes) { return bytes / static_cast<double>(nodes); };
+    state.counters["daemon_B_per_node"] = per_node(orchestrator_bytes);
+    state.counters["records_B_per_node"] = per_node(records_bytes);
+    state.counters["scheduler_B_per_node"] = per_node(scheduler_bytes);
+}
+// {nodes, max VMs per node}: 0 is an idle fleet, 2 the mix of 0-2 VMs the load generator sends.
+BENCHMARK(BM_HeapPerNode)->Args({10'000, 0})->Args({10'000, 2})->Iterations(1)->Unit(benchmark::kMillisecond);
 
 } // namespace
 

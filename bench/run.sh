@@ -7,7 +7,8 @@
 #   SKIP_MICRO=1 SKIP_EXTRA=1     leave out the micro-benchmarks / the extra references
 #
 # Every figure is printed as a `RESULT ...` line (and each command before it, after `+`), and a
-# table at the end gives the daemon's figures as ratios to the null server's of the same run.
+# table at the end gives the daemon's figures as ratios to the null server's of the same run,
+# with the server's CPU time per answer (from /proc/PID/stat over the measured window).
 # Results also go to $BUILD/bench-results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ WARMUP=${WARMUP:-2}
 RATE=${RATE:-10000}           # heartbeats/s of the fixed-rate rows and under placements
 CONNECTIONS=${CONNECTIONS:-32}
 SERVER_THREADS=${SERVER_THREADS:-2}
+REPEAT=${REPEAT:-2}           # saturation rows run this many times, alternating; the best counts
 # The daemon's node listing of this fleet is 668-669 bytes per node (micro_benchmarks,
 # BM_ListNodesThroughRouter); the null server answers GET /api/nodes with as many bytes.
 LIST_BYTES_PER_NODE=${LIST_BYTES_PER_NODE:-669}
@@ -111,7 +113,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 load() {
     local row=$1 server=$2
     shift 2
-    run "$LOADGEN" --port "$PORT" --label "$row:$server" "$@"
+    run "$LOADGEN" --port "$PORT" --server-pid "$SERVER_PID" --label "$row:$server" "$@"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -136,6 +138,17 @@ for nodes in $NODES; do
         load "placement-under-heartbeats-$nodes" "$server" --nodes "$nodes" --connections "$CONNECTIONS" --rate "$RATE" --schedule-connections 4 --duration "$duration" --warmup "$warmup"
         load "node-listing-$nodes" "$server" --nodes "$nodes" --connections 0 --list-connections 1 --lists "$lists" --warmup 0
         stop_server
+    done
+
+    # The machine is shared: saturation again, null and daemon alternating; the summary keeps
+    # each server's best run.
+    for ((round = 2; round <= REPEAT; ++round)); do
+        for server in null daemon; do
+            start_server "$server" "$SERVER_THREADS"
+            load "populate-$nodes" "$server" --nodes "$nodes" --connections "$CONNECTIONS" --heartbeats "$nodes" --warmup 0 >/dev/null
+            load "heartbeats-saturation-$nodes" "$server" --nodes "$nodes" --connections "$CONNECTIONS" --duration "$duration" --warmup "$warmup"
+            stop_server
+        done
     done
 
     # Memory of idle nodes (no VMs, three cached images), in a fresh daemon.
