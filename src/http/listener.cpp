@@ -33,11 +33,12 @@ void Listener::run() {
     net::dispatch(strand_, beast::bind_front_handler(&Listener::do_accept, shared_from_this()));
 }
 
-void Listener::stop() {
-    net::post(strand_, [self = shared_from_this()] {
+void Listener::stop(std::function<void()> closed) {
+    net::post(strand_, [self = shared_from_this(), closed = std::move(closed)] {
         beast::error_code ec;
         self->acceptor_.close(ec);
         self->retry_timer_.cancel();
+        closed();
     });
 }
 

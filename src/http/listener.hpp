@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/error.hpp>
 
+#include <functional>
 #include <memory>
 
 namespace macvmorx::http {
@@ -26,7 +27,8 @@ public:
              const ServerLimits& limits, ConnectionRegistry& registry);
 
     void run();
-    void stop();
+    // Closes the acceptor on its strand, then calls `closed` there.
+    void stop(std::function<void()> closed);
     std::uint16_t port() const { return port_; }
 
 private:

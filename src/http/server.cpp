@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 namespace macvmorx::http {
@@ -84,7 +85,14 @@ void Server::every(Duration interval, std::function<void()> task) {
 void Server::stop() {
     auto& impl = *impl_;
     if (impl.stopped.exchange(true)) return;
-    if (impl.listener) impl.listener->stop();
+    // Stop accepting before anything else, and be sure of it: the close runs on the pool.
+    if (impl.listener) {
+        std::promise<void> closed;
+        impl.listener->stop([&closed] { closed.set_value(); });
+        if (impl.started) {
+            closed.get_future().wait();
+        }
+    }
     for (const auto& timer : impl.timers) {
         net::post(impl.ioc, [timer] { timer->cancel(); });
     }

@@ -47,6 +47,7 @@ double SimulatedMac::image_size_gb(const std::string& image) const {
 }
 
 void SimulatedMac::pull_image(const std::string& image, Progress progress, Done done) {
+    ++pulls_;
     const double size_gb = image_size_gb(image);
     const double seconds = size_gb * 8000.0 / std::max(1.0, profile_.bandwidth_mbps);
     const bool fails = chance(profile_.pull_failure_rate);

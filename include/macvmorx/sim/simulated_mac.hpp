@@ -66,6 +66,8 @@ public:
     agent::HostFigures sample() override;
 
     int running_vms() const;
+    // Image downloads started so far.
+    int pulls() const { return pulls_; }
 
 private:
     struct Vm {
@@ -85,6 +87,7 @@ private:
     std::map<std::string, double> images_; // on disk: name -> GB
     std::map<std::string, Vm> vms_;        // by clone name
     int ghosts_ = 0;
+    int pulls_ = 0;
     std::uint64_t generation_ = 0; // bumped by a crash: pending completions of the old one are dropped
     std::function<void(const std::string&)> exit_handler_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
