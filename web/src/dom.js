@@ -1,5 +1,5 @@
 // Small DOM helpers. Every string from the API reaches the page through textContent or an
-// attribute value, never as markup: there is no innerHTML anywhere in the dashboard.
+// attribute value, never as markup: the dashboard never has the browser parse HTML it built.
 
 // Creates an element. `props`: class, text, and attributes (true: present, false/null: absent).
 // Children are nodes or strings (strings become text nodes).

@@ -1,0 +1,67 @@
+// A large fleet: 200 nodes render, refresh in place (keyed elements, not rebuilt), and the
+// compact table shows them all.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { screenshot } from "./lib/browser.mjs";
+import { heartbeatOf, populate } from "./lib/fleet.mjs";
+import { card, text, useBrowser, waitForText, withDashboard } from "./lib/harness.mjs";
+
+useBrowser();
+
+test("200 nodes render and a refresh updates their elements in place", async () => {
+  await withDashboard(
+    {
+      daemon: { name: "large", offlineTimeout: "10m" },
+      viewport: { width: 1920, height: 1080 },
+      beforeOpen: async ({ daemon }) => populate(daemon, 200, { perNode: 1.5 }),
+    },
+    async ({ daemon, page }) => {
+      await page.locator(card("mac-mini-200")).waitFor({ state: "attached" });
+      assert.equal(await page.locator("#node-grid > article").count(), 200);
+      assert.equal(await text(page, '[data-total="total"]'), "200");
+      assert.equal(await text(page, "#count-nodes"), "200");
+      await page.evaluate(() => document.fonts.ready);
+      await screenshot(page, "nodes-200");
+
+      // Tag every card and VM row, change one node, refresh: the same elements show the news.
+      await page.evaluate(() => {
+        for (const element of document.querySelectorAll("#node-grid > article, #node-grid li[data-vm-id]")) element.probe = true;
+      });
+      const mutations = page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            let added = 0;
+            const observer = new MutationObserver((records) => {
+              for (const record of records) added += [...record.addedNodes].filter((n) => n.nodeType === 1 && n.matches("article")).length;
+            });
+            observer.observe(document.querySelector("#node-grid"), { childList: true });
+            window.stopObserving = () => {
+              observer.disconnect();
+              resolve(added);
+            };
+          }),
+      );
+      const changed = heartbeatOf(17, (await daemon.get("/api/nodes/mac-mini-017")).vms);
+      changed.cpuUsagePercent = 97.4;
+      changed.status = "busy";
+      await daemon.heartbeat(changed);
+      await page.click("#refresh-now");
+      await waitForText(page, `${card("mac-mini-017")} [data-field="CPU-value"]`, "97%");
+      assert.equal(await text(page, `${card("mac-mini-017")} [data-field="status"]`), "busy");
+      assert.equal(await page.getAttribute(`${card("mac-mini-017")} [data-field="CPU"]`, "data-level"), "critical");
+      await page.evaluate(() => window.stopObserving());
+      assert.equal(await mutations, 0, "no card was added: the grid was not rebuilt");
+      const untagged = await page.evaluate(
+        () => [...document.querySelectorAll("#node-grid > article, #node-grid li[data-vm-id]")].filter((e) => !e.probe).length,
+      );
+      assert.equal(untagged, 0, "every card and VM row is the element it was");
+
+      // The table holds the same 200.
+      await page.click("#layout-table");
+      await page.locator('#node-rows > tr[data-node-id="mac-mini-200"]').waitFor({ state: "attached" });
+      assert.equal(await page.locator("#node-rows > tr").count(), 200);
+      assert.equal(await page.locator("#node-grid > article").count(), 0);
+      await screenshot(page, "nodes-200-table");
+    },
+  );
+});

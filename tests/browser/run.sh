@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the dashboard's tests in a real browser: Debian's chromium, driven headless by
+# playwright-core, against the given macvmorx binary (the dashboard built into it; set
+# MACVMORX_WEB_DIR=web/dist to test the files on disk instead). Screenshots and daemon logs
+# go to test-artifacts/. Exits non-zero when a test fails.
+#
+#   tests/browser/run.sh build/release/src/macvmorx
+set -euo pipefail
+
+if [ $# -ne 1 ] || [ ! -x "$1" ]; then
+  echo "usage: $0 path/to/macvmorx" >&2
+  exit 2
+fi
+binary=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+started=$(date +%s)
+
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  echo "Installing Debian's chromium"
+  sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
+command -v node >/dev/null || { echo "the browser tests need Node.js 20 or later" >&2; exit 1; }
+
+cd "$here"
+npm ci --no-audit --no-fund --loglevel=error
+
+if [ -n "${MACVMORX_WEB_DIR:-}" ]; then export MACVMORX_WEB_DIR=$(realpath "$MACVMORX_WEB_DIR"); fi
+export MACVMORX_BIN="$binary" CHROMIUM="$chromium" MACVMORX_ARTIFACTS="$root/test-artifacts"
+rm -rf "$MACVMORX_ARTIFACTS/screenshots" "$MACVMORX_ARTIFACTS/logs"
+status=0
+node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec ./*.test.mjs || status=$?
+echo "Browser tests took $(( $(date +%s) - started )) seconds; screenshots in test-artifacts/screenshots/"
+exit "$status"
