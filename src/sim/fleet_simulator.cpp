@@ -42,6 +42,7 @@ struct FleetSimulator::Fleet {
         std::string node_id;
         MacModel model;
         fleet::Labels labels;
+        std::vector<std::string> preloaded;
         std::unique_ptr<SimulatedMac> mac;
         std::unique_ptr<agent::OrchestratorLink> link;
         std::unique_ptr<agent::Agent> agent;
@@ -86,7 +87,11 @@ struct FleetSimulator::Fleet {
             node->labels = {{"arch", "arm64"}, {"chip", hardware.chip}, {"simulated", ""}};
             node->mac = std::make_unique<SimulatedMac>(ioc, options.profile, node->model, random());
             // A lab's Macs start with a few images already pulled.
-            for (int n = preload_count(random); n > 0; --n) node->mac->preload_image(pick_image().name);
+            for (int n = preload_count(random); n > 0; --n) {
+                const auto& image = pick_image().name;
+                node->mac->preload_image(image);
+                node->preloaded.push_back(image);
+            }
             nodes.push_back(std::move(node));
         }
     }
@@ -152,6 +157,7 @@ struct FleetSimulator::Fleet {
         }
         ci->request(http::Method::post, "/api/schedule-vm", std::move(body), std::move(headers),
                     [this](std::error_code ec, http::ClientResponse response) {
+                        if (ec == std::errc::operation_canceled) return; // the simulation is stopping
                         std::lock_guard lock{stats_mutex};
                         if (!ec && response.status == 200) {
                             ++stats.jobs_placed;
@@ -241,6 +247,18 @@ void FleetSimulator::stop() {
         fleet->ci.reset();
         fleet->ioc.stop();
     });
+}
+
+std::vector<std::string> FleetSimulator::describe() const {
+    std::vector<std::string> lines;
+    for (const auto& node : fleet_->nodes) {
+        std::string line = node->node_id + " " + fleet::to_string(node->labels) +
+                           " memory=" + std::to_string(static_cast<int>(node->model.memory_total_gb)) +
+                           " disk=" + std::to_string(static_cast<int>(node->model.disk_total_gb)) + " images=";
+        for (const auto& image : node->preloaded) line += image + ";";
+        lines.push_back(std::move(line));
+    }
+    return lines;
 }
 
 SimulationStats FleetSimulator::stats() const {

@@ -65,6 +65,9 @@ public:
     void stop();
 
     SimulationStats stats() const;
+    // One line per Mac (id, chip, memory, disk, images it starts with): the same seed gives
+    // the same lines.
+    std::vector<std::string> describe() const;
 
 private:
     struct Fleet;
