@@ -189,17 +189,17 @@ test("light and dark themes follow the system and stay readable", async () => {
         colorScheme,
         viewport: { width: 1600, height: 900 },
         beforeOpen: async ({ daemon }) => {
-          const reports = await populate(daemon, 11);
+          const reports = await populate(daemon, 7);
           await daemon.post("/api/nodes/mac-mini-004/drain", {});
           await daemon.post("/api/vms/job-4104/events", { state: "provisioning", message: "downloading image: 4.1 of 22 GB", progress: 0.19 });
-          await daemon.heartbeat(heartbeatOf(12)); // then silent: offline
+          await daemon.heartbeat(heartbeatOf(8)); // then silent: offline
           await daemon.scheduleVm({ imageName: "ghcr.io/acme/macos-sequoia-xcode:16.1", vmId: "job-queued", wait: true, labels: { chip: "m9" } });
           stop = keepAlive(daemon, reports, 500);
         },
       },
       async ({ page }) => {
         try {
-          await page.waitForSelector(`${card("mac-mini-012")}[data-online="false"]`, { timeout: 20_000 });
+          await page.waitForSelector(`${card("mac-mini-008")}[data-online="false"]`, { timeout: 20_000 });
           // Average of R, G and B (0-255) of computed colours, whatever notation they use.
           const colours = await page.evaluate(() => {
             const canvas = document.createElement("canvas");

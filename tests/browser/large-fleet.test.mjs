@@ -65,3 +65,39 @@ test("200 nodes render and a refresh updates their elements in place", async () 
     },
   );
 });
+
+test("500 nodes with 1,000 VMs: a refresh with no news changes nothing but the clocks", async () => {
+  await withDashboard(
+    {
+      daemon: { name: "larger", offlineTimeout: "10m" },
+      viewport: { width: 1920, height: 1080 },
+      beforeOpen: async ({ daemon }) => populate(daemon, 500, { perNode: 2 }),
+    },
+    async ({ page }) => {
+      await page.locator(card("mac-mini-500")).waitFor({ state: "attached" });
+      assert.equal(await page.locator("#node-grid > article").count(), 500);
+      assert.equal(await text(page, "#count-vms"), "1000");
+      assert.equal(await page.locator("#node-grid li[data-vm-id]").count(), 1000);
+      assert.equal(await text(page, '[data-total="free"]'), "0");
+
+      await page.evaluate(() => {
+        const records = [];
+        const observer = new MutationObserver((batch) => records.push(...batch));
+        observer.observe(document.querySelector("#node-grid"), { subtree: true, childList: true, attributes: true, characterData: true });
+        window.stopObserving = () => {
+          observer.disconnect();
+          const elementOf = (record) => (record.target.nodeType === 1 ? record.target : record.target.parentElement);
+          const clocks = '[data-field="last-seen"], [data-field="runtime"]';
+          return {
+            total: records.length,
+            others: records.filter((r) => !elementOf(r).closest(clocks)).map((r) => `${r.type} ${elementOf(r).outerHTML.slice(0, 100)}`),
+          };
+        };
+      });
+      await page.click("#refresh-now");
+      await page.waitForFunction(() => !document.querySelector("#refresh-now").hasAttribute("aria-busy"));
+      const changes = await page.evaluate(() => window.stopObserving());
+      assert.deepEqual(changes.others, [], "only 'last seen' and runtimes may change");
+    },
+  );
+});

@@ -177,7 +177,7 @@ class Dashboard {
     const banner = $("#connection-banner");
     const state = this.error ? "lost" : !this.lastSuccess ? "loading" : manual ? "manual" : "live";
     setVariant($("#live-dot"), LIVE_DOT, state);
-    document.body.dataset.connection = state;
+    setAttr(document.body, "data-connection", state);
     setText($("#updated"), this.lastSuccess ? `Updated ${formatClock(this.lastSuccess)}` : this.error ? "No data" : "Loading…");
     setHidden(banner, !this.error);
     if (this.error) {

@@ -52,7 +52,7 @@ export class Summary {
     set("reserved", fleet.slots.reserved);
 
     const level = capacityLevel(fleet.slots);
-    this.slotsTile.dataset.level = level;
+    setAttr(this.slotsTile, "data-level", level);
     setVariant(this.slotsTile, CAPACITY_TILE, level);
     setVariant(this.totals.get("free"), CAPACITY_NUMBER, level);
     setHidden(this.warning, level === "ok");

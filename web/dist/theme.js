@@ -1,7 +1,7 @@
 // Colours of states and levels, as Tailwind classes written out in full (Tailwind finds the
 // classes it generates by scanning this folder's files).
 
-import { el, setText, setVariant } from "./dom.js";
+import { el, setAttr, setText, setVariant } from "./dom.js";
 
 // VM states in the order the dashboard lists them.
 export const VM_STATES = [
@@ -82,6 +82,6 @@ export function stateBadge(state) {
 export function updateStateBadge(badge, state) {
   const known = state in VM_STATE_BADGE ? state : "unknown";
   setText(badge, state || "unknown");
-  if (badge.dataset.state !== known) badge.dataset.state = known;
+  setAttr(badge, "data-state", known);
   setVariant(badge, VM_STATE_BADGE, known);
 }

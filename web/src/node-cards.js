@@ -158,7 +158,7 @@ function createCard(item) {
 
 function updateCard(view, { node, vms }, now) {
   const state = node.isOnline ? "online" : "offline";
-  view.root.dataset.online = String(node.isOnline);
+  setAttr(view.root, "data-online", String(node.isOnline));
   view.isOnline = node.isOnline;
   setVariant(view.root, CARD, state);
   setText(view.online, state);
@@ -219,7 +219,7 @@ function updatePips(container, states) {
   while (container.children.length < states.length) container.append(el("span", { class: "inline-block h-3 w-5 rounded-sm" }));
   states.forEach((state, i) => {
     setVariant(container.children[i], SLOT_PIP, state);
-    container.children[i].dataset.slot = state;
+    setAttr(container.children[i], "data-slot", state);
   });
 }
 
@@ -239,7 +239,7 @@ function createImageChip(image) {
 }
 
 function updateImageChip(chip, inUse) {
-  chip.root.dataset.inUse = String(inUse);
+  setAttr(chip.root, "data-in-use", String(inUse));
   setVariant(chip.root, IMAGE_CHIP, inUse ? "inUse" : "idle");
   setHidden(chip.marker, !inUse);
 }

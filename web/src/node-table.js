@@ -90,7 +90,7 @@ function createRow(item) {
 
 function updateRow(view, { node, vms }, now) {
   const state = node.isOnline ? "online" : "offline";
-  view.root.dataset.online = String(node.isOnline);
+  setAttr(view.root, "data-online", String(node.isOnline));
   setVariant(view.root, ROW, state);
   setText(view.online, state);
   setVariant(view.online, ONLINE_BADGE, state);
@@ -130,7 +130,7 @@ function createVmItem(vm) {
 function updateVmItem(item, vm) {
   setVariant(item.dot, VM_STATE_DOT, vm.state in VM_STATE_DOT ? vm.state : "unknown");
   setText(item.state, vm.state);
-  item.root.dataset.state = vm.state;
+  setAttr(item.root, "data-state", vm.state);
 }
 
 function createImageChip(image) {
@@ -139,7 +139,7 @@ function createImageChip(image) {
 }
 
 function updateImageChip(chip, inUse) {
-  chip.root.dataset.inUse = String(inUse);
+  setAttr(chip.root, "data-in-use", String(inUse));
   setVariant(chip.root, IMAGE_CHIP, inUse ? "inUse" : "idle");
   setHidden(chip.marker, !inUse);
 }

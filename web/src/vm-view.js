@@ -117,7 +117,7 @@ function createVmRow(record) {
 
 function updateVmRow(row, record, now) {
   updateStateBadge(row.badge, record.state);
-  row.root.dataset.state = record.state;
+  setAttr(row.root, "data-state", record.state);
   setText(row.node, record.nodeId ?? "–");
   setText(row.image, record.imageName);
   setText(row.cached, record.managed && record.nodeId && !record.imageCached ? "(download)" : "");
