@@ -211,6 +211,10 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
                         "CI jobs asking for a VM, on average per minute (arriving at random)")
         ->check(CLI::Range(0.0, 1'000'000.0))
         ->capture_default_str();
+    simulate.add_option("--initial-jobs", options.initial_jobs,
+                        "Jobs asked for at once when the fleet has reported (a demo that starts busy)")
+        ->check(CLI::Range(0, 100'000))
+        ->capture_default_str();
     simulate.add_option("--image", text.images,
                         "An image of the mix, NAME[:SIZE_GB[:WEIGHT]] (repeat it; default: five common macOS images)")
         ->check(image_spec_check);

@@ -232,6 +232,14 @@ void FleetSimulator::run() {
     fleet.every_random(fleet.failure_timer, fleet.options.node_failures_per_hour / 60.0,
                        [&fleet] { fleet.fail_random_node(); });
     fleet.report();
+    if (fleet.options.initial_jobs > 0) {
+        // After every Mac has sent its first heartbeat.
+        auto timer = std::make_shared<boost::asio::steady_timer>(fleet.ioc, fleet.options.heartbeat_interval);
+        timer->async_wait([&fleet, timer](boost::system::error_code ec) {
+            if (ec) return;
+            for (int i = 0; i < fleet.options.initial_jobs; ++i) fleet.submit_job();
+        });
+    }
     fleet.ioc.run();
 }
 

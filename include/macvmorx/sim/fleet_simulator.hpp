@@ -33,6 +33,7 @@ struct SimulationOptions {
     SimulationProfile profile;
     // The CI side: jobs asking for VMs, arriving at random (Poisson) at this average rate.
     double jobs_per_minute = 0;
+    int initial_jobs = 0;   // asked for once the fleet has reported, so that a demo starts busy
     bool queue_jobs = true; // ask with "wait": true, so that jobs queue when the fleet is full
     // Hosts that fail: they stop heartbeating (and lose their VMs) for `failure_duration`.
     double node_failures_per_hour = 0;
