@@ -185,7 +185,7 @@ test("light and dark themes follow the system and stay readable", async () => {
     let stop;
     await withDashboard(
       {
-        daemon: { name: `theme-${colorScheme}` },
+        daemon: { name: `theme-${colorScheme}`, args: ["--max-attempts", "1"] },
         colorScheme,
         viewport: { width: 1600, height: 900 },
         beforeOpen: async ({ daemon }) => {
@@ -193,6 +193,8 @@ test("light and dark themes follow the system and stay readable", async () => {
           await daemon.post("/api/nodes/mac-mini-004/drain", {});
           await daemon.post("/api/vms/job-4104/events", { state: "provisioning", message: "downloading image: 4.1 of 22 GB", progress: 0.19 });
           await daemon.heartbeat(heartbeatOf(8)); // then silent: offline
+          await daemon.scheduleVm({ imageName: "ghcr.io/acme/macos-sonoma-xcode:15.4", vmId: "job-flaky" });
+          await daemon.post("/api/vms/job-flaky/events", { state: "failed", message: "tart clone: no space left on device" });
           await daemon.scheduleVm({ imageName: "ghcr.io/acme/macos-sequoia-xcode:16.1", vmId: "job-queued", wait: true, labels: { chip: "m9" } });
           stop = keepAlive(daemon, reports, 500);
         },
@@ -229,6 +231,9 @@ test("light and dark themes follow the system and stay readable", async () => {
           }
           await page.evaluate(() => document.fonts.ready);
           await screenshot(page, colorScheme, { fullPage: true });
+          await page.click("#tab-vms");
+          await page.locator('#vm-rows tr[data-vm-id="job-queued"]').waitFor();
+          await screenshot(page, `vms-${colorScheme}`, { fullPage: true });
         } finally {
           await stop();
         }

@@ -183,7 +183,8 @@ function updateCard(view, { node, vms }, now) {
   const used = Math.min(maxVms, running + reserved);
   setText(view.slotText, `${used} / ${maxVms}`);
   const pipStates = [];
-  for (let i = 0; i < maxVms; i++) {
+  // One pip per slot while they fit on the line; beyond that the numbers say it.
+  for (let i = 0; i < (maxVms <= 8 ? maxVms : 0); i++) {
     if (i < running) pipStates.push("used");
     else if (i < used) pipStates.push("reserved");
     else pipStates.push(node.acceptsVms ? "free" : "closed");
