@@ -108,7 +108,10 @@ test("a node that stops heartbeating turns offline, greyed and last", async () =
         assert.equal(await text(page, `${card("mac-mini-001")} [data-field="online"]`), "offline");
         assert.match(await page.getAttribute(card("mac-mini-001"), "class"), /grayscale/);
         assert.doesNotMatch(await page.getAttribute(card("mac-mini-002"), "class"), /grayscale/);
-        assert.deepEqual(await order(), ["mac-mini-002", "mac-mini-003", "mac-mini-001"]);
+        await page.waitForFunction(
+          (expected) => [...document.querySelectorAll("#node-grid > article")].map((c) => c.dataset.nodeId).join() === expected,
+          "mac-mini-002,mac-mini-003,mac-mini-001",
+        );
         await waitForText(page, '[data-total="offline"]', "1");
         assert.equal(await text(page, '[data-total="online"]'), "2");
       } finally {

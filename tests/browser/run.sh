@@ -23,7 +23,11 @@ if [ ! -x "$chromium" ]; then
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
-command -v node >/dev/null || { echo "the browser tests need Node.js 20 or later" >&2; exit 1; }
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "the browser tests need Node.js 20 or later (playwright-core does)" >&2
+  exit 1
+fi
 
 cd "$here"
 npm ci --no-audit --no-fund --loglevel=error
