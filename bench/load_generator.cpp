@@ -215,7 +215,13 @@ public:
           interval_{std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval_seconds))},
           due_{first_due} {}
 
-    void start() { connect(); }
+    void start() {
+        // Beast reads at most what the buffer has room for: with the default small buffer a
+        // multi-megabyte listing arrives in thousands of reads, and the client, not the server,
+        // would set the latency.
+        if (role_ == Role::list) buffer_.reserve(1 << 20);
+        connect();
+    }
 
 private:
     void connect() {

@@ -58,7 +58,8 @@ SERVER_PID=""
 free_port() {
     local port
     for _ in $(seq 100); do
-        port=$((20000 + RANDOM % 30000))
+        # Below the ephemeral range (32768 and up), where the load generator's own sockets live.
+        port=$((10000 + RANDOM % 22000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0
@@ -68,12 +69,16 @@ free_port() {
     return 1
 }
 
+# wait_for_port PORT PID: until PID (still running) accepts on PORT.
 wait_for_port() {
     for _ in $(seq 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        kill -0 "$2" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            kill -0 "$2" 2>/dev/null && return 0
+            return 1
+        fi
         sleep 0.05
     done
-    echo "server on port $1 did not start" >&2
     return 1
 }
 
@@ -87,24 +92,29 @@ stop_server() {
 trap stop_server EXIT
 
 # start_server KIND THREADS [LIST_BYTES]: KIND is null (macvmorx's HTTP stack, null handlers),
-# bare (a minimal Beast server) or daemon. Sets PORT and SERVER_PID.
+# bare (a minimal Beast server) or daemon. Sets PORT and SERVER_PID. Tries another port if the
+# server cannot bind the one picked (another process may have taken it meanwhile).
 start_server() {
     local kind=$1 threads=$2 list_bytes=${3:-2}
-    PORT=$(free_port)
-    case $kind in
-    null) log "+ $NULL_SERVER --mode router --port $PORT --threads $threads --list-bytes $list_bytes"
-        "$NULL_SERVER" --mode router --port "$PORT" --threads "$threads" --list-bytes "$list_bytes" 2>/dev/null &
-        ;;
-    bare) log "+ $NULL_SERVER --mode bare --port $PORT --threads $threads --list-bytes $list_bytes"
-        "$NULL_SERVER" --mode bare --port "$PORT" --threads "$threads" --list-bytes "$list_bytes" 2>/dev/null &
-        ;;
-    daemon) log "+ $DAEMON server --bind 127.0.0.1 --port $PORT --threads $threads --log-level warn"
-        "$DAEMON" server --bind 127.0.0.1 --port "$PORT" --threads "$threads" --log-level warn 2>>"$BUILD/daemon-stderr.txt" &
-        ;;
-    esac
-    SERVER_PID=$!
-    wait_for_port "$PORT"
-    kill -0 "$SERVER_PID" # still running: the port is ours
+    for _ in 1 2 3; do
+        PORT=$(free_port)
+        case $kind in
+        null) log "+ $NULL_SERVER --mode router --port $PORT --threads $threads --list-bytes $list_bytes"
+            "$NULL_SERVER" --mode router --port "$PORT" --threads "$threads" --list-bytes "$list_bytes" 2>/dev/null &
+            ;;
+        bare) log "+ $NULL_SERVER --mode bare --port $PORT --threads $threads --list-bytes $list_bytes"
+            "$NULL_SERVER" --mode bare --port "$PORT" --threads "$threads" --list-bytes "$list_bytes" 2>/dev/null &
+            ;;
+        daemon) log "+ $DAEMON server --bind 127.0.0.1 --port $PORT --threads $threads --log-level warn"
+            "$DAEMON" server --bind 127.0.0.1 --port "$PORT" --threads "$threads" --log-level warn 2>>"$BUILD/daemon-stderr.txt" &
+            ;;
+        esac
+        SERVER_PID=$!
+        if wait_for_port "$PORT" "$SERVER_PID"; then return 0; fi
+        stop_server
+    done
+    echo "could not start the $kind server" >&2
+    return 1
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
