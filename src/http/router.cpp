@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <cctype>
 
@@ -104,31 +105,56 @@ void finish(Response& response) {
     }
 }
 
-// What an asynchronous handler answers gets the same treatment as any other answer: the
-// common headers, and errors logged once, here in the router.
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void log_access(const Request& request, int status, double seconds) {
+    if (!spdlog::should_log(spdlog::level::debug)) return;
+    spdlog::debug("{} {} from {} -> {} in {:.3f} ms", to_string(request.method), request.target,
+                  request.remote_address, status, seconds * 1000);
+}
+
+// Everything the router does once an answer exists: common headers, the access log, the
+// observer, and errors logged once. Asynchronous answers pass through it later.
 class FinishingReply final : public Reply {
 public:
-    FinishingReply(std::shared_ptr<Reply> inner, const Request& request)
-        : inner_{std::move(inner)}, method_{request.method}, target_{request.target}, remote_{request.remote_address} {}
+    FinishingReply(std::shared_ptr<Reply> inner, const Request& request, std::size_t route, RequestObserver* observer,
+                   Clock::time_point start, bool log_errors)
+        : inner_{std::move(inner)}, route_{route}, observer_{observer}, start_{start}, log_errors_{log_errors} {
+        context_.method = request.method;
+        context_.target = request.target;
+        context_.remote_address = request.remote_address;
+    }
 
     void send(Response response) override {
         finish(response);
-        if (response.status >= 400) {
-            Request context;
-            context.method = method_;
-            context.target = target_;
-            context.remote_address = remote_;
-            log_error_response(context, response, response.body);
-        }
+        const double seconds = seconds_since(start_);
+        if (observer_ != nullptr) observer_->on_answer(route_, context_.method, response.status, seconds);
+        log_access(context_, response.status, seconds);
+        if (log_errors_ && response.status >= 400) log_error_response(context_, response, response.body);
         inner_->send(std::move(response));
     }
 
 private:
     std::shared_ptr<Reply> inner_;
-    Method method_;
-    std::string target_;
-    std::string remote_;
+    Request context_;
+    std::size_t route_;
+    RequestObserver* observer_;
+    Clock::time_point start_;
+    bool log_errors_;
 };
+
+// A synchronous answer, finished in place (no allocation on the hot path).
+void finish_now(Response& response, const Request& request, std::size_t route, RequestObserver* observer,
+                Clock::time_point start) {
+    finish(response);
+    const double seconds = seconds_since(start);
+    if (observer != nullptr) observer->on_answer(route, request.method, response.status, seconds);
+    log_access(request, response.status, seconds);
+}
 
 // Keeps the answer of a route that answered at once.
 class CapturedReply final : public Reply {
@@ -191,31 +217,38 @@ const Route& Router::resolve(Request& request) const {
 }
 
 void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
+    const auto start = Clock::now();
+    std::size_t route_index = RequestObserver::no_route;
+    Response response;
     try {
         const Route& route = resolve(request);
+        route_index = static_cast<std::size_t>(&route - routes_.data());
         if (const auto* handler = std::get_if<Handler>(&route.handler)) {
-            Response response = (*handler)(request);
-            finish(response);
-            reply->send(std::move(response));
+            response = (*handler)(request);
         } else {
             // A copy of `reply`: if the handler throws, the error below still has it.
-            std::get<AsyncHandler>(route.handler)(request, std::make_shared<FinishingReply>(reply, request));
+            std::get<AsyncHandler>(route.handler)(
+                request, std::make_shared<FinishingReply>(reply, request, route_index, observer_, start, true));
+            return;
         }
     } catch (const OptionsAnswer& options) {
-        Response response;
+        response = Response{};
         response.status = 204;
         response.content_type.clear();
         response.set_header("Allow", options.allow);
-        reply->send(std::move(response));
     } catch (const HttpError& error) {
-        Response response = error_response(error);
+        response = error_response(error);
         log_error_response(request, response, error.what());
-        reply->send(std::move(response));
     } catch (const std::exception& error) {
-        Response response = error_response(HttpError(500, "internal error", "the server could not answer this request"));
+        response = error_response(HttpError(500, "internal error", "the server could not answer this request"));
         log_error_response(request, response, error.what());
-        reply->send(std::move(response));
     }
+    finish_now(response, request, route_index, observer_, start);
+    reply->send(std::move(response));
+}
+
+void Router::refused(std::string_view target, int status) const {
+    if (observer_ != nullptr) observer_->on_refused(target, status);
 }
 
 Response Router::handle(Request& request) const {

@@ -24,8 +24,11 @@ bool contains(const std::vector<std::string>& items, std::string_view item) {
 struct VmLifecycle::Effects {
     std::vector<std::pair<spdlog::level::level_enum, std::string>> logs;
     std::vector<std::function<void()>> replies;
+    std::vector<std::string> touched; // records changed, for the observers
+    bool queue_changed = false;
 
     void log(spdlog::level::level_enum level, std::string line) { logs.emplace_back(level, std::move(line)); }
+    void touch(const std::string& vm_id) { touched.push_back(vm_id); }
     void run() {
         for (const auto& [level, line] : logs) spdlog::log(level, "{}", line);
         for (const auto& reply : replies) reply();
@@ -37,6 +40,29 @@ VmLifecycle::VmLifecycle(LifecycleOptions options, scheduling::Scheduler& schedu
     : options_{options}, scheduler_{scheduler}, clock_{clock}, ids_{ids} {}
 
 VmLifecycle::~VmLifecycle() = default;
+
+void VmLifecycle::add_observer(LifecycleObserver* observer) { observers_.push_back(observer); }
+
+// Tells the observers what the operation changed; still under the lock, so in order.
+void VmLifecycle::notify(Effects& effects) {
+    if (observers_.empty()) return;
+    std::sort(effects.touched.begin(), effects.touched.end());
+    effects.touched.erase(std::unique(effects.touched.begin(), effects.touched.end()), effects.touched.end());
+    for (const auto& vm_id : effects.touched) {
+        const VmRecord* vm = find_record(vm_id);
+        for (auto* observer : observers_) {
+            if (vm != nullptr) {
+                observer->vm_changed(*vm);
+            } else {
+                observer->vm_removed(vm_id);
+            }
+        }
+    }
+    if (effects.queue_changed) {
+        const std::vector<std::string> queue(queue_.begin(), queue_.end());
+        for (auto* observer : observers_) observer->queue_changed(queue);
+    }
+}
 
 VmLifecycle::NodeState& VmLifecycle::node_state(const std::string& node_id) { return nodes_[node_id]; }
 
@@ -53,6 +79,41 @@ VmRecord* VmLifecycle::find_on_node(NodeState& node, const std::string& node_id,
     return nullptr;
 }
 
+void VmLifecycle::restore(std::vector<VmRecord> records, const std::vector<std::string>& queue) {
+    Effects effects;
+    std::lock_guard lock{mutex_};
+    for (auto& record : records) {
+        const std::string id = record.vm_id;
+        VmRecord& vm = vms_.insert_or_assign(id, std::move(record)).first->second;
+        if (is_final(vm.state) || vm.node_id.empty()) continue;
+        NodeState& node = node_state(vm.node_id);
+        node.vm_ids.insert(id);
+        if (vm.managed && vm.host_vm_id == vm.vm_id && vm.seen_on_host) node.speaks_protocol = true;
+        if (vm.reserved) {
+            scheduler_.restore_reservation(vm.node_id, {vm.spec.image_name, vm.vm_id, {}, vm.spec.memory_gb, {}});
+        }
+        // What was asked of the agent is asked again: commands are idempotent.
+        if (is_starting(vm.state) && !vm.seen_on_host) {
+            Command command;
+            command.id = ids_.next("cmd");
+            command.type = CommandType::create_vm;
+            command.vm_id = vm.vm_id;
+            command.image_name = vm.spec.image_name;
+            command.image_cached = vm.image_cached;
+            command.cpu = vm.spec.cpu;
+            command.memory_gb = vm.spec.memory_gb;
+            command.created_at = clock_.now();
+            node.commands.push_back(std::move(command));
+        } else if (vm.state == VmState::deleting) {
+            send_cleanup(vm.node_id, vm.host_vm_id, effects);
+        }
+    }
+    for (const auto& vm_id : queue) {
+        const VmRecord* vm = find_record(vm_id);
+        if (vm != nullptr && vm->state == VmState::pending) queue_.push_back(vm_id);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Transitions and placement
 
@@ -61,17 +122,26 @@ void VmLifecycle::transition(VmRecord& vm, VmState state, std::string message, E
     effects.log(spdlog::level::info, fmt::format("VM {} {} -> {}{}{}{}", vm.vm_id, to_string(vm.state),
                                                  to_string(state), vm.node_id.empty() ? "" : " on node ",
                                                  vm.node_id, message.empty() ? "" : ": " + message));
+    if (state == VmState::running && is_starting(vm.state)) {
+        const double seconds = std::chrono::duration<double>(now - vm.assigned_at).count();
+        for (auto* observer : observers_) observer->started(seconds);
+    }
     vm.state = state;
     vm.updated_at = now;
     if (vm.transitions.size() >= max_transitions) vm.transitions.erase(vm.transitions.begin() + 1);
     vm.transitions.push_back({state, now, vm.node_id, std::move(message)});
+    effects.touch(vm.vm_id);
 }
 
-bool VmLifecycle::place(VmRecord& vm, Effects& effects) {
+bool VmLifecycle::place(VmRecord& vm, Effects& effects, double* decision_seconds) {
     scheduling::PlacementRequest request{vm.spec.image_name, vm.vm_id, vm.spec.labels, vm.spec.memory_gb,
                                          vm.previous_nodes};
+    const auto decision_start = std::chrono::steady_clock::now();
     const auto placement = scheduler_.place(request);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - decision_start).count();
+    if (decision_seconds != nullptr) *decision_seconds = seconds;
     if (!placement) return false;
+    for (auto* observer : observers_) observer->placed(placement->image_cached, seconds);
 
     vm.node_id = placement->node_id;
     vm.image_cached = placement->image_cached;
@@ -103,6 +173,7 @@ void VmLifecycle::place_or_queue_first(VmRecord& vm, Effects& effects) {
     if (place(vm, effects)) return;
     transition(vm, VmState::pending, "waiting for a node with a free slot", effects);
     queue_.push_front(vm.vm_id);
+    effects.queue_changed = true;
 }
 
 void VmLifecycle::drain_queue(Effects& effects) {
@@ -110,10 +181,12 @@ void VmLifecycle::drain_queue(Effects& effects) {
         VmRecord* vm = find_record(*it);
         if (vm == nullptr || vm->state != VmState::pending) {
             it = queue_.erase(it);
+            effects.queue_changed = true;
             continue;
         }
         if (place(*vm, effects)) {
             it = queue_.erase(it);
+            effects.queue_changed = true;
             continue;
         }
         // When a request without constraints finds no node, no later one will either.
@@ -167,7 +240,10 @@ void VmLifecycle::finish(VmRecord& vm, VmState state, std::string message, Effec
         // Gone from its host: whatever was still asked of the agent about it is moot.
         drop_commands(node_state(vm.node_id), vm.host_vm_id, CommandType::delete_vm);
     }
-    if (vm.state == VmState::pending) std::erase(queue_, vm.vm_id);
+    if (vm.state == VmState::pending) {
+        std::erase(queue_, vm.vm_id);
+        effects.queue_changed = true;
+    }
     transition(vm, state, std::move(message), effects);
 }
 
@@ -269,17 +345,23 @@ RequestResult VmLifecycle::request_vm(const std::string& vm_id, VmSpec spec, boo
         fresh.transitions.push_back({VmState::pending, fresh.created_at, {}, "requested"});
         VmRecord& vm = vms_.emplace(id, std::move(fresh)).first->second;
 
-        if (place(vm, effects)) {
+        double decision_seconds = 0;
+        if (place(vm, effects, &decision_seconds)) {
             result = {RequestOutcome::placed, vm};
         } else if (wait) {
             queue_.push_back(id);
+            effects.queue_changed = true;
+            effects.touch(id);
+            for (auto* observer : observers_) observer->queued();
             effects.log(spdlog::level::info,
                         fmt::format("VM {} of image {} queued: no node fits yet ({} waiting)", id,
                                     vm.spec.image_name, queue_.size()));
             result = {RequestOutcome::queued, vm};
         } else {
+            for (auto* observer : observers_) observer->refused(decision_seconds);
             vms_.erase(id);
         }
+        notify(effects);
     }
     effects.run();
     return result;
@@ -295,6 +377,7 @@ std::optional<VmRecord> VmLifecycle::delete_vm(std::string_view vm_id) {
         start_deletion(*vm, effects);
         drain_queue(effects);
         result = *vm;
+        notify(effects);
     }
     effects.run();
     return result;
@@ -368,6 +451,7 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
         }
         if (vm != nullptr) {
             if (vm->host_vm_id == vm->vm_id && vm->managed) node.speaks_protocol = true;
+            if (!vm->seen_on_host) effects.touch(vm->vm_id);
             vm->seen_on_host = true;
             if (vm->reserved) {
                 // From now on the heartbeat's own count holds the slot.
@@ -409,6 +493,7 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
                     fmt::format("node {} runs VM {} that macvmorx did not ask for (unmanaged)", node_id, report.vm_id));
         vms_.emplace(id, std::move(unmanaged));
         node.vm_ids.insert(id);
+        effects.touch(id);
     }
 
     const std::vector<std::string> known(node.vm_ids.begin(), node.vm_ids.end());
@@ -468,6 +553,7 @@ std::vector<Command> VmLifecycle::on_heartbeat(const fleet::NodeRecord& record) 
             if (!queue_.empty()) drain_queue(effects);
         }
         commands = deliver(node);
+        notify(effects);
     }
     effects.run();
     return commands;
@@ -486,6 +572,7 @@ void VmLifecycle::on_node_changed(const fleet::NodeRecord& record) {
         scheduler_.observe(record);
         if (went_offline) node_went_offline(node_id, node, effects);
         if (!queue_.empty()) drain_queue(effects);
+        notify(effects);
     }
     effects.run();
 }
@@ -518,6 +605,7 @@ void VmLifecycle::on_node_forgotten(std::string_view node_id_view) {
         nodes_with_waiters_.erase(node_id);
         scheduler_.forget(node_id);
         drain_queue(effects);
+        notify(effects);
     }
     effects.run();
 }
@@ -575,7 +663,9 @@ EventOutcome VmLifecycle::record_event(std::string_view vm_id, const VmEvent& ev
             if (!event.message.empty()) vm->message = event.message;
             if (event.progress) vm->progress = event.progress;
             vm->updated_at = clock_.now();
+            effects.touch(vm->vm_id);
         }
+        notify(effects);
     }
     effects.run();
     return outcome;
@@ -602,12 +692,14 @@ bool VmLifecycle::acknowledge(std::string_view node_id_view, std::string_view co
                 transition(*vm, VmState::provisioning, "the agent took the createVm command", effects);
             } else if (command.type == CommandType::delete_vm && vm->state == VmState::deleting) {
                 vm->delete_acked = true;
+                effects.touch(vm->vm_id);
                 if (!contains(node.reported_vm_ids, vm->host_vm_id)) {
                     finish(*vm, VmState::deleted, "deleted by the agent", effects);
                     drain_queue(effects);
                 }
             }
         }
+        notify(effects);
     }
     effects.run();
     return true;
@@ -675,9 +767,12 @@ void VmLifecycle::sweep() {
             }
         }
         std::erase_if(vms_, [&](const auto& entry) {
-            return is_final(entry.second.state) && now - entry.second.updated_at >= options_.retention;
+            const bool expired = is_final(entry.second.state) && now - entry.second.updated_at >= options_.retention;
+            if (expired) effects.touch(entry.first);
+            return expired;
         });
         if (released || !queue_.empty()) drain_queue(effects);
+        notify(effects);
     }
     effects.run();
 }
@@ -699,6 +794,7 @@ void VmLifecycle::expire_waiters() {
             }
             it = waiters.empty() ? nodes_with_waiters_.erase(it) : std::next(it);
         }
+        notify(effects);
     }
     effects.run();
 }
@@ -717,6 +813,7 @@ void VmLifecycle::release_waiters() {
             node.waiters.clear();
         }
         nodes_with_waiters_.clear();
+        notify(effects);
     }
     effects.run();
 }

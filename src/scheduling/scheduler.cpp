@@ -126,6 +126,19 @@ std::optional<Placement> Scheduler::place(const PlacementRequest& request) {
     return Placement{node.node_id, request.vm_id, request.image_name, cached};
 }
 
+void Scheduler::restore_reservation(std::string_view node_id, const PlacementRequest& request) {
+    std::lock_guard lock{mutex_};
+    auto it = nodes_.find(node_id);
+    if (it == nodes_.end()) {
+        it = nodes_.emplace(std::string(node_id), NodeSlots{}).first;
+        it->second.node_id = std::string(node_id);
+    }
+    NodeSlots& node = it->second;
+    unindex(node);
+    node.reservations.push_back({request.vm_id, request.image_name, request.memory_gb.value_or(0)});
+    index(node);
+}
+
 bool Scheduler::release(std::string_view node_id, std::string_view vm_id) {
     std::lock_guard lock{mutex_};
     const auto it = nodes_.find(node_id);

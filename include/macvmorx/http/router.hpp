@@ -19,6 +19,19 @@ public:
     virtual void send(Response response) = 0;
 };
 
+// Told of every answer, for metrics and access logs. Called on the thread that answers;
+// implementations must be cheap and thread-safe.
+class RequestObserver {
+public:
+    static constexpr std::size_t no_route = static_cast<std::size_t>(-1);
+
+    virtual ~RequestObserver() = default;
+    // `route` indexes Router::routes(), or is no_route (unknown path, malformed target).
+    virtual void on_answer(std::size_t route, Method method, int status, double seconds) = 0;
+    // A request refused before routing: malformed HTTP, a header or body over the limits.
+    virtual void on_refused(std::string_view target, int status) = 0;
+};
+
 // Most handlers answer at once; an asynchronous one keeps the Reply and answers later.
 using Handler = std::function<Response(const Request&)>;
 using AsyncHandler = std::function<void(const Request&, std::shared_ptr<Reply>)>;
@@ -57,6 +70,11 @@ public:
 
     const std::vector<Route>& routes() const { return routes_; }
 
+    // Set before serving; not owned.
+    void set_observer(RequestObserver* observer) { observer_ = observer; }
+    // The transport tells the router of requests it refused itself.
+    void refused(std::string_view target, int status) const;
+
 private:
     // The route for the request, with path and query decoded; throws HttpError.
     const Route& resolve(Request& request) const;
@@ -68,6 +86,7 @@ private:
 
     std::vector<Route> routes_;
     std::vector<CompiledRoute> compiled_;
+    RequestObserver* observer_ = nullptr;
 };
 
 } // namespace macvmorx::http

@@ -3,6 +3,7 @@
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/fleet/node_record.hpp"
 #include "macvmorx/lifecycle/command.hpp"
+#include "macvmorx/lifecycle/lifecycle_observer.hpp"
 #include "macvmorx/lifecycle/vm_record.hpp"
 
 #include <array>
@@ -84,6 +85,13 @@ public:
     VmLifecycle(LifecycleOptions options, scheduling::Scheduler& scheduler, const Clock& clock, IdSource& ids);
     ~VmLifecycle();
 
+    // Observers are added before the lifecycle is used; not owned.
+    void add_observer(LifecycleObserver* observer);
+
+    // Brings back the records and the queue of an earlier run (durable records). Reservations
+    // are booked again, and commands derived from each VM's state. Call before serving.
+    void restore(std::vector<VmRecord> records, const std::vector<std::string>& queue);
+
     // Clients.
     RequestResult request_vm(const std::string& vm_id, VmSpec spec, bool wait);
     // Starts the deletion of a VM (idempotent); nullopt if unknown.
@@ -137,7 +145,7 @@ private:
     VmRecord* find_on_node(NodeState& node, const std::string& node_id, std::string_view host_vm_id);
 
     void transition(VmRecord& vm, VmState state, std::string message, Effects& effects);
-    bool place(VmRecord& vm, Effects& effects);
+    bool place(VmRecord& vm, Effects& effects, double* decision_seconds = nullptr);
     void place_or_queue_first(VmRecord& vm, Effects& effects);
     void drain_queue(Effects& effects);
     void detach(VmRecord& vm, Effects& effects);
@@ -152,7 +160,10 @@ private:
     void reconcile(const std::string& node_id, NodeState& node, const fleet::NodeRecord& record, Effects& effects);
     void node_went_offline(const std::string& node_id, NodeState& node, Effects& effects);
 
+    void notify(Effects& effects);
+
     const LifecycleOptions options_;
+    std::vector<LifecycleObserver*> observers_;
     scheduling::Scheduler& scheduler_;
     const Clock& clock_;
     IdSource& ids_;

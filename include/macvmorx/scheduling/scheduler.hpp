@@ -55,6 +55,10 @@ public:
     // Chooses a node and reserves a slot on it atomically, or returns nullopt when none fits.
     std::optional<Placement> place(const PlacementRequest& request);
 
+    // Books a reservation made in an earlier run (durable records), before the node has
+    // reported again; the node takes no VMs until it does.
+    void restore_reservation(std::string_view node_id, const PlacementRequest& request);
+
     // Ends the reservation of `vm_id` on `node_id`; returns false if there was none.
     bool release(std::string_view node_id, std::string_view vm_id);
 

@@ -1,0 +1,31 @@
+#pragma once
+
+#include "macvmorx/lifecycle/vm_record.hpp"
+
+#include <string>
+#include <vector>
+
+namespace macvmorx::lifecycle {
+
+// Told of what the VM lifecycle does, for durable records and metrics. Every call is made
+// under the lifecycle's lock, in the order of the changes: copy what you need and return; never
+// call back into the lifecycle.
+class LifecycleObserver {
+public:
+    virtual ~LifecycleObserver() = default;
+
+    virtual void vm_changed(const VmRecord& /*vm*/) {}
+    virtual void vm_removed(const std::string& /*vm_id*/) {}
+    // The placement queue, in order, after it changed.
+    virtual void queue_changed(const std::vector<std::string>& /*vm_ids*/) {}
+
+    // A request was placed at once (or a queued/retried VM placed); how long the decision took.
+    virtual void placed(bool /*image_cached*/, double /*decision_seconds*/) {}
+    // A request found no node and did not wait.
+    virtual void refused(double /*decision_seconds*/) {}
+    virtual void queued() {}
+    // A VM reached running; seconds since its current placement.
+    virtual void started(double /*seconds_since_placement*/) {}
+};
+
+} // namespace macvmorx::lifecycle
