@@ -102,6 +102,7 @@ namespace {
 void finish(Response& response) {
     if (response.content_type == "application/json" && !response.header("Cache-Control")) {
         response.set_header("Cache-Control", "no-store");
+        response.set_header("X-Content-Type-Options", "nosniff");
     }
 }
 

@@ -130,6 +130,10 @@ TEST_F(HandlersTest, TheDashboardIsServedAsHtmlWithAnEtag) {
     EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
     EXPECT_NE(page.body.find("<html"), std::string::npos);
     ASSERT_TRUE(page.header("ETag"));
+    EXPECT_EQ(page.header("Content-Security-Policy"),
+              "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    EXPECT_EQ(page.header("X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(page.header("X-Frame-Options"), "DENY");
 
     Request again;
     again.target = "/";
