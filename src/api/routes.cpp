@@ -38,6 +38,10 @@ http::Router build_router(ApiContext& context) {
     router.add({Method::get, "/api/vms/{vmId}", bind(handle_get_vm), "One VM record"});
     router.add({Method::del, "/api/vms/{vmId}", bind(handle_delete_vm), "The job is done: delete the VM"});
     router.add({Method::get, "/api/queue", bind(handle_queue), "Requests waiting for a node, in placement order"});
+    // Operations
+    router.add({Method::get, "/metrics", bind(handle_metrics), "Prometheus metrics"});
+    router.add({Method::get, "/healthz", bind(handle_healthz), "The process is alive"});
+    router.add({Method::get, "/readyz", bind(handle_readyz), "Serving, with its records loaded"});
     // Dashboard
     router.add({Method::get, "/", bind(handle_dashboard), "The dashboard"});
     router.add({Method::get, "/assets/{file}", bind(handle_web_asset), "The dashboard's scripts and styles"});

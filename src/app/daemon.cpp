@@ -7,6 +7,8 @@
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/http/server.hpp"
+#include "macvmorx/metrics/http_metrics.hpp"
+#include "macvmorx/metrics/placement_metrics.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/web/web_assets.hpp"
 #include "signals.hpp"
@@ -54,7 +56,15 @@ struct Daemon::Parts {
           web{config.web_dir.empty() ? web::WebAssets::embedded() : web::WebAssets::from_directory(config.web_dir)},
           context{orchestrator, web},
           router{api::build_router(context)},
-          server{server_options(config), router} {}
+          http_metrics{router},
+          server{server_options(config), router} {
+        router.set_observer(&http_metrics);
+        orchestrator.add_lifecycle_observer(&placement_metrics);
+        context.http_metrics = &http_metrics;
+        context.placement_metrics = &placement_metrics;
+        context.ready = &ready;
+        context.started_at = clock.now();
+    }
 
     config::ServerConfig config;
     const Clock& clock;
@@ -63,6 +73,9 @@ struct Daemon::Parts {
     web::WebAssets web;
     api::ApiContext context;
     http::Router router;
+    metrics::HttpMetrics http_metrics;
+    metrics::PlacementMetrics placement_metrics;
+    std::atomic<bool> ready{false};
     http::Server server;
 };
 
@@ -84,10 +97,12 @@ std::uint16_t Daemon::start() {
     parts_->server.every(parts_->config.monitor_interval, [&orchestrator] { orchestrator.sweep(); });
     // Long polls end at their deadline within this much.
     parts_->server.every(std::chrono::milliseconds{100}, [&orchestrator] { orchestrator.expire_long_polls(); });
+    parts_->ready = true;
     return port;
 }
 
 void Daemon::stop() {
+    parts_->ready = false;
     // Agents waiting in a long poll get their answer now rather than holding the shutdown up.
     parts_->orchestrator.release_long_polls();
     parts_->server.stop();

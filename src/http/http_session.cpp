@@ -211,8 +211,8 @@ void HttpSession::on_write(beast::error_code ec, std::size_t) {
 
 void HttpSession::send_error_and_close(int status, std::string error, std::string detail) {
     spdlog::warn("request from {} refused with {}: {}", remote_address_, status, detail);
-    router_.refused(parser_ && parser_->is_header_done() ? std::string_view{parser_->get().target()} : std::string_view{},
-                    status);
+    // The start line is parsed before any limit can be hit, so the target is known when there was one.
+    router_.refused(parser_ ? std::string_view{parser_->get().target()} : std::string_view{}, status);
     busy_ = true;
     linger_after_write_ = true;
     auto response = error_response(HttpError(status, std::move(error), std::move(detail)));

@@ -1,18 +1,37 @@
 #pragma once
 
+#include "macvmorx/base/clock.hpp"
+
+#include <atomic>
+
 namespace macvmorx::orchestrator {
 class Orchestrator;
 }
 namespace macvmorx::web {
 class WebAssets;
 }
+namespace macvmorx::metrics {
+class HttpMetrics;
+class PlacementMetrics;
+}
+namespace macvmorx::storage {
+class DurableStore;
+}
 
 namespace macvmorx::api {
 
-// What handlers work on. Owned by the daemon (or a test); handlers only borrow it.
+// What handlers work on. Owned by the daemon (or a test); handlers only borrow it. The optional
+// parts are absent in tests that do not need them.
 struct ApiContext {
     orchestrator::Orchestrator& orchestrator;
     const web::WebAssets& web;
+    const metrics::HttpMetrics* http_metrics = nullptr;
+    const metrics::PlacementMetrics* placement_metrics = nullptr;
+    // Serving and records loaded; false while starting and stopping.
+    const std::atomic<bool>* ready = nullptr;
+    // Durable records: state-changing answers are sent once their change is written.
+    storage::DurableStore* durable = nullptr;
+    TimePoint started_at{};
 };
 
 } // namespace macvmorx::api

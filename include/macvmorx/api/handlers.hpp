@@ -33,6 +33,11 @@ http::Response handle_queue(const http::Request& request, ApiContext& context);
 void handle_poll_commands(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply);
 http::Response handle_ack_command(const http::Request& request, ApiContext& context);
 
+// Operations (operations_handlers.cpp)
+http::Response handle_metrics(const http::Request& request, ApiContext& context);
+http::Response handle_healthz(const http::Request& request, ApiContext& context);
+http::Response handle_readyz(const http::Request& request, ApiContext& context);
+
 // The dashboard (web_handlers.cpp)
 http::Response handle_dashboard(const http::Request& request, ApiContext& context);
 http::Response handle_web_asset(const http::Request& request, ApiContext& context);

@@ -50,6 +50,9 @@ class Orchestrator {
 public:
     Orchestrator(OrchestratorOptions options, const Clock& clock, IdSource& ids);
 
+    // Set up before serving; observers are not owned.
+    void add_lifecycle_observer(lifecycle::LifecycleObserver* observer) { lifecycle_.add_observer(observer); }
+
     // Agents.
     HeartbeatOutcome record_heartbeat(fleet::Heartbeat heartbeat);
     lifecycle::EventOutcome record_vm_event(std::string_view vm_id, const lifecycle::VmEvent& event) {

@@ -1,0 +1,39 @@
+#include "macvmorx/metrics/placement_metrics.hpp"
+
+#include "macvmorx/metrics/prometheus_writer.hpp"
+
+namespace macvmorx::metrics {
+
+void PlacementMetrics::placed(bool image_cached, double decision_seconds) {
+    (image_cached ? cached_ : download_).fetch_add(1, std::memory_order_relaxed);
+    decision_.observe(decision_seconds);
+}
+
+void PlacementMetrics::refused(double decision_seconds) {
+    no_capacity_.fetch_add(1, std::memory_order_relaxed);
+    decision_.observe(decision_seconds);
+}
+
+void PlacementMetrics::queued() { queued_.fetch_add(1, std::memory_order_relaxed); }
+
+void PlacementMetrics::started(double seconds_since_placement) { startup_.observe(seconds_since_placement); }
+
+void PlacementMetrics::write(PrometheusWriter& out) const {
+    out.family("macvmorx_placements_total",
+               "Placement decisions by result: a host caching the image, a host that downloads it, no capacity "
+               "(refused), or queued to wait.",
+               "counter");
+    out.sample("macvmorx_placements_total", {{"result", "cached_image"}}, cached_.load(std::memory_order_relaxed));
+    out.sample("macvmorx_placements_total", {{"result", "download"}}, download_.load(std::memory_order_relaxed));
+    out.sample("macvmorx_placements_total", {{"result", "no_capacity"}}, no_capacity_.load(std::memory_order_relaxed));
+    out.sample("macvmorx_placements_total", {{"result", "queued"}}, queued_.load(std::memory_order_relaxed));
+    out.family("macvmorx_placement_decision_duration_seconds", "Time the scheduler took to decide one placement.",
+               "histogram");
+    out.histogram("macvmorx_placement_decision_duration_seconds", {}, decision_);
+    out.family("macvmorx_vm_start_duration_seconds",
+               "Time from a VM's placement to its host reporting it running (downloads and boots included).",
+               "histogram");
+    out.histogram("macvmorx_vm_start_duration_seconds", {}, startup_);
+}
+
+} // namespace macvmorx::metrics
