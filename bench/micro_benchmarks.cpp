@@ -292,7 +292,15 @@ void BM_ScheduleVmThroughRouter(benchmark::State& state) {
         if (++image == bench::image_count) image = 0;
     }
 }
-BENCHMARK(BM_ScheduleVmThroughRouter)->Arg(10'000);
+BENCHMARK(BM_ScheduleVmThroughRouter)->Arg(10'000)->Arg(100'000);
+
+// The periodic sweep (offline monitor, VM deadlines) that runs every --monitor-interval under
+// the lifecycle's lock, when nothing is due: its cost is a pause for every heartbeat.
+void BM_SweepNothingDue(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    for (auto _ : state) fleet.orchestrator.sweep();
+}
+BENCHMARK(BM_SweepNothingDue)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------------------------
 // Node listing

@@ -134,6 +134,7 @@ for nodes in $NODES; do
     if ((nodes >= 100000)); then duration=$((DURATION / 2)) warmup=1 lists=5; fi
     if ((nodes <= 1000)); then lists=50; fi
     list_bytes=$((nodes * LIST_BYTES_PER_NODE))
+    log "# $nodes nodes; load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine)"
 
     for server in null daemon; do
         start_server "$server" "$SERVER_THREADS" "$list_bytes"
