@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 namespace macvmorx::app {
@@ -116,7 +117,12 @@ orchestrator::Orchestrator& Daemon::orchestrator() { return parts_->orchestrator
 
 int run_server(const config::ServerConfig& config) {
     block_signals();
-    configure_logging(config.log_level);
+    try {
+        configure_logging(config.log);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "macvmorx: error: cannot open the log file %s: %s\n", config.log.file.c_str(), error.what());
+        return 1;
+    }
     Daemon daemon{config};
     std::uint16_t port = 0;
     try {

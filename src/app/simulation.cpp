@@ -11,9 +11,9 @@
 
 namespace macvmorx::app {
 
-int run_simulation(const sim::SimulationOptions& options, const std::string& log_level) {
+int run_simulation(const sim::SimulationOptions& options, const config::LogConfig& log) {
     block_signals();
-    configure_logging(log_level);
+    configure_logging(log);
     sim::FleetSimulator simulator{options};
     std::thread runner{[&simulator] { simulator.run(); }};
     int signal_number = 0;

@@ -49,6 +49,37 @@ const CLI::Validator byte_size_check{
     },
     "SIZE"};
 
+// The raw text of the log settings that need our own parsing.
+struct LogText {
+    std::string file_max_size = "100MiB";
+};
+
+// Logging flags, the same for every command.
+void add_log_options(CLI::App& command, config::LogConfig& log, LogText& text) {
+    command.add_option("--log-level", log.level, "trace, debug (access logs), info, warn, error, critical or off")
+        ->envname("MACVMORX_LOG_LEVEL")
+        ->check(CLI::IsMember(std::vector<std::string>(std::begin(app::log_levels), std::end(app::log_levels))))
+        ->capture_default_str();
+    command.add_option("--log-format", log.format, "text, or json (one object per line, for log shippers)")
+        ->envname("MACVMORX_LOG_FORMAT")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    command.add_option("--log-file", log.file, "Log to this file, rotated by size, instead of standard error")
+        ->envname("MACVMORX_LOG_FILE");
+    command.add_option("--log-file-max-size", text.file_max_size, "Rotate the log file at this size")
+        ->envname("MACVMORX_LOG_FILE_MAX_SIZE")
+        ->check(byte_size_check)
+        ->capture_default_str();
+    command.add_option("--log-file-count", log.file_count, "Rotated log files kept")
+        ->envname("MACVMORX_LOG_FILE_COUNT")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+}
+
+void apply_log_text(config::LogConfig& log, const LogText& text) {
+    log.file_max_bytes = static_cast<std::size_t>(*parse_byte_size(text.file_max_size));
+}
+
 // The raw text of the settings that need our own parsing after CLI11 has validated them.
 struct ServerText {
     std::string offline_timeout = "30s";
@@ -62,7 +93,7 @@ struct ServerText {
     std::string max_body_size = "1MiB";
 };
 
-void add_server_options(CLI::App& server, config::ServerConfig& config, ServerText& text) {
+void add_server_options(CLI::App& server, config::ServerConfig& config, ServerText& text, LogText& log_text) {
     server.add_option("-p,--port", config.port, "Port for the REST API and the dashboard (0: any free port)")
         ->envname("MACVMORX_WEB_PORT")
         ->check(CLI::Range(0, 65535))
@@ -133,10 +164,7 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
                       "Serve the dashboard from this directory instead of the built-in copy (for development)")
         ->envname("MACVMORX_WEB_DIR")
         ->check(CLI::ExistingDirectory);
-    server.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
-        ->envname("MACVMORX_LOG_LEVEL")
-        ->check(CLI::IsMember(std::vector<std::string>(std::begin(app::log_levels), std::end(app::log_levels))))
-        ->capture_default_str();
+    add_log_options(server, config.log, log_text);
 }
 
 void apply_text(config::ServerConfig& config, const ServerText& text) {
@@ -196,7 +224,7 @@ const CLI::Validator image_spec_check{
     "IMAGE"};
 
 void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, SimulateText& text,
-                          std::string& log_level) {
+                          config::LogConfig& log, LogText& log_text) {
     simulate.add_option("--server", text.server, "The orchestrator to report to")
         ->envname("MACVMORX_SERVER")
         ->check(server_url_check)
@@ -251,10 +279,7 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
         ->capture_default_str();
     simulate.add_flag("--no-long-poll", text.no_long_poll, "Agents learn of commands only from heartbeat answers");
     simulate.add_flag("--no-queue", text.no_queue, "Jobs do not wait when the fleet is full (they get 503)");
-    simulate.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
-        ->envname("MACVMORX_LOG_LEVEL")
-        ->check(CLI::IsMember(std::vector<std::string>(std::begin(app::log_levels), std::end(app::log_levels))))
-        ->capture_default_str();
+    add_log_options(simulate, log, log_text);
 }
 
 void apply_simulate_text(sim::SimulationOptions& options, const SimulateText& text) {
@@ -294,16 +319,18 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
     ParsedCommandLine parsed;
     parsed.server.threads = config::default_thread_count();
     ServerText text;
+    LogText server_log_text;
+    LogText simulate_log_text;
 
     CLI::App app{"macvmorx: an orchestrator for fleets of Mac hosts running ephemeral macOS VMs", "macvmorx"};
     app.set_version_flag("--version", std::string(version()));
     app.require_subcommand(1);
     auto* server = app.add_subcommand("server", "Run the orchestrator: the REST API and the dashboard on one port");
-    add_server_options(*server, parsed.server, text);
+    add_server_options(*server, parsed.server, text, server_log_text);
     auto* simulate = app.add_subcommand(
         "simulate", "Run a simulated fleet of Mac Minis (and optionally CI jobs) against an orchestrator");
     SimulateText simulate_text;
-    add_simulate_options(*simulate, parsed.simulation, simulate_text, parsed.log_level);
+    add_simulate_options(*simulate, parsed.simulation, simulate_text, parsed.log, simulate_log_text);
     auto* version_command = app.add_subcommand("version", "Print the version");
 
     // CLI11 wants argv order reversed when given a vector.
@@ -331,9 +358,11 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
         parsed.command = Command::version;
     } else if (server->parsed()) {
         apply_text(parsed.server, text);
+        apply_log_text(parsed.server.log, server_log_text);
         parsed.command = Command::server;
     } else if (simulate->parsed()) {
         apply_simulate_text(parsed.simulation, simulate_text);
+        apply_log_text(parsed.log, simulate_log_text);
         parsed.command = Command::simulate;
     }
     return parsed;
@@ -350,7 +379,7 @@ int run(int argc, char** argv) {
     case Command::server:
         return app::run_server(parsed.server);
     case Command::simulate:
-        return app::run_simulation(parsed.simulation, parsed.log_level);
+        return app::run_simulation(parsed.simulation, parsed.log);
     case Command::exit:
         (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output;
         return parsed.exit_code;

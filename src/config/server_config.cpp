@@ -26,7 +26,8 @@ std::string describe(const ServerConfig& config) {
     line += " max-connections=" + std::to_string(config.max_connections);
     line += " idle-timeout=" + format_duration(config.idle_timeout);
     line += " io-timeout=" + format_duration(config.io_timeout);
-    line += " log-level=" + config.log_level;
+    line += " log-level=" + config.log.level + " log-format=" + config.log.format;
+    if (!config.log.file.empty()) line += " log-file=" + config.log.file;
     line += " web=" + (config.web_dir.empty() ? std::string{"embedded"} : config.web_dir);
     return line;
 }

@@ -5,7 +5,14 @@
 
 #include "macvmorx/http/client.hpp"
 
+#include "test_daemon.hpp"
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <csignal>
 
@@ -113,4 +120,52 @@ TEST(Process, AnInFlightRequestIsFinishedBeforeTheDaemonExits) {
     EXPECT_EQ(status_of(response), 200) << response;
     EXPECT_NE(response.find("Connection: close"), std::string::npos) << "no keep-alive while stopping";
     EXPECT_EQ(daemon.wait_for_exit(2s), 0);
+}
+
+TEST(Process, JsonLogsAreOneObjectPerLine) {
+    DaemonProcess daemon{binary, loopback({"--log-format", "json"})};
+    ASSERT_TRUE(daemon.wait_for_port());
+    daemon.signal(SIGTERM);
+    ASSERT_EQ(daemon.wait_for_exit(2s), 0);
+    std::istringstream lines{daemon.output()};
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+        const auto entry = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_TRUE(entry.is_object()) << line;
+        EXPECT_TRUE(entry["time"].get<std::string>().ends_with("Z")) << line;
+        EXPECT_TRUE(entry.contains("level")) << line;
+        EXPECT_TRUE(entry["message"].is_string()) << line;
+        ++count;
+    }
+    EXPECT_GE(count, 3) << "listening, received the signal, stopped";
+}
+
+TEST(Process, ALogFileIsWrittenAndRotated) {
+    const auto directory = std::filesystem::temp_directory_path() / ("macvmorx-logs-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(directory);
+    std::filesystem::create_directories(directory);
+    const auto file = directory / "macvmorx.log";
+    DaemonProcess daemon{binary, loopback({"--log-file", file.string(), "--log-file-max-size", "4KiB",
+                                           "--log-file-count", "2", "--log-level", "debug"})};
+    std::string port;
+    ASSERT_TRUE(macvmorx::testing::eventually([&] {
+        std::ifstream in{file};
+        const std::string text{std::istreambuf_iterator<char>{in}, {}};
+        const auto at = text.find("listening on http://127.0.0.1:");
+        if (at == std::string::npos) return false;
+        port = text.substr(at + 30, text.find(' ', at + 30) - at - 30);
+        return true;
+    }));
+    EXPECT_EQ(daemon.output().find("listening"), std::string::npos) << "the log goes to the file, not to stderr";
+    // Access logs at debug level fill the file past its size: it rotates, keeping two old files.
+    macvmorx::http::HttpClient client{"127.0.0.1", static_cast<std::uint16_t>(std::stoi(port))};
+    for (int i = 0; i < 200; ++i) client.get("/api/nodes");
+    daemon.signal(SIGTERM);
+    ASSERT_EQ(daemon.wait_for_exit(2s), 0);
+    EXPECT_TRUE(std::filesystem::exists(directory / "macvmorx.1.log"));
+    EXPECT_TRUE(std::filesystem::exists(directory / "macvmorx.2.log"));
+    EXPECT_FALSE(std::filesystem::exists(directory / "macvmorx.3.log"));
+    EXPECT_LE(std::filesystem::file_size(file), 4096u + 512u);
+    std::filesystem::remove_all(directory);
 }

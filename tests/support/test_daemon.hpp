@@ -20,7 +20,7 @@ inline config::ServerConfig test_config() {
     config.bind_address = "127.0.0.1";
     config.port = 0;
     config.threads = 2;
-    config.log_level = "warn";
+    config.log.level = "warn";
     return config;
 }
 

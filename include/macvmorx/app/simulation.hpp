@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/config/log_config.hpp"
 #include "macvmorx/sim/fleet_simulator.hpp"
 
 #include <string>
@@ -7,6 +8,6 @@
 namespace macvmorx::app {
 
 // Runs `macvmorx simulate` until SIGINT or SIGTERM; returns the process exit status.
-int run_simulation(const sim::SimulationOptions& options, const std::string& log_level);
+int run_simulation(const sim::SimulationOptions& options, const config::LogConfig& log);
 
 } // namespace macvmorx::app

@@ -16,7 +16,7 @@ struct ParsedCommandLine {
     Command command = Command::exit;
     config::ServerConfig server;
     sim::SimulationOptions simulation;
-    std::string log_level = "info"; // of commands other than server
+    config::LogConfig log; // of commands other than server
     int exit_code = 0;
     std::string output;
 };

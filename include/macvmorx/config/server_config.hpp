@@ -1,6 +1,7 @@
 #pragma once
 
 #include "macvmorx/base/clock.hpp"
+#include "macvmorx/config/log_config.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +22,7 @@ struct ServerConfig {
     int max_attempts = 3;
     unsigned threads = 1;
     int max_vms_per_node = 2;
-    std::string log_level = "info";
+    LogConfig log;
     std::size_t max_body_bytes = 1 << 20;
     std::size_t max_connections = 10'000;
     Duration idle_timeout = std::chrono::seconds{30};

@@ -38,7 +38,7 @@ TEST_F(CommandLineTest, ServerDefaults) {
     EXPECT_EQ(parsed.server.placement_ttl, 10min);
     EXPECT_EQ(parsed.server.max_vms_per_node, 2);
     EXPECT_EQ(parsed.server.max_body_bytes, 1u << 20);
-    EXPECT_EQ(parsed.server.log_level, "info");
+    EXPECT_EQ(parsed.server.log.level, "info");
     EXPECT_GE(parsed.server.threads, 1u);
 }
 
@@ -53,7 +53,7 @@ TEST_F(CommandLineTest, FlagsSetEverySetting) {
     EXPECT_EQ(parsed.server.monitor_interval, 500ms);
     EXPECT_EQ(parsed.server.threads, 3u);
     EXPECT_EQ(parsed.server.max_vms_per_node, 4);
-    EXPECT_EQ(parsed.server.log_level, "debug");
+    EXPECT_EQ(parsed.server.log.level, "debug");
     EXPECT_EQ(parsed.server.placement_ttl, 1h);
     EXPECT_EQ(parsed.server.max_body_bytes, 64u << 10);
 }
@@ -70,7 +70,7 @@ TEST_F(CommandLineTest, EnvironmentVariablesBeatDefaults) {
     EXPECT_EQ(parsed.server.offline_timeout, 1min);
     EXPECT_EQ(parsed.server.monitor_interval, 2s);
     EXPECT_EQ(parsed.server.max_vms_per_node, 1);
-    EXPECT_EQ(parsed.server.log_level, "warn");
+    EXPECT_EQ(parsed.server.log.level, "warn");
 }
 
 TEST_F(CommandLineTest, FlagsBeatEnvironmentVariables) {
