@@ -52,6 +52,13 @@ END {
                 rps[key, "bare"], ratio(rps[key, "null"], rps[key, "bare"]), p50[key, "bare"], p99[key, "bare"],
                 p999[key, "bare"], cpu[kr[1], "bare"]
     }
+    for (i = 1; i <= n; ++i) {
+        key = order[i]; split(key, kr, SUBSEP)
+        if ((key, "daemon-without-sweep") in rps)
+            printf "| %s | %s (daemon without the periodic sweep) | | %s | | | %s / %s / %s | | | %s | | %s |\n", kr[1], kr[2],
+                rps[key, "daemon-without-sweep"], p50[key, "daemon-without-sweep"], p99[key, "daemon-without-sweep"],
+                p999[key, "daemon-without-sweep"], cpu[kr[1], "daemon-without-sweep"], errors[key, "daemon-without-sweep"]
+    }
     print ""
     for (i = 1; i <= m; ++i) print "    " rss[i]
 }' "$1"
