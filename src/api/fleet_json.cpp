@@ -123,7 +123,9 @@ void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapac
         .begin_array();
     for (const auto& image : report.cached_images) json.value(image);
     json.end_array().key("labels");
-    write_labels(json, report.labels);
+    write_labels(json, node.labels());
+    json.key("operatorLabels");
+    write_labels(json, node.operator_labels);
     const int used = report.running_vms() + capacity.reserved_slots;
     json.field("lastSeen", node.last_seen)
         .field("firstSeen", node.first_seen)

@@ -1,3 +1,4 @@
+#include "json_fields.hpp"
 #include "macvmorx/api/fleet_json.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
@@ -95,19 +96,28 @@ http::Response handle_get_node(const http::Request& request, ApiContext& context
     return node_answer(*node, context);
 }
 
-http::Response handle_drain_node(const http::Request& request, ApiContext& context) {
+void handle_drain_node(const http::Request& request, ApiContext& context, Reply reply) {
     const auto node = context.orchestrator.set_drained(request.path_param("nodeId"), true);
     if (!node) throw unknown_node(request.path_param("nodeId"));
-    return node_answer(*node, context);
+    answer_when_durable(context, reply, node_answer(*node, context));
 }
 
-http::Response handle_undrain_node(const http::Request& request, ApiContext& context) {
+void handle_undrain_node(const http::Request& request, ApiContext& context, Reply reply) {
     const auto node = context.orchestrator.set_drained(request.path_param("nodeId"), false);
     if (!node) throw unknown_node(request.path_param("nodeId"));
-    return node_answer(*node, context);
+    answer_when_durable(context, reply, node_answer(*node, context));
 }
 
-http::Response handle_forget_node(const http::Request& request, ApiContext& context) {
+void handle_set_node_labels(const http::Request& request, ApiContext& context, Reply reply) {
+    const nlohmann::json document = parse_json_object(request.body);
+    const FieldReader fields{document};
+    if (!fields.has("labels")) throw http::BadRequest("labels is required", "labels");
+    const auto node = context.orchestrator.set_operator_labels(request.path_param("nodeId"), fields.labels("labels"));
+    if (!node) throw unknown_node(request.path_param("nodeId"));
+    answer_when_durable(context, reply, node_answer(*node, context));
+}
+
+void handle_forget_node(const http::Request& request, ApiContext& context, Reply reply) {
     const auto node_id = request.path_param("nodeId");
     switch (context.orchestrator.forget_node(node_id)) {
     case orchestrator::NodeOperation::unknown_node:
@@ -121,7 +131,7 @@ http::Response handle_forget_node(const http::Request& request, ApiContext& cont
     }
     http::Response response;
     JsonWriter{response.body}.begin_object().field("message", "Node forgotten").field("nodeId", node_id).end_object();
-    return response;
+    answer_when_durable(context, reply, std::move(response));
 }
 
 } // namespace macvmorx::api

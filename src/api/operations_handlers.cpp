@@ -5,6 +5,7 @@
 #include "macvmorx/metrics/placement_metrics.hpp"
 #include "macvmorx/metrics/prometheus_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/storage/durable_store.hpp"
 
 namespace macvmorx::api {
 namespace {
@@ -67,6 +68,16 @@ void write_nodes(metrics::PrometheusWriter& out, const std::vector<fleet::NodeSn
 }
 
 } // namespace
+
+void answer_when_durable(ApiContext& context, const Reply& reply, http::Response response) {
+    if (context.durable == nullptr) return reply->send(std::move(response));
+    context.durable->when_durable(context.durable->ticket(), [reply, response = std::move(response)](bool durable) mutable {
+        if (durable) return reply->send(std::move(response));
+        reply->send(http::error_response(http::ServiceUnavailable(
+            "not stored", "the change is made but could not be written to disk; it is retried, and the "
+                          "daemon's log says why")));
+    });
+}
 
 http::Response handle_metrics(const http::Request&, ApiContext& context) {
     http::Response response;

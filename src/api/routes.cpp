@@ -29,14 +29,15 @@ http::Router build_router(ApiContext& context) {
     router.add({Method::get, "/api/fleet", bind(handle_fleet_summary), "Fleet totals: nodes, slots, VMs by state, queue"});
     router.add({Method::get, "/api/nodes", bind(handle_list_nodes), "Every node, sorted by nodeId"});
     router.add({Method::get, "/api/nodes/{nodeId}", bind(handle_get_node), "One node"});
-    router.add({Method::post, "/api/nodes/{nodeId}/drain", bind(handle_drain_node), "No new VMs on the node; its VMs run to the end"});
-    router.add({Method::post, "/api/nodes/{nodeId}/undrain", bind(handle_undrain_node), "The node takes new VMs again"});
-    router.add({Method::del, "/api/nodes/{nodeId}", bind(handle_forget_node), "Forget an offline node"});
+    router.add({Method::post, "/api/nodes/{nodeId}/drain", bind_async(handle_drain_node), "No new VMs on the node; its VMs run to the end"});
+    router.add({Method::post, "/api/nodes/{nodeId}/undrain", bind_async(handle_undrain_node), "The node takes new VMs again"});
+    router.add({Method::put, "/api/nodes/{nodeId}/labels", bind_async(handle_set_node_labels), "Set the labels an operator gives a node", Body::json});
+    router.add({Method::del, "/api/nodes/{nodeId}", bind_async(handle_forget_node), "Forget an offline node"});
     // VMs
-    router.add({Method::post, "/api/schedule-vm", bind(handle_schedule_vm), "Place a VM of an image on a node", Body::json});
+    router.add({Method::post, "/api/schedule-vm", bind_async(handle_schedule_vm), "Place a VM of an image on a node", Body::json});
     router.add({Method::get, "/api/vms", bind(handle_list_vms), "VM records (?state=, ?nodeId=, ?imageName=)"});
     router.add({Method::get, "/api/vms/{vmId}", bind(handle_get_vm), "One VM record"});
-    router.add({Method::del, "/api/vms/{vmId}", bind(handle_delete_vm), "The job is done: delete the VM"});
+    router.add({Method::del, "/api/vms/{vmId}", bind_async(handle_delete_vm), "The job is done: delete the VM"});
     router.add({Method::get, "/api/queue", bind(handle_queue), "Requests waiting for a node, in placement order"});
     // Operations
     router.add({Method::get, "/metrics", bind(handle_metrics), "Prometheus metrics"});

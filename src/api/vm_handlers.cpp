@@ -67,7 +67,7 @@ http::Response placement_answer(const VmRecord& vm) {
 
 } // namespace
 
-http::Response handle_schedule_vm(const http::Request& request, ApiContext& context) {
+void handle_schedule_vm(const http::Request& request, ApiContext& context, Reply reply) {
     auto vm_request = parse_vm_request(request.body);
     const std::string image_name = vm_request.spec.image_name;
     const auto result = context.orchestrator.request_vm(vm_request.vm_id, std::move(vm_request.spec), vm_request.wait);
@@ -75,7 +75,8 @@ http::Response handle_schedule_vm(const http::Request& request, ApiContext& cont
     case lifecycle::RequestOutcome::placed:
     case lifecycle::RequestOutcome::queued:
     case lifecycle::RequestOutcome::existing:
-        return placement_answer(*result.record);
+        // Answered once the record is on disk: an acknowledged placement survives a crash.
+        return answer_when_durable(context, reply, placement_answer(*result.record));
     case lifecycle::RequestOutcome::conflict:
         throw http::Conflict("vm id in use", "vmId '" + result.record->vm_id + "' already names a VM of image '" +
                                                  result.record->spec.image_name + "'");
@@ -111,10 +112,10 @@ http::Response handle_get_vm(const http::Request& request, ApiContext& context) 
     return vm_answer(200, *vm, context);
 }
 
-http::Response handle_delete_vm(const http::Request& request, ApiContext& context) {
+void handle_delete_vm(const http::Request& request, ApiContext& context, Reply reply) {
     const auto vm = context.orchestrator.delete_vm(request.path_param("vmId"));
     if (!vm) throw unknown_vm(request.path_param("vmId"));
-    return vm_answer(200, *vm, context);
+    answer_when_durable(context, reply, vm_answer(200, *vm, context));
 }
 
 http::Response handle_vm_event(const http::Request& request, ApiContext& context) {

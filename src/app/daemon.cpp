@@ -10,6 +10,7 @@
 #include "macvmorx/metrics/http_metrics.hpp"
 #include "macvmorx/metrics/placement_metrics.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/storage/durable_store.hpp"
 #include "macvmorx/web/web_assets.hpp"
 #include "signals.hpp"
 
@@ -77,6 +78,7 @@ struct Daemon::Parts {
     metrics::HttpMetrics http_metrics;
     metrics::PlacementMetrics placement_metrics;
     std::atomic<bool> ready{false};
+    std::unique_ptr<storage::DurableStore> durable;
     http::Server server;
 };
 
@@ -93,6 +95,17 @@ Daemon::Daemon(config::ServerConfig config, const Clock& clock, IdSource& ids)
 Daemon::~Daemon() { stop(); }
 
 std::uint16_t Daemon::start() {
+    if (!parts_->config.data_dir.empty()) {
+        parts_->durable = std::make_unique<storage::DurableStore>(parts_->config.data_dir);
+        auto state = parts_->durable->load();
+        spdlog::info("loaded {} VM records, {} queued requests and {} node settings from {}", state.vms.size(),
+                     state.queue.size(), state.nodes.size(), parts_->durable->file().string());
+        parts_->orchestrator.restore(std::move(state.vms), state.queue, std::move(state.nodes));
+        // Observed only after the restore: what was just read need not be written again.
+        parts_->orchestrator.add_lifecycle_observer(parts_->durable.get());
+        parts_->orchestrator.set_settings_observer(parts_->durable.get());
+        parts_->context.durable = parts_->durable.get();
+    }
     const auto port = parts_->server.start();
     auto& orchestrator = parts_->orchestrator;
     parts_->server.every(parts_->config.monitor_interval, [&orchestrator] { orchestrator.sweep(); });
@@ -107,6 +120,7 @@ void Daemon::stop() {
     // Agents waiting in a long poll get their answer now rather than holding the shutdown up.
     parts_->orchestrator.release_long_polls();
     parts_->server.stop();
+    if (parts_->durable && !parts_->durable->flush()) spdlog::error("some changes could not be written to disk");
 }
 
 std::uint16_t Daemon::port() const { return parts_->server.port(); }
@@ -127,6 +141,9 @@ int run_server(const config::ServerConfig& config) {
     std::uint16_t port = 0;
     try {
         port = daemon.start();
+    } catch (const storage::StorageError& error) {
+        spdlog::critical("cannot use the data directory: {}", error.what());
+        return 1;
     } catch (const std::exception& error) {
         spdlog::critical("cannot listen on {}:{}: {}", config.bind_address, config.port, error.what());
         return 1;

@@ -91,6 +91,7 @@ struct ServerText {
     std::string idle_timeout = "30s";
     std::string io_timeout = "30s";
     std::string max_body_size = "1MiB";
+    bool in_memory = false;
 };
 
 void add_server_options(CLI::App& server, config::ServerConfig& config, ServerText& text, LogText& log_text) {
@@ -160,6 +161,11 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
         ->envname("MACVMORX_IO_TIMEOUT")
         ->check(positive_duration_check)
         ->capture_default_str();
+    server.add_option("--data-dir", config.data_dir,
+                      "Where VM records, the queue and node settings are kept (SQLite) across restarts")
+        ->envname("MACVMORX_DATA_DIR")
+        ->capture_default_str();
+    server.add_flag("--in-memory", text.in_memory, "Keep no durable records (tests, throwaway demos)");
     server.add_option("--web-dir", config.web_dir,
                       "Serve the dashboard from this directory instead of the built-in copy (for development)")
         ->envname("MACVMORX_WEB_DIR")
@@ -178,6 +184,7 @@ void apply_text(config::ServerConfig& config, const ServerText& text) {
     config.idle_timeout = *parse_duration(text.idle_timeout);
     config.io_timeout = *parse_duration(text.io_timeout);
     config.max_body_bytes = static_cast<std::size_t>(*parse_byte_size(text.max_body_size));
+    if (text.in_memory) config.data_dir.clear();
 }
 
 // The raw text of the simulator's settings that need our own parsing.

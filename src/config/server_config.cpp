@@ -28,6 +28,7 @@ std::string describe(const ServerConfig& config) {
     line += " io-timeout=" + format_duration(config.io_timeout);
     line += " log-level=" + config.log.level + " log-format=" + config.log.format;
     if (!config.log.file.empty()) line += " log-file=" + config.log.file;
+    line += " data-dir=" + (config.data_dir.empty() ? std::string{"none (in memory)"} : config.data_dir);
     line += " web=" + (config.web_dir.empty() ? std::string{"embedded"} : config.web_dir);
     return line;
 }

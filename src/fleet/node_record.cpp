@@ -6,6 +6,14 @@
 
 namespace macvmorx::fleet {
 
+Labels NodeRecord::labels() const {
+    if (operator_labels.empty()) return report.labels;
+    Labels merged = report.labels;
+    merged.insert(merged.end(), operator_labels.begin(), operator_labels.end());
+    normalize(merged); // the later (operator) value wins for a repeated key
+    return merged;
+}
+
 bool status_accepts_new_vms(std::string_view status) {
     static constexpr std::array<std::string_view, 4> closed{"draining", "maintenance", "degraded", "offline"};
     return std::none_of(closed.begin(), closed.end(), [status](std::string_view word) {

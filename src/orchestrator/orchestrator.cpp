@@ -21,7 +21,17 @@ HeartbeatOutcome Orchestrator::record_heartbeat(fleet::Heartbeat heartbeat) {
 
     store_.update(node_id, [&](fleet::NodeSnapshot& slot) {
         record->first_seen = slot ? slot->first_seen : now;
-        record->drained = slot && slot->drained;
+        if (slot) {
+            record->drained = slot->drained;
+            record->operator_labels = slot->operator_labels;
+        } else {
+            std::lock_guard lock{restored_settings_mutex_};
+            if (const auto it = restored_settings_.find(node_id); it != restored_settings_.end()) {
+                record->drained = it->second.drained;
+                record->operator_labels = it->second.operator_labels;
+                restored_settings_.erase(it);
+            }
+        }
         record->revision = slot ? slot->revision + 1 : 1;
         outcome.new_node = !slot;
         outcome.back_online = slot && !slot->online;
@@ -59,13 +69,38 @@ fleet::NodeSnapshot Orchestrator::republish(std::string_view node_id,
     return published;
 }
 
+void Orchestrator::settings_changed(const fleet::NodeRecord& node) {
+    if (settings_observer_ != nullptr) {
+        settings_observer_->node_settings_changed({node.node_id(), node.drained, node.operator_labels});
+    }
+}
+
 fleet::NodeSnapshot Orchestrator::set_drained(std::string_view node_id, bool drained) {
     const auto before = store_.find(node_id);
     auto record = republish(node_id, [drained](fleet::NodeRecord& node) { node.drained = drained; });
     if (record && before && before->drained != drained) {
         spdlog::info("node {} {}", node_id, drained ? "drained: no new VMs; its VMs run to the end" : "undrained");
+        settings_changed(*record);
     }
     return record;
+}
+
+fleet::NodeSnapshot Orchestrator::set_operator_labels(std::string_view node_id, fleet::Labels labels) {
+    fleet::normalize(labels);
+    auto record = republish(node_id, [&labels](fleet::NodeRecord& node) { node.operator_labels = labels; });
+    if (record) {
+        spdlog::info("node {}: operator labels set to {}", node_id,
+                     labels.empty() ? std::string{"none"} : fleet::to_string(labels));
+        settings_changed(*record);
+    }
+    return record;
+}
+
+void Orchestrator::restore(std::vector<lifecycle::VmRecord> vms, const std::vector<std::string>& queue,
+                           std::vector<fleet::NodeSettings> settings) {
+    lifecycle_.restore(std::move(vms), queue);
+    std::lock_guard lock{restored_settings_mutex_};
+    for (auto& node : settings) restored_settings_[node.node_id] = std::move(node);
 }
 
 NodeOperation Orchestrator::forget_node(std::string_view node_id) {
@@ -81,6 +116,7 @@ NodeOperation Orchestrator::forget_node(std::string_view node_id) {
     });
     if (result == NodeOperation::done) {
         lifecycle_.on_node_forgotten(node_id);
+        if (settings_observer_ != nullptr) settings_observer_->node_settings_removed(std::string(node_id));
         spdlog::info("node {} forgotten", node_id);
     }
     return result;

@@ -70,7 +70,11 @@ void Scheduler::observe(const fleet::NodeRecord& record) {
     node.total_memory_gb = report.total_memory_gb;
     node.used_memory_gb = report.memory_usage_gb;
     node.accepts_new_vms = fleet::accepts_new_vms(record);
-    if (node.labels != report.labels) node.labels = report.labels;
+    if (record.operator_labels.empty()) {
+        if (node.labels != report.labels) node.labels = report.labels;
+    } else {
+        node.labels = record.labels();
+    }
     if (!std::equal(node.cached_images.begin(), node.cached_images.end(), report.cached_images.begin(),
                     report.cached_images.end())) {
         node.cached_images = report.cached_images;

@@ -26,7 +26,7 @@ namespace {
 const std::string binary = MACVMORX_BINARY;
 
 std::vector<std::string> loopback(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"server", "--bind", "127.0.0.1", "--port", "0"};
+    std::vector<std::string> args{"server", "--bind", "127.0.0.1", "--port", "0", "--in-memory"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
@@ -49,7 +49,7 @@ TEST(Process, FlagsBeatTheEnvironment) {
 }
 
 TEST(Process, TheWebPortVariableChoosesThePort) {
-    DaemonProcess daemon{binary, {"server", "--bind", "127.0.0.1"}, {"MACVMORX_WEB_PORT=0"}};
+    DaemonProcess daemon{binary, {"server", "--bind", "127.0.0.1", "--in-memory"}, {"MACVMORX_WEB_PORT=0"}};
     const auto port = daemon.wait_for_port();
     ASSERT_TRUE(port);
     EXPECT_NE(*port, 8080);
@@ -70,7 +70,7 @@ TEST(Process, APortInUseIsAClearErrorNotACrash) {
     DaemonProcess first{binary, loopback()};
     const auto port = first.wait_for_port();
     ASSERT_TRUE(port);
-    DaemonProcess second{binary, {"server", "--bind", "127.0.0.1", "--port", std::to_string(*port)}};
+    DaemonProcess second{binary, {"server", "--bind", "127.0.0.1", "--in-memory", "--port", std::to_string(*port)}};
     EXPECT_EQ(second.wait_for_exit(5s), 1);
     EXPECT_NE(second.output().find("cannot listen"), std::string::npos) << second.output();
 }

@@ -21,6 +21,7 @@ inline config::ServerConfig test_config() {
     config.port = 0;
     config.threads = 2;
     config.log.level = "warn";
+    config.data_dir.clear(); // in memory unless a test asks for durable records
     return config;
 }
 

@@ -16,16 +16,19 @@ namespace macvmorx::api {
 http::Response handle_heartbeat(const http::Request& request, ApiContext& context);
 http::Response handle_list_nodes(const http::Request& request, ApiContext& context);
 http::Response handle_get_node(const http::Request& request, ApiContext& context);
-http::Response handle_drain_node(const http::Request& request, ApiContext& context);
-http::Response handle_undrain_node(const http::Request& request, ApiContext& context);
-http::Response handle_forget_node(const http::Request& request, ApiContext& context);
+// Operators' changes are answered once they are durable (an asynchronous Reply).
+using Reply = std::shared_ptr<http::Reply>;
+void handle_drain_node(const http::Request& request, ApiContext& context, Reply reply);
+void handle_undrain_node(const http::Request& request, ApiContext& context, Reply reply);
+void handle_forget_node(const http::Request& request, ApiContext& context, Reply reply);
+void handle_set_node_labels(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_fleet_summary(const http::Request& request, ApiContext& context);
 
-// VMs (vm_handlers.cpp)
-http::Response handle_schedule_vm(const http::Request& request, ApiContext& context);
+// VMs (vm_handlers.cpp); placements and deletions are answered once they are durable.
+void handle_schedule_vm(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_list_vms(const http::Request& request, ApiContext& context);
 http::Response handle_get_vm(const http::Request& request, ApiContext& context);
-http::Response handle_delete_vm(const http::Request& request, ApiContext& context);
+void handle_delete_vm(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_vm_event(const http::Request& request, ApiContext& context);
 http::Response handle_queue(const http::Request& request, ApiContext& context);
 
@@ -37,6 +40,10 @@ http::Response handle_ack_command(const http::Request& request, ApiContext& cont
 http::Response handle_metrics(const http::Request& request, ApiContext& context);
 http::Response handle_healthz(const http::Request& request, ApiContext& context);
 http::Response handle_readyz(const http::Request& request, ApiContext& context);
+
+// Sends `response` once every change made so far is durable; at once without durable records.
+// A change that cannot be written is answered 503.
+void answer_when_durable(ApiContext& context, const Reply& reply, http::Response response);
 
 // The dashboard (web_handlers.cpp)
 http::Response handle_dashboard(const http::Request& request, ApiContext& context);

@@ -28,6 +28,7 @@ struct ServerConfig {
     Duration idle_timeout = std::chrono::seconds{30};
     Duration io_timeout = std::chrono::seconds{30};
     std::string web_dir; // empty: the dashboard built into the binary
+    std::string data_dir = "./macvmorx-data"; // durable records; empty: kept in memory only
 };
 
 // Hardware threads, at least one.

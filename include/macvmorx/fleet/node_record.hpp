@@ -16,12 +16,22 @@ struct NodeRecord {
     TimePoint first_seen;
     TimePoint last_seen;
     bool online = true;
-    bool drained = false; // an operator stopped new placements
+    bool drained = false;         // an operator stopped new placements
+    Labels operator_labels;       // set by an operator; they override the agent's of the same key
     // Grows with every published record of this node, so that consumers applying records
     // outside the store's lock can ignore one that arrives after its successor.
     std::uint64_t revision = 0;
 
     const std::string& node_id() const { return report.node_id; }
+    // The labels placements match: the agent's, overridden by the operator's.
+    Labels labels() const;
+};
+
+// What an operator decided about a node; kept across restarts and for nodes not heard from yet.
+struct NodeSettings {
+    std::string node_id;
+    bool drained = false;
+    Labels operator_labels;
 };
 
 using NodeSnapshot = std::shared_ptr<const NodeRecord>;

@@ -7,6 +7,8 @@
 #include "macvmorx/scheduling/scheduler.hpp"
 
 #include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +34,14 @@ struct HeartbeatOutcome {
 
 enum class NodeOperation { done, unknown_node, node_online };
 
+// Told when an operator changes a node's settings (for durable records).
+class NodeSettingsObserver {
+public:
+    virtual ~NodeSettingsObserver() = default;
+    virtual void node_settings_changed(const fleet::NodeSettings& settings) = 0;
+    virtual void node_settings_removed(const std::string& node_id) = 0;
+};
+
 // The whole fleet in a few numbers, for dashboards and metrics.
 struct FleetSummary {
     std::size_t nodes = 0;
@@ -52,6 +62,11 @@ public:
 
     // Set up before serving; observers are not owned.
     void add_lifecycle_observer(lifecycle::LifecycleObserver* observer) { lifecycle_.add_observer(observer); }
+    void set_settings_observer(NodeSettingsObserver* observer) { settings_observer_ = observer; }
+
+    // Brings back what an earlier run knew (durable records): VMs, the queue, node settings.
+    void restore(std::vector<lifecycle::VmRecord> vms, const std::vector<std::string>& queue,
+                 std::vector<fleet::NodeSettings> settings);
 
     // Agents.
     HeartbeatOutcome record_heartbeat(fleet::Heartbeat heartbeat);
@@ -71,6 +86,8 @@ public:
     FleetSummary summary() const;
     // Drained nodes take no new VMs; theirs run to the end. nullptr for an unknown node.
     fleet::NodeSnapshot set_drained(std::string_view node_id, bool drained);
+    // Labels an operator gives a node, on top of (and over) its agent's. nullptr for an unknown node.
+    fleet::NodeSnapshot set_operator_labels(std::string_view node_id, fleet::Labels labels);
     // Forgets an offline node and what it ran.
     NodeOperation forget_node(std::string_view node_id);
 
@@ -98,7 +115,13 @@ private:
     // Publishes a changed copy of a known node's record; returns it, or nullptr if unknown.
     fleet::NodeSnapshot republish(std::string_view node_id, const std::function<void(fleet::NodeRecord&)>& change);
 
+    void settings_changed(const fleet::NodeRecord& node);
+
     const Clock& clock_;
+    NodeSettingsObserver* settings_observer_ = nullptr;
+    // Settings of nodes not heard from since the restart; applied at their first heartbeat.
+    std::mutex restored_settings_mutex_;
+    std::unordered_map<std::string, fleet::NodeSettings> restored_settings_;
     fleet::NodeStore store_;
     scheduling::Scheduler scheduler_;
     lifecycle::VmLifecycle lifecycle_;

@@ -19,6 +19,7 @@ export class Daemon {
         "server",
         "--bind", "127.0.0.1",
         "--port", "0",
+        "--in-memory",
         "--offline-timeout", offlineTimeout,
         "--monitor-interval", "500ms",
         "--threads", "2",
