@@ -1,0 +1,199 @@
+#include "macvmorx/config/actions_config.hpp"
+
+#include "macvmorx/base/duration.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+namespace macvmorx::config {
+namespace {
+
+std::string lower(std::string_view text) {
+    std::string out{text};
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+bool is_name(std::string_view text) {
+    return !text.empty() && text.size() <= 100 && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+}
+
+class Reader {
+public:
+    Reader(const std::filesystem::path& file, std::string where) : file_{file.string()}, where_{std::move(where)} {}
+
+    [[noreturn]] void fail(std::string_view key, const std::string& what) const {
+        throw ConfigError(file_ + ": " + where_ + (key.empty() ? "" : "." + std::string(key)) + ": " + what);
+    }
+
+    std::string string(const toml::table& table, std::string_view key, std::string fallback = {}) const {
+        const auto* node = table.get(key);
+        if (node == nullptr) return fallback;
+        const auto value = node->value<std::string>();
+        if (!value) fail(key, "must be a string");
+        return *value;
+    }
+    std::optional<std::int64_t> integer(const toml::table& table, std::string_view key) const {
+        const auto* node = table.get(key);
+        if (node == nullptr) return std::nullopt;
+        const auto value = node->value<std::int64_t>();
+        if (!value) fail(key, "must be a whole number");
+        return value;
+    }
+    Duration duration(const toml::table& table, std::string_view key, Duration fallback) const {
+        const auto text = string(table, key);
+        if (text.empty()) return fallback;
+        const auto parsed = parse_duration(text);
+        if (!parsed || parsed->count() <= 0) fail(key, "'" + text + "' is not a duration (use e.g. 45s, 10m)");
+        return *parsed;
+    }
+    std::vector<std::string> strings(const toml::table& table, std::string_view key) const {
+        std::vector<std::string> out;
+        const auto* array = table.get_as<toml::array>(key);
+        if (array == nullptr) {
+            if (table.contains(key)) fail(key, "must be an array of strings");
+            return out;
+        }
+        for (const auto& item : *array) {
+            const auto value = item.value<std::string>();
+            if (!value) fail(key, "must be an array of strings");
+            out.push_back(*value);
+        }
+        return out;
+    }
+
+private:
+    std::string file_;
+    std::string where_;
+};
+
+} // namespace
+
+std::optional<GithubScope> GithubScope::parse(std::string_view text) {
+    GithubScope scope;
+    if (text.starts_with("org:")) {
+        scope.owner = std::string(text.substr(4));
+        if (!is_name(scope.owner)) return std::nullopt;
+        return scope;
+    }
+    if (text.starts_with("repo:")) {
+        const auto rest = text.substr(5);
+        const auto slash = rest.find('/');
+        if (slash == std::string_view::npos) return std::nullopt;
+        scope.owner = std::string(rest.substr(0, slash));
+        scope.repository = std::string(rest.substr(slash + 1));
+        if (!is_name(scope.owner) || !is_name(scope.repository)) return std::nullopt;
+        return scope;
+    }
+    return std::nullopt;
+}
+
+std::string GithubScope::to_string() const {
+    return is_organisation() ? "org:" + owner : "repo:" + owner + "/" + repository;
+}
+
+std::string GithubScope::api_path() const {
+    return is_organisation() ? "/orgs/" + owner : "/repos/" + owner + "/" + repository;
+}
+
+bool RunnerPool::takes(const std::vector<std::string>& labels) const {
+    if (labels.empty()) return false;
+    std::set<std::string> offered;
+    for (const auto& label : runs_on) offered.insert(lower(label));
+    return std::all_of(labels.begin(), labels.end(), [&offered](const std::string& label) {
+        return offered.contains(lower(label));
+    });
+}
+
+std::string read_secret_file(const std::string& path, std::string_view setting) {
+    std::ifstream in{path, std::ios::binary};
+    if (!in) throw ConfigError(std::string(setting) + ": cannot read " + path);
+    std::string secret{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.empty()) throw ConfigError(std::string(setting) + ": " + path + " is empty");
+    return secret;
+}
+
+ActionsConfig load_actions_config(const std::filesystem::path& file) {
+    toml::table document;
+    try {
+        document = toml::parse_file(file.string());
+    } catch (const toml::parse_error& error) {
+        const auto& where = error.source().begin;
+        throw ConfigError(file.string() + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                          std::string(error.description()));
+    }
+
+    ActionsConfig config;
+    if (const auto* github = document["github"].as_table()) {
+        const Reader read{file, "github"};
+        auto& settings = config.github;
+        settings.api_url = read.string(*github, "api_url", settings.api_url);
+        if (!settings.api_url.starts_with("https://") && !settings.api_url.starts_with("http://")) {
+            read.fail("api_url", "must be an http:// or https:// URL");
+        }
+        settings.app_id = read.integer(*github, "app_id");
+        settings.installation_id = read.integer(*github, "installation_id");
+        settings.app_key_file = read.string(*github, "app_key_file");
+        settings.token_file = read.string(*github, "token_file");
+        settings.webhook_secret_file = read.string(*github, "webhook_secret_file");
+        settings.ca_file = read.string(*github, "ca_file");
+        settings.runner_prefix = read.string(*github, "runner_prefix", settings.runner_prefix);
+        if (!is_name(settings.runner_prefix)) read.fail("runner_prefix", "may only hold letters, digits, '-', '_', '.'");
+        settings.registration_deadline = read.duration(*github, "registration_deadline", settings.registration_deadline);
+        settings.reconcile_interval = read.duration(*github, "reconcile_interval", settings.reconcile_interval);
+    }
+
+    const auto* pools = document["pools"].as_array();
+    if (pools == nullptr) {
+        if (document.contains("pools")) throw ConfigError(file.string() + ": pools must be an array of tables ([[pools]])");
+        return config;
+    }
+    for (std::size_t i = 0; i < pools->size(); ++i) {
+        const auto* table = (*pools)[i].as_table();
+        if (table == nullptr) throw ConfigError(file.string() + ": pools[" + std::to_string(i) + "] must be a table");
+        const Reader read{file, "pools[" + std::to_string(i) + "]"};
+        RunnerPool pool;
+        pool.name = read.string(*table, "name");
+        if (!is_name(pool.name)) read.fail("name", "is required: letters, digits, '-', '_', '.'");
+        if (std::any_of(config.pools.begin(), config.pools.end(), [&pool](const RunnerPool& p) { return p.name == pool.name; })) {
+            read.fail("name", "'" + pool.name + "' names two pools");
+        }
+        pool.runs_on = read.strings(*table, "runs_on");
+        if (pool.runs_on.empty()) read.fail("runs_on", "is required: the labels of the jobs this pool takes");
+        pool.image = read.string(*table, "image");
+        if (pool.image.empty()) read.fail("image", "is required");
+        const auto scope_text = read.string(*table, "scope");
+        const auto scope = GithubScope::parse(scope_text);
+        if (!scope) read.fail("scope", "'" + scope_text + "' is not org:OWNER or repo:OWNER/REPO");
+        pool.scope = *scope;
+        pool.runner_group_id = read.integer(*table, "runner_group_id").value_or(1);
+        pool.warm = static_cast<int>(read.integer(*table, "warm").value_or(0));
+        if (pool.warm < 0 || pool.warm > 1000) read.fail("warm", "must be between 0 and 1000");
+        if (const auto cpu = read.integer(*table, "cpu")) pool.cpu = static_cast<int>(*cpu);
+        if (const auto* memory = table->get("memory_gb")) {
+            const auto value = memory->value<double>();
+            if (!value || *value <= 0) read.fail("memory_gb", "must be a positive number");
+            pool.memory_gb = value;
+        }
+        if (const auto* labels = table->get_as<toml::table>("node_labels")) {
+            for (const auto& [key, value] : *labels) {
+                const auto text = value.value<std::string>();
+                if (!text) read.fail("node_labels", "values must be strings");
+                pool.node_labels.push_back({std::string(key.str()), *text});
+            }
+            fleet::normalize(pool.node_labels);
+        }
+        config.pools.push_back(std::move(pool));
+    }
+    return config;
+}
+
+} // namespace macvmorx::config

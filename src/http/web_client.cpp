@@ -1,0 +1,207 @@
+#include "macvmorx/http/web_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <charconv>
+#include <optional>
+#include <system_error>
+
+namespace macvmorx::http {
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+
+namespace {
+
+bhttp::verb to_verb(Method method) {
+    switch (method) {
+    case Method::get: return bhttp::verb::get;
+    case Method::head: return bhttp::verb::head;
+    case Method::post: return bhttp::verb::post;
+    case Method::put: return bhttp::verb::put;
+    case Method::patch: return bhttp::verb::patch;
+    case Method::del: return bhttp::verb::delete_;
+    case Method::options: return bhttp::verb::options;
+    case Method::other: break;
+    }
+    return bhttp::verb::unknown;
+}
+
+} // namespace
+
+BaseUrl BaseUrl::parse(const std::string& url) {
+    BaseUrl base;
+    std::string_view rest = url;
+    if (rest.starts_with("https://")) {
+        base.tls = true;
+        base.port = 443;
+        rest.remove_prefix(8);
+    } else if (rest.starts_with("http://")) {
+        base.tls = false;
+        base.port = 80;
+        rest.remove_prefix(7);
+    } else {
+        throw std::invalid_argument("'" + url + "' is not an http:// or https:// URL");
+    }
+    const auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    if (slash != std::string_view::npos) base.path_prefix = std::string(rest.substr(slash));
+    while (base.path_prefix.ends_with('/')) base.path_prefix.pop_back();
+    const auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+        unsigned port = 0;
+        const auto digits = authority.substr(colon + 1);
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+        if (ec != std::errc{} || end != digits.data() + digits.size() || port == 0 || port > 65535) {
+            throw std::invalid_argument("'" + url + "' has an invalid port");
+        }
+        base.port = static_cast<std::uint16_t>(port);
+        authority = authority.substr(0, colon);
+    }
+    if (authority.starts_with('[') && authority.ends_with(']')) authority = authority.substr(1, authority.size() - 2);
+    if (authority.empty()) throw std::invalid_argument("'" + url + "' names no host");
+    base.host = std::string(authority);
+    return base;
+}
+
+// Operations are asynchronous with deadlines, run to completion on a private io_context.
+struct WebClient::Impl {
+    Impl(const BaseUrl& url, const WebClientOptions& client_options)
+        : base{url}, options{client_options}, tls_context{ssl::context::tls_client} {
+        if (base.tls) {
+            tls_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+            tls_context.set_default_verify_paths();
+            if (!options.ca_file.empty()) tls_context.load_verify_file(options.ca_file);
+            tls_context.set_verify_mode(ssl::verify_peer);
+        }
+    }
+
+    BaseUrl base;
+    WebClientOptions options;
+    net::io_context ioc;
+    ssl::context tls_context;
+    std::optional<beast::tcp_stream> plain;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+    beast::flat_buffer buffer;
+
+    beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+    bool connected() { return (plain || secure) && lowest().socket().is_open(); }
+
+    beast::error_code run() {
+        ioc.restart();
+        ioc.run();
+        return {};
+    }
+
+    beast::error_code connect() {
+        plain.reset();
+        secure.reset();
+        buffer.clear();
+        beast::error_code result;
+        tcp::resolver resolver{ioc};
+        const auto endpoints = resolver.resolve(base.host, std::to_string(base.port), result);
+        if (result) return result;
+        if (base.tls) {
+            secure.emplace(ioc, tls_context);
+            // Server name indication, and the certificate must name this host.
+            if (!SSL_set_tlsext_host_name(secure->native_handle(), base.host.c_str())) {
+                return {static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()};
+            }
+            secure->set_verify_callback(ssl::host_name_verification(base.host));
+        } else {
+            plain.emplace(ioc);
+        }
+        lowest().expires_after(options.timeout);
+        lowest().async_connect(endpoints, [&result](beast::error_code ec, const tcp::endpoint&) { result = ec; });
+        run();
+        if (result || !base.tls) return result;
+        lowest().expires_after(options.timeout);
+        secure->async_handshake(ssl::stream_base::client, [&result](beast::error_code ec) { result = ec; });
+        run();
+        return result;
+    }
+
+    template <typename Stream>
+    beast::error_code exchange(Stream& stream, bhttp::request<bhttp::string_body>& request, ClientResponse& response) {
+        beast::error_code result;
+        lowest().expires_after(options.timeout);
+        bhttp::async_write(stream, request, [&result](beast::error_code ec, std::size_t) { result = ec; });
+        run();
+        if (result) return result;
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(64u << 20);
+        lowest().expires_after(options.timeout);
+        bhttp::async_read(stream, buffer, parser, [&result](beast::error_code ec, std::size_t) { result = ec; });
+        run();
+        if (result) return result;
+        auto message = parser.release();
+        response = {};
+        response.status = static_cast<int>(message.result_int());
+        response.keep_alive = message.keep_alive();
+        for (const auto& field : message) {
+            response.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+        }
+        response.body = std::move(message.body());
+        return {};
+    }
+
+    void drop() {
+        beast::error_code ignored;
+        if (plain || secure) lowest().socket().close(ignored);
+        plain.reset();
+        secure.reset();
+    }
+};
+
+WebClient::WebClient(BaseUrl base, WebClientOptions options)
+    : base_{std::move(base)}, impl_{std::make_unique<Impl>(base_, options)} {}
+
+WebClient::~WebClient() = default;
+
+ClientResponse WebClient::request(Method method, const std::string& target, const std::string& body,
+                                  const std::vector<Header>& headers) {
+    auto& impl = *impl_;
+    bhttp::request<bhttp::string_body> request{to_verb(method), base_.path_prefix + target, 11};
+    const bool default_port = base_.port == (base_.tls ? 443 : 80);
+    request.set(bhttp::field::host, default_port ? base_.host : base_.host + ":" + std::to_string(base_.port));
+    request.set(bhttp::field::user_agent, "macvmorx");
+    for (const auto& header : headers) request.set(header.name, header.value);
+    request.body() = body;
+    request.keep_alive(true);
+    request.prepare_payload();
+
+    ClientResponse response;
+    beast::error_code ec;
+    // A kept-alive connection may have been closed by the server: one fresh attempt.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const bool reused = impl.connected();
+        if (!reused) {
+            ec = impl.connect();
+            if (ec) break;
+        }
+        ec = impl.secure ? impl.exchange(*impl.secure, request, response) : impl.exchange(*impl.plain, request, response);
+        if (!ec || !reused) break;
+        impl.drop();
+    }
+    if (ec) {
+        impl.drop();
+        throw std::system_error(ec, std::string(to_string(method)) + " " + base_.host + base_.path_prefix + target);
+    }
+    if (!response.keep_alive) impl.drop();
+    return response;
+}
+
+} // namespace macvmorx::http

@@ -1,0 +1,115 @@
+#include "macvmorx/config/actions_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace std::chrono_literals;
+using macvmorx::config::ConfigError;
+using macvmorx::config::GithubScope;
+using macvmorx::config::load_actions_config;
+
+namespace {
+
+std::filesystem::path write_config(const std::string& text) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("macvmorx-config-" + std::to_string(::getpid()) + "-" +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".toml");
+    std::ofstream{path} << text;
+    return path;
+}
+
+std::string error_of(const std::string& text) {
+    try {
+        load_actions_config(write_config(text));
+    } catch (const ConfigError& error) {
+        return error.what();
+    }
+    return "";
+}
+
+} // namespace
+
+TEST(ActionsConfig, ReadsGithubSettingsAndPools) {
+    const auto config = load_actions_config(write_config(R"(
+[github]
+api_url = "https://ghe.example.com/api/v3"
+app_id = 12345
+installation_id = 678
+app_key_file = "/etc/macvmorx/app.pem"
+webhook_secret_file = "/etc/macvmorx/webhook-secret"
+runner_prefix = "lab"
+registration_deadline = "5m"
+
+[[pools]]
+name = "xcode-16"
+runs_on = ["self-hosted", "macOS", "xcode-16"]
+image = "ghcr.io/acme/macos-sequoia-xcode:16"
+scope = "org:acme"
+runner_group_id = 3
+warm = 2
+cpu = 4
+memory_gb = 8
+node_labels = { arch = "arm64", chip = "m2" }
+
+[[pools]]
+name = "app-only"
+runs_on = ["self-hosted", "acme-app"]
+image = "macos-sonoma-base"
+scope = "repo:acme/app"
+)"));
+    EXPECT_EQ(config.github.api_url, "https://ghe.example.com/api/v3");
+    EXPECT_EQ(config.github.app_id, 12345);
+    EXPECT_EQ(config.github.installation_id, 678);
+    EXPECT_EQ(config.github.runner_prefix, "lab");
+    EXPECT_EQ(config.github.registration_deadline, 5min);
+    EXPECT_EQ(config.github.reconcile_interval, 1min) << "default";
+    ASSERT_EQ(config.pools.size(), 2u);
+    const auto& pool = config.pools[0];
+    EXPECT_EQ(pool.name, "xcode-16");
+    EXPECT_EQ(pool.scope.owner, "acme");
+    EXPECT_TRUE(pool.scope.is_organisation());
+    EXPECT_EQ(pool.runner_group_id, 3);
+    EXPECT_EQ(pool.warm, 2);
+    EXPECT_EQ(pool.cpu, 4);
+    EXPECT_EQ(pool.memory_gb, 8.0);
+    EXPECT_EQ(pool.node_labels, (macvmorx::fleet::Labels{{"arch", "arm64"}, {"chip", "m2"}}));
+    EXPECT_EQ(config.pools[1].scope.api_path(), "/repos/acme/app");
+    EXPECT_EQ(config.pools[1].runner_group_id, 1) << "the default group";
+}
+
+TEST(ActionsConfig, APoolTakesAJobWhoseLabelsItAllCarriesCaseInsensitively) {
+    macvmorx::config::RunnerPool pool;
+    pool.runs_on = {"self-hosted", "macOS", "xcode-16"};
+    EXPECT_TRUE(pool.takes({"self-hosted", "macos", "XCODE-16"}));
+    EXPECT_TRUE(pool.takes({"self-hosted", "macOS"}));
+    EXPECT_FALSE(pool.takes({"self-hosted", "linux"}));
+    EXPECT_FALSE(pool.takes({})) << "a job without labels is not ours";
+}
+
+TEST(ActionsConfig, ScopesAreOrganisationsOrRepositories) {
+    EXPECT_EQ(GithubScope::parse("org:acme")->api_path(), "/orgs/acme");
+    EXPECT_EQ(GithubScope::parse("repo:acme/app")->to_string(), "repo:acme/app");
+    EXPECT_FALSE(GithubScope::parse("acme"));
+    EXPECT_FALSE(GithubScope::parse("repo:acme"));
+    EXPECT_FALSE(GithubScope::parse("org:ac me"));
+}
+
+TEST(ActionsConfig, MistakesNameTheFileTheSettingAndTheProblem) {
+    EXPECT_NE(error_of("[[pools]]\nname = \"a\"\nimage = \"x\"\nscope = \"org:acme\"\n").find("pools[0].runs_on"),
+              std::string::npos);
+    EXPECT_NE(error_of("[[pools]]\nname = \"a\"\nruns_on = [\"x\"]\nimage = \"x\"\nscope = \"acme\"\n").find("pools[0].scope"),
+              std::string::npos);
+    EXPECT_NE(error_of("[github]\nregistration_deadline = \"soon\"\n").find("github.registration_deadline"),
+              std::string::npos);
+    EXPECT_NE(error_of("[github\n").find(".toml:"), std::string::npos) << "a syntax error has its line";
+    const std::string twice = "[[pools]]\nname = \"a\"\nruns_on = [\"x\"]\nimage = \"x\"\nscope = \"org:acme\"\n";
+    EXPECT_NE(error_of(twice + twice).find("names two pools"), std::string::npos);
+}
+
+TEST(ActionsConfig, SecretsComeFromFilesWithoutTheTrailingNewline) {
+    const auto path = write_config("s3cret\n");
+    EXPECT_EQ(macvmorx::config::read_secret_file(path.string(), "--github-webhook-secret-file"), "s3cret");
+    EXPECT_THROW(macvmorx::config::read_secret_file("/nonexistent/secret", "--x"), ConfigError);
+}
