@@ -1,5 +1,6 @@
 #include "macvmorx/api/fleet_json.hpp"
 
+#include "heartbeat_fast_path.hpp"
 #include "json_fields.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
@@ -11,6 +12,8 @@ namespace {
 
 constexpr StringRule node_id_rule = identifier_rule;
 constexpr StringRule image_rule = image_name_rule;
+constexpr StringRule optional_image_rule{0, image_name_rule.max_length, image_name_rule.allowed,
+                                         image_name_rule.allowed_description};
 constexpr StringRule vm_id_rule = identifier_rule;
 constexpr StringRule hostname_rule{0, 255};
 constexpr StringRule address_rule{0, 64};
@@ -25,7 +28,7 @@ fleet::VmReport parse_vm(const nlohmann::json& item, std::size_t index) {
     const FieldReader vm{item, path + "."};
     fleet::VmReport report;
     report.vm_id = vm.required_string("vmId", vm_id_rule);
-    report.image_name = vm.string("imageName", {0, image_rule.max_length, image_rule.allowed, image_rule.allowed_description});
+    report.image_name = vm.string("imageName", optional_image_rule);
     report.runtime_seconds = vm.integer("runtimeSeconds", 0, std::int64_t{10} * 365 * 24 * 3600, 0);
     report.vm_hostname = vm.string("vmHostname", hostname_rule);
     report.vm_ip_address = vm.string("vmIpAddress", address_rule);
@@ -73,6 +76,11 @@ void write_heartbeat(JsonWriter& json, const fleet::Heartbeat& heartbeat) {
 void check_node_id(std::string_view node_id, const std::string& field) { check_string(node_id, node_id_rule, field); }
 
 fleet::Heartbeat parse_heartbeat(std::string_view body) {
+    if (auto heartbeat = parse_heartbeat_fast(body)) return std::move(*heartbeat);
+    return parse_heartbeat_checked(body);
+}
+
+fleet::Heartbeat parse_heartbeat_checked(std::string_view body) {
     const nlohmann::json document = parse_json_object(body);
     const FieldReader fields{document};
 

@@ -7,9 +7,13 @@
 namespace macvmorx::api {
 namespace {
 
-// Nesting depth of JSON text, counting brackets outside strings. Linear and allocation-free,
-// so that hostile nesting is refused before a parser spends anything on it.
-bool nesting_exceeds(std::string_view text, int limit) {
+std::string json_type_name(const nlohmann::json& value) { return value.type_name(); }
+
+} // namespace
+
+// Linear and allocation-free, so that hostile nesting is refused before a parser spends
+// anything on it.
+bool json_nesting_exceeds(std::string_view text, int limit) {
     int depth = 0;
     bool in_string = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -28,23 +32,16 @@ bool nesting_exceeds(std::string_view text, int limit) {
     return false;
 }
 
-std::string json_type_name(const nlohmann::json& value) { return value.type_name(); }
-
-constexpr StringRule label_key_rule{1, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-",
-                                    "letters, digits and . _ / -"};
-constexpr StringRule label_value_rule{0, 128};
-
-} // namespace
-
 nlohmann::json parse_json_object(std::string_view body) {
     if (body.empty()) throw http::BadRequest("the request needs a JSON object as its body");
-    if (nesting_exceeds(body, max_json_depth)) {
+    if (json_nesting_exceeds(body, max_json_depth)) {
         throw http::BadRequest("the JSON body is nested deeper than " + std::to_string(max_json_depth) + " levels");
     }
     nlohmann::json document;
     try {
         document = nlohmann::json::parse(body);
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) {
+        // Syntax errors, and numbers too large for a double ("1e400").
         // nlohmann prefixes its messages with "[json.exception.parse_error.101] ".
         std::string message = error.what();
         if (const auto end = message.find("] "); message.starts_with("[json.exception") && end != std::string::npos) {
@@ -68,10 +65,20 @@ void check_string(std::string_view value, const StringRule& rule, const std::str
     for (const char c : value) {
         const auto byte = static_cast<unsigned char>(c);
         if (byte < 0x20 || byte == 0x7f) throw http::Unprocessable(field + " must not contain control characters", field);
-        if (!rule.allowed.empty() && rule.allowed.find(c) == std::string_view::npos) {
+        if (rule.allowed != nullptr && !rule.allowed->contains(c)) {
             throw http::Unprocessable(field + " may only contain " + std::string(rule.allowed_description), field);
         }
     }
+}
+
+bool fits(std::string_view value, const StringRule& rule) {
+    if (value.size() < rule.min_length || value.size() > rule.max_length) return false;
+    for (const char c : value) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) return false;
+        if (rule.allowed != nullptr && !rule.allowed->contains(c)) return false;
+    }
+    return true;
 }
 
 FieldReader::FieldReader(const nlohmann::json& object, std::string path) : object_{object}, path_{std::move(path)} {}

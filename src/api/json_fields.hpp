@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,29 +23,41 @@ inline constexpr std::size_t max_labels = 64;
 // Deeper nesting than this is refused before parsing: no body the API takes comes close.
 inline constexpr int max_json_depth = 32;
 
+// Whether JSON text nests arrays and objects deeper than `limit` (brackets outside strings).
+bool json_nesting_exceeds(std::string_view text, int limit);
+
 // Parses a body that must be one JSON object. Throws BadRequest.
 nlohmann::json parse_json_object(std::string_view body);
+
+// A set of characters, as a table: membership is one lookup.
+struct CharSet {
+    std::array<bool, 256> members{};
+    constexpr explicit CharSet(std::string_view characters) {
+        for (const char c : characters) members[static_cast<unsigned char>(c)] = true;
+    }
+    constexpr bool contains(char c) const { return members[static_cast<unsigned char>(c)]; }
+};
+
+inline constexpr CharSet identifier_characters{"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"};
+inline constexpr CharSet image_characters{
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:/@+"};
+inline constexpr CharSet label_key_characters{"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-"};
 
 // Constraints on a string field.
 struct StringRule {
     std::size_t min_length = 0;
     std::size_t max_length = 256;
     // When set, only these characters are allowed (besides that, control characters never are).
-    std::string_view allowed = {};
+    const CharSet* allowed = nullptr;
     std::string_view allowed_description = {};
 };
 
-// Names for the characters identifiers may use.
-inline constexpr std::string_view identifier_characters =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
-inline constexpr std::string_view identifier_description = "letters, digits, '.', '_' or '-'";
-
 // Node ids, VM ids and similar names.
-inline constexpr StringRule identifier_rule{1, 128, identifier_characters, identifier_description};
+inline constexpr StringRule identifier_rule{1, 128, &identifier_characters, "letters, digits, '.', '_' or '-'"};
 // Image names are also OCI references ("ghcr.io/org/macos-sonoma:15.4").
-inline constexpr StringRule image_name_rule{1, 256,
-                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:/@+",
-                                            "letters, digits and . _ - : / @ +"};
+inline constexpr StringRule image_name_rule{1, 256, &image_characters, "letters, digits and . _ - : / @ +"};
+inline constexpr StringRule label_key_rule{1, 64, &label_key_characters, "letters, digits and . _ / -"};
+inline constexpr StringRule label_value_rule{0, 128};
 
 // Reads fields of one JSON object. `path` prefixes field names in errors ("vms[2].").
 class FieldReader {
@@ -80,5 +93,7 @@ private:
 
 // Checks one string against a rule; throws Unprocessable naming `field`.
 void check_string(std::string_view value, const StringRule& rule, const std::string& field);
+// The same check, without saying what is wrong.
+bool fits(std::string_view value, const StringRule& rule);
 
 } // namespace macvmorx::api

@@ -8,7 +8,7 @@
 namespace macvmorx::api {
 namespace {
 
-constexpr StringRule vm_id_rule{1, 64, identifier_characters, identifier_description};
+constexpr StringRule vm_id_rule{1, 64, identifier_rule.allowed, identifier_rule.allowed_description};
 constexpr StringRule message_rule{0, 1024};
 
 } // namespace

@@ -169,3 +169,8 @@ TEST_F(HttpApiTest, TheMonitorTakesASilentNodeOfflineAndAHeartbeatBringsItBack) 
     EXPECT_EQ(json::parse(fast_client.get("/api/nodes/mac-9").body)["isOnline"], true);
     EXPECT_EQ(fast_client.post_json("/api/schedule-vm", R"({"imageName":"x"})").status, 200);
 }
+
+TEST_F(HttpApiTest, ANumberTooLargeForADoubleIsA400NotACrash) {
+    expect_refused(client.post_json("/api/heartbeat", R"({"nodeId":"mac-1","cpuUsagePercent":1e400})"), 400);
+    expect_refused(client.post_json("/api/schedule-vm", R"({"imageName":"x","memoryGB":1e999})"), 400);
+}

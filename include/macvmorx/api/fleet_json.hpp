@@ -25,8 +25,11 @@ struct NodeCapacity {
 };
 
 // Parses and validates a heartbeat body. Throws http::BadRequest (not JSON, nodeId missing,
-// wrong types) or http::Unprocessable (a value out of range).
+// wrong types) or http::Unprocessable (a value out of range). Valid heartbeats take a fast path
+// (simdjson); anything else gets the checked parser's precise answer.
 fleet::Heartbeat parse_heartbeat(std::string_view body);
+// The checked parser alone (nlohmann): the reference the fast path must agree with.
+fleet::Heartbeat parse_heartbeat_checked(std::string_view body);
 
 // Checks a node id from a path or a body; throws http::Unprocessable naming `field`.
 void check_node_id(std::string_view node_id, const std::string& field);

@@ -16,6 +16,8 @@ struct VmReport {
     std::int64_t runtime_seconds = 0;
     std::string vm_hostname;
     std::string vm_ip_address;
+
+    bool operator==(const VmReport&) const = default;
 };
 
 // Everything a host agent says about its Mac in one heartbeat. Replaces the previous report.
@@ -35,6 +37,8 @@ struct Heartbeat {
     // The number of VMs that occupy the host's slots. Agents report both a count and a
     // list; trusting the larger one never over-books a host.
     int running_vms() const { return std::max(vm_count, static_cast<int>(vms.size())); }
+
+    bool operator==(const Heartbeat&) const = default;
 };
 
 } // namespace macvmorx::fleet
