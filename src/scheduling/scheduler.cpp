@@ -1,12 +1,13 @@
 #include "macvmorx/scheduling/scheduler.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace macvmorx::scheduling {
 
 bool Scheduler::RankOrder::operator()(const RankKey& a, const RankKey& b) const {
     if (a.used_slots != b.used_slots) return a.used_slots < b.used_slots;
-    if (a.cpu_usage_percent != b.cpu_usage_percent) return a.cpu_usage_percent < b.cpu_usage_percent;
+    if (a.cpu_percent != b.cpu_percent) return a.cpu_percent < b.cpu_percent;
     return *a.node_id < *b.node_id;
 }
 
@@ -36,7 +37,7 @@ void Scheduler::unindex(NodeSlots& node) {
 
 void Scheduler::index(NodeSlots& node) {
     if (!node.accepts_new_vms || node.used_slots() >= options_.max_vms_per_node) return;
-    const RankKey key{node.used_slots(), node.cpu_usage_percent, &node.node_id};
+    const RankKey key{node.used_slots(), node.cpu_percent, &node.node_id};
     free_nodes_.insert(key);
     // A node fetching an image for an earlier placement is as good as one caching it.
     node.indexed_images = node.cached_images;
@@ -55,6 +56,36 @@ void Scheduler::index(NodeSlots& node) {
     node.indexed_as = key;
 }
 
+void Scheduler::rekey(NodeSlots& node, RankKey key) {
+    const RankKey old = *node.indexed_as;
+    const auto move = [&](RankedNodes& set) {
+        auto handle = set.extract(old);
+        handle.value() = key;
+        set.insert(std::move(handle));
+    };
+    move(free_nodes_);
+    for (const auto& image : node.indexed_images) move(free_nodes_by_image_.find(image)->second);
+    node.indexed_as = key;
+}
+
+namespace {
+
+// Whether a sorted, duplicate-free list holds exactly the images of `reported` (in any order,
+// agents list them most recently used first).
+bool same_images(const std::vector<std::string>& sorted, const std::vector<std::string>& reported) {
+    if (sorted.size() != reported.size()) return false;
+    // Both ways, so that a list repeating one image while missing another does not pass.
+    return std::all_of(reported.begin(), reported.end(),
+                       [&sorted](const std::string& image) {
+                           return std::binary_search(sorted.begin(), sorted.end(), image);
+                       }) &&
+           std::all_of(sorted.begin(), sorted.end(), [&reported](const std::string& image) {
+               return std::find(reported.begin(), reported.end(), image) != reported.end();
+           });
+}
+
+} // namespace
+
 void Scheduler::observe(const fleet::NodeRecord& record) {
     const auto& report = record.report;
     std::lock_guard lock{mutex_};
@@ -64,19 +95,32 @@ void Scheduler::observe(const fleet::NodeRecord& record) {
         it->second.node_id = report.node_id;
     }
     NodeSlots& node = it->second;
-    unindex(node);
-    node.running_vms = report.running_vms();
-    node.cpu_usage_percent = report.cpu_usage_percent;
+    if (record.revision != 0 && record.revision < node.revision) return;
+    node.revision = record.revision;
     node.total_memory_gb = report.total_memory_gb;
     node.used_memory_gb = report.memory_usage_gb;
-    node.accepts_new_vms = fleet::accepts_new_vms(record);
-    if (record.operator_labels.empty()) {
-        if (node.labels != report.labels) node.labels = report.labels;
-    } else {
-        node.labels = record.labels();
+
+    const int running = report.running_vms();
+    const int cpu = static_cast<int>(std::lround(report.cpu_usage_percent));
+    const bool accepts = fleet::accepts_new_vms(record);
+    const bool images_unchanged = same_images(node.cached_images, report.cached_images);
+    const bool labels_unchanged =
+        record.operator_labels.empty() ? node.labels == report.labels : node.labels == record.labels();
+
+    // Most heartbeats change the CPU figure only: move the node within its sets, or nothing.
+    if (images_unchanged && labels_unchanged && accepts == node.accepts_new_vms && running == node.running_vms) {
+        if (cpu == node.cpu_percent) return;
+        node.cpu_percent = cpu;
+        if (node.indexed_as) rekey(node, {node.used_slots(), cpu, &node.node_id});
+        return;
     }
-    if (!std::equal(node.cached_images.begin(), node.cached_images.end(), report.cached_images.begin(),
-                    report.cached_images.end())) {
+
+    unindex(node);
+    node.running_vms = running;
+    node.cpu_percent = cpu;
+    node.accepts_new_vms = accepts;
+    if (!labels_unchanged) node.labels = record.operator_labels.empty() ? report.labels : record.labels();
+    if (!images_unchanged) {
         node.cached_images = report.cached_images;
         std::sort(node.cached_images.begin(), node.cached_images.end());
         node.cached_images.erase(std::unique(node.cached_images.begin(), node.cached_images.end()),

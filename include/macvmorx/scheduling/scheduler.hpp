@@ -30,8 +30,9 @@ struct CapacitySummary {
 // Policy: among nodes that accept new VMs and have a free slot (running VMs plus reservations
 // below max_vms_per_node), that carry the required labels and have the memory asked for,
 // prefer those holding the image (cached, or being downloaded for an earlier placement), else
-// any node (it will download the image). Ties go to the fewest used slots, then the lowest CPU,
-// then the smallest node id. Nodes to avoid are taken only when nothing else fits.
+// any node (it will download the image). Ties go to the fewest used slots, then the lowest CPU
+// (in whole percent: finer differences are noise between two heartbeats), then the smallest
+// node id. Nodes to avoid are taken only when nothing else fits.
 //
 // The scheduler keeps its own view of each node (what `observe` told it plus reservations) and
 // two ordered indexes over the nodes with a free slot: one for the whole fleet and one per
@@ -46,7 +47,8 @@ class Scheduler {
 public:
     explicit Scheduler(SchedulerOptions options);
 
-    // Records a node's latest state (its report, online, drained).
+    // Records a node's latest state (its report, online, drained). A record older than one
+    // already observed is ignored.
     void observe(const fleet::NodeRecord& node);
 
     // Removes a node and its reservations.
@@ -78,8 +80,10 @@ private:
     // The tie-break order; a key is a copy of the ranking fields taken when it was indexed.
     struct RankKey {
         int used_slots;
-        double cpu_usage_percent;
+        int cpu_percent;
         const std::string* node_id;
+
+        bool operator==(const RankKey&) const = default;
     };
     struct RankOrder {
         bool operator()(const RankKey& a, const RankKey& b) const;
@@ -88,8 +92,9 @@ private:
 
     struct NodeSlots {
         std::string node_id;
+        std::uint64_t revision = 0; // of the record observed last
         int running_vms = 0;
-        double cpu_usage_percent = 0;
+        int cpu_percent = 0;
         double total_memory_gb = 0;
         double used_memory_gb = 0;
         bool accepts_new_vms = false;
@@ -114,6 +119,8 @@ private:
 
     void unindex(NodeSlots& node);
     void index(NodeSlots& node);
+    // Moves an indexed node to its new place in the sets it is in, without allocating.
+    void rekey(NodeSlots& node, RankKey key);
     const NodeSlots* first_fit(const RankedNodes& candidates, const PlacementRequest& request, bool allow_avoided) const;
     static bool fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided);
 

@@ -249,3 +249,40 @@ TEST_F(SchedulerTest, ManyThreadsRacingForTheLastSlotsNeverOverbook) {
     EXPECT_EQ(total, nodes);
     EXPECT_EQ(refused.load(), 8 * 25 - nodes);
 }
+
+TEST_F(SchedulerTest, CpuRanksInWholePercent) {
+    observe(record(heartbeat("mac-b", {}, 20.2)));
+    observe(record(heartbeat("mac-a", {}, 20.4)));
+    observe(record(heartbeat("mac-c", {}, 19.4)));
+    EXPECT_EQ(place("sonoma")->node_id, "mac-c");
+    EXPECT_EQ(place("sonoma")->node_id, "mac-a") << "20.2 and 20.4 are both 20%: the smaller id";
+}
+
+TEST_F(SchedulerTest, AHeartbeatThatOnlyMovesTheCpuMovesTheNodeInTheRanking) {
+    observe(record(heartbeat("mac-a", {"sonoma"}, 10)));
+    observe(record(heartbeat("mac-b", {"sonoma"}, 30)));
+    observe(record(heartbeat("mac-a", {"sonoma"}, 50)));
+    const auto placement = place("sonoma");
+    EXPECT_EQ(placement->node_id, "mac-b");
+    EXPECT_TRUE(placement->image_cached);
+}
+
+TEST_F(SchedulerTest, TheOrderOfCachedImagesDoesNotMatterButTheirSetDoes) {
+    observe(record(heartbeat("mac-a", {"sonoma", "ventura"}, 10)));
+    observe(record(heartbeat("mac-a", {"ventura", "sonoma"}, 10)));
+    EXPECT_TRUE(place("ventura")->image_cached);
+    observe(record(heartbeat("mac-b", {"x", "y"}, 90)));
+    observe(record(heartbeat("mac-b", {"x", "x"}, 90)));
+    const auto placement = place("y");
+    EXPECT_FALSE(placement->image_cached) << "a list repeating one image no longer holds the other";
+}
+
+TEST_F(SchedulerTest, AnOlderRecordOfANodeIsIgnored) {
+    auto newer = record(heartbeat("mac-a", {"sonoma"}, 10));
+    newer.revision = 5;
+    auto older = record(heartbeat("mac-a", {"sonoma"}, 10), false);
+    older.revision = 4;
+    observe(newer);
+    observe(older);
+    EXPECT_TRUE(place("sonoma")) << "the offline record came late and changes nothing";
+}
