@@ -29,6 +29,9 @@ KEYWORDS = {
     "offset", "atan2", "inf", "nan", "start", "end",
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+# Series Prometheus itself adds to every scrape target (alerting rules use `up`).
+SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
+                 "scrape_series_added"}
 
 
 # --------------------------------------------------------------------------------------- scrape
@@ -265,7 +268,7 @@ def main(argv=None):
             problems.append("%s: no metric in %r" % (where, expr))
         for name in sorted(names):
             used.add(name)
-            if name not in known:
+            if name not in known and name not in SCRAPE_SERIES:
                 problems.append("%s: unknown metric %s in %r" % (where, name, expr))
 
     for problem in problems:
