@@ -27,7 +27,11 @@ struct VmLifecycle::Effects {
     std::vector<std::string> touched; // records changed, for the observers
     bool queue_changed = false;
 
-    void log(spdlog::level::level_enum level, std::string line) { logs.emplace_back(level, std::move(line)); }
+    // Formatted only when the line will be written: this runs under the lifecycle's lock.
+    template <typename... Args>
+    void log(spdlog::level::level_enum level, fmt::format_string<Args...> format, Args&&... args) {
+        if (spdlog::should_log(level)) logs.emplace_back(level, fmt::format(format, std::forward<Args>(args)...));
+    }
     void touch(const std::string& vm_id) { touched.push_back(vm_id); }
     void run() {
         for (const auto& [level, line] : logs) spdlog::log(level, "{}", line);
@@ -43,13 +47,14 @@ VmLifecycle::~VmLifecycle() = default;
 
 void VmLifecycle::add_observer(LifecycleObserver* observer) { observers_.push_back(observer); }
 
-// Tells the observers what the operation changed; still under the lock, so in order.
+// Ends an operation, still under the lock: the deadlines of the records it changed are set
+// again, and the observers told, in order.
 void VmLifecycle::notify(Effects& effects) {
-    if (observers_.empty()) return;
     std::sort(effects.touched.begin(), effects.touched.end());
     effects.touched.erase(std::unique(effects.touched.begin(), effects.touched.end()), effects.touched.end());
     for (const auto& vm_id : effects.touched) {
-        const VmRecord* vm = find_record(vm_id);
+        VmRecord* vm = find_record(vm_id);
+        if (vm != nullptr) schedule_deadline(*vm);
         for (auto* observer : observers_) {
             if (vm != nullptr) {
                 observer->vm_changed(*vm);
@@ -112,6 +117,46 @@ void VmLifecycle::restore(std::vector<VmRecord> records, const std::vector<std::
         const VmRecord* vm = find_record(vm_id);
         if (vm != nullptr && vm->state == VmState::pending) queue_.push_back(vm_id);
     }
+    for (auto& [id, vm] : vms_) {
+        vm.deadline.reset();
+        schedule_deadline(vm);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines
+
+// When `vm` next needs the sweep's attention, if ever.
+std::optional<TimePoint> VmLifecycle::deadline_of(const VmRecord& vm) const {
+    switch (vm.state) {
+    case VmState::pending:
+        return vm.created_at + options_.queue_timeout;
+    case VmState::assigned:
+        if (vm.seen_on_host) return std::nullopt;
+        return vm.assigned_at + std::min(options_.placement_ttl, options_.start_deadline);
+    case VmState::provisioning:
+    case VmState::running:
+        if (vm.seen_on_host) return std::nullopt;
+        return vm.assigned_at + options_.start_deadline;
+    case VmState::deleting:
+        if (vm.seen_on_host || vm.delete_acked) return std::nullopt;
+        return vm.deleting_since + options_.placement_ttl;
+    case VmState::deleted:
+    case VmState::failed:
+        return vm.updated_at + options_.retention;
+    case VmState::lost:
+    case VmState::unmanaged:
+        break;
+    }
+    return std::nullopt;
+}
+
+void VmLifecycle::schedule_deadline(VmRecord& vm) {
+    const auto next = deadline_of(vm);
+    if (vm.deadline && next && *vm.deadline == *next) return;
+    if (vm.deadline) deadlines_.erase({*vm.deadline, vm.vm_id});
+    vm.deadline = next;
+    if (next) deadlines_.insert({*next, vm.vm_id});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,9 +164,8 @@ void VmLifecycle::restore(std::vector<VmRecord> records, const std::vector<std::
 
 void VmLifecycle::transition(VmRecord& vm, VmState state, std::string message, Effects& effects) {
     const TimePoint now = clock_.now();
-    effects.log(spdlog::level::info, fmt::format("VM {} {} -> {}{}{}{}", vm.vm_id, to_string(vm.state),
-                                                 to_string(state), vm.node_id.empty() ? "" : " on node ",
-                                                 vm.node_id, message.empty() ? "" : ": " + message));
+    effects.log(spdlog::level::info, "VM {} {} -> {}{}{}{}{}", vm.vm_id, to_string(vm.state), to_string(state),
+                vm.node_id.empty() ? "" : " on node ", vm.node_id, message.empty() ? "" : ": ", message);
     if (state == VmState::running && is_starting(vm.state)) {
         const double seconds = std::chrono::duration<double>(now - vm.assigned_at).count();
         for (auto* observer : observers_) observer->started(seconds);
@@ -353,9 +397,8 @@ RequestResult VmLifecycle::request_vm(const std::string& vm_id, VmSpec spec, boo
             effects.queue_changed = true;
             effects.touch(id);
             for (auto* observer : observers_) observer->queued();
-            effects.log(spdlog::level::info,
-                        fmt::format("VM {} of image {} queued: no node fits yet ({} waiting)", id,
-                                    vm.spec.image_name, queue_.size()));
+            effects.log(spdlog::level::info, "VM {} of image {} queued: no node fits yet ({} waiting)", id,
+                        vm.spec.image_name, queue_.size());
             result = {RequestOutcome::queued, vm};
         } else {
             for (auto* observer : observers_) observer->refused(decision_seconds);
@@ -489,8 +532,8 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
         unmanaged.created_at = unmanaged.updated_at = clock_.now();
         unmanaged.transitions.push_back(
             {VmState::unmanaged, unmanaged.created_at, node_id, "reported by the node; macvmorx did not ask for it"});
-        effects.log(spdlog::level::info,
-                    fmt::format("node {} runs VM {} that macvmorx did not ask for (unmanaged)", node_id, report.vm_id));
+        effects.log(spdlog::level::info, "node {} runs VM {} that macvmorx did not ask for (unmanaged)", node_id,
+                    report.vm_id);
         vms_.emplace(id, std::move(unmanaged));
         node.vm_ids.insert(id);
         effects.touch(id);
@@ -538,7 +581,36 @@ void VmLifecycle::node_went_offline(const std::string& node_id, NodeState& node,
     }
 }
 
+bool VmLifecycle::quiet(const fleet::NodeRecord& record) const {
+    if (!queue_.empty()) return false;
+    const auto& reported = record.report.vms;
+    const auto it = nodes_.find(record.node_id());
+    if (it == nodes_.end()) return reported.empty();
+    const NodeState& node = it->second;
+    if (!node.online || !node.commands.empty() || !node.waiters.empty()) return false;
+    if (node.reported_vm_ids.size() != reported.size()) return false;
+    for (std::size_t i = 0; i < reported.size(); ++i) {
+        if (node.reported_vm_ids[i] != reported[i].vm_id) return false;
+    }
+    return true;
+}
+
 std::vector<Command> VmLifecycle::on_heartbeat(const fleet::NodeRecord& record) {
+    {
+        // Most heartbeats: nothing to reconcile, no commands. Heartbeats of different nodes then
+        // share the lock, and only the scheduler's view (it has its own lock) is updated.
+        std::shared_lock lock{mutex_};
+        if (quiet(record)) {
+            if (const auto it = nodes_.find(record.node_id()); it != nodes_.end()) {
+                auto& revision = it->second.revision;
+                std::uint64_t seen = revision.load();
+                while (seen < record.revision && !revision.compare_exchange_weak(seen, record.revision)) {
+                }
+            }
+            scheduler_.observe(record);
+            return {};
+        }
+    }
     Effects effects;
     std::vector<Command> commands;
     {
@@ -730,13 +802,19 @@ void VmLifecycle::sweep() {
         std::lock_guard lock{mutex_};
         const TimePoint now = clock_.now();
         bool released = false;
-        for (auto& [id, vm] : vms_) {
+        // Only the records whose deadline has come: a sweep costs what is due, not the fleet.
+        while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+            const std::string vm_id = deadlines_.begin()->second;
+            deadlines_.erase(deadlines_.begin());
+            const auto it = vms_.find(vm_id);
+            if (it == vms_.end()) continue;
+            VmRecord& vm = it->second;
+            vm.deadline.reset();
+            effects.touch(vm_id); // its next deadline, if any, is set when the sweep ends
             switch (vm.state) {
             case VmState::pending:
-                if (now - vm.created_at >= options_.queue_timeout) {
-                    finish(vm, VmState::failed,
-                           "no node could take it within " + format_duration(options_.queue_timeout), effects);
-                }
+                finish(vm, VmState::failed, "no node could take it within " + format_duration(options_.queue_timeout),
+                       effects);
                 break;
             case VmState::assigned:
                 if (now - vm.assigned_at >= options_.placement_ttl) {
@@ -756,21 +834,19 @@ void VmLifecycle::sweep() {
                 }
                 break;
             case VmState::deleting:
-                if (!vm.seen_on_host && !vm.delete_acked && now - vm.deleting_since >= options_.placement_ttl &&
-                    node_state(vm.node_id).online) {
+                if (node_state(vm.node_id).online) {
                     finish(vm, VmState::deleted, "the node never created it nor confirmed its deletion", effects);
                     released = true;
                 }
+                break;
+            case VmState::deleted:
+            case VmState::failed:
+                vms_.erase(it); // retention over: notify() reports it removed
                 break;
             default:
                 break;
             }
         }
-        std::erase_if(vms_, [&](const auto& entry) {
-            const bool expired = is_final(entry.second.state) && now - entry.second.updated_at >= options_.retention;
-            if (expired) effects.touch(entry.first);
-            return expired;
-        });
         if (released || !queue_.empty()) drain_queue(effects);
         notify(effects);
     }

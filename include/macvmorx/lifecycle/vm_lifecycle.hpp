@@ -9,7 +9,9 @@
 #include <array>
 #include <deque>
 #include <functional>
+#include <atomic>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -131,7 +133,7 @@ private:
         CommandsReply reply;
     };
     struct NodeState {
-        std::uint64_t revision = 0;
+        std::atomic<std::uint64_t> revision{0}; // also advanced by quiet heartbeats, under the shared lock
         bool online = false;
         bool speaks_protocol = false; // it acknowledged, reported or polled: it runs our agent protocol
         std::vector<Command> commands;
@@ -158,9 +160,14 @@ private:
     std::vector<Command> deliver(NodeState& node);
     void answer_waiters(NodeState& node, Effects& effects);
     void reconcile(const std::string& node_id, NodeState& node, const fleet::NodeRecord& record, Effects& effects);
+    // Whether reconciling this heartbeat would change nothing: the node has no commands and
+    // reports the same VMs as the last time it was reconciled. Called under the shared lock.
+    bool quiet(const fleet::NodeRecord& record) const;
     void node_went_offline(const std::string& node_id, NodeState& node, Effects& effects);
 
     void notify(Effects& effects);
+    std::optional<TimePoint> deadline_of(const VmRecord& vm) const;
+    void schedule_deadline(VmRecord& vm);
 
     const LifecycleOptions options_;
     std::vector<LifecycleObserver*> observers_;
@@ -168,11 +175,13 @@ private:
     const Clock& clock_;
     IdSource& ids_;
 
-    mutable std::mutex mutex_;
+    // Exclusive for every change; shared only for a heartbeat that changes nothing (quiet()).
+    mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, VmRecord> vms_;
     std::unordered_map<std::string, NodeState> nodes_;
     std::deque<std::string> queue_;
     std::set<std::string> nodes_with_waiters_;
+    std::set<std::pair<TimePoint, std::string>> deadlines_; // (when, VM id), for the sweep
     bool releasing_waiters_ = false;
 };
 

@@ -69,6 +69,7 @@ struct VmRecord {
     bool delete_acked = false;  // the agent acknowledged the deleteVm command
     TimePoint deleting_since;
     std::vector<std::string> previous_nodes; // placed there before; avoided when placing again
+    std::optional<TimePoint> deadline;       // when the sweep next looks at it
 };
 
 struct VmFilter {
