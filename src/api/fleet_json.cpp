@@ -131,7 +131,12 @@ void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapac
         .begin_array();
     for (const auto& image : report.cached_images) json.value(image);
     json.end_array().key("labels");
-    write_labels(json, node.labels());
+    // The merged copy only when an operator set labels: most nodes have none.
+    if (node.operator_labels.empty()) {
+        write_labels(json, report.labels);
+    } else {
+        write_labels(json, node.labels());
+    }
     json.key("operatorLabels");
     write_labels(json, node.operator_labels);
     const int used = report.running_vms() + capacity.reserved_slots;

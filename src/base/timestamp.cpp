@@ -34,13 +34,12 @@ std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
     return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-void append_digits(std::string& out, std::int64_t value, int width) {
-    char buffer[8];
+// Writes `value` as exactly `width` digits at `at`.
+void put_digits(char* at, std::int64_t value, int width) {
     for (int i = width - 1; i >= 0; --i) {
-        buffer[i] = static_cast<char>('0' + value % 10);
+        at[i] = static_cast<char>('0' + value % 10);
         value /= 10;
     }
-    out.append(buffer, static_cast<std::size_t>(width));
 }
 
 bool read_number(std::string_view text, std::size_t at, std::size_t width, int& value) {
@@ -60,20 +59,16 @@ void append_rfc3339(std::string& out, TimePoint time) {
         --days;
     }
     const auto date = civil_from_days(days);
-    append_digits(out, date.year, 4);
-    out += '-';
-    append_digits(out, date.month, 2);
-    out += '-';
-    append_digits(out, date.day, 2);
-    out += 'T';
-    append_digits(out, in_day / 3'600'000, 2);
-    out += ':';
-    append_digits(out, in_day / 60'000 % 60, 2);
-    out += ':';
-    append_digits(out, in_day / 1000 % 60, 2);
-    out += '.';
-    append_digits(out, in_day % 1000, 3);
-    out += 'Z';
+    // Built in place and appended once: listings write two of these per node.
+    char text[] = "0000-00-00T00:00:00.000Z";
+    put_digits(text, date.year, 4);
+    put_digits(text + 5, date.month, 2);
+    put_digits(text + 8, date.day, 2);
+    put_digits(text + 11, in_day / 3'600'000, 2);
+    put_digits(text + 14, in_day / 60'000 % 60, 2);
+    put_digits(text + 17, in_day / 1000 % 60, 2);
+    put_digits(text + 20, in_day % 1000, 3);
+    out.append(text, sizeof text - 1);
 }
 
 std::string format_rfc3339(TimePoint time) {

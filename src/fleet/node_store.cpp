@@ -39,10 +39,17 @@ NodeSnapshot NodeStore::find(std::string_view node_id) const {
 
 std::vector<NodeSnapshot> NodeStore::list() const {
     std::vector<NodeSnapshot> all;
+    all.reserve(size());
     for_each([&all](const NodeSnapshot& record) { all.push_back(record); });
-    std::sort(all.begin(), all.end(),
-              [](const NodeSnapshot& a, const NodeSnapshot& b) { return a->node_id() < b->node_id(); });
-    return all;
+    // Sorting (id, position) pairs compares the ids without going through the records.
+    std::vector<std::pair<std::string_view, std::size_t>> order;
+    order.reserve(all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i]->node_id(), i);
+    std::sort(order.begin(), order.end());
+    std::vector<NodeSnapshot> sorted;
+    sorted.reserve(all.size());
+    for (const auto& [id, index] : order) sorted.push_back(std::move(all[index]));
+    return sorted;
 }
 
 void NodeStore::for_each(const std::function<void(const NodeSnapshot&)>& visit) const {

@@ -2,18 +2,45 @@
 
 #include "macvmorx/base/timestamp.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace macvmorx {
 
+namespace {
+
+// The bytes JSON strings must escape: control characters, the quote and the backslash.
+constexpr std::array<bool, 256> needs_escape = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0; c < 0x20; ++c) table[static_cast<std::size_t>(c)] = true;
+    table['"'] = true;
+    table['\\'] = true;
+    return table;
+}();
+
+} // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
+    // Most strings need no escaping at all: find the first byte that does, and copy up to it.
+    std::size_t first = 0;
+    while (first < text.size() && !needs_escape[static_cast<unsigned char>(text[first])]) ++first;
+    if (first == text.size()) {
+        const std::size_t size = out.size();
+        out.resize(size + text.size() + 2);
+        char* at = out.data() + size;
+        *at = '"';
+        std::memcpy(at + 1, text.data(), text.size());
+        at[text.size() + 1] = '"';
+        return;
+    }
     out += '"';
     std::size_t clean_from = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    for (std::size_t i = first; i < text.size(); ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (!needs_escape[c]) continue;
         out.append(text.data() + clean_from, i - clean_from);
         clean_from = i + 1;
         switch (c) {
@@ -65,6 +92,21 @@ JsonWriter& JsonWriter::end_array() {
     return *this;
 }
 
+JsonWriter& JsonWriter::literal_key(std::string_view name) {
+    const std::size_t size = out_.size();
+    const std::size_t comma = need_comma_ ? 1 : 0;
+    out_.resize(size + comma + name.size() + 3);
+    char* at = out_.data() + size;
+    if (comma) *at++ = ',';
+    *at++ = '"';
+    std::memcpy(at, name.data(), name.size());
+    at += name.size();
+    *at++ = '"';
+    *at = ':';
+    need_comma_ = false;
+    return *this;
+}
+
 JsonWriter& JsonWriter::key(std::string_view name) {
     separate();
     append_json_string(out_, name);
@@ -79,12 +121,45 @@ JsonWriter& JsonWriter::value(std::string_view text) {
     return *this;
 }
 
+namespace {
+
+// Figures such as 45.2 or 16 are exactly the double nearest to a number of thousandths: they
+// print from integers, far faster than the general shortest form, with the same digits.
+bool append_thousandths(std::string& out, double number) {
+    if (!(std::fabs(number) < 1e12) || (number == 0 && std::signbit(number))) return false;
+    const double scaled = std::nearbyint(number * 1000);
+    if (static_cast<double>(static_cast<std::int64_t>(scaled)) / 1000 != number) return false;
+    auto thousandths = static_cast<std::int64_t>(scaled);
+    char buffer[32];
+    char* at = buffer;
+    if (thousandths < 0) {
+        *at++ = '-';
+        thousandths = -thousandths;
+    }
+    at = std::to_chars(at, buffer + sizeof buffer, thousandths / 1000).ptr;
+    int fraction = static_cast<int>(thousandths % 1000);
+    if (fraction != 0) {
+        *at++ = '.';
+        char digits[3] = {static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
+                          static_cast<char>('0' + fraction % 10)};
+        int count = 3;
+        while (digits[count - 1] == '0') --count;
+        std::memcpy(at, digits, static_cast<std::size_t>(count));
+        at += count;
+    }
+    out.append(buffer, at);
+    return true;
+}
+
+} // namespace
+
 JsonWriter& JsonWriter::value(double number) {
     separate();
     if (!std::isfinite(number)) {
         out_ += "null";
         return *this;
     }
+    if (append_thousandths(out_, number)) return *this;
     char buffer[32];
     const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
     out_.append(buffer, result.ptr);

@@ -135,6 +135,17 @@ TEST(HeartbeatFastPath, AgreesOnRepeatedKeysNullsAndOddDocuments) {
     }
 }
 
+TEST(HeartbeatFastPath, AgreesAtEveryDepthAroundTheLimit) {
+    for (int depth = 25; depth <= 40; ++depth) {
+        expect_agreement(R"({"nodeId":"a","extra":)" + std::string(static_cast<std::size_t>(depth), '[') +
+                         std::string(static_cast<std::size_t>(depth), ']') + "}");
+        std::string objects = R"({"nodeId":"a","x":)";
+        for (int i = 0; i < depth; ++i) objects += R"({"y":)";
+        objects += "1" + std::string(static_cast<std::size_t>(depth), '}') + "}";
+        expect_agreement(objects);
+    }
+}
+
 TEST(HeartbeatFastPath, AgreesOnRandomlyDamagedHeartbeats) {
     const std::string original = full.dump();
     std::mt19937 random{12345};

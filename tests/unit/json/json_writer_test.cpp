@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
 using macvmorx::JsonWriter;
 
 TEST(JsonWriter, PlacesCommasBetweenMembersAndElements) {
@@ -47,4 +52,24 @@ TEST(JsonWriter, WritesTimesAsRfc3339Strings) {
     std::string out;
     JsonWriter{out}.value(macvmorx::from_unix_millis(1'000));
     EXPECT_EQ(out, R"("1970-01-01T00:00:01.000Z")");
+}
+
+TEST(JsonWriter, NumbersReadBackAsTheSameDoubleOnEitherPath) {
+    // Every value must read back as the very same double, and be no longer than std::to_chars's
+    // shortest form by more than its exponent notation saves.
+    std::mt19937_64 random{7};
+    std::uniform_real_distribution<double> any{-1e6, 1e6};
+    std::vector<double> values{0.0, -0.0, 45.2, 16, 8.5, 0.001, 0.1, 0.3, 1e11, 999999999999.999, 2.675, -12.5,
+                               0.0005, 123456789.123, 1.0 / 3, 1e-7, 1e15, 5e-324};
+    for (int i = 0; i < 2000; ++i) values.push_back(any(random));
+    for (int i = 0; i < 2000; ++i) values.push_back(std::round(any(random) * 1000) / 1000);
+    for (const double value : values) {
+        std::string out;
+        JsonWriter{out}.value(value);
+        EXPECT_EQ(std::strtod(out.c_str(), nullptr), value) << out;
+        EXPECT_EQ(nlohmann::json::parse(out).get<double>(), value) << out;
+        char shortest[32];
+        const auto end = std::to_chars(shortest, shortest + sizeof shortest, value).ptr;
+        EXPECT_LE(out.size(), static_cast<std::size_t>(end - shortest) + 8) << out;
+    }
 }
