@@ -207,15 +207,21 @@ const Route& Router::resolve(Request& request) const {
         if (is_parameter(part)) request.path_params.emplace_back(part.substr(1, part.size() - 2), segments[s]);
     }
 
-    if (best->body == Body::json && !request.body.empty()) {
-        const auto content_type = request.header("Content-Type");
-        if (content_type && !is_json_media_type(*content_type)) {
-            throw UnsupportedMediaType("the body must be JSON (Content-Type: application/json), not " +
-                                       std::string(*content_type));
-        }
-    }
     return *best;
 }
+
+namespace {
+
+void check_content_type(const Route& route, const Request& request) {
+    if (route.body != Body::json || request.body.empty()) return;
+    const auto content_type = request.header("Content-Type");
+    if (content_type && !is_json_media_type(*content_type)) {
+        throw UnsupportedMediaType("the body must be JSON (Content-Type: application/json), not " +
+                                   std::string(*content_type));
+    }
+}
+
+} // namespace
 
 void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
     const auto start = Clock::now();
@@ -224,6 +230,7 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
     try {
         const Route& route = resolve(request);
         route_index = static_cast<std::size_t>(&route - routes_.data());
+        check_content_type(route, request);
         if (const auto* handler = std::get_if<Handler>(&route.handler)) {
             response = (*handler)(request);
         } else {

@@ -260,7 +260,7 @@ void VmLifecycle::detach(VmRecord& vm, Effects& effects) {
     node.vm_ids.erase(vm.vm_id);
 }
 
-void VmLifecycle::fail(VmRecord& vm, std::string reason, Effects& effects) {
+void VmLifecycle::fail(VmRecord& vm, std::string reason, Effects& effects, std::string_view cause) {
     const std::string node_id = vm.node_id;
     const bool had_started = vm.state == VmState::running || vm.state == VmState::lost;
     // Placing again only helps when macvmorx drives the creation, i.e. the node runs its agent;
@@ -268,6 +268,7 @@ void VmLifecycle::fail(VmRecord& vm, std::string reason, Effects& effects) {
     const bool retry = !node_id.empty() && !had_started && vm.attempts < options_.max_attempts &&
                        node_state(node_id).speaks_protocol;
     vm.failure_reason = reason;
+    for (auto* observer : observers_) observer->failed(cause, retry);
     if (had_started) send_cleanup(node_id, vm.host_vm_id, effects);
     if (!retry) return finish(vm, VmState::failed, std::move(reason), effects);
 
@@ -577,6 +578,7 @@ void VmLifecycle::node_went_offline(const std::string& node_id, NodeState& node,
             place_or_queue_first(*vm, effects);
         } else if (vm->state == VmState::running) {
             transition(*vm, VmState::lost, "its node went offline", effects);
+            for (auto* observer : observers_) observer->lost();
         }
     }
 }
@@ -714,7 +716,8 @@ EventOutcome VmLifecycle::record_event(std::string_view vm_id, const VmEvent& ev
             break;
         case VmState::failed:
             if (is_starting(current) || current == VmState::running || current == VmState::lost) {
-                fail(*vm, event.message.empty() ? "the agent reported a failure" : event.message, effects);
+                fail(*vm, event.message.empty() ? "the agent reported a failure" : event.message, effects,
+                     "agent_reported");
                 drain_queue(effects);
             } else if (current != VmState::failed) {
                 outcome = EventOutcome::not_allowed;
@@ -813,13 +816,14 @@ void VmLifecycle::sweep() {
             effects.touch(vm_id); // its next deadline, if any, is set when the sweep ends
             switch (vm.state) {
             case VmState::pending:
+                for (auto* observer : observers_) observer->failed("queue_timeout", false);
                 finish(vm, VmState::failed, "no node could take it within " + format_duration(options_.queue_timeout),
                        effects);
                 break;
             case VmState::assigned:
                 if (now - vm.assigned_at >= options_.placement_ttl) {
                     fail(vm, "the node did not take the createVm command within " + format_duration(options_.placement_ttl),
-                         effects);
+                         effects, "placement_ttl");
                     released = true;
                     break;
                 }
@@ -829,7 +833,7 @@ void VmLifecycle::sweep() {
                 // A VM an agent called running but no heartbeat listed yet is still starting.
                 if (!vm.seen_on_host && now - vm.assigned_at >= options_.start_deadline) {
                     fail(vm, "not running within " + format_duration(options_.start_deadline) + " of its placement",
-                         effects);
+                         effects, "start_deadline");
                     released = true;
                 }
                 break;

@@ -31,6 +31,10 @@ std::vector<double> Histogram::latency_bounds() {
     return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
+std::vector<double> Histogram::decision_bounds() {
+    return {0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01};
+}
+
 std::vector<double> Histogram::startup_bounds() {
     return {1, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1800, 3600};
 }

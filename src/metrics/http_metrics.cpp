@@ -101,8 +101,10 @@ void HttpMetrics::write_heartbeats(PrometheusWriter& out) const {
     out.family("macvmorx_heartbeats_received_total", "Heartbeats received, accepted or not.", "counter");
     out.sample("macvmorx_heartbeats_received_total", {}, accepted + total_rejected);
     out.family("macvmorx_heartbeats_rejected_total", "Heartbeats refused, by reason.", "counter");
-    // Reasons may share a status class ("server_error"): add them up per reason.
-    std::vector<std::pair<std::string_view, std::uint64_t>> by_reason;
+    // Reasons may share a status class ("server_error"): add them up per reason. The usual
+    // reasons are always written, so that a first refusal is a change a rate() can see.
+    std::vector<std::pair<std::string_view, std::uint64_t>> by_reason{
+        {"malformed", 0}, {"invalid_value", 0}, {"too_large", 0}, {"unsupported_media_type", 0}};
     for (std::size_t slot = 0; slot < statuses.size(); ++slot) {
         if (rejected[slot] == 0) continue;
         const auto reason = reason_of(statuses[slot]);

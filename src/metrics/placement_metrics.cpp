@@ -3,6 +3,12 @@
 #include "macvmorx/metrics/prometheus_writer.hpp"
 
 namespace macvmorx::metrics {
+namespace {
+
+constexpr std::array<std::string_view, 4> failure_causes{"queue_timeout", "placement_ttl", "start_deadline",
+                                                         "agent_reported"};
+
+} // namespace
 
 void PlacementMetrics::placed(bool image_cached, double decision_seconds) {
     (image_cached ? cached_ : download_).fetch_add(1, std::memory_order_relaxed);
@@ -18,7 +24,25 @@ void PlacementMetrics::queued() { queued_.fetch_add(1, std::memory_order_relaxed
 
 void PlacementMetrics::started(double seconds_since_placement) { startup_.observe(seconds_since_placement); }
 
+void PlacementMetrics::failed(std::string_view cause, bool placed_again) {
+    for (std::size_t i = 0; i < failure_causes.size(); ++i) {
+        if (failure_causes[i] == cause) failures_[i][placed_again ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void PlacementMetrics::lost() { lost_.fetch_add(1, std::memory_order_relaxed); }
+
 void PlacementMetrics::write(PrometheusWriter& out) const {
+    out.family("macvmorx_vm_failures_total",
+               "Placements that failed, by cause, and whether the VM was placed again or failed for good.", "counter");
+    for (std::size_t i = 0; i < failure_causes.size(); ++i) {
+        out.sample("macvmorx_vm_failures_total", {{"cause", failure_causes[i]}, {"outcome", "placed_again"}},
+                   failures_[i][1].load(std::memory_order_relaxed));
+        out.sample("macvmorx_vm_failures_total", {{"cause", failure_causes[i]}, {"outcome", "failed"}},
+                   failures_[i][0].load(std::memory_order_relaxed));
+    }
+    out.family("macvmorx_vms_lost_total", "Running VMs whose host went offline.", "counter");
+    out.sample("macvmorx_vms_lost_total", {}, lost_.load(std::memory_order_relaxed));
     out.family("macvmorx_placements_total",
                "Placement decisions by result: a host caching the image, a host that downloads it, no capacity "
                "(refused), or queued to wait.",

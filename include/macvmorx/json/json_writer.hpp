@@ -20,7 +20,13 @@ public:
     JsonWriter& begin_array();
     JsonWriter& end_array();
 
+    // A name from the data (label keys): escaped.
     JsonWriter& key(std::string_view name);
+    // A name written in the code ("nodeId"): such names never need escaping.
+    template <std::size_t N>
+    JsonWriter& key(const char (&name)[N]) {
+        return literal_key(std::string_view{name, N - 1});
+    }
     JsonWriter& value(std::string_view text);
     JsonWriter& value(const char* text) { return value(std::string_view{text}); }
     JsonWriter& value(const std::string& text) { return value(std::string_view{text}); }
@@ -40,11 +46,17 @@ public:
         key(name);
         return value(v);
     }
+    template <std::size_t N, typename T>
+    JsonWriter& field(const char (&name)[N], const T& v) {
+        key(name);
+        return value(v);
+    }
 
     std::string& buffer() { return out_; }
 
 private:
     void separate();
+    JsonWriter& literal_key(std::string_view name);
 
     std::string& out_;
     bool need_comma_ = false;

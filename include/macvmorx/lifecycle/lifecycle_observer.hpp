@@ -3,6 +3,7 @@
 #include "macvmorx/lifecycle/vm_record.hpp"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace macvmorx::lifecycle {
@@ -26,6 +27,11 @@ public:
     virtual void queued() {}
     // A VM reached running; seconds since its current placement.
     virtual void started(double /*seconds_since_placement*/) {}
+    // A placement failed: `cause` is queue_timeout, placement_ttl, start_deadline or
+    // agent_reported; `placed_again` when the VM goes on to another attempt.
+    virtual void failed(std::string_view /*cause*/, bool /*placed_again*/) {}
+    // A running VM's host went offline.
+    virtual void lost() {}
 };
 
 } // namespace macvmorx::lifecycle

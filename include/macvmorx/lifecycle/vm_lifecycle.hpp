@@ -151,7 +151,7 @@ private:
     void place_or_queue_first(VmRecord& vm, Effects& effects);
     void drain_queue(Effects& effects);
     void detach(VmRecord& vm, Effects& effects);
-    void fail(VmRecord& vm, std::string reason, Effects& effects);
+    void fail(VmRecord& vm, std::string reason, Effects& effects, std::string_view cause);
     void finish(VmRecord& vm, VmState state, std::string message, Effects& effects);
     void start_deletion(VmRecord& vm, Effects& effects);
     void send_command(const std::string& node_id, Command command, Effects& effects);

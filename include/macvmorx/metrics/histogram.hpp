@@ -23,8 +23,10 @@ public:
     Snapshot snapshot() const;
     const std::vector<double>& upper_bounds() const { return bounds_; }
 
-    // Bounds for request and decision latencies: 50 µs to 10 s.
+    // Bounds for request latencies: 50 µs to 10 s.
     static std::vector<double> latency_bounds();
+    // Bounds for in-process decisions: 1 µs to 10 ms.
+    static std::vector<double> decision_bounds();
     // Bounds for how long VMs take to start: 1 s to 1 h.
     static std::vector<double> startup_bounds();
 

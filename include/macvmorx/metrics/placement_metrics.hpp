@@ -3,7 +3,9 @@
 #include "macvmorx/lifecycle/lifecycle_observer.hpp"
 #include "macvmorx/metrics/histogram.hpp"
 
+#include <array>
 #include <atomic>
+#include <string_view>
 #include <cstdint>
 
 namespace macvmorx::metrics {
@@ -17,6 +19,8 @@ public:
     void refused(double decision_seconds) override;
     void queued() override;
     void started(double seconds_since_placement) override;
+    void failed(std::string_view cause, bool placed_again) override;
+    void lost() override;
 
     void write(PrometheusWriter& out) const;
 
@@ -25,7 +29,10 @@ private:
     std::atomic<std::uint64_t> download_{0};
     std::atomic<std::uint64_t> no_capacity_{0};
     std::atomic<std::uint64_t> queued_{0};
-    Histogram decision_{Histogram::latency_bounds()};
+    std::atomic<std::uint64_t> lost_{0};
+    // By cause (queue_timeout, placement_ttl, start_deadline, agent_reported) and outcome.
+    std::array<std::array<std::atomic<std::uint64_t>, 2>, 4> failures_{};
+    Histogram decision_{Histogram::decision_bounds()};
     Histogram startup_{Histogram::startup_bounds()};
 };
 
