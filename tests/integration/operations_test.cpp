@@ -3,6 +3,8 @@
 #include "raw_connection.hpp"
 #include "test_daemon.hpp"
 
+#include "macvmorx/orchestrator/orchestrator.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -107,4 +109,32 @@ TEST(Operations, TheStartOfAVmIsTimedFromPlacementToRunning) {
     EXPECT_EQ(sample(text, "macvmorx_vm_start_duration_seconds_sum"), 42);
     EXPECT_EQ(sample(text, "macvmorx_vm_start_duration_seconds_bucket{le=\"30\"}"), 0);
     EXPECT_EQ(sample(text, "macvmorx_vm_start_duration_seconds_bucket{le=\"60\"}"), 1);
+}
+
+TEST(Operations, FailedPlacementsAreCountedByCauseAndLostVmsByTheirHostGoingOffline) {
+    TestDaemon server;
+    auto client = server.client();
+    // mac-1 speaks the agent protocol (it reports events), mac-2 is there to take retries.
+    client.post_json("/api/heartbeat", R"({"nodeId":"mac-1","cachedImages":["sonoma"]})");
+    client.post_json("/api/heartbeat", R"({"nodeId":"mac-2"})");
+    ASSERT_EQ(client.post_json("/api/schedule-vm", R"({"imageName":"sonoma","vmId":"job-1"})").status, 200);
+    ASSERT_EQ(client.post_json("/api/vms/job-1/events", R"({"state":"failed","message":"tart pull: 404"})").status, 200);
+    EXPECT_EQ(json::parse(client.get("/api/vms/job-1").body)["state"], "assigned") << "placed again";
+
+    // The second VM runs on its host, then the host falls silent.
+    ASSERT_EQ(client.post_json("/api/schedule-vm", R"({"imageName":"ventura","vmId":"job-2"})").status, 200);
+    const std::string host = json::parse(client.get("/api/vms/job-2").body)["nodeId"];
+    client.post_json("/api/heartbeat",
+                     R"({"nodeId":")" + host + R"(","vms":[{"vmId":"job-2","imageName":"ventura"}]})");
+    ASSERT_EQ(json::parse(client.get("/api/vms/job-2").body)["state"], "running");
+    server.clock().advance(std::chrono::minutes{5});
+    server.daemon().orchestrator().sweep();
+
+    const auto text = client.get("/metrics").body;
+    EXPECT_EQ(sample(text, "macvmorx_vm_failures_total{cause=\"agent_reported\",outcome=\"placed_again\"}"), 1);
+    EXPECT_EQ(sample(text, "macvmorx_vm_failures_total{cause=\"agent_reported\",outcome=\"failed\"}"), 0);
+    EXPECT_EQ(sample(text, "macvmorx_vm_failures_total{cause=\"start_deadline\",outcome=\"failed\"}"), 0);
+    EXPECT_EQ(sample(text, "macvmorx_vms_lost_total"), 1);
+    EXPECT_EQ(sample(text, "macvmorx_heartbeats_rejected_total{reason=\"unsupported_media_type\"}"), 0)
+        << "the usual reasons are written before their first refusal";
 }
