@@ -105,6 +105,7 @@ void write_command(JsonWriter& json, const lifecycle::Command& command) {
         json.field("imageName", command.image_name).field("imageCached", command.image_cached);
         if (command.cpu) json.field("cpu", *command.cpu);
         if (command.memory_gb) json.field("memoryGB", *command.memory_gb);
+        if (!command.runner_config.empty()) json.field("runnerConfig", command.runner_config);
     }
     json.end_object();
 }
@@ -142,6 +143,7 @@ std::vector<lifecycle::Command> parse_commands(std::string_view body) {
         command.image_cached = command_fields.optional_boolean("imageCached").value_or(false);
         if (const auto cpu = command_fields.optional_integer("cpu", 1, 64)) command.cpu = static_cast<int>(*cpu);
         command.memory_gb = command_fields.optional_number("memoryGB", 0, 1024);
+        command.runner_config = command_fields.string("runnerConfig", {0, 64 * 1024});
         if (command.type == lifecycle::CommandType::create_vm && command.image_name.empty()) {
             throw http::BadRequest(path + ".imageName is required for createVm", path + ".imageName");
         }

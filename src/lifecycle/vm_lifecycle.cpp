@@ -107,6 +107,7 @@ void VmLifecycle::restore(std::vector<VmRecord> records, const std::vector<std::
             command.image_cached = vm.image_cached;
             command.cpu = vm.spec.cpu;
             command.memory_gb = vm.spec.memory_gb;
+            command.runner_config = vm.spec.runner_config;
             command.created_at = clock_.now();
             node.commands.push_back(std::move(command));
         } else if (vm.state == VmState::deleting) {
@@ -207,6 +208,7 @@ bool VmLifecycle::place(VmRecord& vm, Effects& effects, double* decision_seconds
     command.image_cached = vm.image_cached;
     command.cpu = vm.spec.cpu;
     command.memory_gb = vm.spec.memory_gb;
+    command.runner_config = vm.spec.runner_config;
     command.created_at = clock_.now();
     send_command(vm.node_id, std::move(command), effects);
     return true;

@@ -23,6 +23,7 @@ struct Command {
     bool image_cached = false;
     std::optional<int> cpu;
     std::optional<double> memory_gb;
+    std::string runner_config; // secret, see VmSpec::runner_config
     TimePoint created_at;
     std::optional<TimePoint> delivered_at; // first time an agent was sent it
 };

@@ -35,6 +35,9 @@ struct VmSpec {
     std::optional<int> cpu;
     std::optional<double> memory_gb;
     std::string metadata_json; // a JSON object, stored and echoed as sent; empty when none
+    // A secret for the guest (a GitHub just-in-time runner configuration): carried only in the
+    // createVm command to the VM's host, never echoed, logged or written to disk.
+    std::string runner_config;
 };
 
 struct VmTransition {

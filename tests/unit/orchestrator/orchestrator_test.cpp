@@ -25,7 +25,7 @@ protected:
     Orchestrator orchestrator{OrchestratorOptions{30s, {2}, {}}, clock, ids};
 
     bool place(const std::string& image) {
-        return orchestrator.request_vm("", {image, {}, {}, {}, {}}, false).outcome == RequestOutcome::placed;
+        return orchestrator.request_vm("", {image, {}, {}, {}, {}, {}}, false).outcome == RequestOutcome::placed;
     }
 };
 

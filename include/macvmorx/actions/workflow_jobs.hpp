@@ -1,0 +1,153 @@
+#pragma once
+
+#include "macvmorx/actions/job_record.hpp"
+#include "macvmorx/actions/runner_registrar.hpp"
+#include "macvmorx/base/clock.hpp"
+#include "macvmorx/config/actions_config.hpp"
+#include "macvmorx/lifecycle/lifecycle_observer.hpp"
+#include "macvmorx/metrics/histogram.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace macvmorx {
+class IdSource;
+}
+namespace macvmorx::github {
+struct WorkflowJobEvent;
+}
+namespace macvmorx::metrics {
+class PrometheusWriter;
+}
+namespace macvmorx::orchestrator {
+class Orchestrator;
+}
+
+namespace macvmorx::actions {
+
+struct WorkflowJobsOptions {
+    std::vector<config::RunnerPool> pools;
+    std::string runner_prefix = "macvmorx";
+    // An idle runner that has not taken a job by then, while jobs of its pool wait, is
+    // replaced by a fresh VM.
+    Duration registration_deadline = std::chrono::minutes{10};
+    // Waits between attempts of a failed GitHub call: doubling from base up to max.
+    Duration retry_base = std::chrono::seconds{1};
+    Duration retry_max = std::chrono::minutes{5};
+    std::size_t remembered_deliveries = 10'000;
+    std::size_t retained_completed_jobs = 10'000;
+};
+
+enum class DeliveryOutcome {
+    applied,   // the job record changed
+    duplicate, // this delivery id was seen before: nothing changed
+    no_pool,   // a queued job whose labels match no pool: ignored (and counted)
+    unchanged, // an action that changes nothing here (waiting, or news of a job we never took)
+};
+
+struct DeliveryResult {
+    DeliveryOutcome outcome;
+    std::optional<JobRecord> job;
+};
+
+// What a pool has: jobs waiting and runners by stage.
+struct PoolStatus {
+    std::string pool;
+    std::size_t queued_jobs = 0;
+    std::size_t runners_registering = 0; // asking GitHub for a just-in-time configuration
+    std::size_t runners_starting = 0;    // VM placed, not running yet
+    std::size_t runners_idle = 0;        // VM running, runner waiting for a job
+    std::size_t runners_busy = 0;        // running a job
+    std::size_t runners_retiring = 0;    // being deleted
+};
+
+// Turns GitHub Actions jobs into runner VMs. Each pool keeps as many idle runners (registered
+// with GitHub, in a VM placed through the lifecycle) as it has queued jobs, plus its warm size;
+// a runner takes one job and its VM is deleted when the job completes. Jobs are not bound to a
+// runner until GitHub says which one took it (in_progress): any runner of the pool may.
+//
+// Calls to GitHub (registering and removing runners) run in `run_due_tasks`, on a worker
+// thread of the daemon, never on a server thread; webhook deliveries only change records.
+//
+// Locking: one mutex guards the records, runners and tasks; it is never held while calling
+// the orchestrator or the registrar. As a lifecycle observer it is called under the
+// lifecycle's lock (lifecycle before this one), and only notes what changed.
+class WorkflowJobs final : public lifecycle::LifecycleObserver {
+public:
+    WorkflowJobs(WorkflowJobsOptions options, orchestrator::Orchestrator& orchestrator, RunnerRegistrar& registrar,
+                 const Clock& clock, IdSource& ids);
+    ~WorkflowJobs() override;
+
+    // A `workflow_job` delivery whose signature was checked. `delivery_id` is GitHub's
+    // X-GitHub-Delivery: a redelivery changes nothing.
+    DeliveryResult receive(const std::string& delivery_id, const github::WorkflowJobEvent& event);
+
+    std::optional<JobRecord> find(std::int64_t job_id) const;
+    // Matching jobs, oldest first.
+    std::vector<JobRecord> list(const JobFilter& filter) const;
+    std::vector<PoolStatus> pools() const;
+
+    // The worker: carries out the GitHub calls that are due and rebalances the pools when
+    // their VMs changed. Returns when the next call is due, if any is waiting.
+    std::optional<TimePoint> run_due_tasks();
+    // Blocks until there may be work, or until `until`, or until `wake` is called.
+    void wait_for_work(TimePoint until);
+    void wake();
+
+    // Periodic: registration deadlines, and pools whose GitHub calls were paused.
+    void sweep();
+
+    void write_metrics(metrics::PrometheusWriter& out) const;
+
+    // lifecycle::LifecycleObserver
+    void vm_changed(const lifecycle::VmRecord& vm) override;
+    void vm_removed(const std::string& vm_id) override;
+
+private:
+    struct Runner;
+    struct Task;
+    struct Pool;
+    struct Actions; // what to do once the lock is released
+
+    const config::RunnerPool* pool_config(const std::string& name) const;
+    void balance(Actions& actions);
+    void retire(Runner& runner, Actions& actions);
+    void bind(JobRecord& job, Runner& runner);
+    void end_runner(const std::string& vm_id, Actions& actions);
+    void forget_old_jobs();
+    void carry_out(Actions& actions);
+    void register_runner(const std::string& vm_id);
+    void remove_runner(const std::string& pool, std::int64_t runner_id, int attempt);
+    Duration backoff(int attempt) const;
+
+    WorkflowJobsOptions options_;
+    orchestrator::Orchestrator& orchestrator_;
+    RunnerRegistrar& registrar_;
+    const Clock& clock_;
+    IdSource& ids_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable work_;
+    bool rebalance_ = false;
+    std::map<std::int64_t, JobRecord> jobs_;
+    std::deque<std::int64_t> completed_order_;
+    std::unordered_map<std::string, std::unique_ptr<Runner>> runners_; // by VM id
+    std::unordered_map<std::string, std::string> runner_by_name_;      // runner name -> VM id
+    std::unordered_map<std::string, Pool> pool_state_;
+    std::deque<Task> tasks_;
+    std::unordered_set<std::string> deliveries_;
+    std::deque<std::string> delivery_order_;
+    std::uint64_t ignored_jobs_ = 0;
+    std::uint64_t registration_failures_ = 0;
+    metrics::Histogram wait_{metrics::Histogram::startup_bounds()};
+};
+
+} // namespace macvmorx::actions

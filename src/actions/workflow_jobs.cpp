@@ -1,0 +1,540 @@
+#include "macvmorx/actions/workflow_jobs.hpp"
+
+#include "macvmorx/base/id_source.hpp"
+#include "macvmorx/github/workflow_job.hpp"
+#include "macvmorx/metrics/prometheus_writer.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace macvmorx::actions {
+
+std::string_view to_string(JobState state) {
+    switch (state) {
+    case JobState::queued: return "queued";
+    case JobState::in_progress: return "in_progress";
+    case JobState::completed: return "completed";
+    }
+    return "queued";
+}
+
+std::optional<JobState> parse_job_state(std::string_view text) {
+    for (const auto state : {JobState::queued, JobState::in_progress, JobState::completed}) {
+        if (to_string(state) == text) return state;
+    }
+    return std::nullopt;
+}
+
+struct WorkflowJobs::Runner {
+    std::string vm_id;
+    std::string name; // <prefix>-<vmId>, as GitHub lists it
+    std::string pool;
+    std::int64_t runner_id = 0; // GitHub's, once registered
+    bool vm_requested = false;
+    bool retiring = false;
+    std::optional<std::int64_t> job_id;
+    std::string node_id;
+    std::optional<TimePoint> assigned_at;
+    std::optional<TimePoint> running_at;
+    TimePoint created_at;
+};
+
+struct WorkflowJobs::Task {
+    enum class Kind { register_runner, remove_runner } kind;
+    TimePoint due;
+    std::string vm_id; // register
+    std::string pool;  // remove
+    std::int64_t runner_id = 0;
+    int attempt = 0;
+};
+
+struct WorkflowJobs::Pool {
+    // After GitHub refused to register a runner (not a passing failure), no new runner is
+    // asked for before then, so that a wrong permission does not turn into a storm of calls.
+    TimePoint paused_until{};
+    int failures = 0;
+};
+
+struct WorkflowJobs::Actions {
+    std::vector<std::string> delete_vms;
+    bool wake = false;
+};
+
+WorkflowJobs::WorkflowJobs(WorkflowJobsOptions options, orchestrator::Orchestrator& orchestrator,
+                           RunnerRegistrar& registrar, const Clock& clock, IdSource& ids)
+    : options_{std::move(options)}, orchestrator_{orchestrator}, registrar_{registrar}, clock_{clock}, ids_{ids} {
+    for (const auto& pool : options_.pools) pool_state_[pool.name];
+    // Warm runners are wanted from the start.
+    std::lock_guard lock{mutex_};
+    rebalance_ = true;
+}
+
+WorkflowJobs::~WorkflowJobs() = default;
+
+const config::RunnerPool* WorkflowJobs::pool_config(const std::string& name) const {
+    for (const auto& pool : options_.pools) {
+        if (pool.name == name) return &pool;
+    }
+    return nullptr;
+}
+
+DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const github::WorkflowJobEvent& event) {
+    Actions actions;
+    DeliveryResult result{DeliveryOutcome::unchanged, std::nullopt};
+    {
+        std::lock_guard lock{mutex_};
+        if (!delivery_id.empty()) {
+            if (!deliveries_.insert(delivery_id).second) return {DeliveryOutcome::duplicate, std::nullopt};
+            delivery_order_.push_back(delivery_id);
+            while (delivery_order_.size() > options_.remembered_deliveries) {
+                deliveries_.erase(delivery_order_.front());
+                delivery_order_.pop_front();
+            }
+        }
+
+        const auto now = clock_.now();
+        auto it = jobs_.find(event.job_id);
+        const bool created = it == jobs_.end();
+        if (created) {
+            if (event.action != "queued" && event.action != "in_progress" && event.action != "completed") {
+                return result;
+            }
+            const auto pool = std::find_if(options_.pools.begin(), options_.pools.end(),
+                                           [&event](const config::RunnerPool& p) { return p.takes(event.labels); });
+            if (pool == options_.pools.end()) {
+                if (event.action == "queued") {
+                    ++ignored_jobs_;
+                    result.outcome = DeliveryOutcome::no_pool;
+                }
+                return result;
+            }
+            JobRecord job;
+            job.job_id = event.job_id;
+            job.run_id = event.run_id;
+            job.repository = event.repository;
+            job.workflow_name = event.workflow_name;
+            job.job_name = event.job_name;
+            job.labels = event.labels;
+            job.html_url = event.html_url;
+            job.pool = pool->name;
+            job.queued_at = now;
+            job.updated_at = now;
+            it = jobs_.emplace(job.job_id, std::move(job)).first;
+            spdlog::info("GitHub job {} ({} / {}, {}) queued for pool {}", event.job_id, event.repository,
+                         event.job_name, event.html_url, pool->name);
+        } else if (event.action == "queued") {
+            return result; // GitHub said so before (a second delivery id for the same news)
+        }
+
+        JobRecord& job = it->second;
+        result.outcome = DeliveryOutcome::applied;
+        if (event.action == "in_progress" && job.state == JobState::queued) {
+            job.state = JobState::in_progress;
+            job.started_at = now;
+            job.runner_name = event.runner_name;
+            wait_.observe(std::chrono::duration<double>(now - job.queued_at).count());
+            if (const auto name = runner_by_name_.find(event.runner_name); name != runner_by_name_.end()) {
+                bind(job, *runners_.at(name->second));
+            }
+            spdlog::info("GitHub job {} started on runner {}", job.job_id, event.runner_name);
+        } else if (event.action == "completed" && job.state != JobState::completed) {
+            if (job.state == JobState::queued && !event.runner_name.empty()) {
+                job.runner_name = event.runner_name; // the in_progress delivery was lost
+                if (const auto name = runner_by_name_.find(event.runner_name); name != runner_by_name_.end()) {
+                    bind(job, *runners_.at(name->second));
+                }
+            }
+            job.state = JobState::completed;
+            job.completed_at = now;
+            job.conclusion = event.conclusion.empty() ? "unknown" : event.conclusion;
+            completed_order_.push_back(job.job_id);
+            if (!job.vm_id.empty()) {
+                if (const auto runner = runners_.find(job.vm_id); runner != runners_.end()) retire(*runner->second, actions);
+            }
+            spdlog::info("GitHub job {} completed ({}){}", job.job_id, job.conclusion,
+                         job.runner_name.empty() ? " before any runner took it" : " on runner " + job.runner_name);
+            forget_old_jobs();
+        } else if (!created) {
+            result.outcome = DeliveryOutcome::unchanged;
+        }
+        job.updated_at = now;
+        result.job = job;
+        balance(actions);
+    }
+    carry_out(actions);
+    return result;
+}
+
+void WorkflowJobs::bind(JobRecord& job, Runner& runner) {
+    runner.job_id = job.job_id;
+    job.vm_id = runner.vm_id;
+    job.node_id = runner.node_id;
+    job.vm_assigned_at = runner.assigned_at;
+    job.vm_running_at = runner.running_at;
+}
+
+void WorkflowJobs::forget_old_jobs() {
+    while (completed_order_.size() > options_.retained_completed_jobs) {
+        jobs_.erase(completed_order_.front());
+        completed_order_.pop_front();
+    }
+}
+
+// Each pool wants as many idle runners as it has queued jobs, plus its warm size.
+void WorkflowJobs::balance(Actions& actions) {
+    const auto now = clock_.now();
+    for (const auto& pool : options_.pools) {
+        std::size_t wanted = static_cast<std::size_t>(std::max(pool.warm, 0));
+        for (const auto& [id, job] : jobs_) {
+            if (job.pool == pool.name && job.state == JobState::queued) ++wanted;
+        }
+        std::vector<Runner*> idle;
+        for (auto& [vm_id, runner] : runners_) {
+            if (runner->pool == pool.name && !runner->retiring && !runner->job_id) idle.push_back(runner.get());
+        }
+        if (idle.size() > wanted) {
+            // The least advanced go first: nothing asked of GitHub yet, then VMs still starting.
+            std::sort(idle.begin(), idle.end(), [](const Runner* a, const Runner* b) {
+                const auto rank = [](const Runner* r) { return r->running_at ? 2 : r->vm_requested ? 1 : 0; };
+                if (rank(a) != rank(b)) return rank(a) < rank(b);
+                return a->created_at > b->created_at;
+            });
+            for (std::size_t i = 0; i < idle.size() - wanted; ++i) retire(*idle[i], actions);
+            continue;
+        }
+        if (pool_state_[pool.name].paused_until > now) continue;
+        for (std::size_t i = idle.size(); i < wanted; ++i) {
+            auto runner = std::make_unique<Runner>();
+            runner->vm_id = ids_.next("runner");
+            runner->name = options_.runner_prefix + "-" + runner->vm_id;
+            runner->pool = pool.name;
+            runner->created_at = now;
+            runner_by_name_[runner->name] = runner->vm_id;
+            tasks_.push_back({Task::Kind::register_runner, now, runner->vm_id, pool.name, 0, 0});
+            runners_.emplace(runner->vm_id, std::move(runner));
+            actions.wake = true;
+        }
+    }
+}
+
+void WorkflowJobs::retire(Runner& runner, Actions& actions) {
+    if (runner.retiring) return;
+    runner.retiring = true;
+    // A runner still waiting for GitHub has no VM: its registration task finds it retiring and
+    // undoes itself. Otherwise the VM's end (vm_changed) removes the registration.
+    if (runner.vm_requested) actions.delete_vms.push_back(runner.vm_id);
+}
+
+// The runner's VM is gone: so is the runner, and its registration with GitHub.
+void WorkflowJobs::end_runner(const std::string& vm_id, Actions& actions) {
+    const auto it = runners_.find(vm_id);
+    if (it == runners_.end()) return;
+    Runner& runner = *it->second;
+    if (runner.runner_id != 0) {
+        tasks_.push_back({Task::Kind::remove_runner, clock_.now(), {}, runner.pool, runner.runner_id, 0});
+        actions.wake = true;
+    }
+    runner_by_name_.erase(runner.name);
+    runners_.erase(it);
+    rebalance_ = true;
+    actions.wake = true;
+}
+
+void WorkflowJobs::carry_out(Actions& actions) {
+    for (const auto& vm_id : actions.delete_vms) orchestrator_.delete_vm(vm_id);
+    if (actions.wake) wake();
+}
+
+void WorkflowJobs::vm_changed(const lifecycle::VmRecord& vm) {
+    std::lock_guard lock{mutex_};
+    const auto it = runners_.find(vm.vm_id);
+    if (it == runners_.end()) return;
+    Runner& runner = *it->second;
+    const auto now = clock_.now();
+    if (!vm.node_id.empty()) runner.node_id = vm.node_id;
+    if (lifecycle::is_starting(vm.state) && !runner.assigned_at) runner.assigned_at = now;
+    if (vm.state == lifecycle::VmState::running && !runner.running_at) {
+        runner.running_at = now;
+        if (!runner.assigned_at) runner.assigned_at = now;
+    }
+    if (runner.job_id) {
+        if (const auto job = jobs_.find(*runner.job_id); job != jobs_.end()) bind(job->second, runner);
+    }
+    if (lifecycle::is_final(vm.state)) {
+        if (vm.state == lifecycle::VmState::failed && !runner.retiring) {
+            spdlog::warn("runner VM {} of pool {} failed ({}): a fresh one takes its place", vm.vm_id, runner.pool,
+                         vm.failure_reason);
+        }
+        Actions actions; // only tasks and a wake-up: nothing may call back into the lifecycle here
+        end_runner(vm.vm_id, actions);
+        work_.notify_all();
+    }
+}
+
+void WorkflowJobs::vm_removed(const std::string& vm_id) {
+    std::lock_guard lock{mutex_};
+    Actions actions;
+    end_runner(vm_id, actions);
+    work_.notify_all();
+}
+
+std::optional<TimePoint> WorkflowJobs::run_due_tasks() {
+    for (;;) {
+        std::optional<Task> task;
+        Actions actions;
+        {
+            std::lock_guard lock{mutex_};
+            if (rebalance_) {
+                rebalance_ = false;
+                balance(actions);
+            }
+            const auto now = clock_.now();
+            const auto due = std::find_if(tasks_.begin(), tasks_.end(), [now](const Task& t) { return t.due <= now; });
+            if (due != tasks_.end()) {
+                task = std::move(*due);
+                tasks_.erase(due);
+            }
+        }
+        carry_out(actions);
+        if (!task) break;
+        if (task->kind == Task::Kind::register_runner) {
+            register_runner(task->vm_id);
+        } else {
+            remove_runner(task->pool, task->runner_id, task->attempt);
+        }
+    }
+    std::lock_guard lock{mutex_};
+    std::optional<TimePoint> next;
+    for (const auto& task : tasks_) {
+        if (!next || task.due < *next) next = task.due;
+    }
+    return next;
+}
+
+void WorkflowJobs::wait_for_work(TimePoint until) {
+    std::unique_lock lock{mutex_};
+    // The clock may be a test's: wake at least every 50 ms to look at it again.
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::milliseconds{50};
+    work_.wait_until(lock, limit, [this, until] {
+        const auto now = clock_.now();
+        return rebalance_ || now >= until ||
+               std::any_of(tasks_.begin(), tasks_.end(), [now](const Task& t) { return t.due <= now; });
+    });
+}
+
+void WorkflowJobs::wake() {
+    std::lock_guard lock{mutex_};
+    work_.notify_all();
+}
+
+Duration WorkflowJobs::backoff(int attempt) const {
+    Duration wait = options_.retry_base;
+    for (int i = 0; i < attempt && wait < options_.retry_max; ++i) wait *= 2;
+    return std::min(wait, options_.retry_max);
+}
+
+void WorkflowJobs::register_runner(const std::string& vm_id) {
+    config::RunnerPool pool;
+    std::string name;
+    {
+        std::lock_guard lock{mutex_};
+        const auto it = runners_.find(vm_id);
+        if (it == runners_.end()) return;
+        if (it->second->retiring) { // retired before GitHub was asked: nothing to undo
+            runner_by_name_.erase(it->second->name);
+            runners_.erase(it);
+            rebalance_ = true;
+            return;
+        }
+        pool = *pool_config(it->second->pool);
+        name = it->second->name;
+    }
+
+    RunnerRegistration registration;
+    try {
+        registration = registrar_.register_runner(pool, name);
+    } catch (const RegistrarError& error) {
+        std::lock_guard lock{mutex_};
+        ++registration_failures_;
+        auto& state = pool_state_[pool.name];
+        const auto now = clock_.now();
+        const auto it = runners_.find(vm_id);
+        if (error.retryable()) {
+            const auto wait = error.retry_after().value_or(backoff(state.failures++));
+            spdlog::warn("GitHub could not register runner {} of pool {} ({}); trying again in {} s", name, pool.name,
+                         error.what(), std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+            if (it != runners_.end()) tasks_.push_back({Task::Kind::register_runner, now + wait, vm_id, pool.name, 0, 0});
+        } else {
+            const auto wait = backoff(state.failures++);
+            state.paused_until = now + wait;
+            spdlog::error("GitHub refused to register runner {} of pool {}: {}; no new runner for {} s", name,
+                          pool.name, error.what(), std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+            if (it != runners_.end()) {
+                runner_by_name_.erase(it->second->name);
+                runners_.erase(it);
+            }
+        }
+        return;
+    }
+
+    lifecycle::VmSpec spec;
+    {
+        std::lock_guard lock{mutex_};
+        pool_state_[pool.name].failures = 0;
+        const auto it = runners_.find(vm_id);
+        if (it == runners_.end() || it->second->retiring) {
+            // No longer wanted while GitHub answered: undo the registration.
+            tasks_.push_back({Task::Kind::remove_runner, clock_.now(), {}, pool.name, registration.runner_id, 0});
+            if (it != runners_.end()) {
+                runner_by_name_.erase(it->second->name);
+                runners_.erase(it);
+            }
+            return;
+        }
+        it->second->runner_id = registration.runner_id;
+        it->second->vm_requested = true;
+    }
+    spec.image_name = pool.image;
+    spec.labels = pool.node_labels;
+    spec.cpu = pool.cpu;
+    spec.memory_gb = pool.memory_gb;
+    spec.metadata_json = nlohmann::json{{"pool", pool.name}, {"runnerName", name}}.dump();
+    spec.runner_config = std::move(registration.encoded_jit_config);
+    const auto result = orchestrator_.request_vm(vm_id, std::move(spec), true);
+    bool retired_meanwhile = false;
+    {
+        std::lock_guard lock{mutex_};
+        if (result.outcome != lifecycle::RequestOutcome::placed && result.outcome != lifecycle::RequestOutcome::queued) {
+            spdlog::error("the VM of runner {} could not be requested", name);
+            Actions ignored;
+            end_runner(vm_id, ignored);
+            return;
+        }
+        const auto it = runners_.find(vm_id);
+        // Retired between the registration and the request: its deletion found no VM yet.
+        retired_meanwhile = it != runners_.end() && it->second->retiring;
+    }
+    if (retired_meanwhile) orchestrator_.delete_vm(vm_id);
+}
+
+void WorkflowJobs::remove_runner(const std::string& pool_name, std::int64_t runner_id, int attempt) {
+    const auto* pool = pool_config(pool_name);
+    if (pool == nullptr) return;
+    try {
+        registrar_.remove_runner(*pool, runner_id);
+    } catch (const RegistrarError& error) {
+        if (!error.retryable() || attempt >= 8) {
+            spdlog::warn("GitHub runner {} of pool {} could not be removed: {}", runner_id, pool_name, error.what());
+            return;
+        }
+        std::lock_guard lock{mutex_};
+        const auto wait = error.retry_after().value_or(backoff(attempt));
+        tasks_.push_back({Task::Kind::remove_runner, clock_.now() + wait, {}, pool_name, runner_id, attempt + 1});
+    }
+}
+
+void WorkflowJobs::sweep() {
+    Actions actions;
+    {
+        std::lock_guard lock{mutex_};
+        const auto now = clock_.now();
+        for (auto& [vm_id, runner] : runners_) {
+            if (runner->retiring || runner->job_id || !runner->running_at) continue;
+            if (now - *runner->running_at < options_.registration_deadline) continue;
+            const bool jobs_wait = std::any_of(jobs_.begin(), jobs_.end(), [&runner](const auto& entry) {
+                return entry.second.pool == runner->pool && entry.second.state == JobState::queued;
+            });
+            if (!jobs_wait) continue; // a warm runner may idle
+            spdlog::warn("runner {} took no job within {} s while jobs of pool {} wait: replacing its VM", runner->name,
+                         std::chrono::duration_cast<std::chrono::seconds>(options_.registration_deadline).count(),
+                         runner->pool);
+            retire(*runner, actions);
+        }
+        balance(actions);
+    }
+    carry_out(actions);
+}
+
+std::optional<JobRecord> WorkflowJobs::find(std::int64_t job_id) const {
+    std::lock_guard lock{mutex_};
+    const auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<JobRecord> WorkflowJobs::list(const JobFilter& filter) const {
+    std::lock_guard lock{mutex_};
+    std::vector<JobRecord> out;
+    for (const auto& [id, job] : jobs_) {
+        if (filter.state && job.state != *filter.state) continue;
+        if (!filter.repository.empty() && job.repository != filter.repository) continue;
+        if (!filter.pool.empty() && job.pool != filter.pool) continue;
+        out.push_back(job);
+    }
+    std::stable_sort(out.begin(), out.end(), [](const JobRecord& a, const JobRecord& b) { return a.queued_at < b.queued_at; });
+    return out;
+}
+
+std::vector<PoolStatus> WorkflowJobs::pools() const {
+    std::lock_guard lock{mutex_};
+    std::vector<PoolStatus> out;
+    for (const auto& pool : options_.pools) {
+        PoolStatus status;
+        status.pool = pool.name;
+        for (const auto& [id, job] : jobs_) {
+            if (job.pool == pool.name && job.state == JobState::queued) ++status.queued_jobs;
+        }
+        for (const auto& [vm_id, runner] : runners_) {
+            if (runner->pool != pool.name) continue;
+            if (runner->retiring) {
+                ++status.runners_retiring;
+            } else if (runner->job_id) {
+                ++status.runners_busy;
+            } else if (runner->running_at) {
+                ++status.runners_idle;
+            } else if (runner->vm_requested) {
+                ++status.runners_starting;
+            } else {
+                ++status.runners_registering;
+            }
+        }
+        out.push_back(std::move(status));
+    }
+    return out;
+}
+
+void WorkflowJobs::write_metrics(metrics::PrometheusWriter& out) const {
+    const auto statuses = pools();
+    out.family("macvmorx_github_jobs_queued", "GitHub Actions jobs waiting for a runner, by pool.", "gauge");
+    for (const auto& status : statuses) {
+        out.sample("macvmorx_github_jobs_queued", {{"pool", status.pool}}, std::uint64_t{status.queued_jobs});
+    }
+    out.family("macvmorx_github_runners", "Runners by pool and stage.", "gauge");
+    for (const auto& status : statuses) {
+        const std::pair<std::string_view, std::size_t> stages[] = {
+            {"registering", status.runners_registering}, {"starting", status.runners_starting},
+            {"idle", status.runners_idle},               {"busy", status.runners_busy},
+            {"retiring", status.runners_retiring}};
+        for (const auto& [stage, count] : stages) {
+            out.sample("macvmorx_github_runners", {{"pool", status.pool}, {"stage", stage}}, std::uint64_t{count});
+        }
+    }
+    std::uint64_t ignored = 0;
+    std::uint64_t failures = 0;
+    {
+        std::lock_guard lock{mutex_};
+        ignored = ignored_jobs_;
+        failures = registration_failures_;
+    }
+    out.family("macvmorx_github_jobs_ignored_total", "Queued jobs whose labels match no runner pool.", "counter");
+    out.sample("macvmorx_github_jobs_ignored_total", {}, ignored);
+    out.family("macvmorx_github_registration_failures_total", "Failed requests for a just-in-time runner.", "counter");
+    out.sample("macvmorx_github_registration_failures_total", {}, failures);
+    out.family("macvmorx_github_job_wait_seconds", "From a job's queued webhook to a runner starting it.", "histogram");
+    out.histogram("macvmorx_github_job_wait_seconds", {}, wait_);
+}
+
+} // namespace macvmorx::actions

@@ -1,0 +1,341 @@
+#include "macvmorx/actions/workflow_jobs.hpp"
+
+#include "fleet_builders.hpp"
+#include "macvmorx/base/id_source.hpp"
+#include "macvmorx/github/workflow_job.hpp"
+#include "macvmorx/metrics/prometheus_writer.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+using namespace std::chrono_literals;
+using macvmorx::ManualClock;
+using macvmorx::SequentialIdSource;
+using macvmorx::actions::DeliveryOutcome;
+using macvmorx::actions::JobState;
+using macvmorx::actions::RegistrarError;
+using macvmorx::actions::RunnerRegistration;
+using macvmorx::actions::WorkflowJobs;
+using macvmorx::actions::WorkflowJobsOptions;
+using macvmorx::config::RunnerPool;
+using macvmorx::github::WorkflowJobEvent;
+using macvmorx::lifecycle::VmFilter;
+using macvmorx::lifecycle::VmState;
+using macvmorx::orchestrator::Orchestrator;
+using macvmorx::orchestrator::OrchestratorOptions;
+using macvmorx::testing::heartbeat;
+
+namespace {
+
+// GitHub's side, in process: hands out configurations and can fail on demand.
+class FakeRegistrar final : public macvmorx::actions::RunnerRegistrar {
+public:
+    RunnerRegistration register_runner(const RunnerPool& pool, const std::string& name) override {
+        registered.push_back(name);
+        if (!failures.empty()) {
+            const auto failure = failures.front();
+            failures.erase(failures.begin());
+            throw failure;
+        }
+        return {next_id++, "jit-config-of-" + name + "-in-" + pool.name};
+    }
+    void remove_runner(const RunnerPool&, std::int64_t runner_id) override { removed.push_back(runner_id); }
+
+    std::vector<std::string> registered;
+    std::vector<std::int64_t> removed;
+    std::vector<RegistrarError> failures;
+    std::int64_t next_id = 100;
+};
+
+RunnerPool macos_pool(int warm = 0) {
+    RunnerPool pool;
+    pool.name = "sonoma";
+    pool.runs_on = {"self-hosted", "macos", "sonoma"};
+    pool.image = "ghcr.io/acme/sonoma-runner:latest";
+    pool.scope = *macvmorx::config::GithubScope::parse("org:acme");
+    pool.warm = warm;
+    return pool;
+}
+
+WorkflowJobEvent job_event(std::string action, std::int64_t id, std::string runner = {},
+                           std::vector<std::string> labels = {"self-hosted", "macos"}) {
+    WorkflowJobEvent event;
+    event.action = std::move(action);
+    event.job_id = id;
+    event.run_id = 7;
+    event.repository = "acme/app";
+    event.workflow_name = "CI";
+    event.job_name = "build";
+    event.labels = std::move(labels);
+    event.html_url = "https://github.com/acme/app/actions/runs/7/job/" + std::to_string(id);
+    event.runner_name = std::move(runner);
+    if (event.action == "completed") event.conclusion = "success";
+    return event;
+}
+
+class WorkflowJobsTest : public ::testing::Test {
+protected:
+    explicit WorkflowJobsTest(int warm = 0) {
+        WorkflowJobsOptions options;
+        options.pools = {macos_pool(warm)};
+        jobs = std::make_unique<WorkflowJobs>(options, orchestrator, registrar, clock, ids);
+        orchestrator.add_lifecycle_observer(jobs.get());
+    }
+
+    std::size_t vms_in(VmState state) {
+        VmFilter filter;
+        filter.state = state;
+        return orchestrator.vms(filter).size();
+    }
+    // What the host agent of `node` would do: report every VM placed on it as running.
+    void host_runs_its_vms(const std::string& node) {
+        auto report = heartbeat(node);
+        VmFilter filter;
+        filter.node_id = node;
+        for (const auto& vm : orchestrator.vms(filter)) {
+            if (vm.state != VmState::deleting && !macvmorx::lifecycle::is_final(vm.state)) {
+                report.vms.push_back({vm.vm_id, vm.spec.image_name, 1, "", ""});
+            }
+        }
+        report.vm_count = static_cast<int>(report.vms.size());
+        orchestrator.record_heartbeat(report);
+    }
+
+    ManualClock clock;
+    SequentialIdSource ids;
+    Orchestrator orchestrator{OrchestratorOptions{30s, {2}, {}}, clock, ids};
+    FakeRegistrar registrar;
+    std::unique_ptr<WorkflowJobs> jobs;
+};
+
+class WarmPoolTest : public WorkflowJobsTest {
+protected:
+    WarmPoolTest() : WorkflowJobsTest(2) {}
+};
+
+} // namespace
+
+TEST_F(WorkflowJobsTest, AQueuedJobGetsARegisteredRunnerInAVmWhoseCommandCarriesItsConfiguration) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    const auto result = jobs->receive("delivery-1", job_event("queued", 1));
+    ASSERT_EQ(result.outcome, DeliveryOutcome::applied);
+    EXPECT_EQ(result.job->pool, "sonoma");
+    EXPECT_EQ(result.job->state, JobState::queued);
+    EXPECT_TRUE(registrar.registered.empty()) << "GitHub is called by the worker, not while the delivery is answered";
+
+    jobs->run_due_tasks();
+    ASSERT_EQ(registrar.registered.size(), 1u);
+    const std::string runner = registrar.registered[0];
+    EXPECT_TRUE(runner.starts_with("macvmorx-runner-")) << runner;
+    const auto vms = orchestrator.vms({});
+    ASSERT_EQ(vms.size(), 1u);
+    EXPECT_EQ(runner, "macvmorx-" + vms[0].vm_id);
+    EXPECT_EQ(vms[0].state, VmState::assigned);
+    EXPECT_EQ(vms[0].node_id, "mac-1");
+    EXPECT_EQ(vms[0].spec.image_name, "ghcr.io/acme/sonoma-runner:latest");
+    EXPECT_NE(vms[0].spec.metadata_json.find("\"pool\":\"sonoma\""), std::string::npos);
+
+    const auto commands = orchestrator.record_heartbeat(heartbeat("mac-1")).commands;
+    ASSERT_EQ(commands.size(), 1u);
+    EXPECT_EQ(commands[0].vm_id, vms[0].vm_id);
+    EXPECT_EQ(commands[0].runner_config, "jit-config-of-" + runner + "-in-sonoma");
+}
+
+TEST_F(WorkflowJobsTest, JobsOfNoPoolAreIgnoredAndCounted) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    const auto result = jobs->receive("d-1", job_event("queued", 1, {}, {"ubuntu-latest"}));
+    EXPECT_EQ(result.outcome, DeliveryOutcome::no_pool);
+    jobs->run_due_tasks();
+    EXPECT_TRUE(registrar.registered.empty());
+    EXPECT_FALSE(jobs->find(1));
+    std::string text;
+    macvmorx::metrics::PrometheusWriter out{text};
+    jobs->write_metrics(out);
+    EXPECT_NE(text.find("macvmorx_github_jobs_ignored_total 1\n"), std::string::npos) << text;
+}
+
+TEST_F(WorkflowJobsTest, ARedeliveryChangesNothing) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    EXPECT_EQ(jobs->receive("d-1", job_event("queued", 1)).outcome, DeliveryOutcome::applied);
+    EXPECT_EQ(jobs->receive("d-1", job_event("queued", 1)).outcome, DeliveryOutcome::duplicate);
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 1u);
+    EXPECT_EQ(orchestrator.vms({}).size(), 1u);
+}
+
+TEST_F(WorkflowJobsTest, TheRunnerThatTakesTheJobIsBoundAndItsVmDeletedWhenTheJobCompletes) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    clock.advance(40s);
+    host_runs_its_vms("mac-1");
+    const std::string runner = registrar.registered.at(0);
+    const std::string vm_id = runner.substr(std::string("macvmorx-").size());
+    ASSERT_EQ(orchestrator.vm(vm_id)->state, VmState::running);
+
+    clock.advance(5s);
+    jobs->receive("d-2", job_event("in_progress", 1, runner));
+    auto job = *jobs->find(1);
+    EXPECT_EQ(job.state, JobState::in_progress);
+    EXPECT_EQ(job.vm_id, vm_id);
+    EXPECT_EQ(job.node_id, "mac-1");
+    EXPECT_EQ(*job.vm_assigned_at - job.queued_at, 0s);
+    EXPECT_EQ(*job.vm_running_at - job.queued_at, 40s);
+    EXPECT_EQ(*job.started_at - job.queued_at, 45s);
+
+    clock.advance(10min);
+    jobs->receive("d-3", job_event("completed", 1, runner));
+    job = *jobs->find(1);
+    EXPECT_EQ(job.state, JobState::completed);
+    EXPECT_EQ(job.conclusion, "success");
+    EXPECT_EQ(orchestrator.vm(vm_id)->state, VmState::deleting);
+
+    // The host deletes the VM: the runner ends and GitHub forgets its registration.
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    EXPECT_EQ(orchestrator.vm(vm_id)->state, VmState::deleted);
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.removed, std::vector<std::int64_t>{100});
+    EXPECT_EQ(registrar.registered.size(), 1u) << "no job waits: no new runner";
+}
+
+TEST_F(WorkflowJobsTest, AJobCancelledBeforeAnyRunnerTookItRetiresAnIdleRunner) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->receive("d-2", job_event("queued", 2));
+    jobs->run_due_tasks();
+    ASSERT_EQ(vms_in(VmState::assigned), 2u);
+
+    auto cancelled = job_event("completed", 2);
+    cancelled.conclusion = "cancelled";
+    jobs->receive("d-3", cancelled);
+    EXPECT_EQ(jobs->find(2)->conclusion, "cancelled");
+    EXPECT_EQ(vms_in(VmState::assigned) + vms_in(VmState::deleted) + vms_in(VmState::deleting), 2u);
+    EXPECT_EQ(vms_in(VmState::assigned), 1u) << "one runner for the one job still queued";
+    EXPECT_EQ(jobs->pools()[0].queued_jobs, 1u);
+}
+
+TEST_F(WorkflowJobsTest, PassingGithubFailuresAreRetriedWithBackoff) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    registrar.failures = {RegistrarError("GitHub answered 502", 502, true),
+                          RegistrarError("GitHub answered 502", 502, true)};
+    jobs->receive("d-1", job_event("queued", 1));
+    auto next = jobs->run_due_tasks();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next - clock.now(), 1s);
+    clock.advance(1s);
+    next = jobs->run_due_tasks();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next - clock.now(), 2s) << "the wait doubles";
+    clock.advance(2s);
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 3u);
+    EXPECT_EQ(vms_in(VmState::assigned), 1u);
+    EXPECT_EQ(registrar.registered[0], registrar.registered[2]) << "the same runner, asked for again";
+}
+
+TEST_F(WorkflowJobsTest, RateLimitsWaitAsLongAsGithubSays) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    registrar.failures = {RegistrarError("rate limited", 429, true, 90s)};
+    jobs->receive("d-1", job_event("queued", 1));
+    const auto next = jobs->run_due_tasks();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next - clock.now(), 90s);
+}
+
+TEST_F(WorkflowJobsTest, ARefusalPausesThePoolInsteadOfAskingAgainAtOnce) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    registrar.failures = {RegistrarError("GitHub answered 403 (Resource not accessible by integration)", 403, false)};
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    jobs->sweep();
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 1u) << "paused";
+    EXPECT_EQ(vms_in(VmState::assigned), 0u);
+    clock.advance(1s);
+    jobs->sweep();
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 2u) << "after the pause, a fresh runner";
+    EXPECT_EQ(vms_in(VmState::assigned), 1u);
+}
+
+TEST_F(WorkflowJobsTest, ARunnerThatTakesNoJobWithinTheRegistrationDeadlineIsReplaced) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    host_runs_its_vms("mac-1");
+    const std::string first = orchestrator.vms({})[0].vm_id;
+    clock.advance(9min);
+    jobs->sweep();
+    EXPECT_EQ(orchestrator.vm(first)->state, VmState::running);
+    clock.advance(1min);
+    jobs->sweep();
+    EXPECT_EQ(orchestrator.vm(first)->state, VmState::deleting);
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 2u);
+    EXPECT_EQ(vms_in(VmState::assigned), 1u) << "a fresh VM in its place";
+}
+
+TEST_F(WarmPoolTest, WarmRunnersAreKeptReadyWithoutJobsAndNotReplaced) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    orchestrator.record_heartbeat(heartbeat("mac-2"));
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 2u);
+    host_runs_its_vms("mac-1");
+    host_runs_its_vms("mac-2");
+    clock.advance(1h);
+    host_runs_its_vms("mac-1"); // still online, still running them
+    host_runs_its_vms("mac-2");
+    jobs->sweep();
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 2u);
+    EXPECT_EQ(jobs->pools()[0].runners_idle, 2u);
+}
+
+TEST_F(WorkflowJobsTest, ABurstOfJobsNeverPutsMoreVmsOnANodeThanItHasSlots) {
+    for (int n = 0; n < 20; ++n) orchestrator.record_heartbeat(heartbeat("mac-" + std::to_string(n)));
+    for (int j = 1; j <= 200; ++j) jobs->receive("d-" + std::to_string(j), job_event("queued", j));
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 200u);
+    std::map<std::string, int> per_node;
+    for (const auto& vm : orchestrator.vms({})) {
+        if (vm.state == VmState::assigned) ++per_node[vm.node_id];
+    }
+    EXPECT_EQ(per_node.size(), 20u);
+    for (const auto& [node, count] : per_node) EXPECT_EQ(count, 2) << node;
+    EXPECT_EQ(vms_in(VmState::pending), 160u) << "the rest wait in the queue";
+    EXPECT_EQ(jobs->pools()[0].queued_jobs, 200u);
+}
+
+TEST(WorkflowJobEvent, ReadsGithubsPayloadAndNamesWhatIsMissing) {
+    const auto event = macvmorx::github::parse_workflow_job(R"({
+        "action": "in_progress",
+        "workflow_job": {"id": 29679449, "run_id": 10835, "workflow_name": "CI", "name": "build",
+                         "labels": ["self-hosted", "macos"], "html_url": "https://github.com/acme/app/actions/runs/10835/job/29679449",
+                         "runner_name": "macvmorx-runner-1", "conclusion": null, "status": "in_progress"},
+        "repository": {"full_name": "acme/app"},
+        "organization": {"login": "acme"}})");
+    EXPECT_EQ(event.action, "in_progress");
+    EXPECT_EQ(event.job_id, 29679449);
+    EXPECT_EQ(event.run_id, 10835);
+    EXPECT_EQ(event.repository, "acme/app");
+    EXPECT_EQ(event.labels, (std::vector<std::string>{"self-hosted", "macos"}));
+    EXPECT_EQ(event.runner_name, "macvmorx-runner-1");
+    EXPECT_EQ(event.conclusion, "");
+
+    const auto error_of = [](const char* body) {
+        try {
+            macvmorx::github::parse_workflow_job(body);
+        } catch (const std::invalid_argument& error) {
+            return std::string(error.what());
+        }
+        return std::string();
+    };
+    EXPECT_EQ(error_of(R"({"action":"queued","repository":{"full_name":"a/b"}})"), "workflow_job is missing");
+    EXPECT_EQ(error_of(R"({"action":"queued","workflow_job":{"id":"x","run_id":1},"repository":{"full_name":"a/b"}})"),
+              "workflow_job.id must be a whole number");
+    EXPECT_EQ(error_of(R"({"action":"queued","workflow_job":{"id":1,"run_id":1,"labels":[1]},"repository":{"full_name":"a/b"}})"),
+              "workflow_job.labels must be an array of strings");
+    EXPECT_EQ(error_of("[1]"), "the body is not a JSON object");
+}
