@@ -1,4 +1,5 @@
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/app/version.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
@@ -96,6 +97,7 @@ http::Response handle_metrics(const http::Request&, ApiContext& context) {
         context.http_metrics->write_heartbeats(out);
         context.http_metrics->write(out);
     }
+    if (context.workflow_jobs != nullptr) context.workflow_jobs->write_metrics(out);
     write_nodes(out, nodes);
     return response;
 }

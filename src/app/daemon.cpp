@@ -1,10 +1,12 @@
 #include "macvmorx/app/daemon.hpp"
 
+#include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/api/api_context.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/app/logging.hpp"
 #include "macvmorx/app/version.hpp"
 #include "macvmorx/base/id_source.hpp"
+#include "macvmorx/github/github_client.hpp"
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/http/server.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
@@ -19,6 +21,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace macvmorx::app {
 namespace {
@@ -79,8 +82,51 @@ struct Daemon::Parts {
     metrics::PlacementMetrics placement_metrics;
     std::atomic<bool> ready{false};
     std::unique_ptr<storage::DurableStore> durable;
+    // GitHub Actions, when runner pools are configured; the worker makes the calls to GitHub.
+    std::unique_ptr<github::GithubClient> github;
+    std::unique_ptr<actions::WorkflowJobs> workflow_jobs;
+    std::jthread github_worker;
     http::Server server;
+
+    void start_github_actions();
+    void stop_github_actions();
 };
+
+void Daemon::Parts::start_github_actions() {
+    const auto& actions_config = *config.actions;
+    const auto& settings = actions_config.github;
+    github::Credentials credentials;
+    credentials.token = config.github_secrets.token;
+    credentials.app_id = settings.app_id;
+    credentials.installation_id = settings.installation_id;
+    credentials.app_key_pem = config.github_secrets.app_key_pem;
+    http::WebClientOptions client_options;
+    client_options.ca_file = settings.ca_file;
+    github = std::make_unique<github::GithubClient>(http::BaseUrl::parse(settings.api_url), std::move(credentials),
+                                                    clock, client_options);
+    actions::WorkflowJobsOptions options;
+    options.pools = actions_config.pools;
+    options.runner_prefix = settings.runner_prefix;
+    options.registration_deadline = settings.registration_deadline;
+    workflow_jobs = std::make_unique<actions::WorkflowJobs>(std::move(options), orchestrator, *github, clock, ids);
+    orchestrator.add_lifecycle_observer(workflow_jobs.get());
+    context.workflow_jobs = workflow_jobs.get();
+    context.webhook_secret = &config.github_secrets.webhook_secret;
+    github_worker = std::jthread{[this](std::stop_token stop) {
+        while (!stop.stop_requested()) {
+            const auto next = workflow_jobs->run_due_tasks();
+            workflow_jobs->wait_for_work(next.value_or(clock.now() + std::chrono::seconds{1}));
+        }
+    }};
+    spdlog::info("GitHub Actions: {} runner pools, GitHub at {}", actions_config.pools.size(), settings.api_url);
+}
+
+void Daemon::Parts::stop_github_actions() {
+    if (!github_worker.joinable()) return;
+    github_worker.request_stop();
+    workflow_jobs->wake();
+    github_worker.join();
+}
 
 namespace {
 SystemClock system_clock;
@@ -106,9 +152,13 @@ std::uint16_t Daemon::start() {
         parts_->orchestrator.set_settings_observer(parts_->durable.get());
         parts_->context.durable = parts_->durable.get();
     }
+    if (parts_->config.actions) parts_->start_github_actions();
     const auto port = parts_->server.start();
     auto& orchestrator = parts_->orchestrator;
     parts_->server.every(parts_->config.monitor_interval, [&orchestrator] { orchestrator.sweep(); });
+    if (auto* jobs = parts_->workflow_jobs.get()) {
+        parts_->server.every(parts_->config.monitor_interval, [jobs] { jobs->sweep(); });
+    }
     // Long polls end at their deadline within this much.
     parts_->server.every(std::chrono::milliseconds{100}, [&orchestrator] { orchestrator.expire_long_polls(); });
     parts_->ready = true;
@@ -119,6 +169,7 @@ void Daemon::stop() {
     parts_->ready = false;
     // Agents waiting in a long poll get their answer now rather than holding the shutdown up.
     parts_->orchestrator.release_long_polls();
+    parts_->stop_github_actions();
     parts_->server.stop();
     if (parts_->durable && !parts_->durable->flush()) spdlog::error("some changes could not be written to disk");
 }

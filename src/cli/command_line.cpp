@@ -92,6 +92,14 @@ struct ServerText {
     std::string io_timeout = "30s";
     std::string max_body_size = "1MiB";
     bool in_memory = false;
+    // GitHub Actions: the file, and flags that override what it says.
+    std::string config_file;
+    std::string github_api_url;
+    std::string github_app_id;
+    std::string github_installation_id;
+    std::string github_app_key_file;
+    std::string github_token_file;
+    std::string github_webhook_secret_file;
 };
 
 void add_server_options(CLI::App& server, config::ServerConfig& config, ServerText& text, LogText& log_text) {
@@ -170,7 +178,56 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
                       "Serve the dashboard from this directory instead of the built-in copy (for development)")
         ->envname("MACVMORX_WEB_DIR")
         ->check(CLI::ExistingDirectory);
+    server.add_option("--config", text.config_file,
+                      "GitHub Actions: a TOML file of runner pools and GitHub settings (docs/github-actions.md)")
+        ->envname("MACVMORX_CONFIG")
+        ->check(CLI::ExistingFile);
+    server.add_option("--github-api-url", text.github_api_url,
+                      "GitHub's REST API (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)")
+        ->envname("MACVMORX_GITHUB_API_URL");
+    server.add_option("--github-app-id", text.github_app_id, "The GitHub App macvmorx acts as")
+        ->envname("MACVMORX_GITHUB_APP_ID")
+        ->check(CLI::PositiveNumber);
+    server.add_option("--github-installation-id", text.github_installation_id, "The App's installation")
+        ->envname("MACVMORX_GITHUB_INSTALLATION_ID")
+        ->check(CLI::PositiveNumber);
+    server.add_option("--github-app-key-file", text.github_app_key_file, "The App's private key (PEM)")
+        ->envname("MACVMORX_GITHUB_APP_KEY_FILE");
+    server.add_option("--github-token-file", text.github_token_file,
+                      "A fine-grained token (instead of an App), read from this file")
+        ->envname("MACVMORX_GITHUB_TOKEN_FILE");
+    server.add_option("--github-webhook-secret-file", text.github_webhook_secret_file,
+                      "The webhook secret deliveries are signed with, read from this file")
+        ->envname("MACVMORX_GITHUB_WEBHOOK_SECRET_FILE");
     add_log_options(server, config.log, log_text);
+}
+
+// The runner pools and GitHub settings: the file, then the flags over it; secrets read from
+// their files. Throws config::ConfigError.
+void apply_github_text(config::ServerConfig& config, const ServerText& text) {
+    const bool any_flag = !text.github_api_url.empty() || !text.github_app_id.empty() ||
+                          !text.github_installation_id.empty() || !text.github_app_key_file.empty() ||
+                          !text.github_token_file.empty() || !text.github_webhook_secret_file.empty();
+    if (text.config_file.empty()) {
+        if (any_flag) throw config::ConfigError("--github-* settings need --config, the file that declares the runner pools");
+        return;
+    }
+    auto actions = config::load_actions_config(text.config_file);
+    if (actions.pools.empty()) throw config::ConfigError(text.config_file + ": declares no [[pools]]");
+    auto& github = actions.github;
+    if (!text.github_api_url.empty()) {
+        if (!text.github_api_url.starts_with("https://") && !text.github_api_url.starts_with("http://")) {
+            throw config::ConfigError("--github-api-url: '" + text.github_api_url + "' is not an http(s):// URL");
+        }
+        github.api_url = text.github_api_url;
+    }
+    if (!text.github_app_id.empty()) github.app_id = std::stoll(text.github_app_id);
+    if (!text.github_installation_id.empty()) github.installation_id = std::stoll(text.github_installation_id);
+    if (!text.github_app_key_file.empty()) github.app_key_file = text.github_app_key_file;
+    if (!text.github_token_file.empty()) github.token_file = text.github_token_file;
+    if (!text.github_webhook_secret_file.empty()) github.webhook_secret_file = text.github_webhook_secret_file;
+    config.github_secrets = config::load_github_secrets(github);
+    config.actions = std::move(actions);
 }
 
 void apply_text(config::ServerConfig& config, const ServerText& text) {
@@ -366,6 +423,13 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
     } else if (server->parsed()) {
         apply_text(parsed.server, text);
         apply_log_text(parsed.server.log, server_log_text);
+        try {
+            apply_github_text(parsed.server, text);
+        } catch (const config::ConfigError& error) {
+            parsed.exit_code = 2;
+            parsed.output = std::string("macvmorx: error: ") + error.what() + "\n";
+            return parsed;
+        }
         parsed.command = Command::server;
     } else if (simulate->parsed()) {
         apply_simulate_text(parsed.simulation, simulate_text);

@@ -121,6 +121,32 @@ std::string read_secret_file(const std::string& path, std::string_view setting) 
     return secret;
 }
 
+GithubSecrets load_github_secrets(const GithubSettings& settings) {
+    GithubSecrets secrets;
+    if (settings.webhook_secret_file.empty()) {
+        throw ConfigError("github.webhook_secret_file (--github-webhook-secret-file) is required: webhook deliveries "
+                          "are verified with it");
+    }
+    secrets.webhook_secret = read_secret_file(settings.webhook_secret_file, "github.webhook_secret_file");
+    const bool app = settings.app_id || settings.installation_id || !settings.app_key_file.empty();
+    if (app) {
+        if (!settings.app_id || !settings.installation_id || settings.app_key_file.empty()) {
+            throw ConfigError("a GitHub App needs github.app_id, github.installation_id and github.app_key_file "
+                              "(--github-app-id, --github-installation-id, --github-app-key-file)");
+        }
+        if (!settings.token_file.empty()) {
+            throw ConfigError("github.token_file and a GitHub App exclude each other: choose one");
+        }
+        secrets.app_key_pem = read_secret_file(settings.app_key_file, "github.app_key_file");
+    } else if (!settings.token_file.empty()) {
+        secrets.token = read_secret_file(settings.token_file, "github.token_file");
+    } else {
+        throw ConfigError("GitHub credentials are required: github.token_file (--github-token-file) or a GitHub App "
+                          "(--github-app-id, --github-installation-id, --github-app-key-file)");
+    }
+    return secrets;
+}
+
 ActionsConfig load_actions_config(const std::filesystem::path& file) {
     toml::table document;
     try {

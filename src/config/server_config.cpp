@@ -30,6 +30,15 @@ std::string describe(const ServerConfig& config) {
     if (!config.log.file.empty()) line += " log-file=" + config.log.file;
     line += " data-dir=" + (config.data_dir.empty() ? std::string{"none (in memory)"} : config.data_dir);
     line += " web=" + (config.web_dir.empty() ? std::string{"embedded"} : config.web_dir);
+    if (config.actions) {
+        const auto& github = config.actions->github;
+        line += " github-api-url=" + github.api_url;
+        line += " github-auth=" + std::string(github.app_id ? "app " + std::to_string(*github.app_id) : "token");
+        line += " pools=";
+        for (std::size_t i = 0; i < config.actions->pools.size(); ++i) {
+            line += (i ? "," : "") + config.actions->pools[i].name;
+        }
+    }
     return line;
 }
 

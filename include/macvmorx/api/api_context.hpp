@@ -3,6 +3,7 @@
 #include "macvmorx/base/clock.hpp"
 
 #include <atomic>
+#include <string>
 
 namespace macvmorx::orchestrator {
 class Orchestrator;
@@ -13,6 +14,9 @@ class WebAssets;
 namespace macvmorx::metrics {
 class HttpMetrics;
 class PlacementMetrics;
+}
+namespace macvmorx::actions {
+class WorkflowJobs;
 }
 namespace macvmorx::storage {
 class DurableStore;
@@ -32,6 +36,10 @@ struct ApiContext {
     // Durable records: state-changing answers are sent once their change is written.
     storage::DurableStore* durable = nullptr;
     TimePoint started_at{};
+    // GitHub Actions, when runner pools are configured: the jobs, and the secret webhook
+    // deliveries are signed with.
+    actions::WorkflowJobs* workflow_jobs = nullptr;
+    const std::string* webhook_secret = nullptr;
 };
 
 } // namespace macvmorx::api

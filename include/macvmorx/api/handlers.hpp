@@ -41,6 +41,11 @@ http::Response handle_metrics(const http::Request& request, ApiContext& context)
 http::Response handle_healthz(const http::Request& request, ApiContext& context);
 http::Response handle_readyz(const http::Request& request, ApiContext& context);
 
+// GitHub Actions (github_handlers.cpp)
+http::Response handle_github_webhook(const http::Request& request, ApiContext& context);
+http::Response handle_list_jobs(const http::Request& request, ApiContext& context);
+http::Response handle_get_job(const http::Request& request, ApiContext& context);
+
 // Sends `response` once every change made so far is durable; at once without durable records.
 // A change that cannot be written is answered 503.
 void answer_when_durable(ApiContext& context, const Reply& reply, http::Response response);

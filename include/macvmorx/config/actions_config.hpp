@@ -66,6 +66,17 @@ struct ActionsConfig {
     std::vector<RunnerPool> pools;
 };
 
+// The secrets GithubSettings name, read from their files.
+struct GithubSecrets {
+    std::string webhook_secret;
+    std::string token;       // a fine-grained token, or empty for a GitHub App
+    std::string app_key_pem; // the App's private key
+};
+
+// Checks that `settings` name a webhook secret and one way to authenticate (a token file, or an
+// App id, installation id and key file), and reads them. Throws ConfigError naming the setting.
+GithubSecrets load_github_secrets(const GithubSettings& settings);
+
 // Reads a TOML configuration file (see docs/github-actions.md). Throws ConfigError naming
 // the file, the setting and what is wrong.
 ActionsConfig load_actions_config(const std::filesystem::path& file);

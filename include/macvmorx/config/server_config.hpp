@@ -1,10 +1,12 @@
 #pragma once
 
 #include "macvmorx/base/clock.hpp"
+#include "macvmorx/config/actions_config.hpp"
 #include "macvmorx/config/log_config.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace macvmorx::config {
@@ -29,6 +31,9 @@ struct ServerConfig {
     Duration io_timeout = std::chrono::seconds{30};
     std::string web_dir; // empty: the dashboard built into the binary
     std::string data_dir = "./macvmorx-data"; // durable records; empty: kept in memory only
+    // GitHub Actions (--config): runner pools and how to reach GitHub; absent when not used.
+    std::optional<ActionsConfig> actions;
+    GithubSecrets github_secrets; // never printed or logged
 };
 
 // Hardware threads, at least one.

@@ -1,0 +1,152 @@
+#include "macvmorx/actions/workflow_jobs.hpp"
+#include "macvmorx/api/handlers.hpp"
+#include "macvmorx/github/webhook_signature.hpp"
+#include "macvmorx/github/workflow_job.hpp"
+#include "macvmorx/http/http_error.hpp"
+#include "macvmorx/json/json_writer.hpp"
+
+#include <charconv>
+
+namespace macvmorx::api {
+namespace {
+
+actions::WorkflowJobs& workflow_jobs(ApiContext& context) {
+    if (context.workflow_jobs == nullptr) {
+        throw http::NotFound("GitHub Actions is not configured",
+                             "start the daemon with --config naming runner pools (docs/github-actions.md)");
+    }
+    return *context.workflow_jobs;
+}
+
+std::string_view outcome_message(actions::DeliveryOutcome outcome) {
+    switch (outcome) {
+    case actions::DeliveryOutcome::applied: return "job recorded";
+    case actions::DeliveryOutcome::duplicate: return "duplicate delivery: nothing changed";
+    case actions::DeliveryOutcome::no_pool: return "no runner pool takes a job with these labels: ignored";
+    case actions::DeliveryOutcome::unchanged: return "nothing to do";
+    }
+    return "nothing to do";
+}
+
+void write_optional_time(JsonWriter& json, std::string_view name, const std::optional<TimePoint>& time) {
+    json.key(name);
+    if (time) {
+        json.value(*time);
+    } else {
+        json.null();
+    }
+}
+
+// Seconds from one step to the next, when both happened.
+void write_span(JsonWriter& json, std::string_view name, const std::optional<TimePoint>& from,
+                const std::optional<TimePoint>& to) {
+    json.key(name);
+    if (from && to) {
+        json.value(std::chrono::duration<double>(*to - *from).count());
+    } else {
+        json.null();
+    }
+}
+
+void write_job(JsonWriter& json, const actions::JobRecord& job) {
+    json.begin_object()
+        .field("jobId", job.job_id)
+        .field("runId", job.run_id)
+        .field("repository", job.repository)
+        .field("workflowName", job.workflow_name)
+        .field("jobName", job.job_name)
+        .key("labels")
+        .begin_array();
+    for (const auto& label : job.labels) json.value(label);
+    json.end_array()
+        .field("htmlUrl", job.html_url)
+        .field("pool", job.pool)
+        .field("state", actions::to_string(job.state))
+        .field("conclusion", job.conclusion)
+        .field("runnerName", job.runner_name)
+        .field("vmId", job.vm_id)
+        .field("nodeId", job.node_id)
+        .field("queuedAt", job.queued_at);
+    write_optional_time(json, "vmAssignedAt", job.vm_assigned_at);
+    write_optional_time(json, "vmRunningAt", job.vm_running_at);
+    write_optional_time(json, "startedAt", job.started_at);
+    write_optional_time(json, "completedAt", job.completed_at);
+    // Where the wait went: for a host, for the image and the boot, for GitHub to hand the job over.
+    json.key("waited").begin_object();
+    write_span(json, "forHostSeconds", job.queued_at, job.vm_assigned_at);
+    write_span(json, "forVmSeconds", job.vm_assigned_at, job.vm_running_at);
+    write_span(json, "forRunnerSeconds", job.vm_running_at, job.started_at);
+    write_span(json, "totalSeconds", job.queued_at, job.started_at);
+    json.end_object();
+    json.field("updatedAt", job.updated_at).end_object();
+}
+
+} // namespace
+
+// Nothing of the body is read before its signature is checked.
+http::Response handle_github_webhook(const http::Request& request, ApiContext& context) {
+    auto& jobs = workflow_jobs(context);
+    const auto signature = request.header("X-Hub-Signature-256");
+    if (!signature) {
+        throw http::HttpError(401, "unauthorized", "the delivery carries no X-Hub-Signature-256 header");
+    }
+    if (context.webhook_secret == nullptr || !github::signature_matches(*context.webhook_secret, request.body, *signature)) {
+        throw http::HttpError(401, "unauthorized", "X-Hub-Signature-256 does not match the body and the webhook secret");
+    }
+    const std::string event = std::string(request.header("X-GitHub-Event").value_or(""));
+    if (event == "ping") return http::Response::json(200, R"({"message":"pong"})");
+    if (event != "workflow_job") {
+        http::Response response;
+        JsonWriter json{response.body};
+        json.begin_object().field("message", "event ignored: macvmorx acts on workflow_job").field("event", event).end_object();
+        return response;
+    }
+    github::WorkflowJobEvent job_event;
+    try {
+        job_event = github::parse_workflow_job(request.body);
+    } catch (const std::invalid_argument& error) {
+        throw http::BadRequest(std::string("not a workflow_job delivery: ") + error.what());
+    }
+    const auto result = jobs.receive(std::string(request.header("X-GitHub-Delivery").value_or("")), job_event);
+    http::Response response;
+    JsonWriter json{response.body};
+    json.begin_object().field("message", outcome_message(result.outcome)).field("jobId", job_event.job_id);
+    if (result.job) json.field("state", actions::to_string(result.job->state)).field("pool", result.job->pool);
+    json.end_object();
+    return response;
+}
+
+http::Response handle_list_jobs(const http::Request& request, ApiContext& context) {
+    auto& jobs = workflow_jobs(context);
+    actions::JobFilter filter;
+    if (const auto state = request.query_param("state")) {
+        filter.state = actions::parse_job_state(*state);
+        if (!filter.state) {
+            throw http::Unprocessable("state must be queued, in_progress or completed, not '" + std::string(*state) + "'",
+                                      "state");
+        }
+    }
+    if (const auto repository = request.query_param("repository")) filter.repository = *repository;
+    if (const auto pool = request.query_param("pool")) filter.pool = *pool;
+    http::Response response;
+    JsonWriter json{response.body};
+    json.begin_array();
+    for (const auto& job : jobs.list(filter)) write_job(json, job);
+    json.end_array();
+    return response;
+}
+
+http::Response handle_get_job(const http::Request& request, ApiContext& context) {
+    auto& jobs = workflow_jobs(context);
+    const auto text = request.path_param("jobId");
+    std::int64_t job_id = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), job_id);
+    const auto job = error == std::errc{} && end == text.data() + text.size() ? jobs.find(job_id) : std::nullopt;
+    if (!job) throw http::NotFound("job not found", "no GitHub Actions job with id '" + std::string(text) + "'");
+    http::Response response;
+    JsonWriter json{response.body};
+    write_job(json, *job);
+    return response;
+}
+
+} // namespace macvmorx::api

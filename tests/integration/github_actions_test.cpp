@@ -1,0 +1,257 @@
+// GitHub Actions end to end: signed webhook deliveries into the real daemon, a fake GitHub on
+// loopback for tokens and just-in-time runners, and a fake agent speaking heartbeats.
+
+#include "fake_github.hpp"
+#include "log_capture.hpp"
+#include "test_daemon.hpp"
+#include "test_keys.hpp"
+
+#include "macvmorx/github/webhook_signature.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using macvmorx::testing::eventually;
+using macvmorx::testing::FakeGithub;
+using macvmorx::testing::TestDaemon;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string webhook_secret = "It's a Secret to Everybody";
+
+macvmorx::config::ServerConfig github_config(const FakeGithub& github, const std::string& app_key_pem) {
+    auto config = macvmorx::testing::test_config();
+    macvmorx::config::ActionsConfig actions;
+    actions.github.api_url = github.url();
+    actions.github.app_id = 4242;
+    actions.github.installation_id = 77;
+    macvmorx::config::RunnerPool pool;
+    pool.name = "sonoma";
+    pool.runs_on = {"self-hosted", "macOS", "sonoma"};
+    pool.image = "ghcr.io/acme/sonoma-runner:latest";
+    pool.scope = *macvmorx::config::GithubScope::parse("org:acme");
+    pool.runner_group_id = 3;
+    actions.pools = {pool};
+    config.actions = actions;
+    config.github_secrets.webhook_secret = webhook_secret;
+    config.github_secrets.app_key_pem = app_key_pem;
+    return config;
+}
+
+// A workflow_job delivery as GitHub documents it (the fields macvmorx reads and their neighbours).
+std::string workflow_job(const std::string& action, std::int64_t job_id, const std::string& runner_name = {},
+                         const std::string& conclusion = {}) {
+    json job{{"id", job_id},
+             {"run_id", 5000 + job_id},
+             {"workflow_name", "CI"},
+             {"head_branch", "main"},
+             {"run_attempt", 1},
+             {"head_sha", "f83a356604ae3c5d03e1b46ef4d1ca77d64a90b0"},
+             {"html_url", "https://github.com/acme/app/actions/runs/" + std::to_string(5000 + job_id) + "/job/" +
+                              std::to_string(job_id)},
+             {"status", action == "completed" ? "completed" : action},
+             {"conclusion", conclusion.empty() ? json(nullptr) : json(conclusion)},
+             {"name", "build"},
+             {"steps", json::array()},
+             {"labels", {"self-hosted", "macOS"}},
+             {"runner_id", runner_name.empty() ? json(nullptr) : json(1)},
+             {"runner_name", runner_name.empty() ? json(nullptr) : json(runner_name)},
+             {"runner_group_id", runner_name.empty() ? json(nullptr) : json(3)}};
+    return json{{"action", action},
+                {"workflow_job", job},
+                {"repository", {{"id", 1296269}, {"name", "app"}, {"full_name", "acme/app"}, {"owner", {{"login", "acme"}}}}},
+                {"organization", {{"login", "acme"}}},
+                {"sender", {{"login", "octocat"}}},
+                {"installation", {{"id", 77}}}}
+        .dump();
+}
+
+macvmorx::http::ClientResponse deliver(macvmorx::http::HttpClient& client, const std::string& event,
+                                       const std::string& body, const std::string& delivery,
+                                       std::optional<std::string> signature = std::nullopt) {
+    std::vector<macvmorx::http::Header> headers{{"Content-Type", "application/json"},
+                                                {"X-GitHub-Event", event},
+                                                {"X-GitHub-Delivery", delivery}};
+    const std::string sig = signature.value_or(macvmorx::github::webhook_signature(webhook_secret, body));
+    if (!sig.empty()) headers.push_back({"X-Hub-Signature-256", sig});
+    return client.request(macvmorx::http::Method::post, "/webhooks/github", body, headers);
+}
+
+class GithubActions : public ::testing::Test {
+protected:
+    const macvmorx::testing::RsaKeyPair& key = macvmorx::testing::shared_rsa_key();
+    FakeGithub github;
+    TestDaemon daemon{github_config(github, key.private_pem)};
+    macvmorx::http::HttpClient client = daemon.client();
+
+    json get(const std::string& target) { return json::parse(client.get(target).body); }
+    json heartbeat(const std::vector<std::string>& running = {}) {
+        json vms = json::array();
+        for (const auto& vm : running) vms.push_back({{"vmId", vm}, {"imageName", "ghcr.io/acme/sonoma-runner:latest"}});
+        const json body{{"nodeId", "mac-1"}, {"vms", vms}, {"cachedImages", {"ghcr.io/acme/sonoma-runner:latest"}}};
+        return json::parse(client.post_json("/api/heartbeat", body.dump()).body);
+    }
+    std::string first_vm_id() {
+        std::string vm_id;
+        EXPECT_TRUE(eventually([&] {
+            const auto vms = get("/api/vms");
+            if (vms.empty()) return false;
+            vm_id = vms[0]["vmId"];
+            return true;
+        })) << "the worker asked GitHub for a runner and placed its VM";
+        return vm_id;
+    }
+};
+
+} // namespace
+
+TEST_F(GithubActions, AQueuedJobRunsOnAFreshVmWithAJustInTimeRunnerAndTheVmIsDeletedAfterwards) {
+    macvmorx::testing::LogCapture logs;
+    heartbeat();
+    auto answer = deliver(client, "workflow_job", workflow_job("queued", 101), "d-1");
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    EXPECT_EQ(json::parse(answer.body)["message"], "job recorded");
+    EXPECT_EQ(get("/api/jobs/101")["state"], "queued");
+
+    const std::string vm_id = first_vm_id();
+    const std::string runner = "macvmorx-" + vm_id;
+    // GitHub was asked, as the App's installation, for a runner of the pool.
+    const auto tokens = github.token_authorizations();
+    ASSERT_EQ(tokens.size(), 1u);
+    ASSERT_TRUE(tokens[0].starts_with("Bearer "));
+    EXPECT_TRUE(macvmorx::testing::rs256_verifies(tokens[0].substr(7), key.public_pem)) << "a JWT signed with the App key";
+    const auto jit = github.jit_requests();
+    ASSERT_EQ(jit.size(), 1u);
+    EXPECT_EQ(jit[0].path, "/orgs/acme/actions/runners/generate-jitconfig");
+    EXPECT_EQ(jit[0].authorization, "Bearer ghs_installation_token");
+    EXPECT_EQ(jit[0].body["name"], runner);
+    EXPECT_EQ(jit[0].body["runner_group_id"], 3);
+    EXPECT_EQ(jit[0].body["labels"], json({"self-hosted", "macOS", "sonoma"}));
+
+    // The host learns of the VM with the runner's configuration; nobody else sees it.
+    const auto commands = heartbeat()["commands"];
+    ASSERT_EQ(commands.size(), 1u);
+    EXPECT_EQ(commands[0]["type"], "createVm");
+    EXPECT_EQ(commands[0]["vmId"], vm_id);
+    EXPECT_EQ(commands[0]["runnerConfig"], "JIT-SECRET-" + runner);
+    EXPECT_EQ(client.get("/api/vms/" + vm_id).body.find("JIT-SECRET"), std::string::npos);
+    EXPECT_EQ(client.get("/api/vms").body.find("JIT-SECRET"), std::string::npos);
+
+    daemon.clock().advance(30s);
+    heartbeat({vm_id});
+    EXPECT_EQ(get("/api/vms/" + vm_id)["state"], "running");
+    daemon.clock().advance(5s);
+    ASSERT_EQ(deliver(client, "workflow_job", workflow_job("in_progress", 101, runner), "d-2").status, 200);
+    auto job = get("/api/jobs/101");
+    EXPECT_EQ(job["state"], "in_progress");
+    EXPECT_EQ(job["vmId"], vm_id);
+    EXPECT_EQ(job["nodeId"], "mac-1");
+
+    daemon.clock().advance(10min);
+    ASSERT_EQ(deliver(client, "workflow_job", workflow_job("completed", 101, runner, "success"), "d-3").status, 200);
+    EXPECT_EQ(get("/api/vms/" + vm_id)["state"], "deleting");
+    const auto delete_commands = heartbeat({vm_id})["commands"];
+    ASSERT_EQ(delete_commands.size(), 1u);
+    EXPECT_EQ(delete_commands[0]["type"], "deleteVm");
+    heartbeat();
+    EXPECT_EQ(get("/api/vms/" + vm_id)["state"], "deleted");
+    EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{500}; }))
+        << "the runner's registration is removed";
+
+    job = get("/api/jobs/101");
+    EXPECT_EQ(job["state"], "completed");
+    EXPECT_EQ(job["conclusion"], "success");
+    EXPECT_EQ(job["repository"], "acme/app");
+    EXPECT_EQ(job["htmlUrl"], "https://github.com/acme/app/actions/runs/5101/job/101");
+    EXPECT_EQ(job["waited"]["forHostSeconds"], 0);
+    EXPECT_EQ(job["waited"]["forVmSeconds"], 30);
+    EXPECT_EQ(job["waited"]["forRunnerSeconds"], 5);
+    EXPECT_EQ(job["waited"]["totalSeconds"], 35);
+    EXPECT_FALSE(job["completedAt"].is_null());
+
+    const auto metrics = client.get("/metrics").body;
+    EXPECT_NE(metrics.find("macvmorx_github_job_wait_seconds_count 1\n"), std::string::npos);
+    EXPECT_NE(metrics.find("macvmorx_github_jobs_queued{pool=\"sonoma\"} 0\n"), std::string::npos);
+    for (const auto& line : logs.lines()) EXPECT_EQ(line.find("JIT-SECRET"), std::string::npos) << line;
+}
+
+TEST_F(GithubActions, DeliveriesWithoutTheRightSignatureAreRefusedAndChangeNothing) {
+    heartbeat();
+    const std::string body = workflow_job("queued", 7);
+    auto answer = deliver(client, "workflow_job", body, "d-1", std::string{});
+    EXPECT_EQ(answer.status, 401);
+    EXPECT_NE(json::parse(answer.body)["detail"].get<std::string>().find("no X-Hub-Signature-256"), std::string::npos);
+    answer = deliver(client, "workflow_job", body, "d-2", macvmorx::github::webhook_signature("another secret", body));
+    EXPECT_EQ(answer.status, 401);
+    const std::string changed = workflow_job("queued", 8);
+    answer = deliver(client, "workflow_job", changed, "d-3", macvmorx::github::webhook_signature(webhook_secret, body));
+    EXPECT_EQ(answer.status, 401) << "a signature of another body";
+    EXPECT_EQ(get("/api/jobs"), json::array());
+    EXPECT_EQ(get("/api/vms"), json::array());
+
+    // A good delivery after the refusals goes through.
+    EXPECT_EQ(deliver(client, "workflow_job", body, "d-1").status, 200);
+    EXPECT_EQ(get("/api/jobs").size(), 1u);
+}
+
+TEST_F(GithubActions, PingIsAnsweredAndARedeliveryChangesNothing) {
+    auto answer = deliver(client, "ping", R"({"zen":"Keep it logically awesome.","hook_id":1})", "p-1");
+    EXPECT_EQ(answer.status, 200);
+    EXPECT_EQ(json::parse(answer.body)["message"], "pong");
+
+    heartbeat();
+    EXPECT_EQ(deliver(client, "workflow_job", workflow_job("queued", 9), "d-9").status, 200);
+    answer = deliver(client, "workflow_job", workflow_job("queued", 9), "d-9");
+    EXPECT_EQ(json::parse(answer.body)["message"], "duplicate delivery: nothing changed");
+    first_vm_id();
+    EXPECT_EQ(github.jit_requests().size(), 1u);
+    EXPECT_EQ(get("/api/vms").size(), 1u);
+
+    answer = deliver(client, "workflow_job", R"({"action":"queued"})", "d-10");
+    EXPECT_EQ(answer.status, 400) << "signed, but not a workflow_job";
+    answer = deliver(client, "push", R"({"ref":"refs/heads/main"})", "d-11");
+    EXPECT_EQ(answer.status, 200);
+    EXPECT_EQ(json::parse(answer.body)["event"], "push");
+}
+
+TEST_F(GithubActions, AJobCancelledBeforeAnyRunnerTookItDeletesTheVmMadeForIt) {
+    heartbeat();
+    deliver(client, "workflow_job", workflow_job("queued", 11), "d-1");
+    const std::string vm_id = first_vm_id();
+    deliver(client, "workflow_job", workflow_job("completed", 11, {}, "cancelled"), "d-2");
+    EXPECT_EQ(get("/api/jobs/11")["conclusion"], "cancelled");
+    EXPECT_EQ(get("/api/vms/" + vm_id)["state"], "deleted") << "its host never took the createVm command";
+    EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{500}; }));
+}
+
+TEST_F(GithubActions, GithubAnswering500IsRetriedAnd403PausesThePool) {
+    heartbeat();
+    github.fail_next({500});
+    deliver(client, "workflow_job", workflow_job("queued", 21), "d-1");
+    ASSERT_TRUE(eventually([&] { return github.failures_answered() == 1; }));
+    EXPECT_EQ(get("/api/vms"), json::array());
+    daemon.clock().advance(1s); // the first retry's wait
+    first_vm_id();
+    EXPECT_EQ(github.jit_requests().size(), 1u);
+
+    github.fail_next({403});
+    deliver(client, "workflow_job", workflow_job("queued", 22), "d-2");
+    ASSERT_TRUE(eventually([&] { return github.failures_answered() == 2; }));
+    ASSERT_TRUE(eventually([&] {
+        return client.get("/metrics").body.find("macvmorx_github_registration_failures_total 2\n") != std::string::npos;
+    }));
+    EXPECT_EQ(get("/api/vms").size(), 1u) << "no runner for job 22 while the pool is paused";
+    EXPECT_EQ(github.jit_requests().size(), 1u);
+}
+
+TEST(GithubActionsOff, WithoutRunnerPoolsTheEndpointsSayHowToTurnThemOn) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const auto answer = client.request(macvmorx::http::Method::post, "/webhooks/github", "{}",
+                                       {{"Content-Type", "application/json"}, {"X-GitHub-Event", "ping"}});
+    EXPECT_EQ(answer.status, 404);
+    EXPECT_EQ(json::parse(answer.body)["error"], "GitHub Actions is not configured");
+    EXPECT_EQ(client.get("/api/jobs").status, 404);
+}

@@ -1,0 +1,110 @@
+#pragma once
+
+// GitHub's REST API for self-hosted runners as the tests need it, on a loopback port: an App's
+// installation token exchange, just-in-time runner configurations and runner removal. It
+// records every call and fails on demand.
+
+#include "macvmorx/http/router.hpp"
+#include "macvmorx/http/server.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace macvmorx::testing {
+
+class FakeGithub {
+public:
+    struct JitRequest {
+        std::string path;
+        std::string authorization;
+        nlohmann::json body;
+    };
+
+    FakeGithub() {
+        router_.add({http::Method::post, "/app/installations/{id}/access_tokens",
+                     [this](const http::Request& request) {
+                         std::lock_guard lock{mutex_};
+                         token_authorizations_.push_back(std::string(request.header("Authorization").value_or("")));
+                         return http::Response::json(
+                             201, R"({"token":"ghs_installation_token","expires_at":"2099-01-01T00:00:00Z"})");
+                     },
+                     "token"});
+        router_.add({http::Method::post, "/orgs/{org}/actions/runners/generate-jitconfig",
+                     [this](const http::Request& request) {
+                         std::lock_guard lock{mutex_};
+                         if (!failures_.empty()) {
+                             const int status = failures_.front();
+                             failures_.pop_front();
+                             jit_failures_answered_++;
+                             return http::Response::json(status, R"({"message":"injected failure"})");
+                         }
+                         auto body = nlohmann::json::parse(request.body);
+                         jit_requests_.push_back({request.path, std::string(request.header("Authorization").value_or("")), body});
+                         const auto id = next_runner_id_++;
+                         return http::Response::json(
+                             201, nlohmann::json{{"runner", {{"id", id}, {"name", body["name"]}}},
+                                                 {"encoded_jit_config", "JIT-SECRET-" + body["name"].get<std::string>()}}
+                                      .dump());
+                     },
+                     "jit", http::Body::json});
+        router_.add({http::Method::del, "/orgs/{org}/actions/runners/{id}",
+                     [this](const http::Request& request) {
+                         std::lock_guard lock{mutex_};
+                         removed_.push_back(std::stoll(std::string(request.path_param("id"))));
+                         http::Response response;
+                         response.status = 204;
+                         return response;
+                     },
+                     "remove"});
+        http::ServerOptions options;
+        options.bind_address = "127.0.0.1";
+        options.port = 0;
+        server_ = std::make_unique<http::Server>(options, router_);
+        port_ = server_->start();
+    }
+    ~FakeGithub() { server_->stop(); }
+
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+    // The next generate-jitconfig calls answer these statuses.
+    void fail_next(std::vector<int> statuses) {
+        std::lock_guard lock{mutex_};
+        failures_.assign(statuses.begin(), statuses.end());
+    }
+
+    std::vector<JitRequest> jit_requests() const {
+        std::lock_guard lock{mutex_};
+        return jit_requests_;
+    }
+    std::vector<std::string> token_authorizations() const {
+        std::lock_guard lock{mutex_};
+        return token_authorizations_;
+    }
+    std::vector<std::int64_t> removed() const {
+        std::lock_guard lock{mutex_};
+        return removed_;
+    }
+    int failures_answered() const {
+        std::lock_guard lock{mutex_};
+        return jit_failures_answered_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<JitRequest> jit_requests_;
+    std::vector<std::string> token_authorizations_;
+    std::vector<std::int64_t> removed_;
+    std::deque<int> failures_;
+    int jit_failures_answered_ = 0;
+    std::int64_t next_runner_id_ = 500;
+    http::Router router_;
+    std::unique_ptr<http::Server> server_;
+    std::uint16_t port_ = 0;
+};
+
+} // namespace macvmorx::testing
