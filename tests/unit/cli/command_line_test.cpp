@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using macvmorx::cli::Command;
@@ -129,3 +132,65 @@ TEST_F(CommandLineTest, VersionIsACommandAndAFlag) {
 }
 
 TEST_F(CommandLineTest, ACommandIsRequired) { EXPECT_EQ(parse_command_line({}).exit_code, 2); }
+
+namespace {
+
+std::string write_file(const std::string& name, const std::string& text) {
+    const auto path = std::filesystem::temp_directory_path() / ("macvmorx-cli-" + std::to_string(::getpid()) + "-" + name);
+    std::ofstream{path} << text;
+    return path.string();
+}
+
+const char* pools_toml = R"(
+[github]
+app_id = 1
+installation_id = 2
+
+[[pools]]
+name = "sonoma"
+runs_on = ["self-hosted", "macos"]
+image = "ghcr.io/acme/sonoma-runner:latest"
+scope = "org:acme"
+)";
+
+} // namespace
+
+TEST_F(CommandLineTest, GithubActionsComeFromTheConfigFileWithFlagsOverItAndSecretsFromFiles) {
+    const auto config = write_file("pools.toml", pools_toml);
+    const auto secret = write_file("secret", "webhook-secret\n");
+    const auto key = write_file("key.pem", "-----BEGIN PRIVATE KEY-----\nnot checked here\n-----END PRIVATE KEY-----\n");
+    setenv("MACVMORX_GITHUB_API_URL", "https://ghe.example.com/api/v3", 1);
+    const auto parsed = parse_command_line({"server", "--config", config, "--github-webhook-secret-file", secret,
+                                            "--github-app-key-file", key, "--github-installation-id", "99"});
+    unsetenv("MACVMORX_GITHUB_API_URL");
+    ASSERT_EQ(parsed.command, Command::server) << parsed.output;
+    ASSERT_TRUE(parsed.server.actions);
+    EXPECT_EQ(parsed.server.actions->pools.size(), 1u);
+    EXPECT_EQ(parsed.server.actions->github.api_url, "https://ghe.example.com/api/v3");
+    EXPECT_EQ(parsed.server.actions->github.app_id, 1);
+    EXPECT_EQ(parsed.server.actions->github.installation_id, 99) << "the flag beats the file";
+    EXPECT_EQ(parsed.server.github_secrets.webhook_secret, "webhook-secret");
+    EXPECT_NE(parsed.server.github_secrets.app_key_pem.find("BEGIN PRIVATE KEY"), std::string::npos);
+    const auto described = macvmorx::config::describe(parsed.server);
+    EXPECT_NE(described.find("pools=sonoma"), std::string::npos) << described;
+    EXPECT_EQ(described.find("webhook-secret"), std::string::npos) << "secrets are never printed";
+}
+
+TEST_F(CommandLineTest, IncompleteGithubSettingsExitWithStatus2NamingWhatIsMissing) {
+    const auto config = write_file("pools-only.toml", pools_toml);
+    auto parsed = parse_command_line({"server", "--config", config});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("webhook_secret_file"), std::string::npos) << parsed.output;
+
+    const auto secret = write_file("secret2", "s");
+    parsed = parse_command_line({"server", "--config", config, "--github-webhook-secret-file", secret});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("app_key_file"), std::string::npos) << parsed.output;
+
+    parsed = parse_command_line({"server", "--github-token-file", secret});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("need --config"), std::string::npos) << parsed.output;
+
+    parsed = parse_command_line({"server", "--config", "/nonexistent/pools.toml"});
+    EXPECT_EQ(parsed.exit_code, 2);
+}
