@@ -282,6 +282,16 @@ void WorkflowJobs::vm_removed(const std::string& vm_id) {
 }
 
 std::optional<TimePoint> WorkflowJobs::run_due_tasks() {
+    bool reconcile_now = false;
+    {
+        std::lock_guard lock{mutex_};
+        const auto now = clock_.now();
+        if (options_.reconcile_interval.count() > 0 && now >= next_reconcile_) {
+            next_reconcile_ = now + options_.reconcile_interval;
+            reconcile_now = true;
+        }
+    }
+    if (reconcile_now) reconcile();
     for (;;) {
         std::optional<Task> task;
         Actions actions;
@@ -308,6 +318,7 @@ std::optional<TimePoint> WorkflowJobs::run_due_tasks() {
     }
     std::lock_guard lock{mutex_};
     std::optional<TimePoint> next;
+    if (options_.reconcile_interval.count() > 0) next = next_reconcile_;
     for (const auto& task : tasks_) {
         if (!next || task.due < *next) next = task.due;
     }
@@ -433,6 +444,51 @@ void WorkflowJobs::remove_runner(const std::string& pool_name, std::int64_t runn
         std::lock_guard lock{mutex_};
         const auto wait = error.retry_after().value_or(backoff(attempt));
         tasks_.push_back({Task::Kind::remove_runner, clock_.now() + wait, {}, pool_name, runner_id, attempt + 1});
+    }
+}
+
+void WorkflowJobs::reconcile() {
+    // One pool stands for each scope: runners are listed per organisation or repository.
+    std::vector<const config::RunnerPool*> scopes;
+    for (const auto& pool : options_.pools) {
+        if (std::none_of(scopes.begin(), scopes.end(), [&pool](const config::RunnerPool* p) { return p->scope == pool.scope; })) {
+            scopes.push_back(&pool);
+        }
+    }
+    const std::string prefix = options_.runner_prefix + "-";
+    for (const auto* pool : scopes) {
+        try {
+            for (const auto& event : registrar_.queued_jobs(*pool)) {
+                if (find(event.job_id)) continue;
+                if (receive({}, event).outcome == DeliveryOutcome::applied) {
+                    spdlog::warn("GitHub job {} ({}) is queued but no webhook said so: taken up by reconciliation",
+                                 event.job_id, event.repository);
+                }
+            }
+            std::vector<std::pair<std::int64_t, std::string>> stale;
+            const auto registered = registrar_.list_runners(*pool);
+            {
+                std::lock_guard lock{mutex_};
+                for (const auto& runner : registered) {
+                    if (!runner.name.starts_with(prefix) || runner.busy) continue;
+                    if (runner_by_name_.contains(runner.name)) continue;
+                    stale.emplace_back(runner.id, runner.name);
+                }
+            }
+            for (const auto& [id, name] : stale) {
+                spdlog::warn("GitHub runner {} ({}) in {} is not one macvmorx keeps: removing its registration", name, id,
+                             pool->scope.to_string());
+                // After a restart its VM may still be there, without the configuration to start
+                // it again: it goes too, and demand makes a fresh runner.
+                const std::string vm_id = name.substr(prefix.size());
+                if (const auto vm = orchestrator_.vm(vm_id); vm && !lifecycle::is_final(vm->state)) {
+                    orchestrator_.delete_vm(vm_id);
+                }
+                remove_runner(pool->name, id, 0);
+            }
+        } catch (const RegistrarError& error) {
+            spdlog::warn("reconciliation with GitHub for {} failed: {}", pool->scope.to_string(), error.what());
+        }
     }
 }
 

@@ -108,6 +108,7 @@ void Daemon::Parts::start_github_actions() {
     options.pools = actions_config.pools;
     options.runner_prefix = settings.runner_prefix;
     options.registration_deadline = settings.registration_deadline;
+    options.reconcile_interval = settings.reconcile_interval;
     workflow_jobs = std::make_unique<actions::WorkflowJobs>(std::move(options), orchestrator, *github, clock, ids);
     orchestrator.add_lifecycle_observer(workflow_jobs.get());
     context.workflow_jobs = workflow_jobs.get();

@@ -141,4 +141,65 @@ void GithubClient::remove_runner(const config::RunnerPool& pool, std::int64_t ru
     throw error_of(response, "removing runner " + std::to_string(runner_id));
 }
 
+http::ClientResponse GithubClient::get_ok(const std::string& target, const std::string& what) {
+    auto response = call(http::Method::get, target, {});
+    if (response.status != 200) throw error_of(response, what);
+    return response;
+}
+
+std::vector<actions::RegisteredRunner> GithubClient::list_runners(const config::RunnerPool& pool) {
+    std::lock_guard lock{mutex_};
+    std::vector<actions::RegisteredRunner> runners;
+    // 100 a page; a scope with more than 5,000 runners is listed in part.
+    for (int page = 1; page <= 50; ++page) {
+        const auto response = get_ok(pool.scope.api_path() + "/actions/runners?per_page=100&page=" + std::to_string(page),
+                                     "listing runners of " + pool.scope.to_string());
+        const auto document = nlohmann::json::parse(response.body, nullptr, false);
+        if (!document.is_object() || !document.contains("runners") || !document["runners"].is_array()) break;
+        for (const auto& item : document["runners"]) {
+            if (!item.is_object() || !item.contains("id") || !item["id"].is_number_integer()) continue;
+            actions::RegisteredRunner runner;
+            runner.id = item["id"].get<std::int64_t>();
+            if (item.contains("name") && item["name"].is_string()) runner.name = item["name"].get<std::string>();
+            runner.busy = item.contains("busy") && item["busy"].is_boolean() && item["busy"].get<bool>();
+            runners.push_back(std::move(runner));
+        }
+        if (document["runners"].size() < 100) break;
+    }
+    return runners;
+}
+
+std::vector<WorkflowJobEvent> GithubClient::queued_jobs(const config::RunnerPool& pool) {
+    std::vector<WorkflowJobEvent> jobs;
+    if (pool.scope.is_organisation()) return jobs;
+    std::lock_guard lock{mutex_};
+    const std::string repository = pool.scope.owner + "/" + pool.scope.repository;
+    const auto runs = nlohmann::json::parse(
+        get_ok(pool.scope.api_path() + "/actions/runs?status=queued&per_page=100", "listing queued runs of " + repository)
+            .body,
+        nullptr, false);
+    if (!runs.is_object() || !runs.contains("workflow_runs") || !runs["workflow_runs"].is_array()) return jobs;
+    for (const auto& run : runs["workflow_runs"]) {
+        if (!run.is_object() || !run.contains("id") || !run["id"].is_number_integer()) continue;
+        const auto run_id = run["id"].get<std::int64_t>();
+        const auto listed = nlohmann::json::parse(
+            get_ok(pool.scope.api_path() + "/actions/runs/" + std::to_string(run_id) + "/jobs?per_page=100",
+                   "listing the jobs of run " + std::to_string(run_id))
+                .body,
+            nullptr, false);
+        if (!listed.is_object() || !listed.contains("jobs") || !listed["jobs"].is_array()) continue;
+        for (const auto& job : listed["jobs"]) {
+            if (!job.is_object() || job.value("status", "") != "queued") continue;
+            try {
+                // The same fields as a webhook's workflow_job.
+                const nlohmann::json delivery{{"action", "queued"}, {"workflow_job", job}, {"repository", {{"full_name", repository}}}};
+                jobs.push_back(parse_workflow_job(delivery.dump()));
+            } catch (const std::invalid_argument&) {
+                continue; // not a job we can read: the next reconciliation sees it again
+            }
+        }
+    }
+    return jobs;
+}
+
 } // namespace macvmorx::github

@@ -6,6 +6,7 @@
 #include "test_daemon.hpp"
 #include "test_keys.hpp"
 
+#include "macvmorx/github/github_client.hpp"
 #include "macvmorx/github/webhook_signature.hpp"
 
 #include <gtest/gtest.h>
@@ -254,4 +255,36 @@ TEST(GithubActionsOff, WithoutRunnerPoolsTheEndpointsSayHowToTurnThemOn) {
     EXPECT_EQ(answer.status, 404);
     EXPECT_EQ(json::parse(answer.body)["error"], "GitHub Actions is not configured");
     EXPECT_EQ(client.get("/api/jobs").status, 404);
+}
+
+TEST(GithubActionsReconciliation, AtStartARunnerRegistrationWithoutAVmIsRemoved) {
+    FakeGithub github;
+    github.list_runners(json::array({{{"id", 900}, {"name", "macvmorx-runner-left-over"}, {"busy", false}},
+                                     {{"id", 901}, {"name", "macvmorx-runner-at-work"}, {"busy", true}},
+                                     {{"id", 902}, {"name", "someone-elses"}, {"busy", false}}}));
+    TestDaemon daemon{github_config(github, macvmorx::testing::shared_rsa_key().private_pem)};
+    EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{900}; }));
+}
+
+TEST(GithubClient, ListsTheQueuedJobsOfARepositoryWithAToken) {
+    FakeGithub github;
+    macvmorx::ManualClock clock;
+    macvmorx::github::Credentials credentials;
+    credentials.token = "github_pat_test";
+    macvmorx::github::GithubClient client{macvmorx::http::BaseUrl::parse(github.url()), credentials, clock};
+    macvmorx::config::RunnerPool pool;
+    pool.name = "app";
+    pool.scope = *macvmorx::config::GithubScope::parse("repo:acme/app");
+    const auto jobs = client.queued_jobs(pool);
+    ASSERT_EQ(jobs.size(), 1u) << "only the queued one";
+    EXPECT_EQ(jobs[0].action, "queued");
+    EXPECT_EQ(jobs[0].job_id, 81);
+    EXPECT_EQ(jobs[0].run_id, 7001);
+    EXPECT_EQ(jobs[0].repository, "acme/app");
+    EXPECT_EQ(jobs[0].labels, (std::vector<std::string>{"self-hosted", "macOS"}));
+
+    pool.scope = *macvmorx::config::GithubScope::parse("org:acme");
+    EXPECT_TRUE(client.queued_jobs(pool).empty()) << "GitHub lists jobs per repository";
+    EXPECT_TRUE(client.list_runners(pool).empty());
+    EXPECT_TRUE(github.token_authorizations().empty()) << "a token needs no exchange";
 }

@@ -61,6 +61,30 @@ public:
                          return response;
                      },
                      "remove"});
+        router_.add({http::Method::get, "/orgs/{org}/actions/runners",
+                     [this](const http::Request&) {
+                         std::lock_guard lock{mutex_};
+                         return http::Response::json(200, nlohmann::json{{"total_count", listed_.size()}, {"runners", listed_}}.dump());
+                     },
+                     "runners"});
+        router_.add({http::Method::get, "/repos/{owner}/{repo}/actions/runs",
+                     [](const http::Request& request) {
+                         const bool queued = request.query_param("status") == std::optional<std::string_view>{"queued"};
+                         return http::Response::json(
+                             200, queued ? R"({"total_count":1,"workflow_runs":[{"id":7001,"status":"queued"}]})"
+                                         : R"({"total_count":0,"workflow_runs":[]})");
+                     },
+                     "runs"});
+        router_.add({http::Method::get, "/repos/{owner}/{repo}/actions/runs/{run}/jobs",
+                     [](const http::Request& request) {
+                         const std::string run{request.path_param("run")};
+                         return http::Response::json(
+                             200, R"({"total_count":2,"jobs":[)"
+                                  R"({"id":81,"run_id":)" + run + R"(,"status":"queued","name":"build","workflow_name":"CI",)"
+                                  R"("labels":["self-hosted","macOS"],"html_url":"https://github.com/acme/app/actions/runs/7001/job/81","runner_name":null},)"
+                                  R"({"id":82,"run_id":)" + run + R"(,"status":"completed","name":"lint","labels":["ubuntu-latest"]}]})");
+                     },
+                     "jobs"});
         http::ServerOptions options;
         options.bind_address = "127.0.0.1";
         options.port = 0;
@@ -75,6 +99,12 @@ public:
     void fail_next(std::vector<int> statuses) {
         std::lock_guard lock{mutex_};
         failures_.assign(statuses.begin(), statuses.end());
+    }
+
+    // What GET /orgs/{org}/actions/runners lists.
+    void list_runners(nlohmann::json runners) {
+        std::lock_guard lock{mutex_};
+        listed_ = std::move(runners);
     }
 
     std::vector<JitRequest> jit_requests() const {
@@ -100,6 +130,7 @@ private:
     std::vector<std::string> token_authorizations_;
     std::vector<std::int64_t> removed_;
     std::deque<int> failures_;
+    nlohmann::json listed_ = nlohmann::json::array();
     int jit_failures_answered_ = 0;
     std::int64_t next_runner_id_ = 500;
     http::Router router_;

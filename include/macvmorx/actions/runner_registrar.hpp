@@ -2,11 +2,13 @@
 
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/config/actions_config.hpp"
+#include "macvmorx/github/workflow_job.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace macvmorx::actions {
 
@@ -34,6 +36,13 @@ private:
     std::optional<Duration> retry_after_;
 };
 
+// A self-hosted runner as GitHub lists it.
+struct RegisteredRunner {
+    std::int64_t id = 0;
+    std::string name;
+    bool busy = false;
+};
+
 // Registers and removes runners with GitHub. Called from the worker thread only, never from
 // the server's threads: every call may take as long as a round trip to GitHub.
 class RunnerRegistrar {
@@ -43,6 +52,12 @@ public:
     virtual RunnerRegistration register_runner(const config::RunnerPool& pool, const std::string& runner_name) = 0;
     // Throws RegistrarError; a runner GitHub no longer knows is not an error.
     virtual void remove_runner(const config::RunnerPool& pool, std::int64_t runner_id) = 0;
+    // For reconciliation with GitHub (missed webhooks). The runners registered in the pool's
+    // scope; throws RegistrarError.
+    virtual std::vector<RegisteredRunner> list_runners(const config::RunnerPool& pool) = 0;
+    // The queued jobs of a repository-scoped pool's repository, as `queued` events; empty for
+    // an organisation (GitHub lists jobs per repository). Throws RegistrarError.
+    virtual std::vector<github::WorkflowJobEvent> queued_jobs(const config::RunnerPool& pool) = 0;
 };
 
 } // namespace macvmorx::actions

@@ -42,6 +42,8 @@ struct WorkflowJobsOptions {
     // Waits between attempts of a failed GitHub call: doubling from base up to max.
     Duration retry_base = std::chrono::seconds{1};
     Duration retry_max = std::chrono::minutes{5};
+    // How often GitHub is asked what webhooks may have missed (0: never); the first time at start.
+    Duration reconcile_interval = std::chrono::minutes{1};
     std::size_t remembered_deliveries = 10'000;
     std::size_t retained_completed_jobs = 10'000;
 };
@@ -104,6 +106,11 @@ public:
 
     // Periodic: registration deadlines, and pools whose GitHub calls were paused.
     void sweep();
+    // Asks GitHub what webhooks may have missed: queued jobs of repository-scoped pools that
+    // macvmorx does not know are taken as queued; runners under macvmorx's name prefix that no
+    // VM stands behind (and that run no job) are removed. Run by the worker every
+    // reconcile_interval; calls GitHub.
+    void reconcile();
 
     void write_metrics(metrics::PrometheusWriter& out) const;
 
@@ -145,6 +152,7 @@ private:
     std::deque<Task> tasks_;
     std::unordered_set<std::string> deliveries_;
     std::deque<std::string> delivery_order_;
+    TimePoint next_reconcile_{}; // the first one at once
     std::uint64_t ignored_jobs_ = 0;
     std::uint64_t registration_failures_ = 0;
     metrics::Histogram wait_{metrics::Histogram::startup_bounds()};

@@ -34,12 +34,16 @@ public:
 
     actions::RunnerRegistration register_runner(const config::RunnerPool& pool, const std::string& runner_name) override;
     void remove_runner(const config::RunnerPool& pool, std::int64_t runner_id) override;
+    std::vector<actions::RegisteredRunner> list_runners(const config::RunnerPool& pool) override;
+    std::vector<WorkflowJobEvent> queued_jobs(const config::RunnerPool& pool) override;
 
 private:
     http::ClientResponse call(http::Method method, const std::string& target, const std::string& body);
     http::ClientResponse send(http::Method method, const std::string& target, const std::string& body,
                               const std::string& authorization);
     std::string authorization();
+    // A GET that must answer 200; throws RegistrarError otherwise.
+    http::ClientResponse get_ok(const std::string& target, const std::string& what);
     actions::RegistrarError error_of(const http::ClientResponse& response, const std::string& what) const;
 
     http::BaseUrl base_;

@@ -42,10 +42,14 @@ public:
         return {next_id++, "jit-config-of-" + name + "-in-" + pool.name};
     }
     void remove_runner(const RunnerPool&, std::int64_t runner_id) override { removed.push_back(runner_id); }
+    std::vector<macvmorx::actions::RegisteredRunner> list_runners(const RunnerPool&) override { return listed; }
+    std::vector<WorkflowJobEvent> queued_jobs(const RunnerPool&) override { return queued; }
 
     std::vector<std::string> registered;
     std::vector<std::int64_t> removed;
     std::vector<RegistrarError> failures;
+    std::vector<macvmorx::actions::RegisteredRunner> listed;
+    std::vector<WorkflowJobEvent> queued;
     std::int64_t next_id = 100;
 };
 
@@ -80,6 +84,7 @@ protected:
     explicit WorkflowJobsTest(int warm = 0) {
         WorkflowJobsOptions options;
         options.pools = {macos_pool(warm)};
+        options.reconcile_interval = {}; // tests reconcile when they say so
         jobs = std::make_unique<WorkflowJobs>(options, orchestrator, registrar, clock, ids);
         orchestrator.add_lifecycle_observer(jobs.get());
     }
@@ -338,4 +343,49 @@ TEST(WorkflowJobEvent, ReadsGithubsPayloadAndNamesWhatIsMissing) {
     EXPECT_EQ(error_of(R"({"action":"queued","workflow_job":{"id":1,"run_id":1,"labels":[1]},"repository":{"full_name":"a/b"}})"),
               "workflow_job.labels must be an array of strings");
     EXPECT_EQ(error_of("[1]"), "the body is not a JSON object");
+}
+
+TEST_F(WorkflowJobsTest, ReconciliationTakesUpAQueuedJobNoWebhookToldOf) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    registrar.queued = {job_event("queued", 31)};
+    jobs->reconcile();
+    ASSERT_TRUE(jobs->find(31));
+    EXPECT_EQ(jobs->find(31)->state, JobState::queued);
+    jobs->run_due_tasks();
+    EXPECT_EQ(vms_in(VmState::assigned), 1u);
+    jobs->reconcile();
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 1u) << "a job it knows is not taken up twice";
+}
+
+TEST_F(WorkflowJobsTest, ReconciliationRemovesRegistrationsNoVmStandsBehind) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    const std::string ours = registrar.registered.at(0);
+    registrar.listed = {{100, ours, false},                       // ours, in its VM
+                        {7, "macvmorx-runner-gone", false},       // its VM is gone (a restart, a lost webhook)
+                        {8, "macvmorx-runner-busy", true},        // runs a job: left alone
+                        {9, "team-runner-1", false}};             // not macvmorx's
+    jobs->reconcile();
+    EXPECT_EQ(registrar.removed, std::vector<std::int64_t>{7});
+    EXPECT_EQ(vms_in(VmState::assigned), 1u);
+}
+
+TEST_F(WorkflowJobsTest, TheWorkerReconcilesAtStartAndThenEveryInterval) {
+    WorkflowJobsOptions options;
+    options.pools = {macos_pool()};
+    options.reconcile_interval = 1min;
+    WorkflowJobs reconciling{options, orchestrator, registrar, clock, ids};
+    registrar.queued = {job_event("queued", 41)};
+    const auto next = reconciling.run_due_tasks();
+    EXPECT_TRUE(reconciling.find(41)) << "at start";
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next - clock.now(), 1min);
+    registrar.queued = {job_event("queued", 42)};
+    reconciling.run_due_tasks();
+    EXPECT_FALSE(reconciling.find(42)) << "not before the interval";
+    clock.advance(1min);
+    reconciling.run_due_tasks();
+    EXPECT_TRUE(reconciling.find(42));
 }
