@@ -74,6 +74,27 @@ WorkflowJobs::WorkflowJobs(WorkflowJobsOptions options, orchestrator::Orchestrat
 
 WorkflowJobs::~WorkflowJobs() = default;
 
+void WorkflowJobs::restore(std::vector<JobRecord> jobs, const std::vector<std::string>& deliveries) {
+    std::lock_guard lock{mutex_};
+    for (auto& job : jobs) {
+        const auto id = job.job_id;
+        if (job.state == JobState::completed) completed_order_.push_back(id);
+        jobs_[id] = std::move(job);
+    }
+    // Oldest first, as they completed.
+    std::sort(completed_order_.begin(), completed_order_.end(), [this](std::int64_t a, std::int64_t b) {
+        return jobs_.at(a).completed_at < jobs_.at(b).completed_at;
+    });
+    for (const auto& delivery : deliveries) {
+        if (deliveries_.insert(delivery).second) delivery_order_.push_back(delivery);
+    }
+    rebalance_ = true;
+}
+
+void WorkflowJobs::changed(const JobRecord& job) {
+    if (observer_ != nullptr) observer_->job_changed(job);
+}
+
 const config::RunnerPool* WorkflowJobs::pool_config(const std::string& name) const {
     for (const auto& pool : options_.pools) {
         if (pool.name == name) return &pool;
@@ -89,7 +110,9 @@ DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const githu
         if (!delivery_id.empty()) {
             if (!deliveries_.insert(delivery_id).second) return {DeliveryOutcome::duplicate, std::nullopt};
             delivery_order_.push_back(delivery_id);
+            if (observer_ != nullptr) observer_->delivery_remembered(delivery_id);
             while (delivery_order_.size() > options_.remembered_deliveries) {
+                if (observer_ != nullptr) observer_->delivery_forgotten(delivery_order_.front());
                 deliveries_.erase(delivery_order_.front());
                 delivery_order_.pop_front();
             }
@@ -152,16 +175,21 @@ DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const githu
             job.conclusion = event.conclusion.empty() ? "unknown" : event.conclusion;
             completed_order_.push_back(job.job_id);
             if (!job.vm_id.empty()) {
-                if (const auto runner = runners_.find(job.vm_id); runner != runners_.end()) retire(*runner->second, actions);
+                if (const auto runner = runners_.find(job.vm_id); runner != runners_.end()) {
+                    retire(*runner->second, actions);
+                } else {
+                    actions.delete_vms.push_back(job.vm_id); // its runner was of an earlier run
+                }
             }
             spdlog::info("GitHub job {} completed ({}){}", job.job_id, job.conclusion,
                          job.runner_name.empty() ? " before any runner took it" : " on runner " + job.runner_name);
-            forget_old_jobs();
         } else if (!created) {
             result.outcome = DeliveryOutcome::unchanged;
         }
         job.updated_at = now;
         result.job = job;
+        if (result.outcome == DeliveryOutcome::applied) changed(job);
+        forget_old_jobs(); // after the last use of `job`: it may be the one forgotten
         balance(actions);
     }
     carry_out(actions);
@@ -178,6 +206,7 @@ void WorkflowJobs::bind(JobRecord& job, Runner& runner) {
 
 void WorkflowJobs::forget_old_jobs() {
     while (completed_order_.size() > options_.retained_completed_jobs) {
+        if (observer_ != nullptr) observer_->job_removed(completed_order_.front());
         jobs_.erase(completed_order_.front());
         completed_order_.pop_front();
     }
@@ -261,7 +290,10 @@ void WorkflowJobs::vm_changed(const lifecycle::VmRecord& vm) {
         if (!runner.assigned_at) runner.assigned_at = now;
     }
     if (runner.job_id) {
-        if (const auto job = jobs_.find(*runner.job_id); job != jobs_.end()) bind(job->second, runner);
+        if (const auto job = jobs_.find(*runner.job_id); job != jobs_.end()) {
+            bind(job->second, runner);
+            changed(job->second);
+        }
     }
     if (lifecycle::is_final(vm.state)) {
         if (vm.state == lifecycle::VmState::failed && !runner.retiring) {

@@ -84,7 +84,7 @@ void write_job(JsonWriter& json, const actions::JobRecord& job) {
 } // namespace
 
 // Nothing of the body is read before its signature is checked.
-http::Response handle_github_webhook(const http::Request& request, ApiContext& context) {
+void handle_github_webhook(const http::Request& request, ApiContext& context, Reply reply) {
     auto& jobs = workflow_jobs(context);
     const auto signature = request.header("X-Hub-Signature-256");
     if (!signature) {
@@ -94,12 +94,12 @@ http::Response handle_github_webhook(const http::Request& request, ApiContext& c
         throw http::HttpError(401, "unauthorized", "X-Hub-Signature-256 does not match the body and the webhook secret");
     }
     const std::string event = std::string(request.header("X-GitHub-Event").value_or(""));
-    if (event == "ping") return http::Response::json(200, R"({"message":"pong"})");
+    if (event == "ping") return reply->send(http::Response::json(200, R"({"message":"pong"})"));
     if (event != "workflow_job") {
         http::Response response;
         JsonWriter json{response.body};
         json.begin_object().field("message", "event ignored: macvmorx acts on workflow_job").field("event", event).end_object();
-        return response;
+        return reply->send(std::move(response));
     }
     github::WorkflowJobEvent job_event;
     try {
@@ -113,7 +113,7 @@ http::Response handle_github_webhook(const http::Request& request, ApiContext& c
     json.begin_object().field("message", outcome_message(result.outcome)).field("jobId", job_event.job_id);
     if (result.job) json.field("state", actions::to_string(result.job->state)).field("pool", result.job->pool);
     json.end_object();
-    return response;
+    answer_when_durable(context, reply, std::move(response));
 }
 
 http::Response handle_list_jobs(const http::Request& request, ApiContext& context) {

@@ -40,7 +40,7 @@ http::Router build_router(ApiContext& context) {
     router.add({Method::del, "/api/vms/{vmId}", bind_async(handle_delete_vm), "The job is done: delete the VM"});
     router.add({Method::get, "/api/queue", bind(handle_queue), "Requests waiting for a node, in placement order"});
     // GitHub Actions
-    router.add({Method::post, "/webhooks/github", bind(handle_github_webhook), "GitHub's webhook deliveries (workflow_job), signed with the webhook secret", Body::json});
+    router.add({Method::post, "/webhooks/github", bind_async(handle_github_webhook), "GitHub's webhook deliveries (workflow_job), signed with the webhook secret", Body::json});
     router.add({Method::get, "/api/jobs", bind(handle_list_jobs), "GitHub Actions jobs (?state=, ?repository=, ?pool=)"});
     router.add({Method::get, "/api/jobs/{jobId}", bind(handle_get_job), "One GitHub Actions job, with the time of each step"});
     // Operations

@@ -88,11 +88,12 @@ struct Daemon::Parts {
     std::jthread github_worker;
     http::Server server;
 
-    void start_github_actions();
+    // `stored` holds what an earlier run left, when records are durable.
+    void start_github_actions(storage::StoredState* stored);
     void stop_github_actions();
 };
 
-void Daemon::Parts::start_github_actions() {
+void Daemon::Parts::start_github_actions(storage::StoredState* stored) {
     const auto& actions_config = *config.actions;
     const auto& settings = actions_config.github;
     github::Credentials credentials;
@@ -111,6 +112,11 @@ void Daemon::Parts::start_github_actions() {
     options.reconcile_interval = settings.reconcile_interval;
     workflow_jobs = std::make_unique<actions::WorkflowJobs>(std::move(options), orchestrator, *github, clock, ids);
     orchestrator.add_lifecycle_observer(workflow_jobs.get());
+    if (stored != nullptr) {
+        spdlog::info("loaded {} GitHub jobs and {} webhook delivery ids", stored->jobs.size(), stored->deliveries.size());
+        workflow_jobs->restore(std::move(stored->jobs), stored->deliveries);
+    }
+    if (durable) workflow_jobs->set_observer(durable.get());
     context.workflow_jobs = workflow_jobs.get();
     context.webhook_secret = &config.github_secrets.webhook_secret;
     github_worker = std::jthread{[this](std::stop_token stop) {
@@ -142,9 +148,10 @@ Daemon::Daemon(config::ServerConfig config, const Clock& clock, IdSource& ids)
 Daemon::~Daemon() { stop(); }
 
 std::uint16_t Daemon::start() {
+    std::optional<storage::StoredState> stored;
     if (!parts_->config.data_dir.empty()) {
         parts_->durable = std::make_unique<storage::DurableStore>(parts_->config.data_dir);
-        auto state = parts_->durable->load();
+        auto& state = stored.emplace(parts_->durable->load());
         spdlog::info("loaded {} VM records, {} queued requests and {} node settings from {}", state.vms.size(),
                      state.queue.size(), state.nodes.size(), parts_->durable->file().string());
         parts_->orchestrator.restore(std::move(state.vms), state.queue, std::move(state.nodes));
@@ -153,7 +160,7 @@ std::uint16_t Daemon::start() {
         parts_->orchestrator.set_settings_observer(parts_->durable.get());
         parts_->context.durable = parts_->durable.get();
     }
-    if (parts_->config.actions) parts_->start_github_actions();
+    if (parts_->config.actions) parts_->start_github_actions(stored ? &*stored : nullptr);
     const auto port = parts_->server.start();
     auto& orchestrator = parts_->orchestrator;
     parts_->server.every(parts_->config.monitor_interval, [&orchestrator] { orchestrator.sweep(); });

@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vms (vm_id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS queue (position INTEGER PRIMARY KEY, vm_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, drained INTEGER NOT NULL, labels TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL UNIQUE);
 )sql";
 
 } // namespace
@@ -95,6 +97,17 @@ StoredState DurableStore::load() {
             state.nodes.push_back({nodes.getColumn(0).getString(), nodes.getColumn(1).getInt() != 0,
                                    decode_labels(nodes.getColumn(2).getString())});
         }
+        SQLite::Statement jobs{db, "SELECT job_id, record FROM jobs"};
+        while (jobs.executeStep()) {
+            try {
+                state.jobs.push_back(decode_job(jobs.getColumn(1).getString()));
+            } catch (const std::exception& error) {
+                throw StorageError("the record of job " + jobs.getColumn(0).getString() + " in " + file_.string() +
+                                   " is unreadable: " + error.what());
+            }
+        }
+        SQLite::Statement deliveries{db, "SELECT delivery_id FROM deliveries ORDER BY seq"};
+        while (deliveries.executeStep()) state.deliveries.push_back(deliveries.getColumn(0).getString());
     } catch (const SQLite::Exception& error) {
         throw StorageError("cannot read " + file_.string() + ": " + error.what());
     }
@@ -129,6 +142,22 @@ void DurableStore::node_settings_changed(const fleet::NodeSettings& settings) {
 
 void DurableStore::node_settings_removed(const std::string& node_id) {
     enqueue([&](Batch& batch) { batch.nodes[node_id] = std::nullopt; });
+}
+
+void DurableStore::job_changed(const actions::JobRecord& job) {
+    enqueue([&](Batch& batch) { batch.jobs[job.job_id] = job; });
+}
+
+void DurableStore::job_removed(std::int64_t job_id) {
+    enqueue([&](Batch& batch) { batch.jobs[job_id] = std::nullopt; });
+}
+
+void DurableStore::delivery_remembered(const std::string& delivery_id) {
+    enqueue([&](Batch& batch) { batch.deliveries.emplace_back(delivery_id, true); });
+}
+
+void DurableStore::delivery_forgotten(const std::string& delivery_id) {
+    enqueue([&](Batch& batch) { batch.deliveries.emplace_back(delivery_id, false); });
 }
 
 std::uint64_t DurableStore::ticket() const {
@@ -210,6 +239,25 @@ void DurableStore::write_loop() {
                     node.exec();
                 }
             }
+            for (const auto& [job_id, job] : batch.jobs) {
+                if (job) {
+                    SQLite::Statement upsert_job{db, "INSERT INTO jobs (job_id, record) VALUES (?, ?) "
+                                                     "ON CONFLICT(job_id) DO UPDATE SET record = excluded.record"};
+                    upsert_job.bind(1, job_id);
+                    upsert_job.bind(2, encode_job(*job));
+                    upsert_job.exec();
+                } else {
+                    SQLite::Statement remove_job{db, "DELETE FROM jobs WHERE job_id = ?"};
+                    remove_job.bind(1, job_id);
+                    remove_job.exec();
+                }
+            }
+            for (const auto& [delivery_id, remembered] : batch.deliveries) {
+                SQLite::Statement delivery{db, remembered ? "INSERT OR IGNORE INTO deliveries (delivery_id) VALUES (?)"
+                                                          : "DELETE FROM deliveries WHERE delivery_id = ?"};
+                delivery.bind(1, delivery_id);
+                delivery.exec();
+            }
             transaction.commit();
         } catch (const std::exception& error) {
             ok = false;
@@ -231,6 +279,9 @@ void DurableStore::write_loop() {
             pending_.vms.merge(batch.vms);
             if (!pending_.queue) pending_.queue = std::move(batch.queue);
             pending_.nodes.merge(batch.nodes);
+            pending_.jobs.merge(batch.jobs);
+            batch.deliveries.insert(batch.deliveries.end(), pending_.deliveries.begin(), pending_.deliveries.end());
+            pending_.deliveries = std::move(batch.deliveries);
             for (auto it = waiters_.begin(); it != waiters_.end() && it->first <= target;) {
                 answers.emplace_back(std::move(it->second), false);
                 it = waiters_.erase(it);

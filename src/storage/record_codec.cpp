@@ -107,4 +107,66 @@ std::string encode_labels(const fleet::Labels& labels) { return labels_json(labe
 
 fleet::Labels decode_labels(const std::string& text) { return labels_from(json::parse(text)); }
 
+namespace {
+
+json optional_millis(const std::optional<TimePoint>& time) { return time ? json(millis(*time)) : json(nullptr); }
+
+std::optional<TimePoint> optional_time(const json& document, const char* name) {
+    const auto it = document.find(name);
+    if (it == document.end() || it->is_null()) return std::nullopt;
+    return from_unix_millis(it->get<std::int64_t>());
+}
+
+} // namespace
+
+std::string encode_job(const actions::JobRecord& job) {
+    return json{{"jobId", job.job_id},
+                {"runId", job.run_id},
+                {"repository", job.repository},
+                {"workflowName", job.workflow_name},
+                {"jobName", job.job_name},
+                {"labels", job.labels},
+                {"htmlUrl", job.html_url},
+                {"pool", job.pool},
+                {"state", actions::to_string(job.state)},
+                {"conclusion", job.conclusion},
+                {"runnerName", job.runner_name},
+                {"vmId", job.vm_id},
+                {"nodeId", job.node_id},
+                {"queuedAt", millis(job.queued_at)},
+                {"vmAssignedAt", optional_millis(job.vm_assigned_at)},
+                {"vmRunningAt", optional_millis(job.vm_running_at)},
+                {"startedAt", optional_millis(job.started_at)},
+                {"completedAt", optional_millis(job.completed_at)},
+                {"updatedAt", millis(job.updated_at)}}
+        .dump();
+}
+
+actions::JobRecord decode_job(const std::string& text) {
+    const json document = json::parse(text);
+    actions::JobRecord job;
+    job.job_id = document.at("jobId").get<std::int64_t>();
+    job.run_id = document.at("runId").get<std::int64_t>();
+    job.repository = document.at("repository").get<std::string>();
+    job.workflow_name = document.at("workflowName").get<std::string>();
+    job.job_name = document.at("jobName").get<std::string>();
+    job.labels = document.at("labels").get<std::vector<std::string>>();
+    job.html_url = document.at("htmlUrl").get<std::string>();
+    job.pool = document.at("pool").get<std::string>();
+    const auto state = actions::parse_job_state(document.at("state").get<std::string>());
+    if (!state) throw std::runtime_error("unknown job state " + document.at("state").get<std::string>());
+    job.state = *state;
+    job.conclusion = document.at("conclusion").get<std::string>();
+    job.runner_name = document.at("runnerName").get<std::string>();
+    job.vm_id = document.at("vmId").get<std::string>();
+    job.node_id = document.at("nodeId").get<std::string>();
+    job.queued_at = from_unix_millis(document.at("queuedAt").get<std::int64_t>());
+    job.vm_assigned_at = optional_time(document, "vmAssignedAt");
+    job.vm_running_at = optional_time(document, "vmRunningAt");
+    job.started_at = optional_time(document, "startedAt");
+    job.completed_at = optional_time(document, "completedAt");
+    job.updated_at = from_unix_millis(document.at("updatedAt").get<std::int64_t>());
+    return job;
+}
+
 } // namespace macvmorx::storage

@@ -12,6 +12,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <unistd.h>
+
 using macvmorx::testing::eventually;
 using macvmorx::testing::FakeGithub;
 using macvmorx::testing::TestDaemon;
@@ -287,4 +290,36 @@ TEST(GithubClient, ListsTheQueuedJobsOfARepositoryWithAToken) {
     EXPECT_TRUE(client.queued_jobs(pool).empty()) << "GitHub lists jobs per repository";
     EXPECT_TRUE(client.list_runners(pool).empty());
     EXPECT_TRUE(github.token_authorizations().empty()) << "a token needs no exchange";
+}
+
+TEST(GithubActionsDurability, JobsAndDeliveryIdsSurviveARestartAndAJobInProgressStillEndsItsVm) {
+    const auto directory = std::filesystem::temp_directory_path() / ("macvmorx-github-durable-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(directory);
+    FakeGithub github;
+    auto config = github_config(github, macvmorx::testing::shared_rsa_key().private_pem);
+    config.data_dir = directory.string();
+    std::string vm_id;
+    {
+        TestDaemon daemon{config};
+        auto client = daemon.client();
+        client.post_json("/api/heartbeat", R"({"nodeId":"mac-1"})");
+        ASSERT_EQ(deliver(client, "workflow_job", workflow_job("queued", 301), "d-301").status, 200);
+        ASSERT_TRUE(eventually([&] { return json::parse(client.get("/api/vms").body).size() == 1; }));
+        vm_id = json::parse(client.get("/api/vms").body)[0]["vmId"];
+        client.post_json("/api/heartbeat", json{{"nodeId", "mac-1"}, {"vms", {{{"vmId", vm_id}, {"imageName", "x"}}}}}.dump());
+        ASSERT_EQ(deliver(client, "workflow_job", workflow_job("in_progress", 301, "macvmorx-" + vm_id), "d-302").status, 200);
+        ASSERT_EQ(json::parse(client.get("/api/jobs/301").body)["vmId"], vm_id);
+    }
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+    auto job = json::parse(client.get("/api/jobs/301").body);
+    EXPECT_EQ(job["state"], "in_progress");
+    EXPECT_EQ(job["vmId"], vm_id);
+    auto answer = deliver(client, "workflow_job", workflow_job("in_progress", 301, "macvmorx-" + vm_id), "d-302");
+    EXPECT_EQ(json::parse(answer.body)["message"], "duplicate delivery: nothing changed");
+
+    client.post_json("/api/heartbeat", json{{"nodeId", "mac-1"}, {"vms", {{{"vmId", vm_id}, {"imageName", "x"}}}}}.dump());
+    ASSERT_EQ(deliver(client, "workflow_job", workflow_job("completed", 301, "macvmorx-" + vm_id, "success"), "d-303").status, 200);
+    EXPECT_EQ(json::parse(client.get("/api/vms/" + vm_id).body)["state"], "deleting");
+    std::filesystem::remove_all(directory);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/actions/job_observer.hpp"
 #include "macvmorx/actions/job_record.hpp"
 #include "macvmorx/actions/runner_registrar.hpp"
 #include "macvmorx/base/clock.hpp"
@@ -88,6 +89,12 @@ public:
                  const Clock& clock, IdSource& ids);
     ~WorkflowJobs() override;
 
+    // Durable records: set before use; not owned.
+    void set_observer(JobObserver* observer) { observer_ = observer; }
+    // Brings back the jobs and delivery ids of an earlier run. Runners are not brought back:
+    // queued jobs get fresh ones; the VM of a job in progress is deleted when it completes.
+    void restore(std::vector<JobRecord> jobs, const std::vector<std::string>& deliveries);
+
     // A `workflow_job` delivery whose signature was checked. `delivery_id` is GitHub's
     // X-GitHub-Delivery: a redelivery changes nothing.
     DeliveryResult receive(const std::string& delivery_id, const github::WorkflowJobEvent& event);
@@ -130,6 +137,7 @@ private:
     void bind(JobRecord& job, Runner& runner);
     void end_runner(const std::string& vm_id, Actions& actions);
     void forget_old_jobs();
+    void changed(const JobRecord& job);
     void carry_out(Actions& actions);
     void register_runner(const std::string& vm_id);
     void remove_runner(const std::string& pool, std::int64_t runner_id, int attempt);
@@ -140,6 +148,7 @@ private:
     RunnerRegistrar& registrar_;
     const Clock& clock_;
     IdSource& ids_;
+    JobObserver* observer_ = nullptr;
 
     mutable std::mutex mutex_;
     std::condition_variable work_;

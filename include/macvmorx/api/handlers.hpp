@@ -42,7 +42,8 @@ http::Response handle_healthz(const http::Request& request, ApiContext& context)
 http::Response handle_readyz(const http::Request& request, ApiContext& context);
 
 // GitHub Actions (github_handlers.cpp)
-http::Response handle_github_webhook(const http::Request& request, ApiContext& context);
+// A delivery is answered once the job record it changed is durable.
+void handle_github_webhook(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_list_jobs(const http::Request& request, ApiContext& context);
 http::Response handle_get_job(const http::Request& request, ApiContext& context);
 

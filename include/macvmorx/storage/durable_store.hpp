@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/actions/job_observer.hpp"
 #include "macvmorx/fleet/node_record.hpp"
 #include "macvmorx/lifecycle/lifecycle_observer.hpp"
 #include "macvmorx/lifecycle/vm_record.hpp"
@@ -31,6 +32,8 @@ struct StoredState {
     std::vector<lifecycle::VmRecord> vms;
     std::vector<std::string> queue;
     std::vector<fleet::NodeSettings> nodes;
+    std::vector<actions::JobRecord> jobs;
+    std::vector<std::string> deliveries; // GitHub delivery ids, oldest first
 };
 
 // VM records, the placement queue and operators' node settings, kept in SQLite (WAL mode) so
@@ -43,7 +46,9 @@ struct StoredState {
 // the change and waits for it with `when_durable`.
 //
 // Threading: every public member is safe from any thread.
-class DurableStore final : public lifecycle::LifecycleObserver, public orchestrator::NodeSettingsObserver {
+class DurableStore final : public lifecycle::LifecycleObserver,
+                           public orchestrator::NodeSettingsObserver,
+                           public actions::JobObserver {
 public:
     // Opens or creates `directory`/macvmorx.db. Throws StorageError with what is wrong.
     explicit DurableStore(const std::filesystem::path& directory);
@@ -59,6 +64,10 @@ public:
     void queue_changed(const std::vector<std::string>& vm_ids) override;
     void node_settings_changed(const fleet::NodeSettings& settings) override;
     void node_settings_removed(const std::string& node_id) override;
+    void job_changed(const actions::JobRecord& job) override;
+    void job_removed(std::int64_t job_id) override;
+    void delivery_remembered(const std::string& delivery_id) override;
+    void delivery_forgotten(const std::string& delivery_id) override;
 
     // The number of the latest change queued so far.
     std::uint64_t ticket() const;
@@ -76,7 +85,9 @@ private:
         std::map<std::string, std::optional<lifecycle::VmRecord>> vms; // the latest copy, or removed
         std::optional<std::vector<std::string>> queue;
         std::map<std::string, std::optional<fleet::NodeSettings>> nodes;
-        bool empty() const { return vms.empty() && !queue && nodes.empty(); }
+        std::map<std::int64_t, std::optional<actions::JobRecord>> jobs;
+        std::vector<std::pair<std::string, bool>> deliveries; // remembered (true) or forgotten, in order
+        bool empty() const { return vms.empty() && !queue && nodes.empty() && jobs.empty() && deliveries.empty(); }
     };
 
     void write_loop();
