@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <unistd.h>
 
 using macvmorx::testing::eventually;
@@ -322,4 +323,37 @@ TEST(GithubActionsDurability, JobsAndDeliveryIdsSurviveARestartAndAJobInProgress
     ASSERT_EQ(deliver(client, "workflow_job", workflow_job("completed", 301, "macvmorx-" + vm_id, "success"), "d-303").status, 200);
     EXPECT_EQ(json::parse(client.get("/api/vms/" + vm_id).body)["state"], "deleting");
     std::filesystem::remove_all(directory);
+}
+
+TEST_F(GithubActions, ABurstOf200QueuedJobsOnA20MacFleetNeverPutsMoreThan2VmsOnAMac) {
+    for (int n = 0; n < 20; ++n) client.post_json("/api/heartbeat", json{{"nodeId", "mac-" + std::to_string(n)}}.dump());
+    for (int j = 1; j <= 200; ++j) {
+        ASSERT_EQ(deliver(client, "workflow_job", workflow_job("queued", 1000 + j), "burst-" + std::to_string(j)).status, 200);
+    }
+    ASSERT_TRUE(eventually([&] { return github.jit_requests().size() == 200; }, std::chrono::seconds{20}));
+    ASSERT_TRUE(eventually([&] { return get("/api/vms").size() == 200; }));
+    std::map<std::string, int> per_node;
+    int pending = 0;
+    for (const auto& vm : get("/api/vms")) {
+        if (vm["state"] == "assigned") ++per_node[vm["nodeId"].get<std::string>()];
+        if (vm["state"] == "pending") ++pending;
+    }
+    EXPECT_EQ(per_node.size(), 20u);
+    for (const auto& [node, count] : per_node) EXPECT_EQ(count, 2) << node;
+    EXPECT_EQ(pending, 160);
+    EXPECT_EQ(get("/api/jobs?state=queued").size(), 200u);
+}
+
+TEST_F(GithubActions, WhenTheCompletedWebhookIsLostTheRunnersExitStillEndsItsVmAndRegistration) {
+    heartbeat();
+    deliver(client, "workflow_job", workflow_job("queued", 51), "d-1");
+    const std::string vm_id = first_vm_id();
+    heartbeat({vm_id});
+    deliver(client, "workflow_job", workflow_job("in_progress", 51, "macvmorx-" + vm_id), "d-2");
+    // The runner took its one job and exited; the agent removed the VM. No `completed` arrives.
+    heartbeat();
+    const auto vm = get("/api/vms/" + vm_id);
+    EXPECT_TRUE(vm["state"] == "failed" || vm["state"] == "deleted") << vm.dump();
+    EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{500}; }));
+    EXPECT_EQ(get("/api/jobs/51")["state"], "in_progress") << "GitHub has not said how it ended";
 }
