@@ -85,3 +85,51 @@ export function updateStateBadge(badge, state) {
   setAttr(badge, "data-state", known);
   setVariant(badge, VM_STATE_BADGE, known);
 }
+
+// GitHub Actions jobs: their states in the order the Jobs view lists them, and how they read.
+export const JOB_STATES = ["queued", "in_progress", "completed"];
+
+export const JOB_STATE_LABEL = {
+  queued: "queued",
+  in_progress: "in progress",
+  completed: "completed",
+};
+
+export const JOB_STATE_BADGE = {
+  queued: "bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
+  in_progress: "bg-sky-100 text-sky-800 dark:bg-sky-500/15 dark:text-sky-300",
+  completed: "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-300",
+  unknown: "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-300",
+};
+
+export const JOB_STATE_DOT = {
+  queued: "bg-amber-500",
+  in_progress: "bg-sky-500",
+  completed: "bg-slate-400",
+  unknown: "bg-slate-400",
+};
+
+// A completed job's conclusion, as GitHub reports it; anything else is shown neutral.
+export const CONCLUSION_BADGE = {
+  success: "bg-emerald-100 text-emerald-800 dark:bg-emerald-500/15 dark:text-emerald-300",
+  failure: "bg-rose-100 text-rose-800 dark:bg-rose-500/20 dark:text-rose-300",
+  neutral: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+};
+
+export function conclusionTone(conclusion) {
+  if (conclusion === "success") return "success";
+  if (conclusion === "failure" || conclusion === "timed_out" || conclusion === "startup_failure") return "failure";
+  return "neutral";
+}
+
+// Where a job's wait went: for a host, for its VM (download and boot), for GitHub to hand the
+// job to the runner. `open`: a wait still under way whose parts are not known yet.
+export const WAIT_PHASES = ["host", "vm", "runner"];
+
+export const WAIT_SEGMENT = {
+  host: "bg-amber-500 dark:bg-amber-400",
+  vm: "bg-sky-600 dark:bg-sky-500",
+  runner: "bg-violet-500 dark:bg-violet-400",
+  open: "bg-amber-300 animate-pulse dark:bg-amber-500/50",
+  unknown: "bg-slate-300 dark:bg-slate-600",
+};

@@ -1,11 +1,12 @@
 // The dashboard: reads the fleet from the daemon's API, keeps the views up to date and
-// remembers the operator's choices. Each view updates its elements in place (keyed by nodeId
-// or vmId), so a refresh rewrites only what changed.
+// remembers the operator's choices. Each view updates its elements in place (keyed by nodeId,
+// vmId or jobId), so a refresh rewrites only what changed.
 
 import { fetchSnapshot } from "./api.js";
 import { setAttr, setHidden, setText, setVariant } from "./dom.js";
 import { filtersActive, indexSnapshot, nodeMatches, nodeVms, sortNodes } from "./fleet-model.js";
 import { formatClock } from "./format.js";
+import { JobView } from "./job-view.js";
 import { NodeCards } from "./node-cards.js";
 import { NodeTable } from "./node-table.js";
 import { Poller } from "./poller.js";
@@ -14,6 +15,19 @@ import { Summary } from "./summary.js";
 import { VmView } from "./vm-view.js";
 
 const $ = (selector) => document.querySelector(selector);
+
+const TABS = ["nodes", "vms", "jobs"];
+
+const SEARCH_HINT = {
+  nodes: "Node, image, label, VM, IP…",
+  vms: "Node, image, label, VM, IP…",
+  jobs: "Repository, workflow, job, runner…",
+};
+
+const QUEUED_COUNT = {
+  none: "",
+  some: "bg-amber-200 text-amber-900 dark:bg-amber-500/25 dark:text-amber-200",
+};
 
 const LIVE_DOT = {
   loading: "bg-slate-400",
@@ -29,14 +43,20 @@ class Dashboard {
     this.index = undefined;
     this.clockOffset = 0; // the daemon's clock minus the browser's, in ms
     this.lastSuccess = undefined;
+    // Whether the daemon has GitHub Actions runner pools (and so a Jobs view): undefined until
+    // its first answer to /api/jobs, which is 404 without pools. Asked again after a lost
+    // connection, since the daemon may have been restarted with other options.
+    this.jobsOffered = undefined;
+    this.jobs = [];
 
     this.summary = new Summary($("header"));
     this.cards = new NodeCards($("#node-grid"));
     this.table = new NodeTable($("#node-rows"));
     this.vmView = new VmView($("#panel-vms"), { onStateChosen: (state) => this.change({ vmState: state }) });
+    this.jobView = new JobView($("#panel-jobs"), { onStateChosen: (state) => this.change({ jobState: state }) });
 
     this.poller = new Poller({
-      load: fetchSnapshot,
+      load: () => fetchSnapshot({ jobs: this.jobsOffered !== false }),
       onData: (snapshot) => this.receive(snapshot),
       onError: (error) => this.fail(error),
       onBusy: (busy) => setAttr($("#refresh-now"), "aria-busy", busy ? "true" : false),
@@ -81,22 +101,24 @@ class Dashboard {
     $("#filters").addEventListener("submit", (event) => event.preventDefault());
     $("#filters").addEventListener("reset", (event) => {
       event.preventDefault();
-      this.change({ q: "", state: "", image: "", label: "", vmState: "" });
+      this.change({ q: "", state: "", image: "", label: "", vmState: "", jobState: "" });
     });
 
     $("#layout-cards").addEventListener("click", () => this.change({ layout: "cards" }));
     $("#layout-table").addEventListener("click", () => this.change({ layout: "table" }));
 
-    const tabs = [$("#tab-nodes"), $("#tab-vms")];
-    tabs[0].addEventListener("click", () => this.change({ tab: "nodes" }));
-    tabs[1].addEventListener("click", () => this.change({ tab: "vms" }));
-    for (const tab of tabs) {
+    for (const name of TABS) {
+      const tab = $(`#tab-${name}`);
+      tab.addEventListener("click", () => this.change({ tab: name }));
       tab.addEventListener("keydown", (event) => {
         if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
         event.preventDefault();
-        const next = event.key === "Home" ? tabs[0] : event.key === "End" ? tabs[1] : tabs[1 - tabs.indexOf(tab)];
-        this.change({ tab: next === tabs[0] ? "nodes" : "vms" });
-        next.focus();
+        const tabs = this.shownTabs();
+        const i = tabs.indexOf(name);
+        const step = event.key === "ArrowLeft" ? tabs.length - 1 : 1;
+        const next = event.key === "Home" ? tabs[0] : event.key === "End" ? tabs.at(-1) : tabs[(i + step) % tabs.length];
+        this.change({ tab: next });
+        $(`#tab-${next}`).focus();
       });
     }
 
@@ -124,18 +146,34 @@ class Dashboard {
     this.render();
   }
 
+  // The tabs the page offers: Jobs only when the daemon has runner pools.
+  shownTabs() {
+    return this.jobsOffered ? TABS : TABS.filter((name) => name !== "jobs");
+  }
+
+  // The view shown: the one chosen, but Nodes when the daemon turned out to have no Jobs view.
+  currentTab() {
+    return this.view.tab === "jobs" && this.jobsOffered === false ? "nodes" : this.view.tab;
+  }
+
   // Puts the controls in line with the current choices.
   showView() {
-    const { tab, layout } = this.view;
+    const { layout } = this.view;
+    const tab = this.currentTab();
+    for (const name of TABS) {
+      const selected = name === tab;
+      setAttr($(`#tab-${name}`), "aria-selected", String(selected));
+      setAttr($(`#tab-${name}`), "tabindex", selected ? false : "-1");
+      setHidden($(`#panel-${name}`), !selected);
+    }
+    setHidden($("#tab-jobs"), !this.jobsOffered);
+    setHidden($("#jobs-json-link"), !this.jobsOffered);
     const nodes = tab === "nodes";
-    setAttr($("#tab-nodes"), "aria-selected", String(nodes));
-    setAttr($("#tab-vms"), "aria-selected", String(!nodes));
-    setAttr($("#tab-nodes"), "tabindex", nodes ? false : "-1");
-    setAttr($("#tab-vms"), "tabindex", nodes ? "-1" : false);
-    setHidden($("#panel-nodes"), !nodes);
-    setHidden($("#panel-vms"), nodes);
     setHidden($("#layout-switch"), !nodes);
     setHidden($("#filter-state-field"), !nodes);
+    setHidden($("#filter-image-field"), tab === "jobs");
+    setHidden($("#filter-label-field"), tab === "jobs");
+    setAttr($("#filter-text"), "placeholder", SEARCH_HINT[tab]);
     setAttr($("#layout-cards"), "aria-pressed", String(layout === "cards"));
     setAttr($("#layout-table"), "aria-pressed", String(layout === "table"));
 
@@ -158,6 +196,14 @@ class Dashboard {
   receive(snapshot) {
     this.snapshot = snapshot;
     this.index = indexSnapshot(snapshot);
+    if (snapshot.jobs !== undefined) {
+      const offered = snapshot.jobs !== null;
+      this.jobs = offered ? snapshot.jobs : [];
+      if (offered !== this.jobsOffered) {
+        this.jobsOffered = offered;
+        this.showView();
+      }
+    }
     const generated = Date.parse(snapshot.fleet.generatedAt);
     if (Number.isFinite(generated)) this.clockOffset = generated - snapshot.receivedAt;
     this.lastSuccess = new Date(snapshot.receivedAt);
@@ -169,6 +215,7 @@ class Dashboard {
 
   fail(error) {
     this.error = error;
+    if (this.jobsOffered === false) this.jobsOffered = undefined;
     this.showConnection();
   }
 
@@ -195,12 +242,17 @@ class Dashboard {
     this.summary.update(snapshot.fleet);
     setText($("#count-nodes"), snapshot.nodes.length);
     setText($("#count-vms"), snapshot.vms.length);
+    const queued = this.jobs.filter((job) => job.state === "queued").length;
+    setText($("#count-jobs"), `${queued} queued`);
+    setVariant($("#count-jobs"), QUEUED_COUNT, queued > 0 ? "some" : "none");
 
-    if (view.tab === "nodes") this.renderNodes(now);
+    const tab = this.currentTab();
+    if (tab === "nodes") this.renderNodes(now);
     else {
       this.cards.clear();
       this.table.clear();
-      this.vmView.update(snapshot, index, view, now);
+      if (tab === "vms") this.vmView.update(snapshot, index, view, now);
+      else this.jobView.update(this.jobs, view, now);
     }
   }
 
@@ -234,11 +286,14 @@ class Dashboard {
   tick() {
     if (!this.snapshot) return;
     const now = this.now();
-    if (this.view.tab === "nodes") {
+    const tab = this.currentTab();
+    if (tab === "nodes") {
       this.cards.tick(now);
       this.table.tick(now);
-    } else {
+    } else if (tab === "vms") {
       this.vmView.tick(now);
+    } else {
+      this.jobView.tick(now);
     }
   }
 

@@ -1,5 +1,5 @@
-// What the dashboard derives from one snapshot of the API, and which nodes and VMs a filter
-// keeps. Pure functions of plain data (no DOM), shared by every view.
+// What the dashboard derives from one snapshot of the API, and which nodes, VMs and jobs a
+// filter keeps. Pure functions of plain data (no DOM), shared by every view.
 
 import { formatLabel, parseTime } from "./format.js";
 
@@ -183,5 +183,76 @@ export function vmMatches(record, nodesById, view, { ignoreState = false } = {})
 }
 
 export function filtersActive(view) {
-  return Boolean(view.q.trim() || view.state || view.image || view.label || view.vmState);
+  return Boolean(view.q.trim() || view.state || view.image || view.label || view.vmState || view.jobState);
+}
+
+// GitHub Actions jobs as the Jobs view lists them: those queued or running first, oldest first
+// (the longest wait on top); then completed ones, the most recently finished first.
+export function sortJobs(jobs) {
+  const open = (job) => job.state !== "completed";
+  return [...jobs].sort((a, b) => {
+    if (open(a) !== open(b)) return open(a) ? -1 : 1;
+    const ta = open(a) ? parseTime(a.queuedAt) || 0 : -(parseTime(a.completedAt) || 0);
+    const tb = open(b) ? parseTime(b.queuedAt) || 0 : -(parseTime(b.completedAt) || 0);
+    if (ta !== tb) return ta - tb;
+    return a.jobId - b.jobId;
+  });
+}
+
+// A job matches when every word of the search occurs in its repository, workflow, job name,
+// labels, pool, state, conclusion, runner, VM or node, and it is in the chosen state.
+export function jobMatches(job, view, { ignoreState = false } = {}) {
+  if (!ignoreState && view.jobState && job.state !== view.jobState) return false;
+  const words = tokens(view.q);
+  if (words.length === 0) return true;
+  const haystack = [
+    job.repository,
+    job.workflowName,
+    job.jobName,
+    ...(job.labels ?? []),
+    job.pool,
+    job.state,
+    job.conclusion,
+    job.runnerName,
+    job.vmId,
+    job.nodeId,
+    String(job.jobId),
+    String(job.runId),
+  ]
+    .map((value) => value ?? "")
+    .join("\n")
+    .toLowerCase();
+  return containsAll(haystack, words);
+}
+
+// Where a job's wait (from queued to started) went, in seconds: `host` waiting for a Mac with a
+// free slot, `vm` for its VM to download the image and boot, `runner` for GitHub to hand the
+// job to the runner. The parts are known once a runner of macvmorx took the job; each is cut to
+// the job's own wait, so a warm runner, ready before the job, counts only for `runner`. Before
+// that the parts are NaN and `total` is the wait so far (`waiting`: still under way) or, for a
+// job completed without starting, its time in the queue.
+export function jobWait(job, now) {
+  const queued = parseTime(job.queuedAt);
+  const started = parseTime(job.startedAt);
+  const unknown = { host: NaN, vm: NaN, runner: NaN };
+  if (!Number.isFinite(queued)) return { ...unknown, total: NaN, waiting: false };
+  if (!Number.isFinite(started)) {
+    const waiting = job.state === "queued";
+    const end = waiting ? now : parseTime(job.completedAt);
+    return { ...unknown, total: Math.max(0, (end - queued) / 1000), waiting };
+  }
+  const total = Math.max(0, (started - queued) / 1000);
+  const assigned = parseTime(job.vmAssignedAt);
+  const running = parseTime(job.vmRunningAt);
+  if (!Number.isFinite(assigned) || !Number.isFinite(running)) return { ...unknown, total, waiting: false };
+  const clip = (time) => Math.min(Math.max(time, queued), started);
+  const hostEnd = clip(assigned);
+  const vmEnd = Math.max(hostEnd, clip(running));
+  return {
+    host: (hostEnd - queued) / 1000,
+    vm: (vmEnd - hostEnd) / 1000,
+    runner: (started - vmEnd) / 1000,
+    total,
+    waiting: false,
+  };
 }

@@ -7,16 +7,17 @@ const DEFAULT_REFRESH = 5;
 const STORAGE_KEY = "macvmorx.dashboard.refresh";
 
 export const DEFAULT_VIEW = {
-  tab: "nodes", // nodes | vms
+  tab: "nodes", // nodes | vms | jobs
   layout: "cards", // cards | table
   q: "",
   state: "", // node state filter
   image: "",
   label: "",
   vmState: "",
+  jobState: "",
 };
 
-const URL_NAMES = { tab: "tab", layout: "layout", q: "q", state: "state", image: "image", label: "label", vmState: "vmstate" };
+const URL_NAMES = { tab: "tab", layout: "layout", q: "q", state: "state", image: "image", label: "label", vmState: "vmstate", jobState: "jobstate" };
 
 export function readView(search = location.search) {
   const params = new URLSearchParams(search);
@@ -25,7 +26,7 @@ export function readView(search = location.search) {
     const value = params.get(name);
     if (value != null) view[key] = value;
   }
-  if (view.tab !== "vms") view.tab = "nodes";
+  if (view.tab !== "vms" && view.tab !== "jobs") view.tab = "nodes";
   if (view.layout !== "table") view.layout = "cards";
   return view;
 }

@@ -62,10 +62,12 @@ export class VmView {
   }
 }
 
-function createStateChoice({ state, label }) {
+// A button of a state filter (the Jobs view has one too): a dot of the state's colour (from
+// `dots`), its name and its count.
+export function createStateChoice({ state, label }, dots = VM_STATE_DOT) {
   const count = el("span", { class: "tabular-nums text-slate-500 dark:text-slate-400" });
   const children = [];
-  if (state) children.push(el("span", { class: `inline-block size-2 rounded-full ${VM_STATE_DOT[state]}`, "aria-hidden": "true" }));
+  if (state) children.push(el("span", { class: `inline-block size-2 rounded-full ${dots[state]}`, "aria-hidden": "true" }));
   children.push(label, count);
   const root = el(
     "button",
@@ -86,7 +88,7 @@ const CHOICE_COUNT = {
   normal: "text-slate-500 dark:text-slate-400",
 };
 
-function updateStateChoice(view, { state, count }, selected) {
+export function updateStateChoice(view, { state, count }, selected) {
   setText(view.count, count);
   const pressed = state === (selected || "");
   setAttr(view.root, "aria-pressed", String(pressed));
