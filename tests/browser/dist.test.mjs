@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { repoRoot } from "./lib/paths.mjs";
 import { formatAgo, formatRuntime, formatUsedTotal, shortImageName } from "../../web/src/format.js";
 import { capacityLevel } from "../../web/src/summary.js";
+import { jobWait, sortJobs } from "../../web/src/fleet-model.js";
 
 const src = join(repoRoot, "web", "src");
 const dist = join(repoRoot, "web", "dist");
@@ -57,4 +58,26 @@ test("runtimes, ages and sizes read the way operators write them", () => {
   assert.equal(capacityLevel({ total: 20, free: 4 }), "warn");
   assert.equal(capacityLevel({ total: 2, free: 1 }), "warn");
   assert.equal(capacityLevel({ total: 20, free: 0 }), "critical");
+});
+
+test("a job's wait splits into host, VM and GitHub, within the job's own wait", () => {
+  const at = (seconds) => new Date(Date.UTC(2026, 11, 2, 9, 0, seconds)).toISOString();
+  const job = { state: "in_progress", queuedAt: at(0), vmAssignedAt: at(10), vmRunningAt: at(50), startedAt: at(55) };
+  assert.deepEqual(jobWait(job, 0), { host: 10, vm: 40, runner: 5, total: 55, waiting: false });
+  // A warm runner, booted before the job was queued: only GitHub's hand-over counts.
+  const warm = { ...job, vmAssignedAt: at(-300), vmRunningAt: at(-250), startedAt: at(4) };
+  assert.deepEqual(jobWait(warm, 0), { host: 0, vm: 0, runner: 4, total: 4, waiting: false });
+  // Still queued: the wait so far, parts unknown; cancelled in the queue: its time there.
+  const queued = jobWait({ state: "queued", queuedAt: at(0) }, Date.parse(at(30)));
+  assert.equal(queued.total, 30);
+  assert.equal(queued.waiting, true);
+  assert.ok(Number.isNaN(queued.host));
+  assert.equal(jobWait({ state: "completed", queuedAt: at(0), completedAt: at(20) }, 0).total, 20);
+  const order = sortJobs([
+    { jobId: 1, state: "completed", queuedAt: at(0), completedAt: at(5) },
+    { jobId: 2, state: "queued", queuedAt: at(3) },
+    { jobId: 3, state: "completed", queuedAt: at(1), completedAt: at(9) },
+    { jobId: 4, state: "in_progress", queuedAt: at(2) },
+  ]).map((j) => j.jobId);
+  assert.deepEqual(order, [4, 2, 3, 1], "open jobs oldest first, then the latest completed");
 });

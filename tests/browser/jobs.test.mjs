@@ -148,10 +148,12 @@ test("the state filter and the search pick jobs, and markup in a job is shown as
       assert.equal(await text(page, `${row(202)} [data-field="link"]`), "CI / <script>window.pwned=2</script>");
       assert.equal(await text(page, `${row(202)} [data-field="repository"]`), "acme/<b>tools</b>");
       assert.equal(await page.getAttribute(`${row(202)} [data-field="link"]`, "href"), null, "javascript: is not linked");
+      assert.equal(await page.$eval(`${row(202)} [data-field="link"]`, (a) => a.classList.contains("link")), false, "nor looks like a link");
       assert.equal(await text(page, `${row(202)} [data-field="runner"]`), "someone-elses-runner");
       assert.match(await text(page, `${row(202)} [data-field="wait-total"]`), /^\d+s in all$/, "a runner not of macvmorx: only the total is known");
       assert.equal(await text(page, `${row(203)} [data-field="conclusion"]`), "failure");
       assert.match(await text(page, `${row(203)} [data-field="wait-total"]`), /^\d+s, never started$/);
+      assert.equal(await text(page, `${row(203)} [data-field="runner"]`), "no runner");
       const injected = await page.evaluate(() => ({
         elements: document.querySelectorAll("main img, main script, main b").length,
         pwned: window.pwned ?? null,

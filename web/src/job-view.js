@@ -77,7 +77,7 @@ export class JobView {
 
 function createJobRow(job) {
   const link = el("a", {
-    class: "link font-medium break-words",
+    class: "font-medium break-words",
     target: "_blank",
     rel: "noopener noreferrer",
     "data-field": "link",
@@ -155,6 +155,7 @@ function updateJobRow(row, job, now) {
   const href = safeUrl(job.htmlUrl);
   setAttr(row.link, "href", href ?? false);
   setAttr(row.link, "title", href ? `${job.htmlUrl} (opens GitHub)` : false);
+  setVariant(row.link, LINK, href ? "web" : "none");
   setText(row.repository, job.repository || "–");
   setText(row.run, `run ${job.runId} · job ${job.jobId}`);
 
@@ -167,7 +168,7 @@ function updateJobRow(row, job, now) {
   setVariant(row.conclusion, CONCLUSION_BADGE, conclusionTone(job.conclusion));
 
   setText(row.pool, job.pool || "–");
-  setText(row.runner, job.runnerName || "no runner yet");
+  setText(row.runner, job.runnerName || (job.state === "completed" ? "no runner" : "no runner yet"));
   setVariant(row.runner, RUNNER, job.runnerName ? "named" : "none");
   setText(row.vm, job.vmId || "–");
   setText(row.node, job.nodeId || "–");
@@ -177,6 +178,11 @@ function updateJobRow(row, job, now) {
   updateWait(row, job, now);
   updateRan(row, job, now);
 }
+
+const LINK = {
+  web: "link",
+  none: "",
+};
 
 const RUNNER = {
   named: "",
