@@ -151,9 +151,9 @@ class Dashboard {
     return this.jobsOffered ? TABS : TABS.filter((name) => name !== "jobs");
   }
 
-  // The view shown: the one chosen, but Nodes when the daemon turned out to have no Jobs view.
+  // The view shown: the one chosen, but Nodes while the daemon is not known to have a Jobs view.
   currentTab() {
-    return this.view.tab === "jobs" && this.jobsOffered === false ? "nodes" : this.view.tab;
+    return this.view.tab === "jobs" && !this.jobsOffered ? "nodes" : this.view.tab;
   }
 
   // Puts the controls in line with the current choices.
