@@ -330,6 +330,7 @@ void Agent::launch(const std::string& vm_id) {
         launch.image = starting.image;
         launch.cpu = starting.command.cpu;
         launch.memory_gb = starting.command.memory_gb;
+        launch.runner_config = starting.command.runner_config;
     }
     report(vm_id, static_cast<int>(VmState::provisioning), "booting", 1.0);
     backend_.start_vm(launch, guard([this, vm_id](Outcome outcome, StartedVm started) {

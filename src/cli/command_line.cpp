@@ -10,8 +10,10 @@
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -360,6 +362,94 @@ void apply_simulate_text(sim::SimulationOptions& options, const SimulateText& te
     }
 }
 
+// The raw text of the agent's settings that need our own parsing.
+struct AgentText {
+    std::string server = "http://127.0.0.1:8080";
+    std::string heartbeat_interval = "5s";
+    std::vector<std::string> labels; // KEY=VALUE
+};
+
+std::string host_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "mac";
+    std::string text = name;
+    // The short name: node ids allow letters, digits, '.', '_' and '-'.
+    for (char& c : text) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '-';
+    }
+    return text.substr(0, 128);
+}
+
+void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, AgentText& text, config::LogConfig& log,
+                       LogText& log_text) {
+    options.agent.node_id = host_name();
+    command.add_option("--server", text.server, "The orchestrator")
+        ->envname("MACVMORX_AGENT_SERVER")
+        ->check(server_url_check)
+        ->capture_default_str();
+    command.add_option("--node-id", options.agent.node_id, "This Mac's name in the fleet (default: the host name)")
+        ->envname("MACVMORX_AGENT_NODE_ID")
+        ->capture_default_str();
+    command.add_option("--token-file", options.token_file, "A bearer token for the orchestrator, read from this file")
+        ->envname("MACVMORX_AGENT_TOKEN_FILE");
+    command.add_option("--heartbeat-interval", text.heartbeat_interval, "How often to report")
+        ->envname("MACVMORX_AGENT_HEARTBEAT_INTERVAL")
+        ->check(positive_duration_check)
+        ->capture_default_str();
+    command.add_option("--max-cached-images", options.agent.max_cached_images, "Images kept on the Mac (LRU)")
+        ->envname("MACVMORX_AGENT_MAX_CACHED_IMAGES")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    command.add_option("--min-free-disk", options.agent.min_free_disk_gb, "GB of disk never filled by images")
+        ->envname("MACVMORX_AGENT_MIN_FREE_DISK")
+        ->check(CLI::Range(0.0, 100000.0))
+        ->capture_default_str();
+    command.add_option("--max-vms", options.agent.max_vms, "VMs at once (Apple allows two macOS VMs per host)")
+        ->envname("MACVMORX_AGENT_MAX_VMS")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    command.add_option("--label", text.labels, "A node label KEY=VALUE (repeatable), e.g. chip=m2")
+        ->envname("MACVMORX_AGENT_LABELS")
+        ->delimiter(',');
+    command.add_option("--tart", options.tart.tart, "The tart program")
+        ->envname("MACVMORX_AGENT_TART")
+        ->capture_default_str();
+    command.add_option("--ssh", options.tart.ssh, "The ssh program")->envname("MACVMORX_AGENT_SSH")->capture_default_str();
+    command.add_option("--guest-user", options.tart.guest_user, "The user SSH logs into the guest as")
+        ->envname("MACVMORX_AGENT_GUEST_USER")
+        ->capture_default_str();
+    command.add_option("--guest-key-file", options.tart.guest_key_file, "The SSH private key for the guest")
+        ->envname("MACVMORX_AGENT_GUEST_KEY_FILE");
+    command.add_option("--runner-command", options.tart.runner_command,
+                       "What runs in the guest for a GitHub runner; the configuration arrives on its standard input")
+        ->envname("MACVMORX_AGENT_RUNNER_COMMAND")
+        ->capture_default_str();
+    command.add_option("--start-command", options.tart.start_command,
+                       "What runs in the guest for VMs without a runner configuration (default: nothing)")
+        ->envname("MACVMORX_AGENT_START_COMMAND");
+    command.add_option("--vm-storage", options.vm_storage_path, "The volume that holds the VMs (its free space is reported)")
+        ->envname("MACVMORX_AGENT_VM_STORAGE")
+        ->capture_default_str();
+    add_log_options(command, log, log_text);
+}
+
+std::optional<std::string> apply_agent_text(app::AgentCommandOptions& options, const AgentText& text) {
+    options.server = *agent::ServerAddress::parse(text.server);
+    options.agent.heartbeat_interval = *parse_duration(text.heartbeat_interval);
+    for (const auto& label : text.labels) {
+        const auto equals = label.find('=');
+        if (equals == std::string::npos || equals == 0) return "--label: '" + label + "' is not KEY=VALUE";
+        options.agent.labels.push_back({label.substr(0, equals), label.substr(equals + 1)});
+    }
+    const auto& id = options.agent.node_id;
+    if (id.empty() || id.size() > 128 || !std::all_of(id.begin(), id.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+        })) {
+        return "--node-id: '" + id + "' must be 1 to 128 letters, digits, '.', '_' or '-'";
+    }
+    return std::nullopt;
+}
+
 // When a refused value came from an environment variable rather than a flag, say which
 // variable: the operator may not know it is set.
 std::string name_the_variable(const CLI::App& command, const std::vector<std::string>& arguments,
@@ -395,6 +485,11 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
         "simulate", "Run a simulated fleet of Mac Minis (and optionally CI jobs) against an orchestrator");
     SimulateText simulate_text;
     add_simulate_options(*simulate, parsed.simulation, simulate_text, parsed.log, simulate_log_text);
+    auto* agent_command = app.add_subcommand(
+        "agent", "Run the host agent on a Mac: report it, and make and delete its VMs with tart as the orchestrator says");
+    AgentText agent_text;
+    LogText agent_log_text;
+    add_agent_options(*agent_command, parsed.agent, agent_text, parsed.log, agent_log_text);
     auto* version_command = app.add_subcommand("version", "Print the version");
 
     // CLI11 wants argv order reversed when given a vector.
@@ -413,7 +508,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
     } catch (const CLI::ParseError& error) {
         parsed.exit_code = 2;
         std::string message = error.what();
-        for (const CLI::App* command : {server, simulate}) message = name_the_variable(*command, arguments, message);
+        for (const CLI::App* command : {server, simulate, agent_command}) message = name_the_variable(*command, arguments, message);
         parsed.output = "macvmorx: error: " + message + "\n";
         return parsed;
     }
@@ -435,6 +530,14 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
         apply_simulate_text(parsed.simulation, simulate_text);
         apply_log_text(parsed.log, simulate_log_text);
         parsed.command = Command::simulate;
+    } else if (agent_command->parsed()) {
+        if (const auto error = apply_agent_text(parsed.agent, agent_text)) {
+            parsed.exit_code = 2;
+            parsed.output = "macvmorx: error: " + *error + "\n";
+            return parsed;
+        }
+        apply_log_text(parsed.log, agent_log_text);
+        parsed.command = Command::agent;
     }
     return parsed;
 }
@@ -451,6 +554,8 @@ int run(int argc, char** argv) {
         return app::run_server(parsed.server);
     case Command::simulate:
         return app::run_simulation(parsed.simulation, parsed.log);
+    case Command::agent:
+        return app::run_agent(parsed.agent, parsed.log);
     case Command::exit:
         (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output;
         return parsed.exit_code;

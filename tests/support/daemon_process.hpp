@@ -27,7 +27,7 @@ public:
     DaemonProcess(const std::string& binary, const std::vector<std::string>& arguments,
                   const std::vector<std::string>& environment = {}) {
         int pipe_fds[2];
-        if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe");
+        if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);

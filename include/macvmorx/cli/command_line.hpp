@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/app/agent_command.hpp"
 #include "macvmorx/config/server_config.hpp"
 #include "macvmorx/sim/fleet_simulator.hpp"
 
@@ -8,7 +9,7 @@
 
 namespace macvmorx::cli {
 
-enum class Command { server, simulate, version, exit };
+enum class Command { server, simulate, agent, version, exit };
 
 // The outcome of reading the command line. For `exit` (help, or an error) `output` holds what
 // to print and `exit_code` the process status: 0 for help, 2 for a usage error.
@@ -16,6 +17,7 @@ struct ParsedCommandLine {
     Command command = Command::exit;
     config::ServerConfig server;
     sim::SimulationOptions simulation;
+    app::AgentCommandOptions agent;
     config::LogConfig log; // of commands other than server
     int exit_code = 0;
     std::string output;

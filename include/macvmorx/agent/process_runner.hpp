@@ -1,0 +1,68 @@
+#pragma once
+
+#include "macvmorx/base/clock.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace macvmorx::agent {
+
+// An external command: an argument vector, never a shell string (image names and VM ids come
+// from the network), with what to write to its standard input (secrets go there, never into
+// the arguments) and how long it may take (zero: as long as it runs).
+struct ProcessSpec {
+    std::vector<std::string> argv;
+    std::string input;
+    Duration timeout{};
+};
+
+struct ProcessResult {
+    int exit_code = -1;    // -1 when it was killed or could not start
+    bool timed_out = false;
+    bool killed = false;   // by kill()
+    std::string output;    // standard output and error, the last 64 KiB
+    bool ok() const { return exit_code == 0; }
+    // "tart pull ...: exit status 1: <last line of output>", for events and logs.
+    std::string describe(const std::string& what) const;
+};
+
+// Runs external commands, each on a thread of its own that waits for it, and posts the result to
+// the io_context. Destroying the runner kills what still runs and waits for the threads.
+//
+// Threading: start and kill from any thread; completions run on the io_context.
+class ProcessRunner {
+public:
+    using Done = std::function<void(ProcessResult)>;
+
+    explicit ProcessRunner(boost::asio::io_context& ioc);
+    ~ProcessRunner();
+    ProcessRunner(const ProcessRunner&) = delete;
+    ProcessRunner& operator=(const ProcessRunner&) = delete;
+
+    // Starts `spec`; returns a handle for kill().
+    std::uint64_t start(ProcessSpec spec, Done done);
+    // Kills a command still running (SIGTERM, then SIGKILL after 5 s); its Done is still called.
+    void kill(std::uint64_t handle);
+
+private:
+    struct Child;
+    void run(std::shared_ptr<Child> child, ProcessSpec spec, Done done);
+
+    boost::asio::io_context& ioc_;
+    std::mutex mutex_;
+    std::vector<std::shared_ptr<Child>> children_;
+    std::vector<std::thread> threads_;
+    std::uint64_t next_handle_ = 1;
+    std::atomic<bool> stopping_{false};
+};
+
+} // namespace macvmorx::agent

@@ -1,0 +1,76 @@
+#pragma once
+
+#include "macvmorx/agent/process_runner.hpp"
+#include "macvmorx/agent/vm_backend.hpp"
+
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace macvmorx::agent {
+
+struct TartOptions {
+    std::string tart = "tart"; // the program, looked up in PATH
+    std::string ssh = "ssh";
+    std::string guest_user = "admin";
+    std::string guest_key_file; // SSH private key for the guest; empty: ssh's defaults
+    // What runs in the guest when a createVm carries a runner configuration, which arrives on
+    // its standard input: GitHub's runner preinstalled in the golden image.
+    std::string runner_command = "cd ~/actions-runner && read -r config && exec ./run.sh --jitconfig \"$config\"";
+    // Pools without GitHub: a script to run in the guest instead (empty: none, the VM just runs).
+    std::string start_command;
+    Duration pull_timeout = std::chrono::hours{2};
+    Duration command_timeout = std::chrono::minutes{5};
+    Duration ip_timeout = std::chrono::minutes{3};
+};
+
+// VMs through Cirrus Labs' tart: `tart pull`, `clone`, `run --no-graphics`, `ip --wait`,
+// `stop`, `delete`, `list --format json`, and the runner in the guest over SSH. Every command
+// runs with an argument vector and a timeout; a failure becomes an Outcome that says which
+// command failed and what it printed. The runner's configuration reaches the guest on SSH's
+// standard input, never on a command line.
+//
+// Threading: called on the agent's io_context; completions are posted back to it.
+class TartBackend final : public VmBackend {
+public:
+    TartBackend(boost::asio::io_context& ioc, TartOptions options);
+    ~TartBackend() override;
+
+    void pull_image(const std::string& image, Progress progress, Done done) override;
+    void delete_image(const std::string& image, Done done) override;
+    double image_size_gb(const std::string& image) const override;
+    void start_vm(const VmLaunch& launch, Started done) override;
+    void delete_vm(const std::string& vm_name, Done done) override;
+    void inventory(std::function<void(Outcome, Inventory)> done) override;
+    void on_vm_exit(std::function<void(const std::string& vm_name)> handler) override;
+
+private:
+    struct Running {
+        std::uint64_t run = 0;   // `tart run`
+        std::uint64_t guest = 0; // the runner or start script over SSH
+        std::uint64_t ip = 0;    // `tart ip --wait`, while the VM boots
+        bool started = false;    // booted and handed to the agent: its end is news
+        bool deleting = false;
+    };
+    void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input = {});
+    void wait_for_ip(const VmLaunch& launch, Started done);
+    void start_in_guest(const VmLaunch& launch, StartedVm started, Started done);
+    void ended(const std::string& vm_name, const std::string& how);
+
+    boost::asio::io_context& ioc_;
+    TartOptions options_;
+    ProcessRunner processes_;
+    std::map<std::string, Running> running_;
+    std::map<std::string, double> image_sizes_;
+    std::map<std::string, std::string> last_run_output_; // what `tart run` said when it ended early
+    std::function<void(const std::string&)> exit_handler_;
+};
+
+// Whether tart's output says macOS refused another VM: its limit of two is held.
+bool is_vm_limit_error(const std::string& output);
+
+} // namespace macvmorx::agent

@@ -1,0 +1,25 @@
+#pragma once
+
+#include "macvmorx/agent/agent.hpp"
+#include "macvmorx/agent/orchestrator_link.hpp"
+#include "macvmorx/agent/tart_backend.hpp"
+#include "macvmorx/config/log_config.hpp"
+
+#include <string>
+
+namespace macvmorx::app {
+
+// The settings of `macvmorx agent`, after flags, environment and defaults.
+struct AgentCommandOptions {
+    agent::ServerAddress server;
+    std::string token_file; // a bearer token for the orchestrator, read from this file
+    agent::AgentOptions agent;
+    agent::TartOptions tart;
+    std::string vm_storage_path = "/"; // the volume whose free space the heartbeat reports
+};
+
+// Runs `macvmorx agent` until SIGINT or SIGTERM: the real host agent over tart. Returns the
+// process exit status.
+int run_agent(const AgentCommandOptions& options, const config::LogConfig& log);
+
+} // namespace macvmorx::app
