@@ -21,6 +21,18 @@ namespace {
 
 constexpr std::size_t max_output = 64 * 1024;
 
+// A pipe whose ends are closed in children (they get only what dup2 gives them).
+int cloexec_pipe(int fds[2]) {
+#ifdef __APPLE__
+    if (::pipe(fds) != 0) return -1;
+    ::fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+#else
+    return ::pipe2(fds, O_CLOEXEC);
+#endif
+}
+
 void close_fd(int& fd) {
     if (fd >= 0) ::close(fd);
     fd = -1;
@@ -113,7 +125,7 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
     ProcessResult result;
     int input[2] = {-1, -1};
     int output[2] = {-1, -1};
-    if (spec.argv.empty() || ::pipe2(input, O_CLOEXEC) != 0 || ::pipe2(output, O_CLOEXEC) != 0) {
+    if (spec.argv.empty() || cloexec_pipe(input) != 0 || cloexec_pipe(output) != 0) {
         result.output = "cannot start a process";
         boost::asio::post(ioc_, [done = std::move(done), result] { done(result); });
         return;
@@ -124,7 +136,9 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
     posix_spawn_file_actions_adddup2(&actions, output[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, output[1], STDERR_FILENO);
     // Nothing else of the agent's leaks into the child (a long-lived `tart run` would keep it).
+#ifndef __APPLE__
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
     // The agent blocks SIGTERM and SIGINT in its threads and ignores SIGPIPE: a child starts
     // with neither, so that it can be stopped and behaves as from a shell.
     posix_spawnattr_t attributes;
@@ -136,7 +150,12 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigdefault(&attributes, &defaults);
+#ifdef __APPLE__
+    // macOS's way of closing everything the file actions do not name.
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_CLOEXEC_DEFAULT);
+#else
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+#endif
     std::vector<char*> argv;
     for (auto& arg : spec.argv) argv.push_back(arg.data());
     argv.push_back(nullptr);
