@@ -38,6 +38,7 @@ struct WorkflowJobs::Runner {
     std::optional<std::int64_t> job_id;
     std::string node_id;
     std::optional<TimePoint> assigned_at;
+    std::optional<TimePoint> image_ready_at;
     std::optional<TimePoint> running_at;
     TimePoint created_at;
 };
@@ -201,6 +202,7 @@ void WorkflowJobs::bind(JobRecord& job, Runner& runner) {
     job.vm_id = runner.vm_id;
     job.node_id = runner.node_id;
     job.vm_assigned_at = runner.assigned_at;
+    job.image_ready_at = runner.image_ready_at;
     job.vm_running_at = runner.running_at;
 }
 
@@ -285,9 +287,14 @@ void WorkflowJobs::vm_changed(const lifecycle::VmRecord& vm) {
     const auto now = clock_.now();
     if (!vm.node_id.empty()) runner.node_id = vm.node_id;
     if (lifecycle::is_starting(vm.state) && !runner.assigned_at) runner.assigned_at = now;
+    // The agent reports the download's progress; at 1 the image is there and the boot begins.
+    if (lifecycle::is_starting(vm.state) && vm.progress && *vm.progress >= 1.0 && !runner.image_ready_at) {
+        runner.image_ready_at = now;
+    }
     if (vm.state == lifecycle::VmState::running && !runner.running_at) {
         runner.running_at = now;
         if (!runner.assigned_at) runner.assigned_at = now;
+        if (!runner.image_ready_at) runner.image_ready_at = now; // an agent that reports no progress
     }
     if (runner.job_id) {
         if (const auto job = jobs_.find(*runner.job_id); job != jobs_.end()) {

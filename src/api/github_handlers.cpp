@@ -68,6 +68,7 @@ void write_job(JsonWriter& json, const actions::JobRecord& job) {
         .field("nodeId", job.node_id)
         .field("queuedAt", job.queued_at);
     write_optional_time(json, "vmAssignedAt", job.vm_assigned_at);
+    write_optional_time(json, "imageReadyAt", job.image_ready_at);
     write_optional_time(json, "vmRunningAt", job.vm_running_at);
     write_optional_time(json, "startedAt", job.started_at);
     write_optional_time(json, "completedAt", job.completed_at);
@@ -75,6 +76,9 @@ void write_job(JsonWriter& json, const actions::JobRecord& job) {
     json.key("waited").begin_object();
     write_span(json, "forHostSeconds", job.queued_at, job.vm_assigned_at);
     write_span(json, "forVmSeconds", job.vm_assigned_at, job.vm_running_at);
+    // forVmSeconds in two: the image (download), then the boot.
+    write_span(json, "forImageSeconds", job.vm_assigned_at, job.image_ready_at);
+    write_span(json, "forBootSeconds", job.image_ready_at, job.vm_running_at);
     write_span(json, "forRunnerSeconds", job.vm_running_at, job.started_at);
     write_span(json, "totalSeconds", job.queued_at, job.started_at);
     json.end_object();

@@ -135,6 +135,7 @@ std::string encode_job(const actions::JobRecord& job) {
                 {"nodeId", job.node_id},
                 {"queuedAt", millis(job.queued_at)},
                 {"vmAssignedAt", optional_millis(job.vm_assigned_at)},
+                {"imageReadyAt", optional_millis(job.image_ready_at)},
                 {"vmRunningAt", optional_millis(job.vm_running_at)},
                 {"startedAt", optional_millis(job.started_at)},
                 {"completedAt", optional_millis(job.completed_at)},
@@ -162,6 +163,7 @@ actions::JobRecord decode_job(const std::string& text) {
     job.node_id = document.at("nodeId").get<std::string>();
     job.queued_at = from_unix_millis(document.at("queuedAt").get<std::int64_t>());
     job.vm_assigned_at = optional_time(document, "vmAssignedAt");
+    job.image_ready_at = optional_time(document, "imageReadyAt");
     job.vm_running_at = optional_time(document, "vmRunningAt");
     job.started_at = optional_time(document, "startedAt");
     job.completed_at = optional_time(document, "completedAt");

@@ -144,7 +144,10 @@ TEST_F(GithubActions, AQueuedJobRunsOnAFreshVmWithAJustInTimeRunnerAndTheVmIsDel
     EXPECT_EQ(client.get("/api/vms/" + vm_id).body.find("JIT-SECRET"), std::string::npos);
     EXPECT_EQ(client.get("/api/vms").body.find("JIT-SECRET"), std::string::npos);
 
-    daemon.clock().advance(30s);
+    // The agent downloads the image for 20 s, then boots the VM for 10 s.
+    daemon.clock().advance(20s);
+    ASSERT_EQ(client.post_json("/api/vms/" + vm_id + "/events", R"({"state":"provisioning","message":"booting","progress":1})").status, 200);
+    daemon.clock().advance(10s);
     heartbeat({vm_id});
     EXPECT_EQ(get("/api/vms/" + vm_id)["state"], "running");
     daemon.clock().advance(5s);
@@ -172,6 +175,9 @@ TEST_F(GithubActions, AQueuedJobRunsOnAFreshVmWithAJustInTimeRunnerAndTheVmIsDel
     EXPECT_EQ(job["htmlUrl"], "https://github.com/acme/app/actions/runs/5101/job/101");
     EXPECT_EQ(job["waited"]["forHostSeconds"], 0);
     EXPECT_EQ(job["waited"]["forVmSeconds"], 30);
+    EXPECT_EQ(job["waited"]["forImageSeconds"], 20);
+    EXPECT_EQ(job["waited"]["forBootSeconds"], 10);
+    EXPECT_FALSE(job["imageReadyAt"].is_null());
     EXPECT_EQ(job["waited"]["forRunnerSeconds"], 5);
     EXPECT_EQ(job["waited"]["totalSeconds"], 35);
     EXPECT_FALSE(job["completedAt"].is_null());

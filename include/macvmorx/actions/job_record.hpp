@@ -35,7 +35,8 @@ struct JobRecord {
 
     TimePoint queued_at;
     std::optional<TimePoint> vm_assigned_at; // the runner's VM was placed on a host
-    std::optional<TimePoint> vm_running_at;  // that VM was running (image ready, booted)
+    std::optional<TimePoint> image_ready_at; // its host had the image (downloaded, or cached) and began the boot
+    std::optional<TimePoint> vm_running_at;  // that VM was running
     std::optional<TimePoint> started_at;     // GitHub: in_progress
     std::optional<TimePoint> completed_at;
     TimePoint updated_at;
