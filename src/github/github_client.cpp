@@ -169,21 +169,19 @@ std::vector<actions::RegisteredRunner> GithubClient::list_runners(const config::
     return runners;
 }
 
-std::vector<WorkflowJobEvent> GithubClient::queued_jobs(const config::RunnerPool& pool) {
+// The queued jobs of one repository ("owner/name"): its queued runs, then their queued jobs.
+std::vector<WorkflowJobEvent> GithubClient::queued_jobs_of(const std::string& repository) {
     std::vector<WorkflowJobEvent> jobs;
-    if (pool.scope.is_organisation()) return jobs;
-    std::lock_guard lock{mutex_};
-    const std::string repository = pool.scope.owner + "/" + pool.scope.repository;
+    const std::string prefix = "/repos/" + repository;
     const auto runs = nlohmann::json::parse(
-        get_ok(pool.scope.api_path() + "/actions/runs?status=queued&per_page=100", "listing queued runs of " + repository)
-            .body,
-        nullptr, false);
+        get_ok(prefix + "/actions/runs?status=queued&per_page=100", "listing queued runs of " + repository).body, nullptr,
+        false);
     if (!runs.is_object() || !runs.contains("workflow_runs") || !runs["workflow_runs"].is_array()) return jobs;
     for (const auto& run : runs["workflow_runs"]) {
         if (!run.is_object() || !run.contains("id") || !run["id"].is_number_integer()) continue;
         const auto run_id = run["id"].get<std::int64_t>();
         const auto listed = nlohmann::json::parse(
-            get_ok(pool.scope.api_path() + "/actions/runs/" + std::to_string(run_id) + "/jobs?per_page=100",
+            get_ok(prefix + "/actions/runs/" + std::to_string(run_id) + "/jobs?per_page=100",
                    "listing the jobs of run " + std::to_string(run_id))
                 .body,
             nullptr, false);
@@ -198,6 +196,39 @@ std::vector<WorkflowJobEvent> GithubClient::queued_jobs(const config::RunnerPool
                 continue; // not a job we can read: the next reconciliation sees it again
             }
         }
+    }
+    return jobs;
+}
+
+std::vector<WorkflowJobEvent> GithubClient::queued_jobs(const config::RunnerPool& pool) {
+    std::lock_guard lock{mutex_};
+    if (!pool.scope.is_organisation()) return queued_jobs_of(pool.scope.owner + "/" + pool.scope.repository);
+    // GitHub lists jobs per repository: an organisation's are those of its repositories with
+    // queued runs. The App's installation names the repositories it may see; a token lists the
+    // organisation's. At most 1,000 repositories are looked at.
+    std::vector<std::string> repositories;
+    for (int page = 1; page <= 10; ++page) {
+        const std::string target = credentials_.app_id
+                                       ? "/installation/repositories?per_page=100&page=" + std::to_string(page)
+                                       : "/orgs/" + pool.scope.owner + "/repos?per_page=100&page=" + std::to_string(page);
+        const auto document = nlohmann::json::parse(get_ok(target, "listing the repositories of " + pool.scope.owner).body,
+                                                    nullptr, false);
+        const auto* list = document.is_array() ? &document
+                           : document.is_object() && document.contains("repositories") && document["repositories"].is_array()
+                               ? &document["repositories"]
+                               : nullptr;
+        if (list == nullptr) break;
+        for (const auto& repository : *list) {
+            if (!repository.is_object() || !repository.contains("full_name") || !repository["full_name"].is_string()) continue;
+            const auto name = repository["full_name"].get<std::string>();
+            if (name.starts_with(pool.scope.owner + "/")) repositories.push_back(name);
+        }
+        if (list->size() < 100) break;
+    }
+    std::vector<WorkflowJobEvent> jobs;
+    for (const auto& repository : repositories) {
+        auto found = queued_jobs_of(repository);
+        jobs.insert(jobs.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
     }
     return jobs;
 }

@@ -276,8 +276,9 @@ TEST(GithubActionsReconciliation, AtStartARunnerRegistrationWithoutAVmIsRemoved)
     EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{900}; }));
 }
 
-TEST(GithubClient, ListsTheQueuedJobsOfARepositoryWithAToken) {
+TEST(GithubClient, ListsTheQueuedJobsOfARepositoryAndOfAnOrganisationWithAToken) {
     FakeGithub github;
+    github.offer_queued_run();
     macvmorx::ManualClock clock;
     macvmorx::github::Credentials credentials;
     credentials.token = "github_pat_test";
@@ -294,7 +295,9 @@ TEST(GithubClient, ListsTheQueuedJobsOfARepositoryWithAToken) {
     EXPECT_EQ(jobs[0].labels, (std::vector<std::string>{"self-hosted", "macOS"}));
 
     pool.scope = *macvmorx::config::GithubScope::parse("org:acme");
-    EXPECT_TRUE(client.queued_jobs(pool).empty()) << "GitHub lists jobs per repository";
+    const auto organisation_jobs = client.queued_jobs(pool);
+    ASSERT_EQ(organisation_jobs.size(), 1u) << "acme/app's, found among the organisation's repositories";
+    EXPECT_EQ(organisation_jobs[0].job_id, 81);
     EXPECT_TRUE(client.list_runners(pool).empty());
     EXPECT_TRUE(github.token_authorizations().empty()) << "a token needs no exchange";
 }
@@ -362,4 +365,15 @@ TEST_F(GithubActions, WhenTheCompletedWebhookIsLostTheRunnersExitStillEndsItsVmA
     EXPECT_TRUE(vm["state"] == "failed" || vm["state"] == "deleted") << vm.dump();
     EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{500}; }));
     EXPECT_EQ(get("/api/jobs/51")["state"], "in_progress") << "GitHub has not said how it ended";
+}
+
+TEST(GithubActionsReconciliation, AQueuedJobNoWebhookAnnouncedGetsARunnerAtStart) {
+    FakeGithub github;
+    github.offer_queued_run();
+    TestDaemon daemon{github_config(github, macvmorx::testing::shared_rsa_key().private_pem)};
+    auto client = daemon.client();
+    client.post_json("/api/heartbeat", R"({"nodeId":"mac-1"})");
+    ASSERT_TRUE(eventually([&] { return client.get("/api/jobs/81").status == 200; }));
+    EXPECT_EQ(json::parse(client.get("/api/jobs/81").body)["repository"], "acme/app");
+    EXPECT_TRUE(eventually([&] { return github.jit_requests().size() == 1; })) << "a runner for it";
 }

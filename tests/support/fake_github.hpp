@@ -67,9 +67,22 @@ public:
                          return http::Response::json(200, nlohmann::json{{"total_count", listed_.size()}, {"runners", listed_}}.dump());
                      },
                      "runners"});
+        router_.add({http::Method::get, "/orgs/{org}/repos",
+                     [](const http::Request&) {
+                         return http::Response::json(200, R"([{"full_name":"acme/app"},{"full_name":"acme/docs"}])");
+                     },
+                     "repos"});
+        router_.add({http::Method::get, "/installation/repositories",
+                     [](const http::Request&) {
+                         return http::Response::json(200, R"({"total_count":1,"repositories":[{"full_name":"acme/app"}]})");
+                     },
+                     "installation repos"});
         router_.add({http::Method::get, "/repos/{owner}/{repo}/actions/runs",
-                     [](const http::Request& request) {
-                         const bool queued = request.query_param("status") == std::optional<std::string_view>{"queued"};
+                     [this](const http::Request& request) {
+                         // When offered, acme/app has one queued run; other repositories none.
+                         const bool queued = offer_queued_run_ &&
+                                             request.query_param("status") == std::optional<std::string_view>{"queued"} &&
+                                             request.path_param("repo") == "app";
                          return http::Response::json(
                              200, queued ? R"({"total_count":1,"workflow_runs":[{"id":7001,"status":"queued"}]})"
                                          : R"({"total_count":0,"workflow_runs":[]})");
@@ -101,6 +114,9 @@ public:
         failures_.assign(statuses.begin(), statuses.end());
     }
 
+    // acme/app gets a queued run (7001) with a queued job (81) that no webhook announced.
+    void offer_queued_run() { offer_queued_run_ = true; }
+
     // What GET /orgs/{org}/actions/runners lists.
     void list_runners(nlohmann::json runners) {
         std::lock_guard lock{mutex_};
@@ -131,6 +147,7 @@ private:
     std::vector<std::int64_t> removed_;
     std::deque<int> failures_;
     nlohmann::json listed_ = nlohmann::json::array();
+    std::atomic<bool> offer_queued_run_{false};
     int jit_failures_answered_ = 0;
     std::int64_t next_runner_id_ = 500;
     http::Router router_;

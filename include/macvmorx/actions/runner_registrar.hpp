@@ -55,8 +55,8 @@ public:
     // For reconciliation with GitHub (missed webhooks). The runners registered in the pool's
     // scope; throws RegistrarError.
     virtual std::vector<RegisteredRunner> list_runners(const config::RunnerPool& pool) = 0;
-    // The queued jobs of a repository-scoped pool's repository, as `queued` events; empty for
-    // an organisation (GitHub lists jobs per repository). Throws RegistrarError.
+    // The queued jobs of the pool's repository, or of the organisation's repositories, as
+    // `queued` events. Throws RegistrarError.
     virtual std::vector<github::WorkflowJobEvent> queued_jobs(const config::RunnerPool& pool) = 0;
 };
 

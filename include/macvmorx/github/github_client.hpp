@@ -42,6 +42,7 @@ private:
     http::ClientResponse send(http::Method method, const std::string& target, const std::string& body,
                               const std::string& authorization);
     std::string authorization();
+    std::vector<WorkflowJobEvent> queued_jobs_of(const std::string& repository);
     // A GET that must answer 200; throws RegistrarError otherwise.
     http::ClientResponse get_ok(const std::string& target, const std::string& what);
     actions::RegistrarError error_of(const http::ClientResponse& response, const std::string& what) const;
