@@ -27,22 +27,7 @@ namespace {
 const std::string webhook_secret = "It's a Secret to Everybody";
 
 macvmorx::config::ServerConfig github_config(const FakeGithub& github, const std::string& app_key_pem) {
-    auto config = macvmorx::testing::test_config();
-    macvmorx::config::ActionsConfig actions;
-    actions.github.api_url = github.url();
-    actions.github.app_id = 4242;
-    actions.github.installation_id = 77;
-    macvmorx::config::RunnerPool pool;
-    pool.name = "sonoma";
-    pool.runs_on = {"self-hosted", "macOS", "sonoma"};
-    pool.image = "ghcr.io/acme/sonoma-runner:latest";
-    pool.scope = *macvmorx::config::GithubScope::parse("org:acme");
-    pool.runner_group_id = 3;
-    actions.pools = {pool};
-    config.actions = actions;
-    config.github_secrets.webhook_secret = webhook_secret;
-    config.github_secrets.app_key_pem = app_key_pem;
-    return config;
+    return macvmorx::testing::github_test_config(github, app_key_pem, webhook_secret, "ghcr.io/acme/sonoma-runner:latest");
 }
 
 // A workflow_job delivery as GitHub documents it (the fields macvmorx reads and their neighbours).

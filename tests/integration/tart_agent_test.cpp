@@ -123,20 +123,8 @@ TEST_F(TartAgent, MacOsRefusingAnotherVmMakesTheNodeDegraded) {
 
 TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInputOnly) {
     macvmorx::testing::FakeGithub github;
-    auto config = macvmorx::testing::test_config();
-    macvmorx::config::ActionsConfig actions;
-    actions.github.api_url = github.url();
-    actions.github.app_id = 1;
-    actions.github.installation_id = 2;
-    macvmorx::config::RunnerPool pool;
-    pool.name = "sonoma";
-    pool.runs_on = {"self-hosted", "macOS"};
-    pool.image = "ghcr.io/acme/sonoma-runner:1";
-    pool.scope = *macvmorx::config::GithubScope::parse("org:acme");
-    actions.pools = {pool};
-    config.actions = actions;
-    config.github_secrets.webhook_secret = "secret";
-    config.github_secrets.app_key_pem = macvmorx::testing::shared_rsa_key().private_pem;
+    const auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
+                                                              "secret", "ghcr.io/acme/sonoma-runner:1");
     TestDaemon daemon{config};
     auto client = daemon.client();
     start_agent(daemon.port());

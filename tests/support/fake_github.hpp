@@ -4,8 +4,10 @@
 // installation token exchange, just-in-time runner configurations and runner removal. It
 // records every call and fails on demand.
 
+#include "macvmorx/config/server_config.hpp"
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/http/server.hpp"
+#include "test_daemon.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -154,5 +156,27 @@ private:
     std::unique_ptr<http::Server> server_;
     std::uint16_t port_ = 0;
 };
+
+// A daemon's settings for GitHub Actions against `github`: one pool "sonoma" (runs-on
+// self-hosted, macOS, sonoma; org:acme; runner group 3), a GitHub App with `app_key_pem`.
+inline config::ServerConfig github_test_config(const FakeGithub& github, const std::string& app_key_pem,
+                                               const std::string& webhook_secret, const std::string& image) {
+    auto settings = test_config();
+    config::ActionsConfig actions;
+    actions.github.api_url = github.url();
+    actions.github.app_id = 4242;
+    actions.github.installation_id = 77;
+    config::RunnerPool pool;
+    pool.name = "sonoma";
+    pool.runs_on = {"self-hosted", "macOS", "sonoma"};
+    pool.image = image;
+    pool.scope = *config::GithubScope::parse("org:acme");
+    pool.runner_group_id = 3;
+    actions.pools = {pool};
+    settings.actions = actions;
+    settings.github_secrets.webhook_secret = webhook_secret;
+    settings.github_secrets.app_key_pem = app_key_pem;
+    return settings;
+}
 
 } // namespace macvmorx::testing
