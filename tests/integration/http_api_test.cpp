@@ -6,6 +6,10 @@
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 using namespace std::chrono_literals;
@@ -144,6 +148,49 @@ TEST_F(HttpApiTest, TheDashboardIsServedFromTheSamePort) {
     EXPECT_EQ(page.status, 200);
     EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
     EXPECT_NE(page.body.find("<html"), std::string::npos);
+}
+
+// `--web-dir` serves the page from a directory and re-reads it on every request, so that a
+// developer sees an edit on reload; nothing outside the directory is reachable.
+TEST(WebDirectory, ThePageIsReadFromTheDirectoryOnEveryRequestAndNothingOutsideIt) {
+    const auto root = std::filesystem::temp_directory_path() /
+                      ("macvmorx-web-dir-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(root / "site");
+    const auto write = [](const std::filesystem::path& path, const std::string& text) {
+        std::ofstream{path, std::ios::binary | std::ios::trunc} << text;
+    };
+    write(root / "site" / "index.html", "<html><body>first edition</body></html>");
+    write(root / "site" / "x.js", "console.log('from disk');");
+    write(root / "secret.txt", "outside the web directory");
+
+    auto config = macvmorx::testing::test_config();
+    config.web_dir = (root / "site").string();
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+
+    auto page = client.get("/");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.body, "<html><body>first edition</body></html>");
+    EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_TRUE(page.header("Content-Security-Policy").value_or("").starts_with("default-src 'self'"));
+
+    const auto script = client.get("/assets/x.js");
+    EXPECT_EQ(script.status, 200);
+    EXPECT_EQ(script.body, "console.log('from disk');");
+    EXPECT_EQ(script.header("Content-Type"), "text/javascript; charset=utf-8");
+
+    write(root / "site" / "index.html", "<html><body>second edition</body></html>");
+    page = client.get("/");
+    EXPECT_EQ(page.body, "<html><body>second edition</body></html>") << "an edit shows on the next request";
+
+    EXPECT_EQ(client.get("/assets/missing.js").status, 404);
+    for (const std::string target : {"/assets/..%2Fsecret.txt", "/assets/%2E%2E%2Fsecret.txt", "/assets/.hidden",
+                                     "/assets/../secret.txt"}) {
+        const auto answer = client.get(target);
+        EXPECT_EQ(answer.status, 404) << target;
+        EXPECT_EQ(answer.body.find("outside the web directory"), std::string::npos) << target;
+    }
+    std::filesystem::remove_all(root);
 }
 
 TEST_F(HttpApiTest, HeadAnswersTheHeadersOfGet) {
