@@ -1,3 +1,4 @@
+#include "node_access.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/base/duration.hpp"
@@ -24,6 +25,7 @@ Duration parse_wait(const http::Request& request) {
 
 void handle_poll_commands(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply) {
     const auto node_id = request.path_param("nodeId");
+    require_node_access(request, node_id);
     const Duration wait = parse_wait(request);
     const bool known = context.orchestrator.wait_for_commands(
         node_id, wait, [reply](std::vector<lifecycle::Command> commands) {
@@ -42,6 +44,7 @@ void handle_poll_commands(const http::Request& request, ApiContext& context, std
 http::Response handle_ack_command(const http::Request& request, ApiContext& context) {
     const auto node_id = request.path_param("nodeId");
     const auto command_id = request.path_param("commandId");
+    require_node_access(request, node_id);
     if (!context.orchestrator.acknowledge_command(node_id, command_id)) {
         throw http::NotFound("command not found", "node '" + std::string(node_id) + "' has no pending command '" +
                                                       std::string(command_id) + "' (already acknowledged?)");

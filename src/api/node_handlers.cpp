@@ -1,4 +1,5 @@
 #include "json_fields.hpp"
+#include "node_access.hpp"
 #include "macvmorx/api/fleet_json.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
@@ -26,7 +27,9 @@ http::Response node_answer(const fleet::NodeRecord& node, ApiContext& context) {
 } // namespace
 
 http::Response handle_heartbeat(const http::Request& request, ApiContext& context) {
-    const auto outcome = context.orchestrator.record_heartbeat(parse_heartbeat(request.body));
+    auto heartbeat = parse_heartbeat(request.body);
+    require_node_access(request, heartbeat.node_id);
+    const auto outcome = context.orchestrator.record_heartbeat(std::move(heartbeat));
     if (outcome.commands.empty()) return http::Response::json(200, R"({"message":"Heartbeat received"})");
     http::Response response;
     JsonWriter json{response.body};

@@ -1,7 +1,9 @@
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/app/version.hpp"
+#include "macvmorx/auth/token.hpp"
 #include "macvmorx/http/http_error.hpp"
+#include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
 #include "macvmorx/metrics/placement_metrics.hpp"
 #include "macvmorx/metrics/prometheus_writer.hpp"
@@ -111,6 +113,26 @@ http::Response handle_readyz(const http::Request&, ApiContext& context) {
         throw http::ServiceUnavailable("not ready", "the daemon is starting or stopping");
     }
     return http::Response::json(200, R"({"status":"ready"})");
+}
+
+http::Response handle_whoami(const http::Request& request, ApiContext&) {
+    http::Response response;
+    JsonWriter json{response.body};
+    json.begin_object();
+    if (!request.caller) {
+        // No tokens file: anyone may do anything.
+        json.field("authRequired", false).key("name").null().field("role", "admin");
+    } else {
+        json.field("authRequired", true)
+            .field("name", request.caller->name)
+            .field("role", auth::to_string(request.caller->role))
+            .key("nodes")
+            .begin_array();
+        for (const auto& pattern : request.caller->node_patterns) json.value(pattern);
+        json.end_array();
+    }
+    json.end_object();
+    return response;
 }
 
 } // namespace macvmorx::api

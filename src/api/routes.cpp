@@ -5,6 +5,7 @@
 namespace macvmorx::api {
 
 http::Router build_router(ApiContext& context) {
+    using http::Access;
     using http::Body;
     using http::Method;
     using Fn = http::Response (*)(const http::Request&, ApiContext&);
@@ -19,37 +20,38 @@ http::Router build_router(ApiContext& context) {
     };
 
     http::Router router;
-    // method, pattern, handler, summary, body
+    // method, pattern, handler, summary, body, who may call it (docs/security.md)
     // Agents
-    router.add({Method::post, "/api/heartbeat", bind(handle_heartbeat), "An agent reports its Mac and VMs; the answer carries its commands", Body::json});
-    router.add({Method::get, "/api/nodes/{nodeId}/commands", bind_async(handle_poll_commands), "An agent's pending commands (long poll with ?wait=25s)"});
-    router.add({Method::post, "/api/nodes/{nodeId}/commands/{commandId}/ack", bind(handle_ack_command), "An agent acknowledges a command"});
-    router.add({Method::post, "/api/vms/{vmId}/events", bind(handle_vm_event), "An agent reports a VM's progress or failure", Body::json});
+    router.add({Method::post, "/api/heartbeat", bind(handle_heartbeat), "An agent reports its Mac and VMs; the answer carries its commands", Body::json, Access::report});
+    router.add({Method::get, "/api/nodes/{nodeId}/commands", bind_async(handle_poll_commands), "An agent's pending commands (long poll with ?wait=25s)", Body::none, Access::report});
+    router.add({Method::post, "/api/nodes/{nodeId}/commands/{commandId}/ack", bind(handle_ack_command), "An agent acknowledges a command", Body::none, Access::report});
+    router.add({Method::post, "/api/vms/{vmId}/events", bind(handle_vm_event), "An agent reports a VM's progress or failure", Body::json, Access::report});
     // Nodes
-    router.add({Method::get, "/api/fleet", bind(handle_fleet_summary), "Fleet totals: nodes, slots, VMs by state, queue"});
-    router.add({Method::get, "/api/nodes", bind(handle_list_nodes), "Every node, sorted by nodeId"});
-    router.add({Method::get, "/api/nodes/{nodeId}", bind(handle_get_node), "One node"});
-    router.add({Method::post, "/api/nodes/{nodeId}/drain", bind_async(handle_drain_node), "No new VMs on the node; its VMs run to the end"});
-    router.add({Method::post, "/api/nodes/{nodeId}/undrain", bind_async(handle_undrain_node), "The node takes new VMs again"});
-    router.add({Method::put, "/api/nodes/{nodeId}/labels", bind_async(handle_set_node_labels), "Set the labels an operator gives a node", Body::json});
-    router.add({Method::del, "/api/nodes/{nodeId}", bind_async(handle_forget_node), "Forget an offline node"});
+    router.add({Method::get, "/api/fleet", bind(handle_fleet_summary), "Fleet totals: nodes, slots, VMs by state, queue", Body::none, Access::read});
+    router.add({Method::get, "/api/nodes", bind(handle_list_nodes), "Every node, sorted by nodeId", Body::none, Access::read});
+    router.add({Method::get, "/api/nodes/{nodeId}", bind(handle_get_node), "One node", Body::none, Access::read});
+    router.add({Method::post, "/api/nodes/{nodeId}/drain", bind_async(handle_drain_node), "No new VMs on the node; its VMs run to the end", Body::none, Access::administer});
+    router.add({Method::post, "/api/nodes/{nodeId}/undrain", bind_async(handle_undrain_node), "The node takes new VMs again", Body::none, Access::administer});
+    router.add({Method::put, "/api/nodes/{nodeId}/labels", bind_async(handle_set_node_labels), "Set the labels an operator gives a node", Body::json, Access::administer});
+    router.add({Method::del, "/api/nodes/{nodeId}", bind_async(handle_forget_node), "Forget an offline node", Body::none, Access::administer});
     // VMs
-    router.add({Method::post, "/api/schedule-vm", bind_async(handle_schedule_vm), "Place a VM of an image on a node", Body::json});
-    router.add({Method::get, "/api/vms", bind(handle_list_vms), "VM records (?state=, ?nodeId=, ?imageName=)"});
-    router.add({Method::get, "/api/vms/{vmId}", bind(handle_get_vm), "One VM record"});
-    router.add({Method::del, "/api/vms/{vmId}", bind_async(handle_delete_vm), "The job is done: delete the VM"});
-    router.add({Method::get, "/api/queue", bind(handle_queue), "Requests waiting for a node, in placement order"});
+    router.add({Method::post, "/api/schedule-vm", bind_async(handle_schedule_vm), "Place a VM of an image on a node", Body::json, Access::operate});
+    router.add({Method::get, "/api/vms", bind(handle_list_vms), "VM records (?state=, ?nodeId=, ?imageName=)", Body::none, Access::read});
+    router.add({Method::get, "/api/vms/{vmId}", bind(handle_get_vm), "One VM record", Body::none, Access::read});
+    router.add({Method::del, "/api/vms/{vmId}", bind_async(handle_delete_vm), "The job is done: delete the VM", Body::none, Access::operate});
+    router.add({Method::get, "/api/queue", bind(handle_queue), "Requests waiting for a node, in placement order", Body::none, Access::read});
     // GitHub Actions
-    router.add({Method::post, "/webhooks/github", bind_async(handle_github_webhook), "GitHub's webhook deliveries (workflow_job), signed with the webhook secret", Body::json});
-    router.add({Method::get, "/api/jobs", bind(handle_list_jobs), "GitHub Actions jobs (?state=, ?repository=, ?pool=)"});
-    router.add({Method::get, "/api/jobs/{jobId}", bind(handle_get_job), "One GitHub Actions job, with the time of each step"});
+    router.add({Method::post, "/webhooks/github", bind_async(handle_github_webhook), "GitHub's webhook deliveries (workflow_job), signed with the webhook secret", Body::json, Access::open});
+    router.add({Method::get, "/api/jobs", bind(handle_list_jobs), "GitHub Actions jobs (?state=, ?repository=, ?pool=)", Body::none, Access::read});
+    router.add({Method::get, "/api/jobs/{jobId}", bind(handle_get_job), "One GitHub Actions job, with the time of each step", Body::none, Access::read});
     // Operations
-    router.add({Method::get, "/metrics", bind(handle_metrics), "Prometheus metrics"});
-    router.add({Method::get, "/healthz", bind(handle_healthz), "The process is alive"});
-    router.add({Method::get, "/readyz", bind(handle_readyz), "Serving, with its records loaded"});
+    router.add({Method::get, "/metrics", bind(handle_metrics), "Prometheus metrics", Body::none, Access::read});
+    router.add({Method::get, "/api/whoami", bind(handle_whoami), "The caller's token: name and role (admin when the API is open)", Body::none, Access::authenticated});
+    router.add({Method::get, "/healthz", bind(handle_healthz), "The process is alive", Body::none, Access::open});
+    router.add({Method::get, "/readyz", bind(handle_readyz), "Serving, with its records loaded", Body::none, Access::open});
     // Dashboard
-    router.add({Method::get, "/", bind(handle_dashboard), "The dashboard"});
-    router.add({Method::get, "/assets/{file}", bind(handle_web_asset), "The dashboard's scripts and styles"});
+    router.add({Method::get, "/", bind(handle_dashboard), "The dashboard", Body::none, Access::open});
+    router.add({Method::get, "/assets/{file}", bind(handle_web_asset), "The dashboard's scripts and styles", Body::none, Access::open});
     return router;
 }
 

@@ -1,3 +1,4 @@
+#include "node_access.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/http/http_error.hpp"
@@ -121,6 +122,12 @@ void handle_delete_vm(const http::Request& request, ApiContext& context, Reply r
 http::Response handle_vm_event(const http::Request& request, ApiContext& context) {
     const auto vm_id = request.path_param("vmId");
     const auto event = parse_vm_event(request.body);
+    if (request.caller) {
+        // A bound agent reports only for VMs placed on its own nodes.
+        const auto placed = context.orchestrator.vm(vm_id);
+        if (!placed) throw unknown_vm(vm_id);
+        require_node_access(request, placed->node_id);
+    }
     switch (context.orchestrator.record_vm_event(vm_id, event)) {
     case lifecycle::EventOutcome::unknown_vm:
         throw unknown_vm(vm_id);

@@ -5,6 +5,7 @@
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/app/logging.hpp"
 #include "macvmorx/app/version.hpp"
+#include "macvmorx/auth/token_guard.hpp"
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/github/github_client.hpp"
 #include "macvmorx/http/router.hpp"
@@ -62,6 +63,7 @@ struct Daemon::Parts {
           context{orchestrator, web},
           router{api::build_router(context)},
           http_metrics{router},
+          guard{clock},
           server{server_options(config), router} {
         router.set_observer(&http_metrics);
         orchestrator.add_lifecycle_observer(&placement_metrics);
@@ -80,6 +82,7 @@ struct Daemon::Parts {
     http::Router router;
     metrics::HttpMetrics http_metrics;
     metrics::PlacementMetrics placement_metrics;
+    auth::TokenGuard guard; // on the router only with a tokens file
     std::atomic<bool> ready{false};
     std::unique_ptr<storage::DurableStore> durable;
     // GitHub Actions, when runner pools are configured; the worker makes the calls to GitHub.
@@ -147,7 +150,44 @@ Daemon::Daemon(config::ServerConfig config, const Clock& clock, IdSource& ids)
 
 Daemon::~Daemon() { stop(); }
 
+bool Daemon::reload() {
+    if (parts_->config.tokens_file.empty()) {
+        spdlog::info("reload: no tokens file to re-read");
+        return true;
+    }
+    try {
+        auto table = std::make_shared<const auth::TokenTable>(auth::TokenTable::load(parts_->config.tokens_file));
+        const auto count = table->size();
+        parts_->guard.replace(std::move(table));
+        spdlog::info("reload: {} tokens from {}", count, parts_->config.tokens_file);
+        return true;
+    } catch (const auth::TokenFileError& error) {
+        spdlog::error("reload: kept the tokens in use; {}", error.what());
+        return false;
+    }
+}
+
+namespace {
+
+bool is_loopback(const std::string& address) {
+    return address == "127.0.0.1" || address == "::1" || address == "localhost" || address.starts_with("127.");
+}
+
+} // namespace
+
 std::uint16_t Daemon::start() {
+    const auto& tokens_file = parts_->config.tokens_file;
+    if (!tokens_file.empty()) {
+        // A broken file at start is fatal (TokenFileError): better no daemon than an open one.
+        auto table = std::make_shared<const auth::TokenTable>(auth::TokenTable::load(tokens_file));
+        spdlog::info("tokens required: {} tokens from {}", table->size(), tokens_file);
+        parts_->guard.replace(std::move(table));
+        parts_->router.set_access_guard(&parts_->guard);
+    } else if (!is_loopback(parts_->config.bind_address)) {
+        spdlog::warn("NO TOKENS FILE: anyone who can reach {}:{} may report hosts, place and delete VMs. "
+                     "Give --tokens-file (docs/security.md) before exposing the port.",
+                     parts_->config.bind_address, parts_->config.port);
+    }
     std::optional<storage::StoredState> stored;
     if (!parts_->config.data_dir.empty()) {
         parts_->durable = std::make_unique<storage::DurableStore>(parts_->config.data_dir);
@@ -203,6 +243,9 @@ int run_server(const config::ServerConfig& config) {
     } catch (const storage::StorageError& error) {
         spdlog::critical("cannot use the data directory: {}", error.what());
         return 1;
+    } catch (const auth::TokenFileError& error) {
+        spdlog::critical("cannot use the tokens file: {}", error.what());
+        return 1;
     } catch (const std::exception& error) {
         spdlog::critical("cannot listen on {}:{}: {}", config.bind_address, config.port, error.what());
         return 1;
@@ -214,7 +257,11 @@ int run_server(const config::ServerConfig& config) {
 
     for (;;) {
         const int signal_number = wait_for_signal();
-        if (signal_number == SIGHUP) continue; // nothing to reload yet
+        if (signal_number == SIGHUP) {
+            spdlog::info("received SIGHUP, reloading");
+            daemon.reload();
+            continue;
+        }
         spdlog::info("received {}, shutting down", strsignal(signal_number));
         break;
     }

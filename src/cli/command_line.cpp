@@ -5,6 +5,7 @@
 #include "macvmorx/app/version.hpp"
 #include "macvmorx/app/simulation.hpp"
 #include "macvmorx/agent/orchestrator_link.hpp"
+#include "macvmorx/auth/token_table.hpp"
 #include "macvmorx/base/byte_size.hpp"
 #include "macvmorx/base/duration.hpp"
 
@@ -175,6 +176,10 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
                       "Where VM records, the queue and node settings are kept (SQLite) across restarts")
         ->envname("MACVMORX_DATA_DIR")
         ->capture_default_str();
+    server.add_option("--tokens-file", config.tokens_file,
+                      "Require tokens: a file of their SHA-256 hashes and roles, re-read on SIGHUP (docs/security.md)")
+        ->envname("MACVMORX_TOKENS_FILE")
+        ->check(CLI::ExistingFile);
     server.add_flag("--in-memory", text.in_memory, "Keep no durable records (tests, throwaway demos)");
     server.add_option("--web-dir", config.web_dir,
                       "Serve the dashboard from this directory instead of the built-in copy (for development)")
@@ -490,6 +495,26 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
     AgentText agent_text;
     LogText agent_log_text;
     add_agent_options(*agent_command, parsed.agent, agent_text, parsed.log, agent_log_text);
+    auto* token_command = app.add_subcommand("token", "Manage the API's tokens");
+    token_command->require_subcommand(1);
+    auto* token_create = token_command->add_subcommand(
+        "create", "Print a new random token once, and the line that adds its hash to the tokens file");
+    std::string role_text;
+    std::string nodes_text;
+    token_create->add_option("--role", role_text, "agent, ci, viewer or admin")
+        ->required()
+        ->check(CLI::IsMember({"agent", "ci", "viewer", "admin"}));
+    token_create->add_option("--name", parsed.new_token.name, "Who holds it, e.g. the Mac's name or the pipeline's")
+        ->required()
+        ->check([](const std::string& value) {
+            const bool plain = !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
+                return c == '#' || std::isspace(static_cast<unsigned char>(c));
+            });
+            return plain ? std::string{} : "a name has no spaces and no '#'";
+        });
+    token_create->add_option("--nodes", nodes_text,
+                             "Agent tokens: the node ids it may report for, comma-separated; '*' matches any run "
+                             "of characters (default: any node)");
     auto* version_command = app.add_subcommand("version", "Print the version");
 
     // CLI11 wants argv order reversed when given a vector.
@@ -515,6 +540,19 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
 
     if (version_command->parsed()) {
         parsed.command = Command::version;
+    } else if (token_create->parsed()) {
+        parsed.new_token.role = *auth::parse_role(role_text);
+        for (std::size_t start = 0; start < nodes_text.size();) {
+            const auto comma = std::min(nodes_text.find(',', start), nodes_text.size());
+            if (comma > start) parsed.new_token.node_patterns.push_back(nodes_text.substr(start, comma - start));
+            start = comma + 1;
+        }
+        if (!parsed.new_token.node_patterns.empty() && parsed.new_token.role != auth::Role::agent) {
+            parsed.exit_code = 2;
+            parsed.output = "macvmorx: error: --nodes binds agent tokens only\n";
+            return parsed;
+        }
+        parsed.command = Command::token_create;
     } else if (server->parsed()) {
         apply_text(parsed.server, text);
         apply_log_text(parsed.server.log, server_log_text);
@@ -556,6 +594,13 @@ int run(int argc, char** argv) {
         return app::run_simulation(parsed.simulation, parsed.log);
     case Command::agent:
         return app::run_agent(parsed.agent, parsed.log);
+    case Command::token_create: {
+        const std::string token = auth::generate_token();
+        std::cout << token << '\n' << auth::token_file_line(auth::sha256_hex(token), parsed.new_token) << '\n';
+        std::cerr << "macvmorx: the first line is the token, shown only now: give it to '" << parsed.new_token.name
+                  << "'.\nThe second line goes into the tokens file; then send the daemon SIGHUP.\n";
+        return 0;
+    }
     case Command::exit:
         (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output;
         return parsed.exit_code;

@@ -87,6 +87,18 @@ void log_error_response(const Request& request, const Response& response, std::s
 
 } // namespace
 
+std::string_view to_string(Access access) {
+    switch (access) {
+    case Access::open: return "open";
+    case Access::authenticated: return "authenticated";
+    case Access::read: return "read";
+    case Access::report: return "report";
+    case Access::operate: return "operate";
+    case Access::administer: return "administer";
+    }
+    return "administer";
+}
+
 void Router::add(Route route) {
     CompiledRoute compiled;
     compiled.segments = split_pattern(route.pattern);
@@ -230,6 +242,7 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
     try {
         const Route& route = resolve(request);
         route_index = static_cast<std::size_t>(&route - routes_.data());
+        if (guard_ != nullptr) guard_->check(route.access, request);
         check_content_type(route, request);
         if (const auto* handler = std::get_if<Handler>(&route.handler)) {
             response = (*handler)(request);

@@ -40,6 +40,8 @@ http::Response handle_ack_command(const http::Request& request, ApiContext& cont
 http::Response handle_metrics(const http::Request& request, ApiContext& context);
 http::Response handle_healthz(const http::Request& request, ApiContext& context);
 http::Response handle_readyz(const http::Request& request, ApiContext& context);
+// Who the caller's token names, so that the dashboard can show only what its role may do.
+http::Response handle_whoami(const http::Request& request, ApiContext& context);
 
 // GitHub Actions (github_handlers.cpp)
 // A delivery is answered once the job record it changed is durable.

@@ -28,6 +28,9 @@ public:
 
     // Binds and serves; returns the bound port. Throws std::system_error if it cannot listen.
     std::uint16_t start();
+    // SIGHUP: re-reads the tokens file; open connections stay. A file with a mistake is
+    // logged and the tokens in use are kept. Returns whether everything was re-read.
+    bool reload();
     // Graceful stop: in-flight requests finish, then the threads end. Idempotent.
     void stop();
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "macvmorx/app/agent_command.hpp"
+#include "macvmorx/auth/token.hpp"
 #include "macvmorx/config/server_config.hpp"
 #include "macvmorx/sim/fleet_simulator.hpp"
 
@@ -9,7 +10,7 @@
 
 namespace macvmorx::cli {
 
-enum class Command { server, simulate, agent, version, exit };
+enum class Command { server, simulate, agent, token_create, version, exit };
 
 // The outcome of reading the command line. For `exit` (help, or an error) `output` holds what
 // to print and `exit_code` the process status: 0 for help, 2 for a usage error.
@@ -19,6 +20,8 @@ struct ParsedCommandLine {
     sim::SimulationOptions simulation;
     app::AgentCommandOptions agent;
     config::LogConfig log; // of commands other than server
+    // `token create`: the token's holder; node patterns only for agent tokens.
+    auth::Token new_token;
     int exit_code = 0;
     std::string output;
 };

@@ -30,6 +30,9 @@ struct ServerConfig {
     Duration idle_timeout = std::chrono::seconds{30};
     Duration io_timeout = std::chrono::seconds{30};
     std::string web_dir; // empty: the dashboard built into the binary
+    // SHA-256 hashes of the API's tokens with their roles (docs/security.md); empty: the API is
+    // open to anyone who can reach the port. Re-read on SIGHUP.
+    std::string tokens_file;
     std::string data_dir = "./macvmorx-data"; // durable records; empty: kept in memory only
     // GitHub Actions (--config): runner pools and how to reach GitHub; absent when not used.
     std::optional<ActionsConfig> actions;

@@ -1,10 +1,15 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace macvmorx::auth {
+struct Token;
+}
 
 namespace macvmorx::http {
 
@@ -33,6 +38,9 @@ struct Request {
     std::string path;
     std::vector<std::pair<std::string, std::string>> query;
     std::vector<std::pair<std::string, std::string>> path_params;
+    // Filled by the access guard: who sent the request, when the API requires tokens and
+    // the request carried a valid one; null otherwise.
+    std::shared_ptr<const auth::Token> caller;
 
     std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
     std::optional<std::string_view> query_param(std::string_view name) const;

@@ -36,6 +36,26 @@ public:
 using Handler = std::function<Response(const Request&)>;
 using AsyncHandler = std::function<void(const Request&, std::shared_ptr<Reply>)>;
 
+// Who may call a route. The access guard maps callers' credentials to these.
+//   open: anyone (the page's files, health checks, GitHub's HMAC-signed webhooks)
+//   authenticated: any valid token, whatever its role (who am I?)
+//   read: every GET of the API and the metrics
+//   report: an agent's heartbeats, commands and VM events
+//   operate: placing and deleting VMs
+//   administer: draining, labelling and forgetting nodes
+enum class Access { open, authenticated, read, report, operate, administer };
+
+std::string_view to_string(Access access);
+
+// Decides whether a request may call a route of some Access; set on the router when the API
+// requires tokens. Implementations are thread-safe.
+class AccessGuard {
+public:
+    virtual ~AccessGuard() = default;
+    // Throws HttpError (401, 403, 429) unless the request may go on; fills `request.caller`.
+    virtual void check(Access access, Request& request) const = 0;
+};
+
 // What a route's body must be. A JSON route refuses another declared Content-Type with 415.
 enum class Body { none, json, any };
 
@@ -46,6 +66,7 @@ struct Route {
     std::variant<Handler, AsyncHandler> handler;
     std::string summary; // one line for the API reference
     Body body = Body::none;
+    Access access = Access::administer; // the safe default: a route that forgot to say is admin-only
 };
 
 // The route table and the one place where requests meet handlers and errors become answers.
@@ -72,6 +93,8 @@ public:
 
     // Set before serving; not owned.
     void set_observer(RequestObserver* observer) { observer_ = observer; }
+    // Set before serving; not owned. Without a guard every route is open.
+    void set_access_guard(const AccessGuard* guard) { guard_ = guard; }
     // The transport tells the router of requests it refused itself.
     void refused(std::string_view target, int status) const;
 
@@ -87,6 +110,7 @@ private:
     std::vector<Route> routes_;
     std::vector<CompiledRoute> compiled_;
     RequestObserver* observer_ = nullptr;
+    const AccessGuard* guard_ = nullptr;
 };
 
 } // namespace macvmorx::http
