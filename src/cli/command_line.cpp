@@ -596,7 +596,8 @@ int run(int argc, char** argv) {
         return app::run_agent(parsed.agent, parsed.log);
     case Command::token_create: {
         const std::string token = auth::generate_token();
-        std::cout << token << '\n' << auth::token_file_line(auth::sha256_hex(token), parsed.new_token) << '\n';
+        std::cout << token << '\n' << auth::token_file_line(auth::sha256_hex(token), parsed.new_token) << '\n'
+                  << std::flush; // before the note on stderr, so that the two lines come first
         std::cerr << "macvmorx: the first line is the token, shown only now: give it to '" << parsed.new_token.name
                   << "'.\nThe second line goes into the tokens file; then send the daemon SIGHUP.\n";
         return 0;

@@ -169,3 +169,68 @@ TEST(Process, ALogFileIsWrittenAndRotated) {
     EXPECT_LE(std::filesystem::file_size(file), 4096u + 512u);
     std::filesystem::remove_all(directory);
 }
+
+namespace {
+
+// `macvmorx token create`: the token on the first line, the tokens file's line on the second.
+std::pair<std::string, std::string> create_token(const std::vector<std::string>& arguments) {
+    std::vector<std::string> args{"token", "create"};
+    args.insert(args.end(), arguments.begin(), arguments.end());
+    DaemonProcess command{binary, args};
+    EXPECT_EQ(command.wait_for_exit(5s), 0) << command.output();
+    std::istringstream lines{command.output()};
+    std::string token, line;
+    std::getline(lines, token);
+    std::getline(lines, line);
+    return {token, line};
+}
+
+} // namespace
+
+TEST(Process, TokenCreatePrintsATokenAndItsLineAndSighupLoadsANewTokensFile) {
+    const auto directory = std::filesystem::temp_directory_path() / ("macvmorx-token-process-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(directory);
+    const auto tokens = directory / "tokens";
+    const auto [viewer, viewer_line] = create_token({"--role", "viewer", "--name", "ops"});
+    ASSERT_TRUE(viewer.starts_with("mvx_")) << viewer;
+    ASSERT_TRUE(viewer_line.starts_with("sha256:")) << viewer_line;
+    EXPECT_EQ(viewer_line.find(viewer), std::string::npos) << "the file's line never holds the token itself";
+    EXPECT_TRUE(viewer_line.ends_with(" viewer ops")) << viewer_line;
+    std::ofstream{tokens} << viewer_line << '\n';
+
+    DaemonProcess daemon{binary, loopback({"--tokens-file", tokens.string()})};
+    const auto port = daemon.wait_for_port();
+    ASSERT_TRUE(port) << daemon.output();
+    EXPECT_NE(daemon.output().find("tokens required: 1 tokens"), std::string::npos) << daemon.output();
+    macvmorx::http::HttpClient client{"127.0.0.1", *port};
+    const auto get_nodes = [&client](const std::string& token) {
+        return client.request(macvmorx::http::Method::get, "/api/nodes", {}, {{"Authorization", "Bearer " + token}}).status;
+    };
+    EXPECT_EQ(client.get("/api/nodes").status, 401);
+    EXPECT_EQ(get_nodes(viewer), 200);
+
+    const auto [agent, agent_line] = create_token({"--role", "agent", "--name", "mac-01", "--nodes", "mac-01"});
+    EXPECT_TRUE(agent_line.ends_with(" agent mac-01 nodes=mac-01")) << agent_line;
+    std::ofstream{tokens, std::ios::app} << agent_line << '\n';
+    daemon.signal(SIGHUP);
+    ASSERT_TRUE(macvmorx::testing::eventually([&] { return daemon.output().find("reload: 2 tokens") != std::string::npos; }))
+        << daemon.output();
+    const auto beat = client.request(macvmorx::http::Method::post, "/api/heartbeat", R"({"nodeId":"mac-01"})",
+                                     {{"Authorization", "Bearer " + agent}, {"Content-Type", "application/json"}});
+    EXPECT_EQ(beat.status, 200) << beat.body;
+    EXPECT_EQ(get_nodes(viewer), 200);
+    EXPECT_EQ(client.connections_opened(), 1u) << "SIGHUP kept the connection";
+    daemon.signal(SIGTERM);
+    EXPECT_EQ(daemon.wait_for_exit(5s), 0);
+    std::filesystem::remove_all(directory);
+}
+
+TEST(Process, ABrokenTokensFileStopsTheDaemonAtStartWithStatus1) {
+    const auto file = std::filesystem::temp_directory_path() / ("macvmorx-broken-tokens-" + std::to_string(::getpid()));
+    std::ofstream{file} << "mvx_in-clear admin alice\n";
+    DaemonProcess daemon{binary, loopback({"--tokens-file", file.string()})};
+    EXPECT_EQ(daemon.wait_for_exit(5s), 1);
+    EXPECT_NE(daemon.output().find("cannot use the tokens file"), std::string::npos) << daemon.output();
+    EXPECT_NE(daemon.output().find("line 1"), std::string::npos) << daemon.output();
+    std::filesystem::remove(file);
+}
