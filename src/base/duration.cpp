@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
 namespace macvmorx {
 namespace {
@@ -59,11 +58,11 @@ std::optional<Duration> parse_duration(std::string_view text) {
         if (!scale) return std::nullopt;
         total += static_cast<long double>(number) * static_cast<long double>(*scale);
     }
-    if (!std::isfinite(static_cast<double>(total)) ||
-        total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
-        return std::nullopt;
-    }
-    return Duration{static_cast<std::int64_t>(std::llround(static_cast<double>(total)))};
+    // Checked once rounded to a double, against 2^63 (INT64_MAX is no double): a total just below
+    // INT64_MAX rounds up to 2^63, which would wrap to a negative duration.
+    const double rounded = std::round(static_cast<double>(total));
+    if (!(rounded < 0x1p63)) return std::nullopt;
+    return Duration{static_cast<std::int64_t>(rounded)};
 }
 
 std::string format_duration(Duration duration) {
