@@ -12,6 +12,15 @@ if [ $# -ne 1 ] || [ ! -x "$1" ]; then
   exit 2
 fi
 binary=$(realpath "$1")
+if [ -n "${MACVMORX_WEB_DIR:-}" ]; then
+  # Resolved here, before the cd below, so that a path relative to the caller's directory works.
+  if [ ! -f "$MACVMORX_WEB_DIR/index.html" ]; then
+    echo "MACVMORX_WEB_DIR=$MACVMORX_WEB_DIR holds no index.html" >&2
+    exit 2
+  fi
+  MACVMORX_WEB_DIR=$(realpath "$MACVMORX_WEB_DIR")
+  export MACVMORX_WEB_DIR
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 started=$(date +%s)
@@ -32,7 +41,6 @@ fi
 cd "$here"
 npm ci --no-audit --no-fund --loglevel=error
 
-if [ -n "${MACVMORX_WEB_DIR:-}" ]; then export MACVMORX_WEB_DIR=$(realpath "$MACVMORX_WEB_DIR"); fi
 export MACVMORX_BIN="$binary" CHROMIUM="$chromium" MACVMORX_ARTIFACTS="$root/test-artifacts"
 rm -rf "$MACVMORX_ARTIFACTS/screenshots" "$MACVMORX_ARTIFACTS/logs"
 status=0
