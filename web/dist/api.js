@@ -1,40 +1,52 @@
-// Reading the daemon's JSON API. The page talks to nothing else.
+// The daemon's JSON API: reading the fleet, who the token belongs to, and draining a node. The
+// page talks to nothing else. With a token (the daemon runs with --tokens-file), every request
+// carries it as `Authorization: Bearer`; without one the daemon must be open.
 
 const TIMEOUT_MS = 10_000;
 
-// `absentOn404`: a 404 means the daemon does not offer this part (resolves to null).
-async function getJson(path, signal, { absentOn404 = false } = {}) {
-  const response = await fetch(path, { signal, headers: { Accept: "application/json" }, cache: "no-store" });
-  if (absentOn404 && response.status === 404) return null;
-  if (!response.ok) {
-    let detail = "";
-    try {
-      const body = await response.json();
-      detail = body.error ? `: ${body.error}` : "";
-    } catch {
-      // Not JSON: the status says enough.
-    }
-    throw new Error(`${path} answered ${response.status}${detail}`);
+// An answer other than 2xx. `status` is the HTTP status, `error` and `detail` the daemon's JSON
+// error (empty when the body is not JSON), `retryAfter` the seconds of a Retry-After header.
+export class ApiError extends Error {
+  constructor(path, status, { error = "", detail = "" } = {}, retryAfter = NaN) {
+    super(`${path} answered ${status}${error ? `: ${error}` : ""}`);
+    this.name = "ApiError";
+    this.path = path;
+    this.status = status;
+    this.error = error;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
   }
+}
+
+function headers(token) {
+  const list = { Accept: "application/json" };
+  if (token) list.Authorization = `Bearer ${token}`;
+  return list;
+}
+
+async function apiError(path, response) {
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  const retryAfter = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  return new ApiError(path, response.status, typeof body === "object" && body ? body : {}, retryAfter);
+}
+
+async function request(path, { method = "GET", token, signal } = {}) {
+  const response = await fetch(path, { method, signal, headers: headers(token), cache: "no-store" });
+  if (!response.ok) throw await apiError(path, response);
   return response.json();
 }
 
-// Everything one refresh shows, read in parallel. Rejects when any part fails, so the page
-// never mixes a new node list with old totals. With `jobs`, GitHub Actions jobs are read too:
-// `snapshot.jobs` is their list, or null when the daemon runs without runner pools (it answers
-// /api/jobs with 404 then); without `jobs` it is undefined.
-export async function fetchSnapshot({ jobs = false } = {}) {
+// Runs `body(signal)`, aborting its requests after 10 s.
+async function withTimeout(body) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error("the daemon did not answer within 10 s")), TIMEOUT_MS);
   try {
-    const [fleet, nodes, vms, queue, jobList] = await Promise.all([
-      getJson("/api/fleet", controller.signal),
-      getJson("/api/nodes", controller.signal),
-      getJson("/api/vms", controller.signal),
-      getJson("/api/queue", controller.signal),
-      jobs ? getJson("/api/jobs", controller.signal, { absentOn404: true }) : undefined,
-    ]);
-    return { fleet, nodes, vms, queue, jobs: jobList, receivedAt: Date.now() };
+    return await body(controller.signal);
   } catch (error) {
     controller.abort();
     throw error;
@@ -42,3 +54,50 @@ export async function fetchSnapshot({ jobs = false } = {}) {
     clearTimeout(timer);
   }
 }
+
+// Everything one refresh shows, read in parallel. Rejects when any part fails, so the page
+// never mixes a new node list with old totals. With `jobs`, GitHub Actions jobs are read too:
+// `snapshot.jobs` is their list, or null when the daemon runs without runner pools (it answers
+// /api/jobs with 404 then); without `jobs` it is undefined.
+export function fetchSnapshot({ jobs = false, token = "" } = {}) {
+  return withTimeout(async (signal) => {
+    const jobList = jobs
+      ? request("/api/jobs", { token, signal }).catch((error) => {
+          if (error instanceof ApiError && error.status === 404) return null;
+          throw error;
+        })
+      : undefined;
+    const [fleet, nodes, vms, queue, jobsRead] = await Promise.all([
+      request("/api/fleet", { token, signal }),
+      request("/api/nodes", { token, signal }),
+      request("/api/vms", { token, signal }),
+      request("/api/queue", { token, signal }),
+      jobList,
+    ]);
+    return { fleet, nodes, vms, queue, jobs: jobsRead, receivedAt: Date.now() };
+  });
+}
+
+// Who the token is: {authRequired, name, role, nodes}. An open daemon answers authRequired
+// false and role admin; one without tokens is answered so too (it predates /api/whoami, 404).
+// Rejects with a 401 ApiError when a token is required and `token` is missing or wrong.
+export function fetchWhoami(token = "") {
+  return withTimeout(async (signal) => {
+    try {
+      return await request("/api/whoami", { token, signal });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return { authRequired: false, name: null, role: "admin" };
+      throw error;
+    }
+  });
+}
+
+// Drains a node (no new VMs; its VMs run to the end) or undrains it. Resolves to the node.
+export function setNodeDrained(nodeId, drained, token = "") {
+  const path = `/api/nodes/${encodeURIComponent(nodeId)}/${drained ? "drain" : "undrain"}`;
+  return withTimeout((signal) => request(path, { method: "POST", token, signal }));
+}
+
+// Whether a role may read the fleet, and whether it may drain nodes (as the daemon's routes say).
+export const canRead = (role) => role === "viewer" || role === "ci" || role === "admin";
+export const canAdminister = (role) => role === "admin";

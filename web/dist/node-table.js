@@ -1,6 +1,8 @@
-// The compact table of nodes for large fleets: one <tr> per node, kept per nodeId.
+// The compact table of nodes for large fleets: one <tr> per node, kept per nodeId. With
+// actions shown (the token's role may drain nodes) the last column holds Drain or Undrain.
 
 import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
+import { drainButton, handleDrainClicks, updateDrainButton } from "./node-cards.js";
 import { formatAgo, formatPercent, formatUsedTotal, levelOf, parseTime, percentOf, shortImageName } from "./format.js";
 import { labelList } from "./fleet-model.js";
 import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, VM_STATE_DOT, statusTone } from "./theme.js";
@@ -11,13 +13,25 @@ const ROW = {
 };
 
 export class NodeTable {
-  constructor(body) {
+  // onDrain as for NodeCards; actionsHead: the header cell of the actions column.
+  constructor(body, { onDrain, actionsHead }) {
     this.body = body;
     this.views = new Map();
+    this.actions = false;
+    this.actionsHead = actionsHead;
+    handleDrainClicks(body, onDrain);
   }
 
   update(items, now) {
-    reconcile(this.body, this.views, items, (item) => item.node.nodeId, createRow, (view, item) => updateRow(view, item, now));
+    reconcile(this.body, this.views, items, (item) => item.node.nodeId, createRow, (view, item) =>
+      updateRow(view, item, now, this.actions),
+    );
+  }
+
+  showActions(shown) {
+    this.actions = shown;
+    setHidden(this.actionsHead, !shown);
+    for (const view of this.views.values()) setHidden(view.actions, !shown);
   }
 
   tick(now) {
@@ -73,6 +87,8 @@ function createRow(item) {
   const imageList = el("ul", { class: "flex max-w-80 flex-wrap gap-1" });
   const images = el("td", { class: "td", "data-field": "images" }, [imageList]);
   const labels = el("td", { class: "td max-w-56 font-mono text-xs muted", "data-field": "labels" });
+  const drain = drainButton();
+  const actions = el("td", { class: "td", "data-field": "actions", hidden: true }, [drain]);
   const root = el("tr", { "data-node-id": id, class: "hover:bg-slate-50 dark:hover:bg-slate-800/40" }, [
     el("th", { scope: "row", class: "td font-mono font-semibold whitespace-nowrap", text: id }),
     el("td", { class: "td" }, [el("div", { class: "flex flex-wrap items-center gap-1" }, [online, drained, status])]),
@@ -84,17 +100,20 @@ function createRow(item) {
     vms,
     images,
     labels,
+    actions,
   ]);
-  return { root, online, drained, status, lastSeen, cpu, memory, disk, slots, vmList, vmViews: new Map(), imageList, imageViews: new Map(), labels, lastSeenMs: NaN };
+  return { root, online, drained, status, lastSeen, cpu, memory, disk, slots, vmList, vmViews: new Map(), imageList, imageViews: new Map(), labels, actions, drain, lastSeenMs: NaN };
 }
 
-function updateRow(view, { node, vms }, now) {
+function updateRow(view, { node, vms }, now, actions) {
   const state = node.isOnline ? "online" : "offline";
   setAttr(view.root, "data-online", String(node.isOnline));
   setVariant(view.root, ROW, state);
   setText(view.online, state);
   setVariant(view.online, ONLINE_BADGE, state);
   setHidden(view.drained, !node.drained);
+  setHidden(view.actions, !actions);
+  updateDrainButton(view.drain, node.nodeId, node.drained);
   setText(view.status, node.status || "unknown");
   setVariant(view.status, STATUS_CHIP, statusTone(node.status));
   view.lastSeenMs = parseTime(node.lastSeen);

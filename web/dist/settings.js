@@ -1,10 +1,12 @@
 // What the operator chose, kept across reloads: the view and the filters in the URL (so a link
 // or a bookmark on the wall screen shows the same thing), the refresh interval in localStorage
-// (a preference of the screen, not of the link).
+// (a preference of the screen, not of the link), and the API token in sessionStorage only: it
+// survives a reload of this tab, but not closing it, and never reaches the URL or localStorage.
 
 export const REFRESH_CHOICES = [5, 30, 60, 0]; // seconds; 0 is manual
 const DEFAULT_REFRESH = 5;
 const STORAGE_KEY = "macvmorx.dashboard.refresh";
+const TOKEN_KEY = "macvmorx.dashboard.token";
 
 export const DEFAULT_VIEW = {
   tab: "nodes", // nodes | vms | jobs
@@ -61,5 +63,30 @@ export function writeRefresh(seconds) {
     localStorage.setItem(STORAGE_KEY, String(seconds));
   } catch {
     // Not kept then; the choice still applies to this page.
+  }
+}
+
+// The token this tab signed in with, or "" when there is none.
+export function readToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+export function writeToken(token) {
+  try {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  } catch {
+    // Not kept then: a reload asks for the token again.
+  }
+}
+
+export function forgetToken() {
+  try {
+    sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Nothing was kept.
   }
 }

@@ -1,4 +1,5 @@
-// The card grid: one <article> per node, kept per nodeId and updated in place.
+// The card grid: one <article> per node, kept per nodeId and updated in place. With actions
+// shown (the token's role may drain nodes) each card ends with its Drain or Undrain button.
 
 import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
 import {
@@ -27,16 +28,24 @@ const SLOT_PIP = {
 };
 
 export class NodeCards {
-  constructor(container) {
+  // onDrain(nodeId, drained): a Promise, settled once the node is drained (or undrained) and shown.
+  constructor(container, { onDrain }) {
     this.container = container;
     this.views = new Map();
+    this.actions = false;
+    handleDrainClicks(container, onDrain);
   }
 
   // items: [{node, vms}] in display order; now: the daemon's current time in ms.
   update(items, now) {
     reconcile(this.container, this.views, items, (item) => item.node.nodeId, createCard, (view, item) =>
-      updateCard(view, item, now),
+      updateCard(view, item, now, this.actions),
     );
+  }
+
+  showActions(shown) {
+    this.actions = shown;
+    for (const view of this.views.values()) setHidden(view.actions, !shown);
   }
 
   // Advances "last seen" and runtimes between refreshes.
@@ -105,6 +114,8 @@ function createCard(item) {
   const noVms = el("p", { class: "text-sm muted", text: "No VMs", "data-field": "no-vms" });
   const images = el("ul", { class: "flex flex-wrap gap-1", "data-field": "images" });
   const noImages = el("p", { class: "text-sm muted", text: "None" });
+  const drain = drainButton();
+  const actions = el("footer", { class: "flex justify-end border-t border-slate-100 pt-3 dark:border-slate-800", hidden: true }, [drain]);
 
   const root = el(
     "article",
@@ -129,6 +140,7 @@ function createCard(item) {
         images,
         noImages,
       ]),
+      actions,
     ],
   );
   return {
@@ -150,13 +162,15 @@ function createCard(item) {
     images,
     imageViews: new Map(),
     noImages,
+    actions,
+    drain,
     lastSeenMs: NaN,
     runtimeBase: 0,
     isOnline: true,
   };
 }
 
-function updateCard(view, { node, vms }, now) {
+function updateCard(view, { node, vms }, now, actions) {
   const state = node.isOnline ? "online" : "offline";
   setAttr(view.root, "data-online", String(node.isOnline));
   view.isOnline = node.isOnline;
@@ -164,6 +178,8 @@ function updateCard(view, { node, vms }, now) {
   setText(view.online, state);
   setVariant(view.online, ONLINE_BADGE, state);
   setHidden(view.drained, !node.drained);
+  setHidden(view.actions, !actions);
+  updateDrainButton(view.drain, node.nodeId, node.drained);
 
   setText(view.status, node.status || "unknown");
   setVariant(view.status, STATUS_CHIP, statusTone(node.status));
@@ -280,4 +296,38 @@ function updateVmRow(row, vm) {
   if (vm.message && !vm.reported) note = note ? `${note} · ${vm.message}` : vm.message;
   setText(row.note, note);
   setHidden(row.note, !note);
+}
+
+// The button that drains a node, or undrains it when drained; its clicks are handled by
+// handleDrainClicks on the container of the nodes.
+export function drainButton() {
+  return el("button", { type: "button", class: "button px-2.5 py-1 text-xs", "data-node-action": "" });
+}
+
+export function updateDrainButton(button, nodeId, drained) {
+  const action = drained ? "undrain" : "drain";
+  if (button.dataset.nodeAction === action) return;
+  button.dataset.nodeAction = action;
+  setText(button, drained ? "Undrain" : "Drain");
+  setAttr(button, "aria-label", `${drained ? "Undrain" : "Drain"} ${nodeId}`);
+  setAttr(button, "title", drained ? "Let the Mac take new VMs again" : "No new VMs on this Mac; its VMs run to the end");
+}
+
+// Calls onDrain(nodeId, drained) for a click on a Drain or Undrain button inside `container`
+// (in the element of its node, which carries data-node-id); the button stays disabled until
+// the Promise onDrain returns settles.
+export function handleDrainClicks(container, onDrain) {
+  container.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-node-action]");
+    const node = button?.closest("[data-node-id]");
+    if (!node || button.disabled) return;
+    button.disabled = true;
+    setAttr(button, "aria-busy", "true");
+    try {
+      await onDrain(node.dataset.nodeId, button.dataset.nodeAction === "drain");
+    } finally {
+      button.disabled = false;
+      setAttr(button, "aria-busy", false);
+    }
+  });
 }

@@ -1,5 +1,5 @@
 // Starts the real macvmorx daemon on a free loopback port and talks to it over HTTP, as an
-// agent and a CI client would.
+// agent and a CI client would (with `token`, an admin's or an agent's, when it has a tokens file).
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { artifactsDir } from "./paths.mjs";
 const binary = process.env.MACVMORX_BIN;
 
 export class Daemon {
-  static async start({ name = "daemon", offlineTimeout = "3s", args = [] } = {}) {
+  static async start({ name = "daemon", offlineTimeout = "3s", args = [], token } = {}) {
     if (!binary) throw new Error("MACVMORX_BIN must name the macvmorx binary (tests/browser/run.sh sets it)");
     const logDir = join(artifactsDir, "logs");
     mkdirSync(logDir, { recursive: true });
@@ -43,20 +43,25 @@ export class Daemon {
         }
       });
     });
-    return new Daemon(child, port, log);
+    return new Daemon(child, port, log, token);
   }
 
-  constructor(child, port, log) {
+  constructor(child, port, log, token) {
     this.child = child;
     this.port = port;
     this.log = log;
+    this.token = token;
     this.url = `http://127.0.0.1:${port}`;
+  }
+
+  headers(extra = {}) {
+    return this.token ? { ...extra, Authorization: `Bearer ${this.token}` } : extra;
   }
 
   async post(path, body) {
     const response = await fetch(`${this.url}${path}`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: this.headers({ "Content-Type": "application/json" }),
       body: JSON.stringify(body),
     });
     const text = await response.text();
@@ -64,7 +69,7 @@ export class Daemon {
   }
 
   async get(path) {
-    const response = await fetch(`${this.url}${path}`);
+    const response = await fetch(`${this.url}${path}`, { headers: this.headers() });
     return response.json();
   }
 
