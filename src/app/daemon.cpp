@@ -48,6 +48,9 @@ http::ServerOptions server_options(const config::ServerConfig& config) {
     options.limits.max_connections = config.max_connections;
     options.limits.idle_timeout = config.idle_timeout;
     options.limits.io_timeout = config.io_timeout;
+    if (!config.tls_certificate_file.empty()) {
+        options.tls = http::TlsFiles{config.tls_certificate_file, config.tls_key_file, config.client_ca_file};
+    }
     return options;
 }
 
@@ -151,16 +154,23 @@ Daemon::Daemon(config::ServerConfig config, const Clock& clock, IdSource& ids)
 Daemon::~Daemon() { stop(); }
 
 bool Daemon::reload() {
-    if (parts_->config.tokens_file.empty()) {
-        spdlog::info("reload: no tokens file to re-read");
-        return true;
+    bool reloaded = true;
+    if (!parts_->config.tls_certificate_file.empty()) {
+        try {
+            parts_->server.reload_tls();
+            spdlog::info("reload: TLS certificate {} for new connections", parts_->config.tls_certificate_file);
+        } catch (const http::TlsError& error) {
+            spdlog::error("reload: kept the TLS certificate in use; {}", error.what());
+            reloaded = false;
+        }
     }
+    if (parts_->config.tokens_file.empty()) return reloaded;
     try {
         auto table = std::make_shared<const auth::TokenTable>(auth::TokenTable::load(parts_->config.tokens_file));
         const auto count = table->size();
         parts_->guard.replace(std::move(table));
         spdlog::info("reload: {} tokens from {}", count, parts_->config.tokens_file);
-        return true;
+        return reloaded;
     } catch (const auth::TokenFileError& error) {
         spdlog::error("reload: kept the tokens in use; {}", error.what());
         return false;
@@ -246,13 +256,17 @@ int run_server(const config::ServerConfig& config) {
     } catch (const auth::TokenFileError& error) {
         spdlog::critical("cannot use the tokens file: {}", error.what());
         return 1;
+    } catch (const http::TlsError& error) {
+        spdlog::critical("cannot serve HTTPS: {}", error.what());
+        return 1;
     } catch (const std::exception& error) {
         spdlog::critical("cannot listen on {}:{}: {}", config.bind_address, config.port, error.what());
         return 1;
     }
     auto effective = config;
     effective.port = port;
-    spdlog::info("macvmorx {} listening on http://{}:{} ({})", version(), config.bind_address, port,
+    spdlog::info("macvmorx {} listening on {}://{}:{} ({})", version(),
+                 config.tls_certificate_file.empty() ? "http" : "https", config.bind_address, port,
                  config::describe(effective));
 
     for (;;) {

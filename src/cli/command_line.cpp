@@ -180,6 +180,20 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
                       "Require tokens: a file of their SHA-256 hashes and roles, re-read on SIGHUP (docs/security.md)")
         ->envname("MACVMORX_TOKENS_FILE")
         ->check(CLI::ExistingFile);
+    auto* tls_cert = server.add_option("--tls-cert", config.tls_certificate_file,
+                                       "Serve HTTPS only: the certificate chain (PEM), re-read on SIGHUP")
+                         ->envname("MACVMORX_TLS_CERT")
+                         ->check(CLI::ExistingFile);
+    auto* tls_key = server.add_option("--tls-key", config.tls_key_file, "The private key of --tls-cert (PEM)")
+                        ->envname("MACVMORX_TLS_KEY")
+                        ->check(CLI::ExistingFile);
+    tls_cert->needs(tls_key);
+    tls_key->needs(tls_cert);
+    server.add_option("--client-ca", config.client_ca_file,
+                      "Mutual TLS: agents must show a certificate from this CA (PEM) naming their node")
+        ->envname("MACVMORX_CLIENT_CA")
+        ->check(CLI::ExistingFile)
+        ->needs(tls_cert);
     server.add_flag("--in-memory", text.in_memory, "Keep no durable records (tests, throwaway demos)");
     server.add_option("--web-dir", config.web_dir,
                       "Serve the dashboard from this directory instead of the built-in copy (for development)")

@@ -30,6 +30,9 @@ std::string describe(const ServerConfig& config) {
     if (!config.log.file.empty()) line += " log-file=" + config.log.file;
     line += " data-dir=" + (config.data_dir.empty() ? std::string{"none (in memory)"} : config.data_dir);
     line += " web=" + (config.web_dir.empty() ? std::string{"embedded"} : config.web_dir);
+    line += " tokens=" + (config.tokens_file.empty() ? std::string{"none (open API)"} : config.tokens_file);
+    line += " tls=" + (config.tls_certificate_file.empty() ? std::string{"off"} : config.tls_certificate_file);
+    if (!config.client_ca_file.empty()) line += " client-ca=" + config.client_ca_file;
     if (config.actions) {
         const auto& github = config.actions->github;
         line += " github-api-url=" + github.api_url;

@@ -8,7 +8,7 @@
 
 namespace macvmorx::http {
 
-class HttpSession;
+class Session;
 
 // The open connections, so that a shutdown can reach each of them and the listener can
 // refuse connections beyond the limit.
@@ -18,11 +18,11 @@ class HttpSession;
 // talks to each session outside it.
 class ConnectionRegistry {
 public:
-    void add(HttpSession* session, std::weak_ptr<HttpSession> handle) {
+    void add(Session* session, std::weak_ptr<Session> handle) {
         std::lock_guard lock{mutex_};
         sessions_.emplace(session, std::move(handle));
     }
-    void remove(HttpSession* session) {
+    void remove(Session* session) {
         std::lock_guard lock{mutex_};
         sessions_.erase(session);
     }
@@ -30,8 +30,8 @@ public:
         std::lock_guard lock{mutex_};
         return sessions_.size();
     }
-    std::vector<std::shared_ptr<HttpSession>> live_sessions() const {
-        std::vector<std::shared_ptr<HttpSession>> live;
+    std::vector<std::shared_ptr<Session>> live_sessions() const {
+        std::vector<std::shared_ptr<Session>> live;
         std::lock_guard lock{mutex_};
         for (const auto& [raw, handle] : sessions_) {
             if (auto session = handle.lock()) live.push_back(std::move(session));
@@ -41,7 +41,7 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;
+    std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
 };
 
 } // namespace macvmorx::http

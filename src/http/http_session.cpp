@@ -10,9 +10,11 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <type_traits>
 
 namespace macvmorx::http {
 namespace beast = boost::beast;
@@ -42,66 +44,150 @@ bool is_quiet_end(beast::error_code ec) {
            ec == net::error::bad_descriptor;
 }
 
+using tcp = net::ip::tcp;
+
+template <class Stream>
+Stream make_stream(tcp::socket&& socket, net::ssl::context* tls) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+        return Stream{std::move(socket), *tls};
+    } else {
+        return Stream{std::move(socket)};
+    }
+}
+
+std::string asn1_text(const ASN1_STRING* text) {
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                       static_cast<std::size_t>(ASN1_STRING_length(text)));
+}
+
+// The DNS names and the common name of a certificate: what may name a node.
+std::vector<std::string> certificate_names(X509* certificate) {
+    std::vector<std::string> names;
+    auto* alt_names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+    if (alt_names != nullptr) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(alt_names); ++i) {
+            const GENERAL_NAME* name = sk_GENERAL_NAME_value(alt_names, i);
+            if (name->type == GEN_DNS) names.push_back(asn1_text(name->d.dNSName));
+        }
+        GENERAL_NAMES_free(alt_names);
+    }
+    X509_NAME* subject = X509_get_subject_name(certificate);
+    const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (index >= 0) names.push_back(asn1_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index))));
+    return names;
+}
+
 } // namespace
 
 // The Reply a handler answers through: it brings the answer back onto the session's strand,
 // at once when the handler answered there (the usual case), later for asynchronous routes.
+template <class Stream>
 class SessionReply final : public Reply {
 public:
-    SessionReply(std::shared_ptr<HttpSession> session, unsigned version, bool keep_alive, bool head)
+    SessionReply(std::shared_ptr<HttpSession<Stream>> session, unsigned version, bool keep_alive, bool head)
         : session_{std::move(session)}, version_{version}, keep_alive_{keep_alive}, head_{head} {}
 
     void send(Response response) override {
         if (sent_.exchange(true)) return;
-        auto executor = session_->stream_.get_executor();
-        net::dispatch(executor, [session = std::move(session_), response = std::move(response), version = version_,
-                                 keep_alive = keep_alive_, head = head_]() mutable {
-            session->send(std::move(response), version, keep_alive && !session->closing_, head);
-        });
+        auto session = std::move(session_);
+        session->answer(std::move(response), version_, keep_alive_, head_);
     }
 
 private:
-    std::shared_ptr<HttpSession> session_;
+    std::shared_ptr<HttpSession<Stream>> session_;
     unsigned version_;
     bool keep_alive_;
     bool head_;
     std::atomic<bool> sent_{false};
 };
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits,
-                         ConnectionRegistry& registry)
-    : stream_{std::move(socket)}, router_{router}, limits_{limits}, registry_{registry} {
+template <class Stream>
+HttpSession<Stream>::HttpSession(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, bool client_certificates,
+                                 const Router& router, const ServerLimits& limits, ConnectionRegistry& registry)
+    : tls_{std::move(tls)},
+      stream_{make_stream<Stream>(std::move(socket), tls_.get())},
+      router_{router},
+      limits_{limits},
+      registry_{registry},
+      client_certificates_{client_certificates} {
     beast::error_code ec;
-    const auto endpoint = stream_.socket().remote_endpoint(ec);
+    const auto endpoint = transport().socket().remote_endpoint(ec);
     remote_address_ = ec ? "unknown" : endpoint.address().to_string();
-    stream_.socket().set_option(net::ip::tcp::no_delay{true}, ec);
+    transport().socket().set_option(tcp::no_delay{true}, ec);
 }
 
-HttpSession::~HttpSession() { registry_.remove(this); }
-
-void HttpSession::run() {
-    registry_.add(this, weak_from_this());
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
+    registry_.remove(this);
 }
 
-void HttpSession::shutdown() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+beast::tcp_stream& HttpSession<Stream>::transport() {
+    return beast::get_lowest_layer(stream_);
+}
+
+template <class Stream>
+void HttpSession<Stream>::run() {
+    registry_.add(this, this->weak_from_this());
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+        net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+            self->transport().expires_after(self->limits_.io_timeout);
+            self->stream_.async_handshake(net::ssl::stream_base::server,
+                                          beast::bind_front_handler(&HttpSession::on_handshake, self));
+        });
+    } else {
+        net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::do_read, this->shared_from_this()));
+    }
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_handshake(beast::error_code ec) {
+    if (ec) {
+        // Plain HTTP on the HTTPS port, an old TLS version, a refused client certificate.
+        spdlog::debug("TLS handshake with {} failed: {}", remote_address_, ec.message());
+        return close();
+    }
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+        if (client_certificates_) {
+            SSL* connection = stream_.native_handle();
+            X509* peer = SSL_get0_peer_certificate(connection);
+            if (peer != nullptr && SSL_get_verify_result(connection) == X509_V_OK) {
+                certificate_names_ = certificate_names(peer);
+            }
+        }
+    }
+    do_read();
+}
+
+template <class Stream>
+void HttpSession<Stream>::shutdown() {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
         self->closing_ = true;
         if (!self->busy_) self->close();
     });
 }
 
-void HttpSession::do_read() {
+template <class Stream>
+void HttpSession<Stream>::answer(Response response, unsigned version, bool keep_alive, bool head) {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), response = std::move(response), version,
+                                           keep_alive, head]() mutable {
+        self->send(std::move(response), version, keep_alive && !self->closing_, head);
+    });
+}
+
+template <class Stream>
+void HttpSession<Stream>::do_read() {
     if (closing_) return close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
     parser_->body_limit(limits_.max_body_bytes);
-    stream_.expires_after(limits_.idle_timeout);
+    transport().expires_after(limits_.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&HttpSession::on_read_header, shared_from_this()));
+                             beast::bind_front_handler(&HttpSession::on_read_header, this->shared_from_this()));
 }
 
-void HttpSession::on_read_header(beast::error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_read_header(beast::error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
     busy_ = true;
     if (parser_->is_done()) return handle_request();
@@ -123,30 +209,34 @@ void HttpSession::on_read_header(beast::error_code ec, std::size_t) {
 
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
         continue_ = {bhttp::status::continue_, parser_->get().version()};
-        stream_.expires_after(limits_.io_timeout);
+        transport().expires_after(limits_.io_timeout);
         return bhttp::async_write(stream_, continue_,
-                                  beast::bind_front_handler(&HttpSession::on_continue_sent, shared_from_this()));
+                                  beast::bind_front_handler(&HttpSession::on_continue_sent, this->shared_from_this()));
     }
     read_body();
 }
 
-void HttpSession::on_continue_sent(beast::error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_continue_sent(beast::error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
     read_body();
 }
 
-void HttpSession::read_body() {
-    stream_.expires_after(limits_.io_timeout);
+template <class Stream>
+void HttpSession<Stream>::read_body() {
+    transport().expires_after(limits_.io_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&HttpSession::on_read_body, shared_from_this()));
+                      beast::bind_front_handler(&HttpSession::on_read_body, this->shared_from_this()));
 }
 
-void HttpSession::on_read_body(beast::error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_read_body(beast::error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
     handle_request();
 }
 
-void HttpSession::on_read_error(beast::error_code ec) {
+template <class Stream>
+void HttpSession<Stream>::on_read_error(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
         return send_error_and_close(413, "payload too large",
                                     "the body is larger than the limit of " + std::to_string(limits_.max_body_bytes) +
@@ -157,7 +247,7 @@ void HttpSession::on_read_error(beast::error_code ec) {
                                     "the header is larger than the limit of " +
                                         std::to_string(limits_.max_header_bytes) + " bytes");
     }
-    if (is_quiet_end(ec)) {
+    if (is_quiet_end(ec) || ec == net::ssl::error::stream_truncated) {
         if (busy_ && ec == beast::error::timeout) {
             spdlog::warn("client {} took too long to send its request body; connection closed", remote_address_);
         }
@@ -170,7 +260,8 @@ void HttpSession::on_read_error(beast::error_code ec) {
     close();
 }
 
-void HttpSession::handle_request() {
+template <class Stream>
+void HttpSession<Stream>::handle_request() {
     auto message = parser_->release();
     Request request;
     request.method = to_method(message.method());
@@ -181,12 +272,15 @@ void HttpSession::handle_request() {
     }
     request.body = std::move(message.body());
     request.remote_address = remote_address_;
+    if (client_certificates_) request.client_certificate_names = certificate_names_;
 
-    router_.dispatch(request, std::make_shared<SessionReply>(shared_from_this(), message.version(),
-                                                             message.keep_alive(), request.method == Method::head));
+    router_.dispatch(request, std::make_shared<SessionReply<Stream>>(this->shared_from_this(), message.version(),
+                                                                     message.keep_alive(),
+                                                                     request.method == Method::head));
 }
 
-void HttpSession::send(Response&& response, unsigned version, bool keep_alive, bool head) {
+template <class Stream>
+void HttpSession<Stream>::send(Response&& response, unsigned version, bool keep_alive, bool head) {
     response_ = {};
     response_.version(version);
     response_.result(static_cast<unsigned>(response.status));
@@ -197,11 +291,12 @@ void HttpSession::send(Response&& response, unsigned version, bool keep_alive, b
     response_.keep_alive(keep_alive);
     response_.prepare_payload();
     if (head) response_.body().clear(); // Content-Length still tells the size of the GET answer
-    stream_.expires_after(limits_.io_timeout);
-    bhttp::async_write(stream_, response_, beast::bind_front_handler(&HttpSession::on_write, shared_from_this()));
+    transport().expires_after(limits_.io_timeout);
+    bhttp::async_write(stream_, response_, beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this()));
 }
 
-void HttpSession::on_write(beast::error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t) {
     busy_ = false;
     if (ec) return close();
     if (linger_after_write_) return linger_close();
@@ -209,7 +304,8 @@ void HttpSession::on_write(beast::error_code ec, std::size_t) {
     do_read();
 }
 
-void HttpSession::send_error_and_close(int status, std::string error, std::string detail) {
+template <class Stream>
+void HttpSession<Stream>::send_error_and_close(int status, std::string error, std::string detail) {
     spdlog::warn("request from {} refused with {}: {}", remote_address_, status, detail);
     // The start line is parsed before any limit can be hit, so the target is known when there was one.
     router_.refused(parser_ ? std::string_view{parser_->get().target()} : std::string_view{}, status);
@@ -220,27 +316,33 @@ void HttpSession::send_error_and_close(int status, std::string error, std::strin
     send(std::move(response), version, false, false);
 }
 
-void HttpSession::close() {
+template <class Stream>
+void HttpSession<Stream>::close() {
     beast::error_code ec;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-    stream_.close();
+    transport().socket().shutdown(tcp::socket::shutdown_both, ec);
+    transport().close();
 }
 
 // After refusing a request whose body may still be arriving, stop sending and read (and drop)
 // what the client still sends for a moment: closing at once would reset the connection and
 // could destroy the answer before the client reads it.
-void HttpSession::linger_close() {
+template <class Stream>
+void HttpSession<Stream>::linger_close() {
     beast::error_code ec;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds{2});
-    stream_.async_read_some(net::buffer(drain_buffer_),
-                            beast::bind_front_handler(&HttpSession::on_linger_read, shared_from_this()));
+    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+    transport().expires_after(std::chrono::seconds{2});
+    transport().async_read_some(net::buffer(drain_buffer_),
+                                beast::bind_front_handler(&HttpSession::on_linger_read, this->shared_from_this()));
 }
 
-void HttpSession::on_linger_read(beast::error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_linger_read(beast::error_code ec, std::size_t) {
     if (ec || closing_) return close();
-    stream_.async_read_some(net::buffer(drain_buffer_),
-                            beast::bind_front_handler(&HttpSession::on_linger_read, shared_from_this()));
+    transport().async_read_some(net::buffer(drain_buffer_),
+                                beast::bind_front_handler(&HttpSession::on_linger_read, this->shared_from_this()));
 }
+
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
 
 } // namespace macvmorx::http

@@ -2,6 +2,7 @@
 
 #include "connection_registry.hpp"
 #include "http_session.hpp"
+#include "tls_context.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -14,14 +15,15 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 Listener::Listener(net::io_context& ioc, const tcp::endpoint& endpoint, const Router& router,
-                   const ServerLimits& limits, ConnectionRegistry& registry)
+                   const ServerLimits& limits, ConnectionRegistry& registry, const TlsContext* tls)
     : ioc_{ioc},
       strand_{net::make_strand(ioc)},
       acceptor_{strand_},
       retry_timer_{strand_},
       router_{router},
       limits_{limits},
-      registry_{registry} {
+      registry_{registry},
+      tls_{tls} {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
@@ -67,8 +69,12 @@ void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
         }
         beast::error_code close_ec;
         socket.close(close_ec);
+    } else if (tls_ != nullptr) {
+        std::make_shared<HttpSession<TlsStream>>(std::move(socket), tls_->current(), tls_->asks_for_client_certificates(),
+                                                 router_, limits_, registry_)
+            ->run();
     } else {
-        std::make_shared<HttpSession>(std::move(socket), router_, limits_, registry_)->run();
+        std::make_shared<HttpSession<PlainStream>>(std::move(socket), nullptr, false, router_, limits_, registry_)->run();
     }
     do_accept();
 }

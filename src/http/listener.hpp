@@ -15,6 +15,7 @@ namespace macvmorx::http {
 
 class ConnectionRegistry;
 class Router;
+class TlsContext;
 
 // Accepts connections and starts a session for each, on its own strand. Refuses connections
 // beyond the server's limit.
@@ -23,8 +24,9 @@ class Router;
 class Listener : public std::enable_shared_from_this<Listener> {
 public:
     // Opens, binds and listens; throws boost::system::system_error on failure.
+    // With `tls` (not owned; null for plain HTTP) every connection is HTTPS.
     Listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint, const Router& router,
-             const ServerLimits& limits, ConnectionRegistry& registry);
+             const ServerLimits& limits, ConnectionRegistry& registry, const TlsContext* tls);
 
     void run();
     // Closes the acceptor on its strand, then calls `closed` there.
@@ -42,6 +44,7 @@ private:
     const Router& router_;
     const ServerLimits& limits_;
     ConnectionRegistry& registry_;
+    const TlsContext* tls_;
     std::uint16_t port_ = 0;
     std::chrono::steady_clock::time_point last_refusal_log_{};
 };

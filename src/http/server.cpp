@@ -3,6 +3,7 @@
 #include "connection_registry.hpp"
 #include "http_session.hpp"
 #include "listener.hpp"
+#include "tls_context.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -22,6 +23,7 @@ struct Server::Impl {
 
     ServerOptions options;
     const Router& router;
+    std::optional<TlsContext> tls;
     // Declared before the io_context: sessions still queued in it unregister when it is destroyed.
     ConnectionRegistry registry;
     net::io_context ioc;
@@ -54,9 +56,11 @@ Server::~Server() { stop(); }
 
 std::uint16_t Server::start() {
     auto& impl = *impl_;
+    if (impl.options.tls) impl.tls.emplace(*impl.options.tls); // throws TlsError before anything listens
     const auto address = net::ip::make_address(impl.options.bind_address);
     impl.listener = std::make_shared<Listener>(impl.ioc, net::ip::tcp::endpoint{address, impl.options.port},
-                                               impl.router, impl.options.limits, impl.registry);
+                                               impl.router, impl.options.limits, impl.registry,
+                                               impl.tls ? &*impl.tls : nullptr);
     impl.port = impl.listener->port();
     impl.listener->run();
     const unsigned thread_count = std::max(1u, impl.options.threads);
@@ -110,6 +114,10 @@ void Server::stop() {
     impl.ioc.stop();
     for (auto& thread : impl.threads) thread.join();
     impl.threads.clear();
+}
+
+void Server::reload_tls() {
+    if (impl_->tls) impl_->tls->reload();
 }
 
 std::uint16_t Server::port() const { return impl_->port; }

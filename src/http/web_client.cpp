@@ -86,6 +86,10 @@ struct WebClient::Impl {
             tls_context.set_default_verify_paths();
             if (!options.ca_file.empty()) tls_context.load_verify_file(options.ca_file);
             tls_context.set_verify_mode(ssl::verify_peer);
+            if (!options.client_certificate_file.empty()) {
+                tls_context.use_certificate_chain_file(options.client_certificate_file);
+                tls_context.use_private_key_file(options.client_key_file, ssl::context::pem);
+            }
         }
     }
 

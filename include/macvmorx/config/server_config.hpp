@@ -33,6 +33,11 @@ struct ServerConfig {
     // SHA-256 hashes of the API's tokens with their roles (docs/security.md); empty: the API is
     // open to anyone who can reach the port. Re-read on SIGHUP.
     std::string tokens_file;
+    // HTTPS on the port (PEM files, re-read on SIGHUP); empty: plain HTTP. With a client CA,
+    // agents must show a certificate naming their node (mutual TLS).
+    std::string tls_certificate_file;
+    std::string tls_key_file;
+    std::string client_ca_file;
     std::string data_dir = "./macvmorx-data"; // durable records; empty: kept in memory only
     // GitHub Actions (--config): runner pools and how to reach GitHub; absent when not used.
     std::optional<ActionsConfig> actions;

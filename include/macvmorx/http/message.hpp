@@ -41,6 +41,10 @@ struct Request {
     // Filled by the access guard: who sent the request, when the API requires tokens and
     // the request carried a valid one; null otherwise.
     std::shared_ptr<const auth::Token> caller;
+    // Filled by a TLS transport that asks for client certificates (--client-ca): the common
+    // name and DNS names of the client's verified certificate, empty when it sent none.
+    // Absent when the transport asks for none.
+    std::optional<std::vector<std::string>> client_certificate_names;
 
     std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
     std::optional<std::string_view> query_param(std::string_view name) const;

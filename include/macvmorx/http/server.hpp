@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace macvmorx::http {
@@ -26,11 +28,27 @@ struct ServerLimits {
     Duration shutdown_grace = std::chrono::milliseconds{1500};
 };
 
+// HTTPS instead of HTTP on the same port (PEM files). With a client CA the server asks every
+// client for a certificate and verifies the ones it gets; which routes need one is the
+// application's decision (Request::client_certificate_names).
+struct TlsFiles {
+    std::string certificate_file; // the chain, leaf first
+    std::string private_key_file;
+    std::string client_ca_file;   // empty: no client certificates
+};
+
+// A TLS file that cannot be used: missing, not PEM, a key that does not match.
+class TlsError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 struct ServerOptions {
     std::string bind_address = "0.0.0.0";
     std::uint16_t port = 8080;
     unsigned threads = 1;
     ServerLimits limits;
+    std::optional<TlsFiles> tls;
 };
 
 // The HTTP/1.1 server: one io_context run by a pool of threads, one strand per connection.
@@ -46,7 +64,7 @@ public:
     Server& operator=(const Server&) = delete;
 
     // Binds and listens, then starts the threads. Returns the bound port (useful with port 0).
-    // Throws std::system_error when the address cannot be bound.
+    // Throws std::system_error when the address cannot be bound, TlsError for TLS files.
     std::uint16_t start();
 
     // Runs `task` every `interval` on the pool until the server stops.
@@ -55,6 +73,10 @@ public:
     // Stops accepting, lets in-flight requests finish (up to the shutdown grace), closes idle
     // connections and joins the threads. Idempotent.
     void stop();
+
+    // Re-reads the TLS files for connections accepted from now on; open ones keep theirs.
+    // Throws TlsError naming the file when one cannot be used (nothing changes then).
+    void reload_tls();
 
     std::uint16_t port() const;
     std::size_t open_connections() const;

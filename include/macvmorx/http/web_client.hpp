@@ -27,6 +27,9 @@ struct WebClientOptions {
     // Extra PEM bundle to trust besides the system's (a private CA); certificates and host
     // names are always verified.
     std::string ca_file;
+    // A client certificate and its key (PEM), for servers that ask for one (mutual TLS).
+    std::string client_certificate_file;
+    std::string client_key_file;
 };
 
 // A blocking HTTP/1.1 client for one server, over TLS or not, on one keep-alive connection.
