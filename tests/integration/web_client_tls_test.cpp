@@ -102,6 +102,13 @@ protected:
         return path.string();
     }
 
+    static WebClientOptions trusting(const std::string& ca_file) {
+        WebClientOptions options;
+        options.timeout = std::chrono::seconds{5};
+        options.ca_file = ca_file;
+        return options;
+    }
+
     static BaseUrl url(const std::string& host, std::uint16_t port) {
         return BaseUrl::parse("https://" + host + ":" + std::to_string(port));
     }
@@ -109,14 +116,14 @@ protected:
 
 TEST_F(WebClientTls, ACertificateFromAnUntrustedAuthorityIsRefused) {
     TinyTlsServer server{authority.issue("127.0.0.1", {"IP:127.0.0.1"})};
-    WebClient client{url("127.0.0.1", server.port()), WebClientOptions{std::chrono::seconds{5}, ""}};
+    WebClient client{url("127.0.0.1", server.port()), trusting("")};
     EXPECT_THROW(client.request(Method::get, "/"), std::system_error) << "no system CA signed the test CA";
 }
 
 TEST_F(WebClientTls, APrivateAuthorityGivenAsCaFileIsTrusted) {
     TinyTlsServer server{authority.issue("127.0.0.1", {"IP:127.0.0.1"})};
     const auto ca_file = write_file("ca.pem", authority.certificate_pem());
-    WebClient client{url("127.0.0.1", server.port()), WebClientOptions{std::chrono::seconds{5}, ca_file}};
+    WebClient client{url("127.0.0.1", server.port()), trusting(ca_file)};
     const auto answer = client.request(Method::get, "/");
     EXPECT_EQ(answer.status, 200);
     EXPECT_EQ(answer.body, "hello over tls");
@@ -125,7 +132,7 @@ TEST_F(WebClientTls, APrivateAuthorityGivenAsCaFileIsTrusted) {
 TEST_F(WebClientTls, ACertificateForAnotherHostIsRefusedEvenFromATrustedAuthority) {
     TinyTlsServer server{authority.issue("github.example", {"DNS:github.example"})};
     const auto ca_file = write_file("ca.pem", authority.certificate_pem());
-    WebClient client{url("127.0.0.1", server.port()), WebClientOptions{std::chrono::seconds{5}, ca_file}};
+    WebClient client{url("127.0.0.1", server.port()), trusting(ca_file)};
     EXPECT_THROW(client.request(Method::get, "/"), std::system_error) << "the certificate names github.example";
 }
 
@@ -133,7 +140,7 @@ TEST_F(WebClientTls, AnotherAuthorityIsNotTrustedBecauseOneCaFileIsGiven) {
     TestCertificateAuthority impostor{"impostor CA"};
     TinyTlsServer server{impostor.issue("127.0.0.1", {"IP:127.0.0.1"})};
     const auto ca_file = write_file("ca.pem", authority.certificate_pem());
-    WebClient client{url("127.0.0.1", server.port()), WebClientOptions{std::chrono::seconds{5}, ca_file}};
+    WebClient client{url("127.0.0.1", server.port()), trusting(ca_file)};
     EXPECT_THROW(client.request(Method::get, "/"), std::system_error);
 }
 
