@@ -42,10 +42,16 @@ void deliver_commands(std::error_code ec, const http::ClientResponse& response,
 } // namespace
 
 std::optional<ServerAddress> ServerAddress::parse(std::string_view url) {
-    if (!url.starts_with("http://")) return std::nullopt;
-    url.remove_prefix(7);
-    if (const auto slash = url.find('/'); slash != std::string_view::npos) url = url.substr(0, slash);
     ServerAddress address;
+    if (url.starts_with("https://")) {
+        address.tls = true;
+        url.remove_prefix(8);
+    } else if (url.starts_with("http://")) {
+        url.remove_prefix(7);
+    } else {
+        return std::nullopt;
+    }
+    if (const auto slash = url.find('/'); slash != std::string_view::npos) url = url.substr(0, slash);
     std::string_view host = url;
     if (url.starts_with('[')) { // [::1]:8080
         const auto close = url.find(']');
@@ -64,7 +70,7 @@ std::optional<ServerAddress> ServerAddress::parse(std::string_view url) {
         if (ec != std::errc{} || end != url.data() + url.size() || port == 0 || port > 65535) return std::nullopt;
         address.port = static_cast<std::uint16_t>(port);
     } else {
-        address.port = 80;
+        address.port = address.tls ? 443 : 80;
     }
     if (host.empty()) return std::nullopt;
     address.host = std::string(host);
@@ -73,17 +79,19 @@ std::optional<ServerAddress> ServerAddress::parse(std::string_view url) {
 
 std::string ServerAddress::to_string() const {
     const bool ipv6 = host.find(':') != std::string::npos;
-    return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    return (tls ? "https://" : "http://") + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 OrchestratorLink::OrchestratorLink(boost::asio::io_context& ioc, ServerAddress server, std::string token,
-                                   Duration timeout)
+                                   Duration timeout, http::ClientTls tls)
     : server_{std::move(server)},
       token_{std::move(token)},
       timeout_{timeout},
-      control_{std::make_unique<http::AsyncClient>(ioc, server_.host, server_.port, timeout)},
+      control_{std::make_unique<http::AsyncClient>(ioc, server_.host, server_.port, timeout,
+                                                   server_.tls ? std::optional{tls} : std::nullopt)},
       // The long poll's own deadline comes on top of the wait it asks for.
-      poll_{std::make_unique<http::AsyncClient>(ioc, server_.host, server_.port, timeout + std::chrono::seconds{60})} {}
+      poll_{std::make_unique<http::AsyncClient>(ioc, server_.host, server_.port, timeout + std::chrono::seconds{60},
+                                                server_.tls ? std::optional{tls} : std::nullopt)} {}
 
 OrchestratorLink::~OrchestratorLink() = default;
 

@@ -39,10 +39,16 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
     SystemClock clock;
     boost::asio::io_context ioc;
     auto work = boost::asio::make_work_guard(ioc);
-    agent::OrchestratorLink link{ioc, options.server, token};
+    std::optional<agent::OrchestratorLink> link;
+    try {
+        link.emplace(ioc, options.server, token, std::chrono::seconds{10}, options.tls);
+    } catch (const std::system_error& error) {
+        spdlog::critical("cannot use the TLS files (--ca-file, --client-cert, --client-key): {}", error.what());
+        return 2;
+    }
     agent::TartBackend backend{ioc, options.tart};
     const auto probe = agent::make_system_probe(options.vm_storage_path);
-    agent::Agent host_agent{ioc, options.agent, link, backend, *probe, clock};
+    agent::Agent host_agent{ioc, options.agent, *link, backend, *probe, clock};
     boost::asio::post(ioc, [&host_agent] { host_agent.start(); });
     std::thread runner{[&ioc] { ioc.run(); }};
     spdlog::info("macvmorx agent for node {} reporting to {} every {} ms (tart: {})", options.agent.node_id,

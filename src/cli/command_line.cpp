@@ -279,7 +279,7 @@ struct SimulateText {
 
 const CLI::Validator server_url_check{
     [](std::string& value) -> std::string {
-        return agent::ServerAddress::parse(value) ? std::string{} : "'" + value + "' is not an http://host:port URL";
+        return agent::ServerAddress::parse(value) ? std::string{} : "'" + value + "' is not an http(s)://host:port URL";
     },
     "URL"};
 
@@ -411,6 +411,19 @@ void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, Age
         ->capture_default_str();
     command.add_option("--token-file", options.token_file, "A bearer token for the orchestrator, read from this file")
         ->envname("MACVMORX_AGENT_TOKEN_FILE");
+    command.add_option("--ca-file", options.tls.ca_file,
+                       "https:// server: a CA (PEM) to trust besides the system's, e.g. the fleet's private CA")
+        ->envname("MACVMORX_AGENT_CA_FILE")
+        ->check(CLI::ExistingFile);
+    auto* client_cert = command.add_option("--client-cert", options.tls.certificate_file,
+                                           "Mutual TLS: this Mac's certificate (PEM), naming the node id")
+                            ->envname("MACVMORX_AGENT_CLIENT_CERT")
+                            ->check(CLI::ExistingFile);
+    auto* client_key = command.add_option("--client-key", options.tls.key_file, "The private key of --client-cert (PEM)")
+                           ->envname("MACVMORX_AGENT_CLIENT_KEY")
+                           ->check(CLI::ExistingFile);
+    client_cert->needs(client_key);
+    client_key->needs(client_cert);
     command.add_option("--heartbeat-interval", text.heartbeat_interval, "How often to report")
         ->envname("MACVMORX_AGENT_HEARTBEAT_INTERVAL")
         ->check(positive_duration_check)
@@ -454,6 +467,10 @@ void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, Age
 
 std::optional<std::string> apply_agent_text(app::AgentCommandOptions& options, const AgentText& text) {
     options.server = *agent::ServerAddress::parse(text.server);
+    const auto& tls = options.tls;
+    if (!options.server.tls && (!tls.ca_file.empty() || !tls.certificate_file.empty())) {
+        return "--ca-file and --client-cert need an https:// --server";
+    }
     options.agent.heartbeat_interval = *parse_duration(text.heartbeat_interval);
     for (const auto& label : text.labels) {
         const auto equals = label.find('=');

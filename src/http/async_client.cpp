@@ -3,12 +3,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <deque>
@@ -19,8 +23,24 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+namespace ssl = net::ssl;
 
 namespace {
+
+std::unique_ptr<ssl::context> client_context(const std::optional<ClientTls>& tls) {
+    if (!tls) return nullptr;
+    auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    context->set_default_verify_paths();
+    if (!tls->ca_file.empty()) context->load_verify_file(tls->ca_file);
+    context->set_verify_mode(ssl::verify_peer);
+    if (!tls->certificate_file.empty()) {
+        context->use_certificate_chain_file(tls->certificate_file);
+        context->use_private_key_file(tls->key_file, ssl::context::pem);
+    }
+    return context;
+}
 
 bhttp::verb to_verb(Method method) {
     switch (method) {
@@ -38,7 +58,7 @@ bhttp::verb to_verb(Method method) {
 
 bool is_stale_connection_error(beast::error_code ec) {
     return ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-           ec == net::error::broken_pipe;
+           ec == net::error::broken_pipe || ec == ssl::error::stream_truncated;
 }
 
 } // namespace
@@ -52,16 +72,20 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
         bool retried = false;
     };
 
-    Impl(net::io_context& ioc, std::string server_host, std::uint16_t server_port, Duration deadline)
+    Impl(net::io_context& ioc, std::string server_host, std::uint16_t server_port, Duration deadline,
+         const std::optional<ClientTls>& tls)
         : strand{net::make_strand(ioc)},
           resolver{strand},
+          tls_context{client_context(tls)},
           host{std::move(server_host)},
           port{server_port},
           timeout{deadline} {}
 
     net::strand<net::io_context::executor_type> strand;
     tcp::resolver resolver;
-    std::optional<beast::tcp_stream> stream;
+    std::unique_ptr<ssl::context> tls_context; // null: plain HTTP
+    std::optional<beast::tcp_stream> stream;   // plain HTTP
+    std::optional<beast::ssl_stream<beast::tcp_stream>> secure; // HTTPS
     beast::flat_buffer buffer;
     std::optional<bhttp::response_parser<bhttp::string_body>> parser;
     std::deque<Pending> queue;
@@ -93,7 +117,7 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
             return;
         }
         busy = true;
-        if (stream && stream->socket().is_open()) {
+        if (beast::tcp_stream* open = lowest(); open != nullptr && open->socket().is_open()) {
             reused = true;
             return write();
         }
@@ -105,8 +129,25 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
                                });
     }
 
+    // The connection's TCP layer, plain or under TLS; null when there is none.
+    beast::tcp_stream* lowest() {
+        if (secure) return &beast::get_lowest_layer(*secure);
+        return stream ? &*stream : nullptr;
+    }
+
+    // Calls `operation` with the stream requests travel on.
+    template <class Operation>
+    void on_stream(Operation&& operation) {
+        if (secure) {
+            operation(*secure);
+        } else {
+            operation(*stream);
+        }
+    }
+
     void connect(const tcp::resolver::results_type& results) {
         stream.emplace(strand);
+        secure.reset();
         buffer.clear();
         stream->expires_after(timeout);
         stream->async_connect(results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
@@ -114,15 +155,32 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
             ++self->connections;
             beast::error_code ignored;
             self->stream->socket().set_option(tcp::no_delay{true}, ignored);
+            if (self->tls_context) return self->handshake();
+            self->write();
+        });
+    }
+
+    void handshake() {
+        secure.emplace(std::move(*stream), *tls_context);
+        stream.reset();
+        // SNI and the host name the certificate must carry (an IP address is checked as one).
+        if (!SSL_set_tlsext_host_name(secure->native_handle(), host.c_str())) {
+            return finish(beast::error_code{static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()});
+        }
+        secure->set_verify_callback(ssl::host_name_verification(host));
+        secure->async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
+            if (ec) return self->finish(ec);
             self->write();
         });
     }
 
     void write() {
-        stream->expires_after(timeout);
-        bhttp::async_write(*stream, queue.front().request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return self->finish(ec);
-            self->read();
+        lowest()->expires_after(timeout);
+        on_stream([this](auto& s) {
+            bhttp::async_write(s, queue.front().request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                if (ec) return self->finish(ec);
+                self->read();
+            });
         });
     }
 
@@ -130,18 +188,21 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
         parser.emplace();
         parser->body_limit(256u << 20);
         if (queue.front().request.method() == bhttp::verb::head) parser->skip(true);
-        stream->expires_after(timeout);
-        bhttp::async_read(*stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            self->finish(ec);
+        lowest()->expires_after(timeout);
+        on_stream([this](auto& s) {
+            bhttp::async_read(s, buffer, *parser,
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) { self->finish(ec); });
         });
     }
 
     void drop_connection() {
-        if (!stream) return;
+        beast::tcp_stream* open = lowest();
+        if (open == nullptr) return;
         beast::error_code ignored;
-        stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream->close();
+        open->socket().shutdown(tcp::socket::shutdown_both, ignored);
+        open->close();
         stream.reset();
+        secure.reset();
     }
 
     void finish(beast::error_code ec) {
@@ -180,8 +241,9 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
     }
 };
 
-AsyncClient::AsyncClient(net::io_context& ioc, std::string host, std::uint16_t port, Duration timeout)
-    : impl_{std::make_shared<Impl>(ioc, std::move(host), port, timeout)} {}
+AsyncClient::AsyncClient(net::io_context& ioc, std::string host, std::uint16_t port, Duration timeout,
+                         std::optional<ClientTls> tls)
+    : impl_{std::make_shared<Impl>(ioc, std::move(host), port, timeout, tls)} {}
 
 AsyncClient::~AsyncClient() {
     net::post(impl_->strand, [impl = impl_] { impl->shut(); });

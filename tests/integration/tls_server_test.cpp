@@ -5,6 +5,7 @@
 #include "test_certificates.hpp"
 #include "test_daemon.hpp"
 
+#include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/http/server.hpp"
 #include "macvmorx/http/web_client.hpp"
 
@@ -12,8 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 using macvmorx::http::BaseUrl;
 using macvmorx::http::Method;
@@ -165,4 +169,55 @@ TEST_F(Https, WithAClientCaAgentsMustShowACertificateNamingTheirNode) {
     ASSERT_EQ(nodes.size(), 2u) << nodes;
     EXPECT_EQ(nodes[0]["nodeId"], "mac-1");
     EXPECT_EQ(nodes[1]["nodeId"], "rack-2");
+}
+
+// The agent's link to the orchestrator speaks HTTPS with its own certificate, as `macvmorx agent
+// --server https://... --ca-file ... --client-cert ... --client-key ...` does.
+TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
+    TestDaemon daemon{tls_config(true)};
+    write_identity("mac-7", agent_ca, "mac-7");
+    const auto address = macvmorx::agent::ServerAddress::parse("https://127.0.0.1:" + std::to_string(daemon.port()));
+    ASSERT_TRUE(address && address->tls);
+    EXPECT_EQ(address->to_string(), "https://127.0.0.1:" + std::to_string(daemon.port()));
+    macvmorx::http::ClientTls tls;
+    tls.ca_file = write("agent-trust.pem", server_ca.certificate_pem());
+    tls.certificate_file = (directory / "mac-7.pem").string();
+    tls.key_file = (directory / "mac-7.key").string();
+
+    boost::asio::io_context ioc;
+    macvmorx::agent::OrchestratorLink link{ioc, *address, "", std::chrono::seconds{5}, tls};
+    const auto beat = [&](const std::string& node) {
+        std::promise<macvmorx::agent::LinkResult> result;
+        macvmorx::fleet::Heartbeat heartbeat;
+        heartbeat.node_id = node;
+        link.heartbeat(heartbeat, [&](macvmorx::agent::LinkResult r, std::vector<macvmorx::lifecycle::Command>) {
+            result.set_value(std::move(r));
+        });
+        ioc.restart();
+        ioc.run();
+        return result.get_future().get();
+    };
+    const auto ok = beat("mac-7");
+    EXPECT_TRUE(ok.ok()) << ok.status << " " << ok.error;
+    const auto other = beat("mac-8");
+    EXPECT_EQ(other.status, 403) << other.error;
+
+    // Without its certificate the same link is refused; without trusting the server it never connects.
+    macvmorx::http::ClientTls anonymous;
+    anonymous.ca_file = tls.ca_file;
+    macvmorx::agent::OrchestratorLink no_certificate{ioc, *address, "", std::chrono::seconds{5}, anonymous};
+    std::promise<macvmorx::agent::LinkResult> refused;
+    macvmorx::fleet::Heartbeat heartbeat;
+    heartbeat.node_id = "mac-7";
+    no_certificate.heartbeat(heartbeat, [&](macvmorx::agent::LinkResult r, std::vector<macvmorx::lifecycle::Command>) {
+        refused.set_value(std::move(r));
+    });
+    ioc.restart();
+    ioc.run();
+    EXPECT_EQ(refused.get_future().get().status, 403);
+
+    auto browser = client(daemon.port(), server_ca.certificate_pem());
+    const auto nodes = json::parse(browser.request(Method::get, "/api/nodes").body);
+    ASSERT_EQ(nodes.size(), 1u);
+    EXPECT_EQ(nodes[0]["nodeId"], "mac-7");
 }

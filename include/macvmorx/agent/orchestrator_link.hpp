@@ -13,19 +13,19 @@
 #include <string_view>
 #include <vector>
 
+#include "macvmorx/http/async_client.hpp"
+
 namespace boost::asio {
 class io_context;
-}
-namespace macvmorx::http {
-class AsyncClient;
 }
 
 namespace macvmorx::agent {
 
-// Where the orchestrator listens: parsed from "http://host:port".
+// Where the orchestrator listens: parsed from "http://host:port" or "https://host:port".
 struct ServerAddress {
     std::string host;
     std::uint16_t port = 8080;
+    bool tls = false;
 
     static std::optional<ServerAddress> parse(std::string_view url);
     std::string to_string() const;
@@ -51,8 +51,9 @@ public:
     using CommandsReply = std::function<void(LinkResult, std::vector<lifecycle::Command>)>;
     using Reply = std::function<void(LinkResult)>;
 
+    // `tls` applies when the address is https:// (the CA to trust, the agent's certificate).
     OrchestratorLink(boost::asio::io_context& ioc, ServerAddress server, std::string token,
-                     Duration timeout = std::chrono::seconds{10});
+                     Duration timeout = std::chrono::seconds{10}, http::ClientTls tls = {});
     ~OrchestratorLink();
 
     void heartbeat(const fleet::Heartbeat& heartbeat, CommandsReply done);

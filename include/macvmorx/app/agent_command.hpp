@@ -13,6 +13,7 @@ namespace macvmorx::app {
 struct AgentCommandOptions {
     agent::ServerAddress server;
     std::string token_file; // a bearer token for the orchestrator, read from this file
+    http::ClientTls tls;    // for an https:// server: the CA to trust, the agent's certificate
     agent::AgentOptions agent;
     agent::TartOptions tart;
     std::string vm_storage_path = "/"; // the volume whose free space the heartbeat reports

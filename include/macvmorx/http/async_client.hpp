@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -16,6 +17,14 @@ class io_context;
 }
 
 namespace macvmorx::http {
+
+// HTTPS for an AsyncClient: the server's certificate and host name are always verified, against
+// the system's CAs and `ca_file`; a client certificate is shown when the server asks (mutual TLS).
+struct ClientTls {
+    std::string ca_file;
+    std::string certificate_file;
+    std::string key_file;
+};
 
 // An HTTP/1.1 client over one keep-alive connection, driven by an io_context the caller runs.
 // Requests go out one after another in the order they were made; each has a deadline. A
@@ -28,8 +37,9 @@ class AsyncClient {
 public:
     using Callback = std::function<void(std::error_code, ClientResponse)>;
 
+    // With `tls`, HTTPS. Throws std::system_error when a TLS file cannot be used.
     AsyncClient(boost::asio::io_context& ioc, std::string host, std::uint16_t port,
-                Duration timeout = std::chrono::seconds{10});
+                Duration timeout = std::chrono::seconds{10}, std::optional<ClientTls> tls = std::nullopt);
     ~AsyncClient();
     AsyncClient(const AsyncClient&) = delete;
     AsyncClient& operator=(const AsyncClient&) = delete;

@@ -194,3 +194,40 @@ TEST_F(CommandLineTest, IncompleteGithubSettingsExitWithStatus2NamingWhatIsMissi
     parsed = parse_command_line({"server", "--config", "/nonexistent/pools.toml"});
     EXPECT_EQ(parsed.exit_code, 2);
 }
+
+TEST_F(CommandLineTest, SecurityFlagsOfTheServerAndTheAgent) {
+    const auto file = std::filesystem::temp_directory_path() / ("macvmorx-cli-pem-" + std::to_string(::getpid()));
+    std::ofstream{file} << "x";
+    const std::string path = file.string();
+
+    auto parsed = parse_command_line({"server", "--tokens-file", path, "--tls-cert", path, "--tls-key", path,
+                                      "--client-ca", path});
+    ASSERT_EQ(parsed.command, Command::server) << parsed.output;
+    EXPECT_EQ(parsed.server.tokens_file, path);
+    EXPECT_EQ(parsed.server.tls_certificate_file, path);
+    EXPECT_EQ(parsed.server.tls_key_file, path);
+    EXPECT_EQ(parsed.server.client_ca_file, path);
+    EXPECT_EQ(parse_command_line({"server", "--tls-cert", path}).exit_code, 2) << "a certificate needs its key";
+    EXPECT_EQ(parse_command_line({"server", "--client-ca", path}).exit_code, 2) << "mutual TLS needs TLS";
+    EXPECT_EQ(parse_command_line({"server", "--tokens-file", "/nonexistent"}).exit_code, 2);
+
+    parsed = parse_command_line({"agent", "--server", "https://orchestrator.lab:9443", "--ca-file", path,
+                                 "--client-cert", path, "--client-key", path, "--node-id", "mac-1"});
+    ASSERT_EQ(parsed.command, Command::agent) << parsed.output;
+    EXPECT_TRUE(parsed.agent.server.tls);
+    EXPECT_EQ(parsed.agent.server.host, "orchestrator.lab");
+    EXPECT_EQ(parsed.agent.server.port, 9443);
+    EXPECT_EQ(parsed.agent.tls.certificate_file, path);
+    EXPECT_EQ(parse_command_line({"agent", "--server", "https://orchestrator.lab", "--node-id", "m"}).agent.server.port, 443);
+    parsed = parse_command_line({"agent", "--server", "http://orchestrator.lab:9000", "--ca-file", path, "--node-id", "m"});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("need an https:// --server"), std::string::npos) << parsed.output;
+
+    parsed = parse_command_line({"token", "create", "--role", "agent", "--name", "mac-01", "--nodes", "mac-01,spare-*"});
+    ASSERT_EQ(parsed.command, Command::token_create) << parsed.output;
+    EXPECT_EQ(parsed.new_token.name, "mac-01");
+    EXPECT_EQ(parsed.new_token.node_patterns, (std::vector<std::string>{"mac-01", "spare-*"}));
+    EXPECT_EQ(parse_command_line({"token", "create", "--role", "ci", "--name", "a b"}).exit_code, 2);
+    EXPECT_EQ(parse_command_line({"token", "create", "--role", "ci", "--name", "x", "--nodes", "m"}).exit_code, 2);
+    std::filesystem::remove(file);
+}
