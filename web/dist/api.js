@@ -97,7 +97,3 @@ export function setNodeDrained(nodeId, drained, token = "") {
   const path = `/api/nodes/${encodeURIComponent(nodeId)}/${drained ? "drain" : "undrain"}`;
   return withTimeout((signal) => request(path, { method: "POST", token, signal }));
 }
-
-// Whether a role may read the fleet, and whether it may drain nodes (as the daemon's routes say).
-export const canRead = (role) => role === "viewer" || role === "ci" || role === "admin";
-export const canAdminister = (role) => role === "admin";

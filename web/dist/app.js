@@ -1,17 +1,19 @@
 // The dashboard: reads the fleet from the daemon's API, keeps the views up to date and
 // remembers the operator's choices. Each view updates its elements in place (keyed by nodeId,
-// vmId or jobId), so a refresh rewrites only what changed. When the daemon requires a token the
-// page asks for one (SignIn), and shows the actions the token's role may take.
+// vmId or jobId), so a refresh rewrites only what changed. Who the page acts as (a token, when the
+// daemon requires one) is the Session's; what a node's Drain button does, NodeActions'.
 
-import { ApiError, canAdminister, canRead, fetchSnapshot, fetchWhoami, setNodeDrained } from "./api.js";
+import { fetchSnapshot } from "./api.js";
 import { setAttr, setHidden, setText, setVariant } from "./dom.js";
 import { filtersActive, indexSnapshot, nodeMatches, nodeVms, sortNodes } from "./fleet-model.js";
 import { formatClock } from "./format.js";
 import { JobView } from "./job-view.js";
+import { NodeActions } from "./node-actions.js";
 import { NodeCards } from "./node-cards.js";
 import { NodeTable } from "./node-table.js";
 import { Poller } from "./poller.js";
-import { REFRESH_CHOICES, forgetToken, readRefresh, readToken, readView, writeRefresh, writeToken, writeView } from "./settings.js";
+import { Session } from "./session.js";
+import { REFRESH_CHOICES, readRefresh, readView, writeRefresh, writeView } from "./settings.js";
 import { Summary } from "./summary.js";
 import { VmView } from "./vm-view.js";
 
@@ -28,13 +30,6 @@ const SEARCH_HINT = {
 const QUEUED_COUNT = {
   none: "",
   some: "bg-amber-200 text-amber-900 dark:bg-amber-500/25 dark:text-amber-200",
-};
-
-const ROLE_BADGE = {
-  viewer: "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-200",
-  ci: "bg-sky-100 text-sky-900 dark:bg-sky-500/15 dark:text-sky-300",
-  admin: "bg-violet-100 text-violet-900 dark:bg-violet-500/15 dark:text-violet-300",
-  agent: "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-200",
 };
 
 // What a signed-out page shows of the fleet: nothing.
@@ -65,22 +60,34 @@ class Dashboard {
     this.jobsOffered = undefined;
     this.jobs = [];
 
-    // Who the page acts as (GET /api/whoami: {authRequired, name, role}): undefined until the
-    // daemon said, and again after it refused the token. `session` counts sign-ins and
-    // sign-outs; an answer to a refresh started in an earlier session is dropped.
-    this.token = readToken();
-    this.access = undefined;
-    this.session = 0;
+    // The session.id a refresh was started under: its answer is dropped under another.
     this.loadSession = 0;
 
-    const onDrain = (nodeId, drained) => this.drain(nodeId, drained);
+    this.session = new Session({
+      signInRoot: $("#sign-in"),
+      accountRoot: $("#account"),
+      onAccess: () => this.showAccess(),
+      onSignedIn: () => {
+        this.showSignedIn(true);
+        this.poller.resume();
+      },
+      onSignedOut: () => {
+        this.poller.pause();
+        this.clearFleet();
+        this.showSignedIn(false);
+      },
+    });
+    this.nodeActions = new NodeActions($("#action-banner"), {
+      session: this.session,
+      afterChange: () => this.poller.refreshAfterChange(),
+    });
+
+    const onDrain = (nodeId, drained) => this.nodeActions.drain(nodeId, drained);
     this.summary = new Summary($("header"));
     this.cards = new NodeCards($("#node-grid"), { onDrain });
     this.table = new NodeTable($("#node-rows"), { onDrain, actionsHead: $("#node-actions-head") });
     this.vmView = new VmView($("#panel-vms"), { onStateChosen: (state) => this.change({ vmState: state }) });
     this.jobView = new JobView($("#panel-jobs"), { onStateChosen: (state) => this.change({ jobState: state }) });
-
-    this.signIn = new SignIn({ onToken: (token) => this.tryToken(token) });
 
     this.poller = new Poller({
       load: () => this.load(),
@@ -106,62 +113,20 @@ class Dashboard {
 
   // One refresh: who the token is (once), then the fleet.
   async load() {
-    this.loadSession = this.session;
-    const token = this.token;
-    if (!this.access) {
-      const access = await fetchWhoami(token);
-      if (this.loadSession === this.session) this.setAccess(access);
-    }
-    if (!canRead(this.access.role)) throw refusedRole(this.access);
+    this.loadSession = this.session.id;
+    const token = this.session.token;
+    await this.session.ensureAccess();
     return fetchSnapshot({ jobs: this.jobsOffered !== false, token });
   }
 
-  setAccess(access) {
-    this.access = access;
-    const signedIn = Boolean(access?.authRequired);
-    setHidden($("#account"), !signedIn);
-    if (signedIn) {
-      setText($("#account-name"), access.name ?? "");
-      setText($("#account-role"), access.role);
-      setVariant($("#account-role"), ROLE_BADGE, access.role);
-    }
+  // Shows what the session's token may see and do.
+  showAccess() {
     // A link opened in the browser carries no token: the JSON links are of an open daemon.
-    setHidden($("#json-links"), signedIn);
-    const actions = Boolean(access) && canAdminister(access.role);
+    setHidden($("#json-links"), this.session.signedIn());
+    const actions = this.session.mayDrain();
     this.cards.showActions(actions);
     this.table.showActions(actions);
     this.showCurlExample();
-  }
-
-  // The operator entered a token: resolves to a message when it is refused, else signs in.
-  async tryToken(token) {
-    let access;
-    try {
-      access = await fetchWhoami(token);
-    } catch (error) {
-      return refusalMessage(error, { entered: true });
-    }
-    if (access.authRequired && !canRead(access.role)) return refusedRole(access).detail;
-    this.session++;
-    this.token = access.authRequired ? token : "";
-    if (this.token) writeToken(this.token);
-    this.setAccess(access);
-    this.signIn.hide();
-    this.showSignedIn(true);
-    this.poller.resume();
-    return undefined;
-  }
-
-  // Forgets the token and the fleet it showed, and asks for a token (saying why, if `message`).
-  signOut(message) {
-    this.session++;
-    this.token = "";
-    forgetToken();
-    this.setAccess(undefined);
-    this.poller.pause();
-    this.clearFleet();
-    this.showSignedIn(false);
-    this.signIn.show(message);
   }
 
   showSignedIn(signedIn) {
@@ -169,7 +134,7 @@ class Dashboard {
     setHidden($("#refresh-controls"), !signedIn);
     setHidden($("#fleet-view"), !signedIn);
     setHidden($("#page-footer"), !signedIn);
-    setHidden($("#action-banner"), true);
+    this.nodeActions.hideError();
     if (!signedIn) setHidden($("#connection-banner"), true);
   }
 
@@ -189,26 +154,6 @@ class Dashboard {
     this.showConnection();
   }
 
-  // Drains or undrains a node (the node's Drain/Undrain button), then refreshes.
-  async drain(nodeId, drained) {
-    const session = this.session;
-    const verb = drained ? "drain" : "undrain";
-    try {
-      await setNodeDrained(nodeId, drained, this.token);
-      if (session === this.session) setHidden($("#action-banner"), true);
-    } catch (error) {
-      if (session !== this.session) return;
-      if (error instanceof ApiError && (error.status === 401 || error.status === 429)) {
-        this.signOut(refusalMessage(error, { entered: false }));
-        return;
-      }
-      const reason = error instanceof TypeError ? "the daemon cannot be reached" : error.detail || error.message;
-      setText($("#action-message"), `Could not ${verb} ${nodeId}: ${reason}.`);
-      setHidden($("#action-banner"), false);
-    }
-    await this.poller.refreshAfterChange();
-  }
-
   bindControls() {
     $("#refresh-interval").addEventListener("change", (event) => {
       const seconds = Number(event.target.value);
@@ -218,8 +163,6 @@ class Dashboard {
       this.showConnection();
     });
     $("#refresh-now").addEventListener("click", () => this.poller.refreshNow());
-    $("#sign-out").addEventListener("click", () => this.signOut("Signed out. The token is forgotten in this tab."));
-    $("#action-dismiss").addEventListener("click", () => setHidden($("#action-banner"), true));
 
     const text = $("#filter-text");
     text.addEventListener("input", () => this.change({ q: text.value }));
@@ -260,7 +203,7 @@ class Dashboard {
       if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
       const target = event.target;
       const typing = target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement;
-      if (typing || this.signIn.shown()) return;
+      if (typing || this.session.asksForToken()) return;
       if (event.key === "/") {
         event.preventDefault();
         text.focus();
@@ -328,7 +271,7 @@ class Dashboard {
   }
 
   receive(snapshot) {
-    if (this.loadSession !== this.session) return;
+    if (this.loadSession !== this.session.id) return;
     this.snapshot = snapshot;
     this.index = indexSnapshot(snapshot);
     if (snapshot.jobs !== undefined) {
@@ -349,16 +292,8 @@ class Dashboard {
   }
 
   fail(error) {
-    if (this.loadSession !== this.session) return;
-    if (error instanceof ApiError && [401, 403, 429].includes(error.status)) {
-      let message = refusalMessage(error, { entered: false });
-      if (error.status === 401 && !this.token) {
-        // On a first visit the prompt needs to say no more than how to sign in.
-        message = this.lastSuccess ? "The daemon now requires a token to show the fleet." : undefined;
-      }
-      this.signOut(message);
-      return;
-    }
+    if (this.loadSession !== this.session.id) return;
+    if (this.session.signOutIfRefused(error, { hadFleet: Boolean(this.lastSuccess) })) return;
     this.error = error;
     if (this.jobsOffered === false) this.jobsOffered = undefined;
     this.showConnection();
@@ -457,101 +392,10 @@ class Dashboard {
       labels: { arch: "arm64" },
     };
     const json = JSON.stringify(body, null, 2).replace(/\n/g, "\n  ");
-    const auth = this.access?.authRequired ? `-H "Authorization: Bearer $AGENT_TOKEN" ` : "";
+    const auth = this.session.signedIn() ? `-H "Authorization: Bearer $AGENT_TOKEN" ` : "";
     const command = `curl -X POST ${auth}-H "Content-Type: application/json" -d '${json}' \\\n  ${location.origin}/api/heartbeat`;
     setText($("#curl-example"), command);
   }
-}
-
-// The panel that asks for a token: a password input and a button (no <form>: the page's policy
-// allows no form submission). `onToken(token)` resolves to a message when the token is refused.
-class SignIn {
-  constructor({ onToken }) {
-    this.root = $("#sign-in");
-    this.input = $("#token-input");
-    this.submit = $("#sign-in-submit");
-    this.message = $("#sign-in-message");
-    this.onToken = onToken;
-    this.submit.addEventListener("click", () => this.send());
-    this.input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") {
-        event.preventDefault();
-        this.send();
-      }
-    });
-  }
-
-  shown() {
-    return !this.root.hidden;
-  }
-
-  show(message) {
-    setHidden(this.root, false);
-    this.say(message);
-    this.input.value = "";
-    this.input.focus();
-  }
-
-  hide() {
-    setHidden(this.root, true);
-    this.input.value = "";
-    this.say(undefined);
-  }
-
-  say(message) {
-    setText(this.message, message ?? "");
-    setHidden(this.message, !message);
-  }
-
-  async send() {
-    if (this.submit.disabled) return;
-    const token = this.input.value.trim();
-    if (!token) return this.refuse("Enter a token.");
-    // A header value carries no spaces or other characters than printable ASCII.
-    if (!/^[\x21-\x7e]+$/.test(token)) return this.refuse("That is not a token: a token has no spaces and no accented letters.");
-    this.submit.disabled = true;
-    setAttr(this.submit, "aria-busy", "true");
-    setText(this.submit, "Signing in…");
-    try {
-      const refused = await this.onToken(token);
-      if (refused) this.refuse(refused);
-    } finally {
-      this.submit.disabled = false;
-      setAttr(this.submit, "aria-busy", false);
-      setText(this.submit, "Sign in");
-    }
-  }
-
-  refuse(message) {
-    this.say(message);
-    this.input.select();
-    this.input.focus();
-  }
-}
-
-// Why the daemon refused a token, for the sign-in panel. `entered`: the operator just typed it
-// (else the page had kept it, or had none).
-function refusalMessage(error, { entered }) {
-  if (error instanceof ApiError) {
-    if (error.status === 429) {
-      const wait = Number.isFinite(error.retryAfter) ? `${error.retryAfter} s` : "a minute";
-      return `Too many wrong tokens came from this address: the daemon refuses every token for now. Wait ${wait}, then sign in again.`;
-    }
-    if (error.status === 401) {
-      return entered
-        ? "The daemon does not accept that token: check that it was copied whole, or ask for a new one."
-        : "The daemon no longer accepts the token (it was removed from the tokens file, or the daemon restarted with other tokens). Sign in again.";
-    }
-    if (error.status === 403) return error.detail || "This token may not read the fleet.";
-    return `The daemon answered ${error.status}${error.detail ? `: ${error.detail}` : ""}. Try again.`;
-  }
-  return error instanceof TypeError ? "The daemon cannot be reached. Try again." : `${error.message}. Try again.`;
-}
-
-// The 403 of a token that may not read the fleet (an agent's), without asking the daemon.
-function refusedRole(access) {
-  const detail = `The token "${access.name}" has the role ${access.role}, which may not read the fleet: sign in with a viewer, ci or admin token.`;
-  return new ApiError("/api/whoami", 403, { error: "forbidden", detail });
 }
 
 function syncSelect(select, values, chosen) {
