@@ -151,6 +151,7 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
         buffer.clear();
         stream->expires_after(timeout);
         stream->async_connect(results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+            if (!ec && self->lowest() == nullptr) ec = net::error::operation_aborted; // shut meanwhile
             if (ec) return self->finish(ec);
             ++self->connections;
             beast::error_code ignored;
@@ -169,6 +170,7 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
         }
         secure->set_verify_callback(ssl::host_name_verification(host));
         secure->async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
+            if (!ec && self->lowest() == nullptr) ec = net::error::operation_aborted;
             if (ec) return self->finish(ec);
             self->write();
         });
@@ -178,6 +180,8 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
         lowest()->expires_after(timeout);
         on_stream([this](auto& s) {
             bhttp::async_write(s, queue.front().request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                // A completion already queued when shut() dropped the connection: nothing to read from.
+                if (!ec && self->lowest() == nullptr) ec = net::error::operation_aborted;
                 if (ec) return self->finish(ec);
                 self->read();
             });
