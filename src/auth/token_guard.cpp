@@ -14,8 +14,9 @@ std::optional<std::string_view> bearer_token(const http::Request& request) {
     constexpr std::string_view scheme = "Bearer ";
     if (value.size() <= scheme.size()) return std::nullopt;
     for (std::size_t i = 0; i < scheme.size(); ++i) {
-        const char c = value[i];
-        if ((c | 0x20) != (scheme[i] | 0x20)) return std::nullopt; // the scheme is case-insensitive
+        // The scheme is case-insensitive; the space must be a space.
+        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        if (lower(value[i]) != lower(scheme[i])) return std::nullopt;
     }
     value.remove_prefix(scheme.size());
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
@@ -66,8 +67,18 @@ void FailedAuthentications::record(const std::string& address) {
     ++window.failures;
 }
 
+void TokenGuard::replace(std::shared_ptr<const TokenTable> table) {
+    std::lock_guard lock{table_mutex_};
+    table_ = std::move(table);
+}
+
+std::shared_ptr<const TokenTable> TokenGuard::table() const {
+    std::lock_guard lock{table_mutex_};
+    return table_;
+}
+
 void TokenGuard::check(http::Access access, http::Request& request) const {
-    auto table = table_.load();
+    auto table = this->table();
     if (!table) return; // no tokens file: the API is open
     if (access == http::Access::open) {
         // GitHub's webhooks, the page's files and health checks carry no token; one that is

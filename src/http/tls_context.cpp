@@ -22,7 +22,16 @@ void use(const std::string& what, const std::string& file, const std::function<v
 
 TlsContext::TlsContext(TlsFiles files) : files_{std::move(files)}, context_{build(files_)} {}
 
-void TlsContext::reload() { context_.store(build(files_)); }
+void TlsContext::reload() {
+    auto fresh = build(files_);
+    std::lock_guard lock{mutex_};
+    context_ = std::move(fresh);
+}
+
+std::shared_ptr<ssl::context> TlsContext::current() const {
+    std::lock_guard lock{mutex_};
+    return context_;
+}
 
 std::shared_ptr<ssl::context> TlsContext::build(const TlsFiles& files) {
     auto context = std::make_shared<ssl::context>(ssl::context::tls_server);

@@ -4,8 +4,8 @@
 
 #include <boost/asio/ssl/context.hpp>
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 
 namespace macvmorx::http {
 
@@ -19,7 +19,7 @@ public:
     // Throws TlsError naming the file that cannot be used.
     explicit TlsContext(TlsFiles files);
 
-    std::shared_ptr<boost::asio::ssl::context> current() const { return context_.load(); }
+    std::shared_ptr<boost::asio::ssl::context> current() const;
     bool asks_for_client_certificates() const { return !files_.client_ca_file.empty(); }
     void reload();
 
@@ -27,7 +27,9 @@ private:
     static std::shared_ptr<boost::asio::ssl::context> build(const TlsFiles& files);
 
     TlsFiles files_;
-    std::atomic<std::shared_ptr<boost::asio::ssl::context>> context_;
+    // A mutex rather than std::atomic<std::shared_ptr>, which ThreadSanitizer cannot see through.
+    mutable std::mutex mutex_;
+    std::shared_ptr<boost::asio::ssl::context> context_;
 };
 
 } // namespace macvmorx::http

@@ -57,11 +57,16 @@ public:
 
     void check(http::Access access, http::Request& request) const override;
 
-    void replace(std::shared_ptr<const TokenTable> table) { table_.store(std::move(table)); }
-    bool requires_tokens() const { return table_.load() != nullptr; }
+    void replace(std::shared_ptr<const TokenTable> table);
+    bool requires_tokens() const { return table() != nullptr; }
 
 private:
-    std::atomic<std::shared_ptr<const TokenTable>> table_;
+    std::shared_ptr<const TokenTable> table() const;
+
+    // A mutex rather than std::atomic<std::shared_ptr>: libstdc++'s lock-bit implementation
+    // is invisible to ThreadSanitizer, and the copy under an uncontended lock is cheap.
+    mutable std::mutex table_mutex_;
+    std::shared_ptr<const TokenTable> table_;
     mutable FailedAuthentications failures_;
 };
 
