@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <fcntl.h>
 #include <poll.h>
@@ -64,7 +65,8 @@ struct ProcessRunner::Child {
     std::mutex mutex;
     pid_t pid = -1;
     bool killed = false;
-    bool done = false;
+    bool done = false;   // set by the waiting thread as its last step before posting the result
+    std::thread waiter;  // joined once done (by a later start) or at destruction
 };
 
 ProcessRunner::ProcessRunner(boost::asio::io_context& ioc) : ioc_{ioc} {
@@ -74,7 +76,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& ioc) : ioc_{ioc} {
 
 ProcessRunner::~ProcessRunner() {
     stopping_ = true;
-    std::vector<std::thread> threads;
+    std::vector<std::shared_ptr<Child>> children;
     {
         std::lock_guard lock{mutex_};
         for (const auto& child : children_) {
@@ -82,26 +84,39 @@ ProcessRunner::~ProcessRunner() {
             if (child->pid > 0 && !child->done) ::kill(child->pid, SIGKILL);
             child->killed = true;
         }
-        threads = std::move(threads_);
+        children = std::move(children_);
     }
-    for (auto& thread : threads) thread.join();
+    for (auto& child : children) {
+        if (child->waiter.joinable()) child->waiter.join();
+    }
+}
+
+std::size_t ProcessRunner::threads() const {
+    std::lock_guard lock{mutex_};
+    return children_.size();
 }
 
 std::uint64_t ProcessRunner::start(ProcessSpec spec, Done done) {
     auto child = std::make_shared<Child>();
-    std::lock_guard lock{mutex_};
-    child->handle = next_handle_++;
-    // Forget children that ended; their threads are joined at destruction.
-    children_.erase(std::remove_if(children_.begin(), children_.end(),
-                                   [](const std::shared_ptr<Child>& c) {
-                                       std::lock_guard child_lock{c->mutex};
-                                       return c->done;
-                                   }),
-                    children_.end());
-    children_.push_back(child);
-    threads_.emplace_back([this, child, spec = std::move(spec), done = std::move(done)]() mutable {
-        run(child, std::move(spec), std::move(done));
-    });
+    std::vector<std::shared_ptr<Child>> ended;
+    {
+        std::lock_guard lock{mutex_};
+        child->handle = next_handle_++;
+        // Children that ended leave the list, so that an agent running for months keeps a
+        // thread only per command still running.
+        const auto first_ended = std::stable_partition(children_.begin(), children_.end(), [](const auto& c) {
+            std::lock_guard child_lock{c->mutex};
+            return !c->done;
+        });
+        std::move(first_ended, children_.end(), std::back_inserter(ended));
+        children_.erase(first_ended, children_.end());
+        children_.push_back(child);
+        child->waiter = std::thread{[this, child, spec = std::move(spec), done = std::move(done)]() mutable {
+            run(child, std::move(spec), std::move(done));
+        }};
+    }
+    // Their threads are past their last step: the joins are immediate.
+    for (auto& old : ended) old->waiter.join();
     return child->handle;
 }
 
@@ -115,10 +130,9 @@ void ProcessRunner::kill(std::uint64_t handle) {
     }
     if (!child) return;
     std::lock_guard child_lock{child->mutex};
-    if (child->pid > 0 && !child->done) {
-        child->killed = true;
-        ::kill(child->pid, SIGTERM);
-    }
+    if (child->done) return;
+    child->killed = true; // before the spawn: the command never starts
+    if (child->pid > 0) ::kill(child->pid, SIGTERM);
 }
 
 void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done done) {
@@ -164,7 +178,9 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
     {
         std::lock_guard child_lock{child->mutex};
         // posix_spawnp looks the program up in PATH, as a shell would, but runs no shell.
-        spawned = stopping_ ? ECANCELED : posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+        // A kill that came before the spawn stops the command from starting at all.
+        spawned = stopping_ || child->killed ? ECANCELED
+                                             : posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), environ);
         child->pid = spawned == 0 ? pid : -1;
     }
     posix_spawn_file_actions_destroy(&actions);
@@ -178,6 +194,7 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
         {
             std::lock_guard child_lock{child->mutex};
             child->done = true;
+            result.killed = child->killed;
         }
         boost::asio::post(ioc_, [done = std::move(done), result] { done(result); });
         return;

@@ -53,14 +53,17 @@ public:
     // Kills a command still running (SIGTERM, then SIGKILL after 5 s); its Done is still called.
     void kill(std::uint64_t handle);
 
+    // Waiting threads kept: those of running commands, plus ended ones not yet joined (they
+    // are joined by the next start). For tests.
+    std::size_t threads() const;
+
 private:
     struct Child;
     void run(std::shared_ptr<Child> child, ProcessSpec spec, Done done);
 
     boost::asio::io_context& ioc_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Child>> children_;
-    std::vector<std::thread> threads_;
     std::uint64_t next_handle_ = 1;
     std::atomic<bool> stopping_{false};
 };
