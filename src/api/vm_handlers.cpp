@@ -122,8 +122,8 @@ void handle_delete_vm(const http::Request& request, ApiContext& context, Reply r
 http::Response handle_vm_event(const http::Request& request, ApiContext& context) {
     const auto vm_id = request.path_param("vmId");
     const auto event = parse_vm_event(request.body);
-    if (request.caller) {
-        // A bound agent reports only for VMs placed on its own nodes.
+    if (request.caller || request.client_certificate_names) {
+        // A bound agent (by token or by certificate) reports only for VMs on its own nodes.
         const auto placed = context.orchestrator.vm(vm_id);
         if (!placed) throw unknown_vm(vm_id);
         require_node_access(request, placed->node_id);

@@ -286,6 +286,10 @@ void HttpSession<Stream>::send(Response&& response, unsigned version, bool keep_
     response_.result(static_cast<unsigned>(response.status));
     response_.set(bhttp::field::server, server_name);
     if (!response.content_type.empty()) response_.set(bhttp::field::content_type, response.content_type);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // Browsers that reached the daemon over HTTPS keep to it (180 days).
+        response_.set(bhttp::field::strict_transport_security, "max-age=15552000");
+    }
     for (auto& header : response.headers) response_.set(header.name, std::move(header.value));
     response_.body() = std::move(response.body);
     response_.keep_alive(keep_alive);

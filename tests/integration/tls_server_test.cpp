@@ -76,6 +76,9 @@ protected:
         write(identity + ".pem", certificate.certificate_pem);
         write(identity + ".key", certificate.private_key_pem);
     }
+    static std::string secure_header(WebClient& client) {
+        return std::string{client.request(Method::get, "/healthz").header("Strict-Transport-Security").value_or("")};
+    }
     static macvmorx::http::ClientResponse heartbeat(WebClient& client, const std::string& node) {
         return client.request(Method::post, "/api/heartbeat", json{{"nodeId", node}}.dump(),
                               {{"Content-Type", "application/json"}});
@@ -164,6 +167,25 @@ TEST_F(Https, WithAClientCaAgentsMustShowACertificateNamingTheirNode) {
     // A certificate from another CA fails the handshake.
     auto forged = client(daemon.port(), server_ca.certificate_pem(), "forged");
     EXPECT_THROW(heartbeat(forged, "mac-1"), std::system_error);
+
+    // Nor may anyone but mac-1's certificate report events of a VM placed on mac-1.
+    ASSERT_EQ(browser.request(Method::post, "/api/nodes/rack-2/drain").status, 200);
+    const auto placed = browser.request(Method::post, "/api/schedule-vm", R"({"imageName":"sonoma","vmId":"vm-on-1"})",
+                                        {{"Content-Type", "application/json"}});
+    ASSERT_EQ(placed.status, 200) << placed.body;
+    ASSERT_EQ(json::parse(placed.body)["nodeId"], "mac-1");
+    const auto event = [](WebClient& as) {
+        return as.request(Method::post, "/api/vms/vm-on-1/events", R"({"state":"failed","message":"forged"})",
+                          {{"Content-Type", "application/json"}});
+    };
+    EXPECT_EQ(event(browser).status, 403) << "no certificate";
+    EXPECT_EQ(event(rack).status, 403) << "another node's certificate";
+    EXPECT_NE(json::parse(browser.request(Method::get, "/api/vms/vm-on-1").body)["state"], "failed");
+    EXPECT_EQ(mac1.request(Method::post, "/api/vms/vm-on-1/events", R"({"state":"provisioning"})",
+                           {{"Content-Type", "application/json"}})
+                  .status,
+              200);
+    EXPECT_EQ(secure_header(browser), "max-age=15552000");
 
     const auto nodes = json::parse(browser.request(Method::get, "/api/nodes").body);
     ASSERT_EQ(nodes.size(), 2u) << nodes;
