@@ -177,14 +177,6 @@ bool Daemon::reload() {
     }
 }
 
-namespace {
-
-bool is_loopback(const std::string& address) {
-    return address == "127.0.0.1" || address == "::1" || address == "localhost" || address.starts_with("127.");
-}
-
-} // namespace
-
 std::uint16_t Daemon::start() {
     const auto& tokens_file = parts_->config.tokens_file;
     if (!tokens_file.empty()) {
@@ -193,7 +185,7 @@ std::uint16_t Daemon::start() {
         spdlog::info("tokens required: {} tokens from {}", table->size(), tokens_file);
         parts_->guard.replace(std::move(table));
         parts_->router.set_access_guard(&parts_->guard);
-    } else if (!is_loopback(parts_->config.bind_address)) {
+    } else if (config::is_open_beyond_loopback(parts_->config)) {
         spdlog::warn("NO TOKENS FILE: anyone who can reach {}:{} may report hosts, place and delete VMs. "
                      "Give --tokens-file (docs/security.md) before exposing the port.",
                      parts_->config.bind_address, parts_->config.port);

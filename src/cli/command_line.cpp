@@ -275,6 +275,7 @@ struct SimulateText {
     std::vector<std::string> images;
     bool no_long_poll = false;
     bool no_queue = false;
+    std::string token_file;
 };
 
 const CLI::Validator server_url_check{
@@ -314,6 +315,11 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
         ->envname("MACVMORX_SERVER")
         ->check(server_url_check)
         ->capture_default_str();
+    simulate.add_option("--token-file", text.token_file,
+                        "A token for an orchestrator that requires them (admin: the simulated Macs report and "
+                        "place VMs), read from this file")
+        ->envname("MACVMORX_SIMULATE_TOKEN_FILE")
+        ->check(CLI::ExistingFile);
     simulate.add_option("--nodes", options.nodes, "Simulated Mac Minis")->check(CLI::Range(1, 100'000))->capture_default_str();
     simulate.add_option("--node-prefix", options.node_prefix, "Node ids are this prefix and a number")
         ->capture_default_str();
@@ -578,6 +584,12 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
             if (comma > start) parsed.new_token.node_patterns.push_back(nodes_text.substr(start, comma - start));
             start = comma + 1;
         }
+        // The line must read back: no spaces or '#' (a comment) in a pattern.
+        if (nodes_text.find_first_of(" \t#") != std::string::npos) {
+            parsed.exit_code = 2;
+            parsed.output = "macvmorx: error: --nodes: node ids and patterns have no spaces and no '#'\n";
+            return parsed;
+        }
         if (!parsed.new_token.node_patterns.empty() && parsed.new_token.role != auth::Role::agent) {
             parsed.exit_code = 2;
             parsed.output = "macvmorx: error: --nodes binds agent tokens only\n";
@@ -597,6 +609,15 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
         parsed.command = Command::server;
     } else if (simulate->parsed()) {
         apply_simulate_text(parsed.simulation, simulate_text);
+        if (!simulate_text.token_file.empty()) {
+            try {
+                parsed.simulation.token = config::read_secret_file(simulate_text.token_file, "--token-file");
+            } catch (const config::ConfigError& error) {
+                parsed.exit_code = 2;
+                parsed.output = std::string("macvmorx: error: ") + error.what() + "\n";
+                return parsed;
+            }
+        }
         apply_log_text(parsed.log, simulate_log_text);
         parsed.command = Command::simulate;
     } else if (agent_command->parsed()) {

@@ -9,6 +9,13 @@ namespace macvmorx::config {
 
 unsigned default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+bool is_open_beyond_loopback(const ServerConfig& config) {
+    if (!config.tokens_file.empty()) return false;
+    const auto& address = config.bind_address;
+    const bool loopback = address == "::1" || address == "localhost" || address.starts_with("127.");
+    return !loopback;
+}
+
 std::string describe(const ServerConfig& config) {
     std::string line;
     line += "bind=" + config.bind_address;

@@ -227,7 +227,9 @@ void FleetSimulator::run() {
             if (!ec) fleet.boot(*node);
         });
     }
-    fleet.ci = std::make_unique<http::AsyncClient>(fleet.ioc, fleet.options.server.host, fleet.options.server.port);
+    fleet.ci = std::make_unique<http::AsyncClient>(
+        fleet.ioc, fleet.options.server.host, fleet.options.server.port, std::chrono::seconds{10},
+        fleet.options.server.tls ? std::optional{http::ClientTls{}} : std::nullopt);
     fleet.every_random(fleet.job_timer, fleet.options.jobs_per_minute, [&fleet] { fleet.submit_job(); });
     fleet.every_random(fleet.failure_timer, fleet.options.node_failures_per_hour / 60.0,
                        [&fleet] { fleet.fail_random_node(); });

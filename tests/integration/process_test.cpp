@@ -221,7 +221,7 @@ TEST(Process, TokenCreatePrintsATokenAndItsLineAndSighupLoadsANewTokensFile) {
     EXPECT_EQ(get_nodes(viewer), 200);
     EXPECT_EQ(client.connections_opened(), 1u) << "SIGHUP kept the connection";
     daemon.signal(SIGTERM);
-    EXPECT_EQ(daemon.wait_for_exit(5s), 0);
+    EXPECT_EQ(daemon.wait_for_exit(5s), 0) << daemon.output();
     std::filesystem::remove_all(directory);
 }
 

@@ -2,11 +2,16 @@
 
 #include "test_daemon.hpp"
 
+#include "macvmorx/auth/token.hpp"
 #include "macvmorx/sim/fleet_simulator.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -75,4 +80,34 @@ TEST(Simulator, ASimulatedFleetRegistersTakesJobsAndEndsThem) {
         << "those still in flight at the stop are not counted";
     EXPECT_GT(stats.jobs_placed + stats.jobs_queued, 5u);
     EXPECT_EQ(stats.jobs_refused, 0u) << "jobs wait in the queue rather than being refused";
+}
+
+// `macvmorx simulate --token-file`: a simulated fleet against a daemon that requires tokens.
+TEST(Simulator, ASimulatedFleetReportsAndPlacesWithAnAdminToken) {
+    const auto tokens = std::filesystem::temp_directory_path() / ("macvmorx-sim-tokens-" + std::to_string(::getpid()));
+    std::ofstream{tokens} << "sha256:" << macvmorx::auth::sha256_hex("mvx_sim-admin") << " admin simulator\n";
+    auto config = macvmorx::testing::test_config();
+    config.tokens_file = tokens.string();
+    macvmorx::testing::TestDaemon server{config};
+    auto options = small_fast_fleet(server.port());
+    options.token = "mvx_sim-admin";
+    FleetSimulator simulator{options};
+    std::thread runner{[&simulator] { simulator.run(); }};
+
+    auto client = server.client();
+    const auto nodes = [&client] {
+        const auto answer = client.request(macvmorx::http::Method::get, "/api/nodes", {},
+                                           {{"Authorization", "Bearer mvx_sim-admin"}});
+        return answer.status == 200 ? json::parse(answer.body) : json::array();
+    };
+    EXPECT_TRUE(eventually([&] { return nodes().size() == 6; })) << "the simulated Macs' heartbeats carry the token";
+    EXPECT_TRUE(eventually([&] {
+        const auto answer = client.request(macvmorx::http::Method::get, "/api/vms", {},
+                                           {{"Authorization", "Bearer mvx_sim-admin"}});
+        return answer.status == 200 && !json::parse(answer.body).empty();
+    })) << "its CI places VMs with the token";
+    EXPECT_EQ(client.get("/api/nodes").status, 401);
+    simulator.stop();
+    runner.join();
+    std::filesystem::remove(tokens);
 }

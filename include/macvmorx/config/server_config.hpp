@@ -47,6 +47,10 @@ struct ServerConfig {
 // Hardware threads, at least one.
 unsigned default_thread_count();
 
+// Whether anyone beyond this machine may use the API without a token: no tokens file, and an
+// address other than loopback. The daemon warns about it at start.
+bool is_open_beyond_loopback(const ServerConfig& config);
+
 // One line naming every setting and its value, for the startup log.
 std::string describe(const ServerConfig& config);
 

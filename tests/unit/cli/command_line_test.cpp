@@ -229,5 +229,22 @@ TEST_F(CommandLineTest, SecurityFlagsOfTheServerAndTheAgent) {
     EXPECT_EQ(parsed.new_token.node_patterns, (std::vector<std::string>{"mac-01", "spare-*"}));
     EXPECT_EQ(parse_command_line({"token", "create", "--role", "ci", "--name", "a b"}).exit_code, 2);
     EXPECT_EQ(parse_command_line({"token", "create", "--role", "ci", "--name", "x", "--nodes", "m"}).exit_code, 2);
+    EXPECT_EQ(parse_command_line({"token", "create", "--role", "agent", "--name", "x", "--nodes", "a b"}).exit_code, 2);
+    EXPECT_EQ(parse_command_line({"token", "create", "--role", "agent", "--name", "x", "--nodes", "a#b"}).exit_code, 2);
     std::filesystem::remove(file);
+}
+
+TEST(OpenApiWarning, OnlyAnApiWithoutTokensListeningBeyondLoopbackIsOpenToTheNetwork) {
+    macvmorx::config::ServerConfig config;
+    EXPECT_TRUE(macvmorx::config::is_open_beyond_loopback(config)) << "the default binds 0.0.0.0";
+    for (const char* address : {"127.0.0.1", "127.0.0.2", "::1", "localhost"}) {
+        config.bind_address = address;
+        EXPECT_FALSE(macvmorx::config::is_open_beyond_loopback(config)) << address;
+    }
+    for (const char* address : {"::", "10.0.0.5", "192.168.1.2"}) {
+        config.bind_address = address;
+        EXPECT_TRUE(macvmorx::config::is_open_beyond_loopback(config)) << address;
+    }
+    config.tokens_file = "/etc/macvmorx/tokens";
+    EXPECT_FALSE(macvmorx::config::is_open_beyond_loopback(config)) << "tokens close it";
 }
