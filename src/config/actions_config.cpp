@@ -201,9 +201,14 @@ ActionsConfig load_actions_config(const std::filesystem::path& file) {
         if (!scope) read.fail("scope", "'" + scope_text + "' is not org:OWNER or repo:OWNER/REPO");
         pool.scope = *scope;
         pool.runner_group_id = read.integer(*table, "runner_group_id").value_or(1);
-        pool.warm = static_cast<int>(read.integer(*table, "warm").value_or(0));
-        if (pool.warm < 0 || pool.warm > 1000) read.fail("warm", "must be between 0 and 1000");
-        if (const auto cpu = read.integer(*table, "cpu")) pool.cpu = static_cast<int>(*cpu);
+        // Range checks before narrowing: 4294967301 must not become 5.
+        const auto warm = read.integer(*table, "warm").value_or(0);
+        if (warm < 0 || warm > 1000) read.fail("warm", "must be between 0 and 1000");
+        pool.warm = static_cast<int>(warm);
+        if (const auto cpu = read.integer(*table, "cpu")) {
+            if (*cpu < 1 || *cpu > 1024) read.fail("cpu", "must be between 1 and 1024");
+            pool.cpu = static_cast<int>(*cpu);
+        }
         if (const auto* memory = table->get("memory_gb")) {
             const auto value = memory->value<double>();
             if (!value || *value <= 0) read.fail("memory_gb", "must be a positive number");

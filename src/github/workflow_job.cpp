@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace macvmorx::github {
@@ -25,6 +26,9 @@ std::string text(const json& object, const char* name, const char* path) {
 std::int64_t number(const json& object, const char* name, const char* path) {
     const json& value = member(object, name, path);
     if (!value.is_number_integer()) throw std::invalid_argument(std::string(path) + " must be a whole number");
+    if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+        throw std::invalid_argument(std::string(path) + " is too large");
+    }
     return value.get<std::int64_t>();
 }
 

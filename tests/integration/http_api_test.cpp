@@ -221,3 +221,23 @@ TEST_F(HttpApiTest, ANumberTooLargeForADoubleIsA400NotACrash) {
     expect_refused(client.post_json("/api/heartbeat", R"({"nodeId":"mac-1","cpuUsagePercent":1e400})"), 400);
     expect_refused(client.post_json("/api/schedule-vm", R"({"imageName":"x","memoryGB":1e999})"), 400);
 }
+
+TEST_F(HttpApiTest, HugeArraysAreRefusedNotStored) {
+    json images = json::array();
+    for (int i = 0; i < 257; ++i) images.push_back("image-" + std::to_string(i));
+    auto answer = client.post_json("/api/heartbeat", json{{"nodeId", "mac-1"}, {"cachedImages", images}}.dump());
+    expect_refused(answer, 422);
+    EXPECT_EQ(json::parse(answer.body)["field"], "cachedImages");
+
+    json vms = json::array();
+    for (int i = 0; i < 65; ++i) vms.push_back({{"vmId", "vm-" + std::to_string(i)}, {"imageName", "x"}});
+    answer = client.post_json("/api/heartbeat", json{{"nodeId", "mac-1"}, {"vmCount", 65}, {"vms", vms}}.dump());
+    expect_refused(answer, 422);
+    EXPECT_EQ(json::parse(answer.body)["field"], "vms");
+
+    // A million images do not fit the body limit: refused before anything is parsed.
+    std::string million = R"({"nodeId":"mac-1","cachedImages":[)";
+    for (int i = 0; i < 1'000'000; ++i) million += i == 0 ? "\"x\"" : ",\"x\"";
+    million += "]}";
+    expect_refused(client.post_json("/api/heartbeat", million), 413);
+}

@@ -9,7 +9,7 @@ namespace macvmorx::auth {
 
 // What a token lets its holder do. Each role's routes are listed in docs/security.md.
 //   agent:  heartbeats, its node's commands, its VMs' events
-//   ci:     schedule, read and delete VMs and jobs (and every other read)
+//   ci:     place, read and delete VMs, read jobs (and every other read)
 //   viewer: every read and the dashboard
 //   admin:  everything, including drain, undrain, labels and forgetting nodes
 enum class Role { agent, ci, viewer, admin };

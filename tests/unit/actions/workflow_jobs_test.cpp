@@ -340,6 +340,9 @@ TEST(WorkflowJobEvent, ReadsGithubsPayloadAndNamesWhatIsMissing) {
     EXPECT_EQ(error_of(R"({"action":"queued","repository":{"full_name":"a/b"}})"), "workflow_job is missing");
     EXPECT_EQ(error_of(R"({"action":"queued","workflow_job":{"id":"x","run_id":1},"repository":{"full_name":"a/b"}})"),
               "workflow_job.id must be a whole number");
+    EXPECT_EQ(error_of(R"({"action":"queued","workflow_job":{"id":9223372036854775808,"run_id":1},"repository":{"full_name":"a/b"}})"),
+              "workflow_job.id is too large")
+        << "an id beyond int64 must not wrap to a negative one";
     EXPECT_EQ(error_of(R"({"action":"queued","workflow_job":{"id":1,"run_id":1,"labels":[1]},"repository":{"full_name":"a/b"}})"),
               "workflow_job.labels must be an array of strings");
     EXPECT_EQ(error_of("[1]"), "the body is not a JSON object");

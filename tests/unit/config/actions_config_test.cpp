@@ -106,6 +106,10 @@ TEST(ActionsConfig, MistakesNameTheFileTheSettingAndTheProblem) {
     EXPECT_NE(error_of("[github\n").find(".toml:"), std::string::npos) << "a syntax error has its line";
     const std::string twice = "[[pools]]\nname = \"a\"\nruns_on = [\"x\"]\nimage = \"x\"\nscope = \"org:acme\"\n";
     EXPECT_NE(error_of(twice + twice).find("names two pools"), std::string::npos);
+    // Range checks come before narrowing to int: 4294967301 is not 5.
+    EXPECT_NE(error_of(twice + "warm = 4294967301\n").find("pools[0].warm"), std::string::npos);
+    EXPECT_NE(error_of(twice + "cpu = 0\n").find("pools[0].cpu"), std::string::npos);
+    EXPECT_NE(error_of(twice + "cpu = 4294967300\n").find("pools[0].cpu"), std::string::npos);
 }
 
 TEST(ActionsConfig, SecretsComeFromFilesWithoutTheTrailingNewline) {
