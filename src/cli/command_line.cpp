@@ -8,6 +8,7 @@
 #include "macvmorx/auth/token_table.hpp"
 #include "macvmorx/base/byte_size.hpp"
 #include "macvmorx/base/duration.hpp"
+#include "macvmorx/config/settings_file.hpp"
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
@@ -389,6 +390,7 @@ void apply_simulate_text(sim::SimulationOptions& options, const SimulateText& te
 
 // The raw text of the agent's settings that need our own parsing.
 struct AgentText {
+    std::string config_file; // read before parsing, by merge_settings_file
     std::string server = "http://127.0.0.1:8080";
     std::string heartbeat_interval = "5s";
     std::vector<std::string> labels; // KEY=VALUE
@@ -408,6 +410,11 @@ std::string host_name() {
 void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, AgentText& text, config::LogConfig& log,
                        LogText& log_text) {
     options.agent.node_id = host_name();
+    command.add_option("--config", text.config_file,
+                       "A TOML file of these settings, one key per flag without its dashes; flags and "
+                       "variables beat it (docs/agent.md)")
+        ->envname("MACVMORX_AGENT_CONFIG")
+        ->check(CLI::ExistingFile);
     command.add_option("--server", text.server, "The orchestrator")
         ->envname("MACVMORX_AGENT_SERVER")
         ->check(server_url_check)
@@ -509,9 +516,55 @@ std::string name_the_variable(const CLI::App& command, const std::vector<std::st
     return message;
 }
 
+// The value of `--config` among the subcommand's arguments, or of its environment variable.
+std::string config_file_argument(const std::vector<std::string>& arguments, const char* variable) {
+    for (std::size_t i = 0; i < arguments.size(); ++i) {
+        if (arguments[i] == "--config" && i + 1 < arguments.size()) return arguments[i + 1];
+        if (arguments[i].starts_with("--config=")) return arguments[i].substr(9);
+    }
+    const char* value = std::getenv(variable);
+    return value == nullptr ? std::string{} : std::string{value};
+}
+
+// Turns a settings file into flags for the settings given neither as flags nor as variables,
+// so that flags beat variables, which beat the file, which beats defaults (CLI11's own config
+// files would beat variables). Returns an error naming the file and the key.
+std::optional<std::string> merge_settings_file(const CLI::App& command, const std::string& path,
+                                               std::vector<std::string>& arguments) {
+    if (path.empty()) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> settings;
+    try {
+        settings = config::read_settings_file(path);
+    } catch (const config::ConfigError& error) {
+        return std::string{"--config: "} + error.what();
+    }
+    const std::vector<std::string> given = arguments;
+    for (const auto& [key, value] : settings) {
+        const CLI::Option* option = command.get_option_no_throw("--" + key);
+        if (option == nullptr || key == "config" || key == "help") {
+            return "--config: " + path + ": '" + key + "' is not a setting of `macvmorx " + command.get_name() + "`";
+        }
+        const bool as_flag = std::any_of(given.begin(), given.end(), [option](const std::string& arg) {
+            const std::string flag = arg.substr(0, arg.find('='));
+            return flag.starts_with("-") && option->check_name(flag);
+        });
+        const auto& variable = option->get_envname();
+        const bool as_variable = !variable.empty() && std::getenv(variable.c_str()) != nullptr;
+        if (as_flag || as_variable) continue;
+        if (option->get_type_size() == 0) { // a flag without a value
+            if (value == "true") arguments.push_back("--" + key);
+            continue;
+        }
+        arguments.push_back("--" + key);
+        arguments.push_back(value);
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
-ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) {
+ParsedCommandLine parse_command_line(const std::vector<std::string>& given_arguments) {
+    std::vector<std::string> arguments = given_arguments;
     ParsedCommandLine parsed;
     parsed.server.threads = config::default_thread_count();
     ServerText text;
@@ -553,6 +606,17 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
                              "Agent tokens: the node ids it may report for, comma-separated; '*' matches any run "
                              "of characters (default: any node)");
     auto* version_command = app.add_subcommand("version", "Print the version");
+
+    if (!arguments.empty() && arguments.front() == "agent") {
+        const std::vector<std::string> agent_arguments(arguments.begin() + 1, arguments.end());
+        if (const auto error = merge_settings_file(*agent_command,
+                                                   config_file_argument(agent_arguments, "MACVMORX_AGENT_CONFIG"),
+                                                   arguments)) {
+            parsed.exit_code = 2;
+            parsed.output = "macvmorx: error: " + *error + "\n";
+            return parsed;
+        }
+    }
 
     // CLI11 wants argv order reversed when given a vector.
     std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());

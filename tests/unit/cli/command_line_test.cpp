@@ -248,3 +248,48 @@ TEST(OpenApiWarning, OnlyAnApiWithoutTokensListeningBeyondLoopbackIsOpenToTheNet
     config.tokens_file = "/etc/macvmorx/tokens";
     EXPECT_FALSE(macvmorx::config::is_open_beyond_loopback(config)) << "tokens close it";
 }
+
+TEST(AgentConfigFile, SettingsComeFromTheFileUnlessAFlagOrAVariableGivesThem) {
+    const auto file = std::filesystem::temp_directory_path() / ("macvmorx-agent-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream{file} << "# the agent of mac-42\n"
+                           "server = \"https://macvmorx.lab:9443\"\n"
+                           "node-id = \"mac-42\"\n"
+                           "heartbeat-interval = \"10s\"\n"
+                           "max-cached-images = 3\n"
+                           "label = [\"xcode=16.1\", \"rack=b2\"]\n";
+    const std::string path = file.string();
+    unsetenv("MACVMORX_AGENT_NODE_ID");
+
+    auto parsed = parse_command_line({"agent", "--config", path});
+    ASSERT_EQ(parsed.command, Command::agent) << parsed.output;
+    EXPECT_EQ(parsed.agent.server.host, "macvmorx.lab");
+    EXPECT_TRUE(parsed.agent.server.tls);
+    EXPECT_EQ(parsed.agent.agent.node_id, "mac-42");
+    EXPECT_EQ(parsed.agent.agent.heartbeat_interval, 10s);
+    EXPECT_EQ(parsed.agent.agent.max_cached_images, 3u);
+    ASSERT_EQ(parsed.agent.agent.labels.size(), 2u);
+    EXPECT_EQ(parsed.agent.agent.labels[1].value, "b2");
+
+    parsed = parse_command_line({"agent", "--config", path, "--node-id", "from-flag"});
+    EXPECT_EQ(parsed.agent.agent.node_id, "from-flag") << "a flag beats the file";
+    setenv("MACVMORX_AGENT_NODE_ID", "from-variable", 1);
+    parsed = parse_command_line({"agent", "--config", path});
+    EXPECT_EQ(parsed.agent.agent.node_id, "from-variable") << "a variable beats the file";
+    EXPECT_EQ(parsed.agent.agent.max_cached_images, 3u) << "the rest still comes from the file";
+    unsetenv("MACVMORX_AGENT_NODE_ID");
+    setenv("MACVMORX_AGENT_CONFIG", path.c_str(), 1);
+    EXPECT_EQ(parse_command_line({"agent"}).agent.agent.node_id, "mac-42") << "the file named by its variable";
+    unsetenv("MACVMORX_AGENT_CONFIG");
+
+    std::ofstream{file, std::ios::trunc} << "colour = \"blue\"\n";
+    parsed = parse_command_line({"agent", "--config", path});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("'colour' is not a setting of `macvmorx agent`"), std::string::npos) << parsed.output;
+    std::ofstream{file, std::ios::trunc} << "server = \"http://x:1\"\nnode-id = [\n";
+    parsed = parse_command_line({"agent", "--config", path});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find(path + ":"), std::string::npos) << parsed.output;
+    std::ofstream{file, std::ios::trunc} << "max-cached-images = 0\n";
+    EXPECT_EQ(parse_command_line({"agent", "--config", path}).exit_code, 2) << "values from the file are checked as flags are";
+    std::filesystem::remove(file);
+}
