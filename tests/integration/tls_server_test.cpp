@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 
 #include <filesystem>
 #include <fstream>
@@ -242,4 +244,36 @@ TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
     const auto nodes = json::parse(browser.request(Method::get, "/api/nodes").body);
     ASSERT_EQ(nodes.size(), 1u);
     EXPECT_EQ(nodes[0]["nodeId"], "mac-7");
+}
+
+namespace {
+
+// A TLS handshake with the daemon from a bare OpenSSL client limited to one protocol version;
+// the client's security level is lowered so that only the server can refuse an old version.
+bool handshake_with_version(std::uint16_t port, int version, const std::string& ca_file) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context{SSL_CTX_new(TLS_client_method()), &SSL_CTX_free};
+    SSL_CTX_set_security_level(context.get(), 0);
+    SSL_CTX_set_min_proto_version(context.get(), version);
+    SSL_CTX_set_max_proto_version(context.get(), version);
+    SSL_CTX_set_cipher_list(context.get(), "DEFAULT:@SECLEVEL=0");
+    SSL_CTX_load_verify_locations(context.get(), ca_file.c_str(), nullptr);
+    SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+    std::unique_ptr<BIO, decltype(&BIO_free_all)> connection{
+        BIO_new_connect(("127.0.0.1:" + std::to_string(port)).c_str()), &BIO_free_all};
+    if (BIO_do_connect(connection.get()) != 1) return false;
+    std::unique_ptr<SSL, decltype(&SSL_free)> tls{SSL_new(context.get()), &SSL_free};
+    BIO* raw = connection.release();
+    SSL_set_bio(tls.get(), raw, raw); // the SSL owns the BIO now
+    return SSL_connect(tls.get()) == 1;
+}
+
+} // namespace
+
+TEST_F(Https, TlsOlderThan12IsRefused) {
+    TestDaemon daemon{tls_config(false)};
+    const auto ca_file = write("version-trust.pem", server_ca.certificate_pem());
+    EXPECT_TRUE(handshake_with_version(daemon.port(), TLS1_2_VERSION, ca_file)) << "the same client speaks TLS 1.2";
+    EXPECT_TRUE(handshake_with_version(daemon.port(), TLS1_3_VERSION, ca_file));
+    EXPECT_FALSE(handshake_with_version(daemon.port(), TLS1_1_VERSION, ca_file));
+    EXPECT_FALSE(handshake_with_version(daemon.port(), TLS1_VERSION, ca_file));
 }
