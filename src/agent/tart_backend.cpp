@@ -50,6 +50,12 @@ double TartBackend::image_size_gb(const std::string& image) const {
 }
 
 void TartBackend::start_vm(const VmLaunch& launch, Started done) {
+    // The cleanup of an earlier attempt of this VM would take the new clone, or its `tart run`.
+    if (const auto deleting = deletions_.find(launch.vm_name); deleting != deletions_.end()) {
+        deleting->second.waiting.push_back(
+            [this, launch, done = std::move(done)]() mutable { start_vm(launch, std::move(done)); });
+        return;
+    }
     const std::string name = launch.vm_name;
     run({options_.tart, "clone", launch.image, name}, options_.command_timeout,
         [this, launch, done = std::move(done)](ProcessResult cloned) mutable {
@@ -140,6 +146,7 @@ void TartBackend::ended(const std::string& vm_name, const std::string& how) {
 }
 
 void TartBackend::delete_vm(const std::string& vm_name, Done done) {
+    ++deletions_[vm_name].under_way;
     auto& vm = running_[vm_name];
     vm.deleting = true;
     if (vm.guest != 0) processes_.kill(vm.guest);
@@ -152,8 +159,17 @@ void TartBackend::delete_vm(const std::string& vm_name, Done done) {
             last_run_output_.erase(vm_name);
             const bool gone = deleted.ok() || deleted.output.find("does not exist") != std::string::npos;
             done(gone ? Outcome::success() : Outcome::failure(deleted.describe("tart delete " + vm_name)));
+            deletion_done(vm_name);
         });
     });
+}
+
+void TartBackend::deletion_done(const std::string& vm_name) {
+    const auto it = deletions_.find(vm_name);
+    if (it == deletions_.end() || --it->second.under_way > 0) return;
+    const auto waiting = std::move(it->second.waiting);
+    deletions_.erase(it);
+    for (const auto& start : waiting) start();
 }
 
 void TartBackend::inventory(std::function<void(Outcome, Inventory)> done) {

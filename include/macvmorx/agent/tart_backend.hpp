@@ -32,7 +32,8 @@ struct TartOptions {
 // `stop`, `delete`, `list --format json`, and the runner in the guest over SSH. Every command
 // runs with an argument vector and a timeout; a failure becomes an Outcome that says which
 // command failed and what it printed. The runner's configuration reaches the guest on SSH's
-// standard input, never on a command line.
+// standard input, never on a command line. A clone is made only once every deletion of its name
+// under way is done (a VM placed again on this host comes after the cleanup of its attempt).
 //
 // Threading: called on the agent's io_context; completions are posted back to it.
 class TartBackend final : public VmBackend {
@@ -60,6 +61,13 @@ private:
     void wait_for_ip(const VmLaunch& launch, Started done);
     void start_in_guest(const VmLaunch& launch, StartedVm started, Started done);
     void ended(const std::string& vm_name, const std::string& how);
+    void deletion_done(const std::string& vm_name);
+
+    // Deletions of a clone name under way, and the starts that wait for them to end.
+    struct Deletion {
+        int under_way = 0;
+        std::vector<std::function<void()>> waiting;
+    };
 
     boost::asio::io_context& ioc_;
     TartOptions options_;
@@ -67,6 +75,7 @@ private:
     std::map<std::string, Running> running_;
     std::map<std::string, double> image_sizes_;
     std::map<std::string, std::string> last_run_output_; // what `tart run` said when it ended early
+    std::map<std::string, Deletion> deletions_;          // clone name -> deletions of it under way
     std::function<void(const std::string&)> exit_handler_;
 };
 
