@@ -1,6 +1,8 @@
 // `macvmorx agent` as a process, driving a fake tart (tests/support/fake-tart) against the real
 // daemon: placements become clones that boot, deletions remove them, GitHub runners start in
-// the guest with their configuration on SSH's standard input, and failures are reported.
+// the guest with their configuration on SSH's standard input, and failures are reported. Several
+// agents share one daemon's placements; the image cache evicts through `tart delete`; an agent
+// killed mid-provisioning and started again reconciles with what tart holds.
 
 #include "daemon_process.hpp"
 #include "fake_github.hpp"
@@ -12,9 +14,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -35,6 +40,38 @@ std::string read_file(const std::filesystem::path& path) {
     return text.str();
 }
 
+// The file names in one folder of a fake tart's state.
+std::set<std::string> entries(const std::filesystem::path& folder) {
+    std::set<std::string> names;
+    std::error_code missing; // not made yet: nothing in it
+    for (const auto& entry : std::filesystem::directory_iterator(folder, missing)) {
+        names.insert(entry.path().filename().string());
+    }
+    return names;
+}
+
+// The images a fake tart holds, under tart's names for them.
+std::set<std::string> images_on(const std::filesystem::path& tart_state) {
+    std::set<std::string> images;
+    for (auto name : entries(tart_state / "images")) {
+        std::replace(name.begin(), name.end(), '%', '/');
+        std::replace(name.begin(), name.end(), '+', ':');
+        images.insert(name);
+    }
+    return images;
+}
+
+std::set<std::string> clones_on(const std::filesystem::path& tart_state) { return entries(tart_state / "vms"); }
+std::set<std::string> running_on(const std::filesystem::path& tart_state) { return entries(tart_state / "running"); }
+
+// How many times a fake tart was called with exactly `call` ("delete ghcr.io/acme/b:1").
+std::size_t calls_of(const std::filesystem::path& tart_state, const std::string& call) {
+    std::istringstream log{read_file(tart_state / "calls.log")};
+    std::size_t count = 0;
+    for (std::string line; std::getline(log, line);) count += line == call ? 1 : 0;
+    return count;
+}
+
 class TartAgent : public ::testing::Test {
 protected:
     std::filesystem::path state = std::filesystem::temp_directory_path() /
@@ -46,28 +83,67 @@ protected:
         std::filesystem::create_directories(state);
     }
     void TearDown() override {
-        if (agent) {
-            agent->signal(SIGTERM); // a graceful stop ends the VMs it runs
-            agent->wait_for_exit(std::chrono::seconds{10});
-        }
+        // A graceful stop ends the VMs an agent runs; all are asked at once, then awaited.
+        std::vector<DaemonProcess*> running;
+        if (agent) running.push_back(agent.get());
+        for (auto& other : others) running.push_back(other.get());
+        for (auto* process : running) process->signal(SIGTERM);
+        for (auto* process : running) process->wait_for_exit(std::chrono::seconds{10});
         agent.reset();
+        others.clear();
+        // Processes of a killed agent (a pull, a `tart run`) end once their state is gone.
         std::filesystem::remove_all(state);
     }
 
-    void start_agent(std::uint16_t port) {
-        agent = std::make_unique<DaemonProcess>(
-            MACVMORX_BINARY,
-            std::vector<std::string>{"agent", "--server", "http://127.0.0.1:" + std::to_string(port), "--node-id",
-                                     "mac-tart", "--tart", fake_tart_dir + "/tart", "--ssh", fake_tart_dir + "/ssh",
-                                     "--heartbeat-interval", "200ms", "--guest-user", "runner", "--log-level", "debug"},
-            std::vector<std::string>{"FAKE_TART_DIR=" + state.string()});
+    // `macvmorx agent` as node `node_id`, over a fake tart keeping its state in `tart_state`.
+    std::unique_ptr<DaemonProcess> launch_agent(std::uint16_t port, const std::string& node_id,
+                                                const std::filesystem::path& tart_state,
+                                                const std::vector<std::string>& extra_arguments = {},
+                                                const std::vector<std::string>& extra_environment = {}) {
+        std::filesystem::create_directories(tart_state);
+        std::vector<std::string> arguments{"agent", "--server", "http://127.0.0.1:" + std::to_string(port), "--node-id",
+                                           node_id, "--tart", fake_tart_dir + "/tart", "--ssh", fake_tart_dir + "/ssh",
+                                           "--heartbeat-interval", "200ms", "--guest-user", "runner", "--log-level",
+                                           "debug"};
+        arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
+        std::vector<std::string> environment{"FAKE_TART_DIR=" + tart_state.string()};
+        environment.insert(environment.end(), extra_environment.begin(), extra_environment.end());
+        return std::make_unique<DaemonProcess>(MACVMORX_BINARY, arguments, environment);
+    }
+    void start_agent(std::uint16_t port, const std::vector<std::string>& extra_arguments = {},
+                     const std::vector<std::string>& extra_environment = {}) {
+        agent = launch_agent(port, "mac-tart", state, extra_arguments, extra_environment);
+    }
+    // Ends the agent as a crash would: SIGKILL, nothing cleaned up, its commands (a pull, a
+    // clone, `tart run`) carry on without it.
+    void kill_agent() {
+        agent->signal(SIGKILL);
+        ASSERT_TRUE(agent->wait_for_exit(std::chrono::seconds{10}).has_value());
+        agent.reset();
     }
     std::string calls() const { return read_file(state / "calls.log"); }
 
     std::unique_ptr<DaemonProcess> agent;
+    std::vector<std::unique_ptr<DaemonProcess>> others;
 };
 
 json get(macvmorx::http::HttpClient& client, const std::string& target) { return json::parse(client.get(target).body); }
+
+int place(macvmorx::http::HttpClient& client, const std::string& vm_id, const std::string& image) {
+    return client.post_json("/api/schedule-vm", json{{"imageName", image}, {"vmId", vm_id}}.dump()).status;
+}
+
+bool vm_is(macvmorx::http::HttpClient& client, const std::string& vm_id, const std::string& vm_state) {
+    return eventually([&] { return get(client, "/api/vms/" + vm_id)["state"] == vm_state; }, 15s);
+}
+
+// Whether the VM's record went through `vm_state` with a message containing `words`.
+bool went_through(const json& vm, const std::string& vm_state, const std::string& words) {
+    return std::any_of(vm["transitions"].begin(), vm["transitions"].end(), [&](const json& transition) {
+        return transition["state"] == vm_state &&
+               transition["message"].get<std::string>().find(words) != std::string::npos;
+    });
+}
 
 } // namespace
 
@@ -175,4 +251,316 @@ TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInp
     }, 10s)) << agent->output() << calls() << client.get("/api/nodes/mac-tart").body << client.get("/api/vms").body;
     EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(state / "vms" / ("macvmorx-" + vm_id)); }));
     EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{500}; }));
+}
+
+TEST_F(TartAgent, ThreeAgentsTakeTwoVmsEachAtMostAndDeletionsRemoveTheRightClones) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    const std::vector<std::string> nodes{"mac-a", "mac-b", "mac-c"};
+    for (const auto& node : nodes) others.push_back(launch_agent(daemon.port(), node, state / node));
+    ASSERT_TRUE(eventually([&] {
+        return std::all_of(nodes.begin(), nodes.end(),
+                           [&](const std::string& node) { return client.get("/api/nodes/" + node).status == 200; });
+    }, 10s));
+
+    // Sampled whenever the test waits: the most clones one node's tart held.
+    std::size_t most_clones = 0;
+    const auto all_in_state = [&](const std::vector<std::string>& vm_ids, const std::string& vm_state) {
+        return eventually([&] {
+            for (const auto& node : nodes) most_clones = std::max(most_clones, clones_on(state / node).size());
+            return std::all_of(vm_ids.begin(), vm_ids.end(), [&](const std::string& vm_id) {
+                return get(client, "/api/vms/" + vm_id)["state"] == vm_state;
+            });
+        }, 20s);
+    };
+    // Each VM runs on the node it was placed on, and only there; each node's daemon record lists
+    // what its tart runs.
+    const auto where_they_run = [&](const std::vector<std::string>& vm_ids) {
+        std::map<std::string, std::set<std::string>> placed;
+        for (const auto& vm_id : vm_ids) {
+            const std::string node = get(client, "/api/vms/" + vm_id)["nodeId"];
+            placed[node].insert(vm_id);
+            const std::string clone = "macvmorx-" + vm_id;
+            EXPECT_TRUE(running_on(state / node).contains(clone)) << vm_id << " on " << node;
+            EXPECT_EQ(calls_of(state / node, "clone " + image + " " + clone), 1u) << vm_id << " on " << node;
+            for (const auto& other : nodes) {
+                if (other == node) continue;
+                EXPECT_FALSE(clones_on(state / other).contains(clone)) << vm_id << " also on " << other;
+                EXPECT_EQ(calls_of(state / other, "clone " + image + " " + clone), 0u) << vm_id << " also on " << other;
+            }
+        }
+        for (const auto& node : nodes) {
+            std::set<std::string> clones;
+            for (const auto& vm_id : placed[node]) clones.insert("macvmorx-" + vm_id);
+            EXPECT_EQ(clones_on(state / node), clones) << node;
+            EXPECT_TRUE(eventually([&] {
+                const auto record = get(client, "/api/nodes/" + node);
+                std::set<std::string> listed;
+                for (const auto& vm : record["vms"]) listed.insert(vm["vmId"].get<std::string>());
+                return listed == placed[node];
+            })) << client.get("/api/nodes/" + node).body;
+        }
+        return placed;
+    };
+
+    std::vector<std::string> first;
+    for (int i = 1; i <= 6; ++i) {
+        first.push_back("job-" + std::to_string(i));
+        ASSERT_EQ(place(client, first.back(), image), 200) << first.back();
+    }
+    EXPECT_EQ(place(client, "job-extra", image), 503) << "the six slots of three nodes are taken";
+    ASSERT_TRUE(all_in_state(first, "running")) << client.get("/api/vms").body;
+    auto placed = where_they_run(first);
+    for (const auto& node : nodes) EXPECT_EQ(placed[node].size(), 2u) << node;
+
+    // One VM off mac-a and one off mac-b: exactly their clones go, on their nodes.
+    const std::string off_a = *placed["mac-a"].begin();
+    const std::string off_b = *placed["mac-b"].rbegin();
+    ASSERT_EQ(client.del("/api/vms/" + off_a).status, 200);
+    ASSERT_EQ(client.del("/api/vms/" + off_b).status, 200);
+    ASSERT_TRUE(all_in_state({off_a, off_b}, "deleted"));
+    EXPECT_EQ(calls_of(state / "mac-a", "delete macvmorx-" + off_a), 1u);
+    EXPECT_EQ(calls_of(state / "mac-b", "delete macvmorx-" + off_b), 1u);
+    std::vector<std::string> kept;
+    for (const auto& vm_id : first) {
+        if (vm_id != off_a && vm_id != off_b) kept.push_back(vm_id);
+    }
+    ASSERT_TRUE(eventually([&] {
+        return clones_on(state / "mac-a").size() == 1 && clones_on(state / "mac-b").size() == 1;
+    }));
+    where_they_run(kept);
+
+    // The two free slots take the next two VMs; then the fleet is full again.
+    ASSERT_EQ(place(client, "job-7", image), 200);
+    ASSERT_EQ(place(client, "job-8", image), 200);
+    EXPECT_EQ(place(client, "job-extra", image), 503);
+    ASSERT_TRUE(all_in_state({"job-7", "job-8"}, "running")) << client.get("/api/vms").body;
+    kept.insert(kept.end(), {"job-7", "job-8"});
+    placed = where_they_run(kept);
+    EXPECT_EQ(std::set<std::string>({get(client, "/api/vms/job-7")["nodeId"], get(client, "/api/vms/job-8")["nodeId"]}),
+              std::set<std::string>({"mac-a", "mac-b"}));
+    for (const auto& node : nodes) EXPECT_EQ(placed[node].size(), 2u) << node;
+    EXPECT_LE(most_clones, 2u) << "a node's tart held more than the daemon's two VMs per node";
+}
+
+TEST_F(TartAgent, TheImageCacheDeletesTheLeastRecentlyUsedImageThatNoVmUses) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port(), {"--max-cached-images", "2", "--min-free-disk", "0"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    const std::string a = "ghcr.io/acme/a:1";
+    const std::string b = "ghcr.io/acme/b:1";
+    const std::string c = "ghcr.io/acme/c:1";
+
+    const auto run = [&](const std::string& vm_id, const std::string& image) -> ::testing::AssertionResult {
+        if (const int status = place(client, vm_id, image); status != 200) {
+            return ::testing::AssertionFailure() << "placing " << vm_id << ": " << status;
+        }
+        if (!vm_is(client, vm_id, "running")) {
+            return ::testing::AssertionFailure() << vm_id << " does not run: " << client.get("/api/vms/" + vm_id).body;
+        }
+        return ::testing::AssertionSuccess();
+    };
+    const auto remove = [&](const std::string& vm_id) -> ::testing::AssertionResult {
+        if (client.del("/api/vms/" + vm_id).status != 200 || !vm_is(client, vm_id, "deleted")) {
+            return ::testing::AssertionFailure() << vm_id << " is not deleted: "
+                                                 << client.get("/api/vms/" + vm_id).body;
+        }
+        return ::testing::AssertionSuccess();
+    };
+    // The node's cachedImages, most recently used first, are what its tart holds.
+    const auto cache_is = [&](const std::vector<std::string>& expected) -> ::testing::AssertionResult {
+        if (eventually([&] {
+                return get(client, "/api/nodes/mac-tart")["cachedImages"] == json(expected) &&
+                       images_on(state) == std::set<std::string>(expected.begin(), expected.end());
+            }, 10s)) {
+            return ::testing::AssertionSuccess();
+        }
+        std::string on_disk;
+        for (const auto& image : images_on(state)) on_disk += image + " ";
+        return ::testing::AssertionFailure() << "reported " << get(client, "/api/nodes/mac-tart")["cachedImages"].dump()
+                                             << ", tart holds " << on_disk;
+    };
+
+    ASSERT_TRUE(run("vm-1", a));
+    ASSERT_TRUE(remove("vm-1"));
+    ASSERT_TRUE(cache_is({a}));
+    ASSERT_TRUE(run("vm-2", b));
+    ASSERT_TRUE(remove("vm-2"));
+    ASSERT_TRUE(cache_is({b, a}));
+    ASSERT_TRUE(run("vm-3", a));
+    ASSERT_TRUE(remove("vm-3"));
+    ASSERT_TRUE(cache_is({a, b}));
+    EXPECT_EQ(calls_of(state, "pull " + a), 1u) << "the second VM of A used the cached image";
+
+    // A third image with room for two: B is used least recently, and no VM uses either.
+    ASSERT_TRUE(run("vm-4", c));
+    ASSERT_TRUE(cache_is({c, a})) << calls();
+    EXPECT_EQ(calls_of(state, "delete " + b), 1u) << calls();
+    EXPECT_EQ(calls_of(state, "delete " + a), 0u) << calls();
+
+    // vm-4 keeps C in use while A is used after it: C is the least recently used image now, but
+    // in use, so B coming back in takes A's place.
+    ASSERT_TRUE(run("vm-5", a));
+    ASSERT_TRUE(remove("vm-5"));
+    ASSERT_TRUE(cache_is({a, c}));
+    ASSERT_TRUE(run("vm-6", b));
+    ASSERT_TRUE(cache_is({b, c})) << calls();
+    EXPECT_EQ(calls_of(state, "delete " + a), 1u) << calls();
+    EXPECT_EQ(calls_of(state, "delete " + c), 0u) << "vm-4 runs from it: " << calls();
+    EXPECT_EQ(calls_of(state, "pull " + b), 2u);
+    EXPECT_EQ(running_on(state), std::set<std::string>({"macvmorx-vm-4", "macvmorx-vm-6"}));
+}
+
+TEST_F(TartAgent, WhileTheImageDownloadsTheVmRecordShowsItsProgress) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port(), {}, {"FAKE_TART_PULL_SECONDS=2"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    ASSERT_EQ(place(client, "job-p", image), 200);
+
+    json during;
+    ASSERT_TRUE(eventually([&] {
+        during = get(client, "/api/vms/job-p");
+        return during["state"] == "provisioning" && during.contains("progress") &&
+               during.value("message", "") == "pulling " + image;
+    }, 10s)) << during.dump() << agent->output();
+    // tart's own percentages are not passed on (the agent reads a command's output only once it
+    // ended): the download shows as started, then as done.
+    EXPECT_EQ(during["progress"], 0.0) << during.dump();
+
+    ASSERT_TRUE(vm_is(client, "job-p", "running")) << agent->output();
+    const auto after = get(client, "/api/vms/job-p");
+    EXPECT_EQ(after["progress"], 1.0) << "the download is complete: " << after.dump();
+    EXPECT_TRUE(went_through(after, "provisioning", "")) << after.dump();
+}
+
+TEST_F(TartAgent, AVmWhoseAgentWasKilledDuringThePullIsPlacedAgainAtItsStartDeadline) {
+    auto config = macvmorx::testing::test_config();
+    config.start_deadline = 1min;
+    config.offline_timeout = 1h; // the clock jumps past the deadline, not past the node's heartbeats
+    config.monitor_interval = 50ms;
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    start_agent(daemon.port(), {}, {"FAKE_TART_PULL_SECONDS=2"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-r", image), 200);
+    ASSERT_TRUE(eventually([&] {
+        return calls_of(state, "pull " + image) == 1 && get(client, "/api/vms/job-r")["state"] == "provisioning";
+    }, 10s)) << agent->output();
+    kill_agent();
+    // The pull carries on without the agent and completes; no clone was made.
+    ASSERT_TRUE(eventually([&] { return images_on(state).contains(image); }, 10s));
+    EXPECT_TRUE(clones_on(state).empty());
+
+    // The new agent finds the image (and reports it), but nothing of job-r: the orchestrator
+    // waits for the VM's start deadline.
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({image}); }, 10s))
+        << agent->output();
+    EXPECT_EQ(get(client, "/api/vms/job-r")["state"], "provisioning");
+    daemon.clock().advance(2min);
+
+    ASSERT_TRUE(vm_is(client, "job-r", "running")) << client.get("/api/vms/job-r").body << agent->output() << calls();
+    const auto vm = get(client, "/api/vms/job-r");
+    EXPECT_EQ(vm["nodeId"], "mac-tart");
+    EXPECT_EQ(vm["attempts"], 2) << vm.dump();
+    EXPECT_TRUE(went_through(vm, "failed", "not running within")) << vm.dump();
+    EXPECT_EQ(calls_of(state, "pull " + image), 1u) << "the image the killed agent pulled serves the new attempt";
+    EXPECT_EQ(clones_on(state), std::set<std::string>{"macvmorx-job-r"}) << calls();
+    EXPECT_EQ(running_on(state), std::set<std::string>{"macvmorx-job-r"}) << calls();
+
+    ASSERT_EQ(client.del("/api/vms/job-r").status, 200);
+    ASSERT_TRUE(vm_is(client, "job-r", "deleted"));
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty() && running_on(state).empty(); })) << calls();
+}
+
+TEST_F(TartAgent, AHalfMadeCloneOfAKilledAgentIsDeletedAtRestartAndItsVmPlacedAgain) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    start_agent(daemon.port(), {}, {"FAKE_TART_CLONE_SECONDS=2"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-h", image), 200);
+    ASSERT_TRUE(eventually([&] { return calls_of(state, "clone " + image + " macvmorx-job-h") == 1; }, 10s))
+        << agent->output();
+    kill_agent();
+    ASSERT_TRUE(eventually([&] { return clones_on(state).contains("macvmorx-job-h"); }, 10s))
+        << "the clone completes without the agent";
+    EXPECT_TRUE(running_on(state).empty());
+
+    // At start the agent deletes the clone it cannot vouch for and reports the VM failed; the
+    // orchestrator places it again (on this node, the only one) and it is made from scratch.
+    start_agent(daemon.port());
+    ASSERT_TRUE(vm_is(client, "job-h", "running")) << client.get("/api/vms/job-h").body << agent->output() << calls();
+    const auto vm = get(client, "/api/vms/job-h");
+    EXPECT_EQ(vm["nodeId"], "mac-tart");
+    EXPECT_EQ(vm["attempts"], 2) << vm.dump();
+    EXPECT_TRUE(went_through(vm, "failed", "the agent restarted while making this VM")) << vm.dump();
+    EXPECT_GE(calls_of(state, "delete macvmorx-job-h"), 1u) << calls();
+    EXPECT_EQ(calls_of(state, "clone " + image + " macvmorx-job-h"), 2u) << calls();
+    EXPECT_EQ(clones_on(state), std::set<std::string>{"macvmorx-job-h"}) << calls();
+    EXPECT_EQ(running_on(state), std::set<std::string>{"macvmorx-job-h"}) << calls();
+
+    ASSERT_EQ(client.del("/api/vms/job-h").status, 200);
+    ASSERT_TRUE(vm_is(client, "job-h", "deleted"));
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty() && running_on(state).empty(); })) << calls();
+}
+
+TEST_F(TartAgent, ACloneBootingWhenItsAgentWasKilledIsFoundRunningAfterARestart) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    start_agent(daemon.port(), {}, {"FAKE_TART_BOOT_SECONDS=2"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-b", image), 200);
+    ASSERT_TRUE(eventually([&] { return running_on(state).contains("macvmorx-job-b"); }, 10s)) << agent->output();
+    EXPECT_EQ(get(client, "/api/vms/job-b")["state"], "provisioning") << "booting, no address yet";
+    kill_agent();
+
+    // `tart run` outlived the agent: the new one finds the clone running and reports it.
+    start_agent(daemon.port());
+    ASSERT_TRUE(vm_is(client, "job-b", "running")) << client.get("/api/vms/job-b").body << agent->output() << calls();
+    const auto vm = get(client, "/api/vms/job-b");
+    EXPECT_EQ(vm["nodeId"], "mac-tart");
+    EXPECT_EQ(vm["attempts"], 1) << "found, not made again: " << vm.dump();
+    EXPECT_EQ(calls_of(state, "clone " + image + " macvmorx-job-b"), 1u) << calls();
+    EXPECT_EQ(calls_of(state, "delete macvmorx-job-b"), 0u) << calls();
+    EXPECT_EQ(clones_on(state), std::set<std::string>{"macvmorx-job-b"});
+
+    // Its deletion stops the `tart run` the killed agent left behind.
+    ASSERT_EQ(client.del("/api/vms/job-b").status, 200);
+    ASSERT_TRUE(vm_is(client, "job-b", "deleted")) << agent->output();
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty() && running_on(state).empty(); })) << calls();
+}
+
+TEST_F(TartAgent, ClonesLeftByAnEarlierRunThatAreNoLongerWantedAreDeletedAtStart) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-g", image), 200);
+    ASSERT_TRUE(vm_is(client, "job-g", "running")) << agent->output();
+    kill_agent();
+
+    // While the Mac has no agent, job-g is deleted; a clone that a crash stopped half made and a
+    // VM of the Mac's operator lie around too.
+    ASSERT_EQ(client.del("/api/vms/job-g").status, 200);
+    EXPECT_EQ(get(client, "/api/vms/job-g")["state"], "deleting");
+    std::ofstream{state / "vms" / "macvmorx-stale"} << image << "\n";
+    std::ofstream{state / "vms" / "operator-vm"} << image << "\n";
+
+    start_agent(daemon.port());
+    ASSERT_TRUE(vm_is(client, "job-g", "deleted")) << agent->output() << calls();
+    ASSERT_TRUE(eventually([&] { return clones_on(state) == std::set<std::string>{"operator-vm"}; }, 10s)) << calls();
+    EXPECT_TRUE(running_on(state).empty()) << "job-g's `tart run` is stopped";
+    EXPECT_EQ(calls_of(state, "delete macvmorx-job-g"), 1u) << calls();
+    EXPECT_EQ(calls_of(state, "delete macvmorx-stale"), 1u) << calls();
+    EXPECT_EQ(calls_of(state, "delete operator-vm"), 0u) << "not the agent's: " << calls();
+    EXPECT_EQ(client.get("/api/vms/stale").status, 404);
+    EXPECT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["vms"].empty(); }));
 }
