@@ -94,6 +94,15 @@ struct Daemon::Parts {
     std::jthread github_worker;
     http::Server server;
 
+    // Reads the tokens file into the guard; returns how many tokens it holds. Throws
+    // auth::TokenFileError, leaving the tokens in use.
+    std::size_t load_tokens() {
+        auto table = std::make_shared<const auth::TokenTable>(auth::TokenTable::load(config.tokens_file));
+        const auto count = table->size();
+        guard.replace(std::move(table));
+        return count;
+    }
+
     // `stored` holds what an earlier run left, when records are durable.
     void start_github_actions(storage::StoredState* stored);
     void stop_github_actions();
@@ -166,9 +175,7 @@ bool Daemon::reload() {
     }
     if (parts_->config.tokens_file.empty()) return reloaded;
     try {
-        auto table = std::make_shared<const auth::TokenTable>(auth::TokenTable::load(parts_->config.tokens_file));
-        const auto count = table->size();
-        parts_->guard.replace(std::move(table));
+        const auto count = parts_->load_tokens();
         spdlog::info("reload: {} tokens from {}", count, parts_->config.tokens_file);
         return reloaded;
     } catch (const auth::TokenFileError& error) {
@@ -181,9 +188,8 @@ std::uint16_t Daemon::start() {
     const auto& tokens_file = parts_->config.tokens_file;
     if (!tokens_file.empty()) {
         // A broken file at start is fatal (TokenFileError): better no daemon than an open one.
-        auto table = std::make_shared<const auth::TokenTable>(auth::TokenTable::load(tokens_file));
-        spdlog::info("tokens required: {} tokens from {}", table->size(), tokens_file);
-        parts_->guard.replace(std::move(table));
+        const auto count = parts_->load_tokens();
+        spdlog::info("tokens required: {} tokens from {}", count, tokens_file);
         parts_->router.set_access_guard(&parts_->guard);
     } else if (config::is_open_beyond_loopback(parts_->config)) {
         spdlog::warn("NO TOKENS FILE: anyone who can reach {}:{} may report hosts, place and delete VMs. "

@@ -1,10 +1,11 @@
 #include "macvmorx/http/async_client.hpp"
 
+#include "client_tls.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <openssl/ssl.h>
 
 #include <atomic>
 #include <deque>
@@ -26,21 +26,6 @@ using tcp = net::ip::tcp;
 namespace ssl = net::ssl;
 
 namespace {
-
-std::unique_ptr<ssl::context> client_context(const std::optional<ClientTls>& tls) {
-    if (!tls) return nullptr;
-    auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
-    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    context->set_default_verify_paths();
-    if (!tls->ca_file.empty()) context->load_verify_file(tls->ca_file);
-    context->set_verify_mode(ssl::verify_peer);
-    if (!tls->certificate_file.empty()) {
-        context->use_certificate_chain_file(tls->certificate_file);
-        context->use_private_key_file(tls->key_file, ssl::context::pem);
-    }
-    return context;
-}
 
 bhttp::verb to_verb(Method method) {
     switch (method) {
@@ -76,7 +61,7 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
          const std::optional<ClientTls>& tls)
         : strand{net::make_strand(ioc)},
           resolver{strand},
-          tls_context{client_context(tls)},
+          tls_context{tls ? make_client_tls_context(tls->ca_file, tls->certificate_file, tls->key_file) : nullptr},
           host{std::move(server_host)},
           port{server_port},
           timeout{deadline} {}
@@ -164,11 +149,7 @@ struct AsyncClient::Impl : std::enable_shared_from_this<Impl> {
     void handshake() {
         secure.emplace(std::move(*stream), *tls_context);
         stream.reset();
-        // SNI and the host name the certificate must carry (an IP address is checked as one).
-        if (!SSL_set_tlsext_host_name(secure->native_handle(), host.c_str())) {
-            return finish(beast::error_code{static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()});
-        }
-        secure->set_verify_callback(ssl::host_name_verification(host));
+        if (const auto ec = expect_server_name(*secure, host)) return finish(ec);
         secure->async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
             if (!ec && self->lowest() == nullptr) ec = net::error::operation_aborted;
             if (ec) return self->finish(ec);

@@ -1,10 +1,11 @@
 #include "macvmorx/http/web_client.hpp"
 
+#include "client_tls.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -79,24 +80,16 @@ BaseUrl BaseUrl::parse(const std::string& url) {
 // Operations are asynchronous with deadlines, run to completion on a private io_context.
 struct WebClient::Impl {
     Impl(const BaseUrl& url, const WebClientOptions& client_options)
-        : base{url}, options{client_options}, tls_context{ssl::context::tls_client} {
-        if (base.tls) {
-            tls_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-            tls_context.set_default_verify_paths();
-            if (!options.ca_file.empty()) tls_context.load_verify_file(options.ca_file);
-            tls_context.set_verify_mode(ssl::verify_peer);
-            if (!options.client_certificate_file.empty()) {
-                tls_context.use_certificate_chain_file(options.client_certificate_file);
-                tls_context.use_private_key_file(options.client_key_file, ssl::context::pem);
-            }
-        }
-    }
+        : base{url},
+          options{client_options},
+          tls_context{base.tls ? make_client_tls_context(options.ca_file, options.client_certificate_file,
+                                                         options.client_key_file)
+                               : nullptr} {}
 
     BaseUrl base;
     WebClientOptions options;
     net::io_context ioc;
-    ssl::context tls_context;
+    std::unique_ptr<ssl::context> tls_context; // null for http://
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
@@ -119,12 +112,8 @@ struct WebClient::Impl {
         const auto endpoints = resolver.resolve(base.host, std::to_string(base.port), result);
         if (result) return result;
         if (base.tls) {
-            secure.emplace(ioc, tls_context);
-            // Server name indication, and the certificate must name this host.
-            if (!SSL_set_tlsext_host_name(secure->native_handle(), base.host.c_str())) {
-                return {static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()};
-            }
-            secure->set_verify_callback(ssl::host_name_verification(base.host));
+            secure.emplace(ioc, *tls_context);
+            if (const auto ec = expect_server_name(*secure, base.host)) return ec;
         } else {
             plain.emplace(ioc);
         }
