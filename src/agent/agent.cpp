@@ -26,6 +26,13 @@ bool safe_name(const std::string& name) {
            std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x21; });
 }
 
+// Random, not derived from the seed: two runs of a test with one seed are still two instances.
+std::string new_instance_id() {
+    std::random_device device;
+    const std::uint64_t bits = (std::uint64_t{device()} << 32) ^ device();
+    return fmt::format("{:016x}", bits);
+}
+
 } // namespace
 
 struct Agent::Timers {
@@ -45,6 +52,7 @@ Agent::Agent(boost::asio::io_context& ioc, AgentOptions options, OrchestratorLin
       timers_{std::make_unique<Timers>(ioc)},
       alive_{std::make_shared<bool>(true)},
       cache_{options_.max_cached_images, options_.min_free_disk_gb},
+      instance_{new_instance_id()},
       random_{options_.seed} {}
 
 Agent::~Agent() { stop(); }
@@ -110,6 +118,7 @@ fleet::Heartbeat Agent::build_heartbeat() {
     heartbeat.status = degraded_reason_.empty() ? (vms_.empty() ? "idle" : "healthy") : "degraded";
     heartbeat.cached_images = cache_.names();
     heartbeat.labels = options_.labels;
+    heartbeat.agent_instance = instance_;
     return heartbeat;
 }
 

@@ -70,6 +70,7 @@ void write_heartbeat(JsonWriter& json, const fleet::Heartbeat& heartbeat) {
     for (const auto& image : heartbeat.cached_images) json.value(image);
     json.end_array().key("labels");
     write_labels(json, heartbeat.labels);
+    if (!heartbeat.agent_instance.empty()) json.field("agentInstance", heartbeat.agent_instance);
     json.end_object();
 }
 
@@ -101,6 +102,7 @@ fleet::Heartbeat parse_heartbeat_checked(std::string_view body) {
     if (heartbeat.status.empty()) heartbeat.status = "unknown";
     heartbeat.cached_images = fields.string_array("cachedImages", max_cached_images, image_rule);
     heartbeat.labels = fields.labels("labels");
+    heartbeat.agent_instance = fields.string("agentInstance", agent_instance_rule);
     return heartbeat;
 }
 
@@ -148,6 +150,7 @@ void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapac
         .field("maxVms", capacity.max_vms)
         .field("reservedSlots", capacity.reserved_slots)
         .field("freeSlots", fleet::accepts_new_vms(node) ? std::max(0, capacity.max_vms - used) : 0)
+        .field("agentInstance", report.agent_instance)
         .end_object();
 }
 

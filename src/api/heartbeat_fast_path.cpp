@@ -191,6 +191,9 @@ std::optional<fleet::Heartbeat> parse_heartbeat_fast(std::string_view body) {
             }
         } else if (key == "labels") {
             if (!read_labels(value, heartbeat.labels)) return std::nullopt;
+        } else if (key == "agentInstance") {
+            heartbeat.agent_instance.clear();
+            if (!null && !read_string(value, agent_instance_rule, heartbeat.agent_instance)) return std::nullopt;
         }
     }
     if (!has_node) return std::nullopt;

@@ -58,6 +58,7 @@ inline constexpr StringRule identifier_rule{1, 128, &identifier_characters, "let
 inline constexpr StringRule image_name_rule{1, 256, &image_characters, "letters, digits and . _ - : / @ +"};
 inline constexpr StringRule label_key_rule{1, 64, &label_key_characters, "letters, digits and . _ / -"};
 inline constexpr StringRule label_value_rule{0, 128};
+inline constexpr StringRule agent_instance_rule{0, 64, &identifier_characters, "letters, digits, '.', '_' or '-'"};
 
 // Reads fields of one JSON object. `path` prefixes field names in errors ("vms[2].").
 class FieldReader {

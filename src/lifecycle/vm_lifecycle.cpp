@@ -479,6 +479,9 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
     const auto& reported = record.report.vms;
     node.reported_vm_ids.clear();
     for (const auto& vm : reported) node.reported_vm_ids.push_back(vm.vm_id);
+    const std::string& instance = record.report.agent_instance;
+    const bool restarted = !instance.empty() && !node.agent_instance.empty() && instance != node.agent_instance;
+    if (!instance.empty()) node.agent_instance = instance;
 
     for (const auto& report : reported) {
         VmRecord* vm = find_on_node(node, node_id, report.vm_id);
@@ -564,6 +567,28 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
             break; // still being made
         }
     }
+    if (restarted) agent_restarted(node_id, node, effects);
+}
+
+void VmLifecycle::agent_restarted(const std::string& node_id, NodeState& node, Effects& effects) {
+    effects.log(spdlog::level::info, "the agent on node {} restarted", node_id);
+    const std::vector<std::string> known(node.vm_ids.begin(), node.vm_ids.end());
+    for (const auto& vm_id : known) {
+        VmRecord* vm = find_record(vm_id);
+        if (vm == nullptr || !vm->managed) continue;
+        const bool listed = contains(node.reported_vm_ids, vm->host_vm_id);
+        const bool taken = vm->state == VmState::provisioning || (vm->state == VmState::running && !vm->seen_on_host);
+        if (taken && !listed) {
+            // The old agent took the createVm and the new one knows nothing of it: waiting for the
+            // start deadline would only hold the slot. (An assigned VM's command is still pending:
+            // the new agent gets it.)
+            fail(*vm, "the agent on node " + node_id + " restarted while making it", effects, "agent_restarted");
+        } else if (vm->state == VmState::deleting && vm->delete_acked && listed) {
+            // The old agent took the deleteVm and did not finish: ask the new one.
+            vm->delete_acked = false;
+            send_cleanup(node_id, vm->host_vm_id, effects);
+        }
+    }
 }
 
 void VmLifecycle::node_went_offline(const std::string& node_id, NodeState& node, Effects& effects) {
@@ -589,9 +614,12 @@ bool VmLifecycle::quiet(const fleet::NodeRecord& record) const {
     if (!queue_.empty()) return false;
     const auto& reported = record.report.vms;
     const auto it = nodes_.find(record.node_id());
-    if (it == nodes_.end()) return reported.empty();
+    const std::string& instance = record.report.agent_instance;
+    // A node's first agent instance is remembered, so that its restart is noticed.
+    if (it == nodes_.end()) return reported.empty() && instance.empty();
     const NodeState& node = it->second;
     if (!node.online || !node.commands.empty() || !node.waiters.empty()) return false;
+    if (!instance.empty() && instance != node.agent_instance) return false;
     if (node.reported_vm_ids.size() != reported.size()) return false;
     for (std::size_t i = 0; i < reported.size(); ++i) {
         if (node.reported_vm_ids[i] != reported[i].vm_id) return false;

@@ -5,8 +5,8 @@
 namespace macvmorx::metrics {
 namespace {
 
-constexpr std::array<std::string_view, 4> failure_causes{"queue_timeout", "placement_ttl", "start_deadline",
-                                                         "agent_reported"};
+constexpr std::array<std::string_view, 5> failure_causes{"queue_timeout", "placement_ttl", "start_deadline",
+                                                         "agent_reported", "agent_restarted"};
 
 } // namespace
 

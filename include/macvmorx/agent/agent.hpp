@@ -130,6 +130,7 @@ private:
     std::map<std::string, std::string> seen_commands_; // command id -> VM id
     std::vector<std::string> seen_order_;
     std::string degraded_reason_;
+    const std::string instance_; // new at each start: the orchestrator learns what this run forgot
     std::mt19937_64 random_;
     int failures_ = 0;
     int poll_failures_ = 0;

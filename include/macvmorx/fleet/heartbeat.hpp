@@ -33,6 +33,9 @@ struct Heartbeat {
     std::string status;
     std::vector<std::string> cached_images;
     Labels labels; // what the host offers, e.g. arch=arm64, xcode=16.1
+    // Chosen afresh each time the agent starts. A new one means the agent restarted and
+    // forgot the VMs it was making but does not list (docs/agent-protocol.md).
+    std::string agent_instance;
 
     // The number of VMs that occupy the host's slots. Agents report both a count and a
     // list; trusting the larger one never over-books a host.

@@ -27,8 +27,8 @@ public:
     virtual void queued() {}
     // A VM reached running; seconds since its current placement.
     virtual void started(double /*seconds_since_placement*/) {}
-    // A placement failed: `cause` is queue_timeout, placement_ttl, start_deadline or
-    // agent_reported; `placed_again` when the VM goes on to another attempt.
+    // A placement failed: `cause` is queue_timeout, placement_ttl, start_deadline,
+    // agent_reported or agent_restarted; `placed_again` when the VM goes on to another attempt.
     virtual void failed(std::string_view /*cause*/, bool /*placed_again*/) {}
     // A running VM's host went offline.
     virtual void lost() {}

@@ -140,6 +140,7 @@ private:
         std::vector<Waiter> waiters;
         std::set<std::string> vm_ids;             // records placed on or reported by this node, not final
         std::vector<std::string> reported_vm_ids; // host VM names in its latest heartbeat
+        std::string agent_instance;               // of the latest heartbeat that named one
     };
 
     NodeState& node_state(const std::string& node_id);
@@ -161,9 +162,11 @@ private:
     void answer_waiters(NodeState& node, Effects& effects);
     void reconcile(const std::string& node_id, NodeState& node, const fleet::NodeRecord& record, Effects& effects);
     // Whether reconciling this heartbeat would change nothing: the node has no commands and
-    // reports the same VMs as the last time it was reconciled. Called under the shared lock.
+    // reports the same VMs, from the same agent instance, as the last time it was reconciled.
+    // Called under the shared lock.
     bool quiet(const fleet::NodeRecord& record) const;
     void node_went_offline(const std::string& node_id, NodeState& node, Effects& effects);
+    void agent_restarted(const std::string& node_id, NodeState& node, Effects& effects);
 
     void notify(Effects& effects);
     std::optional<TimePoint> deadline_of(const VmRecord& vm) const;

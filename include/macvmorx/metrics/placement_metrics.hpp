@@ -30,8 +30,8 @@ private:
     std::atomic<std::uint64_t> no_capacity_{0};
     std::atomic<std::uint64_t> queued_{0};
     std::atomic<std::uint64_t> lost_{0};
-    // By cause (queue_timeout, placement_ttl, start_deadline, agent_reported) and outcome.
-    std::array<std::array<std::atomic<std::uint64_t>, 2>, 4> failures_{};
+    // By cause (queue_timeout, placement_ttl, start_deadline, agent_reported, agent_restarted) and outcome.
+    std::array<std::array<std::atomic<std::uint64_t>, 2>, 5> failures_{};
     Histogram decision_{Histogram::decision_bounds()};
     Histogram startup_{Histogram::startup_bounds()};
 };

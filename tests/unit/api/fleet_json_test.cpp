@@ -108,6 +108,20 @@ TEST(HeartbeatJson, AValueOutOfRangeIsA422NamingTheField) {
               std::make_pair(422, std::string("vms[0].runtimeSeconds")));
     EXPECT_EQ(refusal(with(R"("cachedImages":["has space"])")), std::make_pair(422, std::string("cachedImages[0]")));
     EXPECT_EQ(refusal(with(R"("status":"a\u0000b")")), std::make_pair(422, std::string("status")));
+    EXPECT_EQ(refusal(with(R"("agentInstance":")" + std::string(65, 'a') + R"(")")),
+              std::make_pair(422, std::string("agentInstance")));
+    EXPECT_EQ(refusal(with(R"("agentInstance":"a b")")), std::make_pair(422, std::string("agentInstance")));
+    EXPECT_EQ(refusal(with(R"("agentInstance":7)")), std::make_pair(400, std::string("agentInstance")));
+}
+
+TEST(HeartbeatJson, TheAgentInstanceIsReadAndWrittenBack) {
+    const auto heartbeat = parse_heartbeat(with(R"("agentInstance":"5f0c9a3e71d2b846")"));
+    EXPECT_EQ(heartbeat.agent_instance, "5f0c9a3e71d2b846");
+    std::string out;
+    macvmorx::JsonWriter json{out};
+    macvmorx::api::write_heartbeat(json, heartbeat);
+    EXPECT_TRUE(parse_heartbeat(out) == heartbeat) << out;
+    EXPECT_TRUE(parse_heartbeat(R"({"nodeId":"mac-1"})").agent_instance.empty()) << "optional";
 }
 
 TEST(HeartbeatJson, ANodeIdUsesTheWholeAllowedAlphabet) {

@@ -24,7 +24,7 @@ const json full = json::parse(R"({
     "cpuUsagePercent": 45.2, "memoryUsageGB": 8.5, "totalMemoryGB": 16.0,
     "diskUsageGB": 150.0, "totalDiskGB": 500.0, "status": "healthy",
     "cachedImages": ["ghcr.io/acme/macos:15", "macos-ventura-base"],
-    "labels": {"arch": "arm64", "xcode": "16.1"}
+    "labels": {"arch": "arm64", "xcode": "16.1"}, "agentInstance": "5f0c9a3e71d2b846"
 })");
 
 struct Outcome {
@@ -73,6 +73,7 @@ TEST(HeartbeatFastPath, TakesValidHeartbeats) {
     const auto fast = parse_heartbeat_fast(full.dump());
     ASSERT_TRUE(fast);
     EXPECT_TRUE(*fast == parse_heartbeat_checked(full.dump()));
+    EXPECT_EQ(fast->agent_instance, "5f0c9a3e71d2b846");
     ASSERT_TRUE(parse_heartbeat_fast(R"({"nodeId":"a"})"));
     EXPECT_EQ(parse_heartbeat_fast(R"({"nodeId":"a"})")->status, "unknown");
     EXPECT_TRUE(parse_heartbeat_fast(R"({"nodeId":"a","labels":["arm64","xcode=16"]})"));
@@ -82,7 +83,7 @@ TEST(HeartbeatFastPath, AgreesWhenEveryFieldTakesEveryKindOfValue) {
     const std::vector<json> values{
         nullptr, true, 0, -1, 1, 64, 65, 1.5, 2.0, 100, 100.5, -0.0, 1e6, 1e7, 9223372036854775807ull,
         18446744073709551615ull, "", "x", "has space", "a\u0001b", "ghcr.io/x:1", std::string(129, 'a'),
-        std::string(300, 'b'), json::array(), json::array({"a"}), json::array({1}), json::object(),
+        std::string(64, 'c'), std::string(65, 'c'), std::string(300, 'b'), json::array(), json::array({"a"}), json::array({1}), json::object(),
         json::object({{"k", "v"}}), json::object({{"k", 1}}), json::array({json::object({{"vmId", "v"}})}),
         json::array({json::object({{"imageName", "x"}})}), json::array({nullptr}), "é", "日本",
     };

@@ -37,6 +37,7 @@ protected:
     macvmorx::ManualClock clock;
     macvmorx::SequentialIdSource ids;
     std::unique_ptr<Orchestrator> orchestrator = make(LifecycleOptions{});
+    std::map<std::string, std::string> agent_instance; // node -> what its heartbeats name (none by default)
 
     std::unique_ptr<Orchestrator> make(LifecycleOptions options) {
         return std::make_unique<Orchestrator>(macvmorx::orchestrator::OrchestratorOptions{30s, {2}, options}, clock,
@@ -50,6 +51,7 @@ protected:
         for (const auto& vm : vms) report.vms.push_back({vm.id, vm.image, 1, "runner", "192.168.64.2"});
         report.vm_count = static_cast<int>(vms.size());
         report.labels = std::move(labels);
+        report.agent_instance = agent_instance[node_id];
         return orchestrator->record_heartbeat(std::move(report)).commands;
     }
 
@@ -264,6 +266,83 @@ TEST_F(LifecycleTest, AVmNotRunningByTheStartDeadlineIsPlacedAgainElsewhere) {
     EXPECT_NE(find(beat("mac-1"), CommandType::delete_vm, vm_id), nullptr) << "mac-1 cleans up what it made";
     EXPECT_NE(find(beat("mac-2"), CommandType::create_vm, vm_id), nullptr);
     EXPECT_EQ(orchestrator->scheduler().reserved_slots("mac-1"), 0);
+}
+
+TEST_F(LifecycleTest, AVmTheRestartedAgentForgotIsPlacedAgainAtOnce) {
+    agent_instance["mac-1"] = "first";
+    beat("mac-1", {}, {}, 1);
+    beat("mac-2", {}, {}, 50);
+    const auto vm_id = placed();
+    ASSERT_EQ(node_of(vm_id), "mac-1");
+    take("mac-1", vm_id);
+    beat("mac-1");
+    EXPECT_EQ(state(vm_id), VmState::provisioning) << "the same agent instance: still being made";
+
+    agent_instance["mac-1"] = "second";
+    const auto commands = beat("mac-1");
+    const auto vm = orchestrator->vm(vm_id);
+    EXPECT_EQ(vm->state, VmState::assigned);
+    EXPECT_EQ(vm->node_id, "mac-2");
+    EXPECT_EQ(vm->attempts, 2);
+    EXPECT_EQ(vm->failure_reason, "the agent on node mac-1 restarted while making it");
+    EXPECT_NE(find(commands, CommandType::delete_vm, vm_id), nullptr) << "mac-1 cleans up whatever it left";
+    EXPECT_NE(find(beat("mac-2"), CommandType::create_vm, vm_id), nullptr);
+    EXPECT_EQ(orchestrator->scheduler().reserved_slots("mac-1"), 0);
+}
+
+TEST_F(LifecycleTest, ARestartedAgentKeepsWhatItListsAndGetsWhatItHasNotTaken) {
+    agent_instance["mac-1"] = "first";
+    beat("mac-1");
+    const auto listed = placed();
+    take("mac-1", listed);
+    beat("mac-1", {{listed, "sonoma"}});
+    const auto untaken = placed();
+    ASSERT_EQ(state(untaken), VmState::assigned);
+
+    agent_instance["mac-1"] = "second";
+    const auto commands = beat("mac-1", {{listed, "sonoma"}});
+    EXPECT_EQ(state(listed), VmState::running) << "found by the new agent and listed";
+    EXPECT_EQ(state(untaken), VmState::assigned) << "its createVm is still pending: the new agent gets it";
+    EXPECT_EQ(orchestrator->vm(untaken)->attempts, 1);
+    EXPECT_NE(find(commands, CommandType::create_vm, untaken), nullptr);
+    EXPECT_EQ(find(commands, CommandType::delete_vm, listed), nullptr);
+}
+
+TEST_F(LifecycleTest, ARestartedAgentIsAskedAgainForADeletionTheOldOneTookButDidNotFinish) {
+    agent_instance["mac-1"] = "first";
+    beat("mac-1");
+    const auto vm_id = placed();
+    take("mac-1", vm_id);
+    beat("mac-1", {{vm_id, "sonoma"}});
+    orchestrator->delete_vm(vm_id);
+    const auto asked = beat("mac-1", {{vm_id, "sonoma"}});
+    const auto* remove = find(asked, CommandType::delete_vm, vm_id);
+    ASSERT_NE(remove, nullptr);
+    ASSERT_TRUE(orchestrator->acknowledge_command("mac-1", remove->id));
+    EXPECT_TRUE(beat("mac-1", {{vm_id, "sonoma"}}).empty()) << "taken: the agent is on it";
+
+    agent_instance["mac-1"] = "second";
+    const auto commands = beat("mac-1", {{vm_id, "sonoma"}});
+    EXPECT_NE(find(commands, CommandType::delete_vm, vm_id), nullptr);
+    EXPECT_EQ(state(vm_id), VmState::deleting);
+    EXPECT_TRUE(beat("mac-1").empty());
+    EXPECT_EQ(state(vm_id), VmState::deleted);
+}
+
+TEST_F(LifecycleTest, AnAgentNamingItsInstanceForTheFirstTimeIsNoRestart) {
+    beat("mac-1"); // an agent that names no instance (an older one, or another program)
+    const auto vm_id = placed();
+    take("mac-1", vm_id);
+    agent_instance["mac-1"] = "first";
+    beat("mac-1");
+    EXPECT_EQ(state(vm_id), VmState::provisioning);
+    agent_instance["mac-1"] = "";
+    beat("mac-1");
+    EXPECT_EQ(state(vm_id), VmState::provisioning) << "a heartbeat without an instance says nothing of one";
+    agent_instance["mac-1"] = "first";
+    beat("mac-1");
+    EXPECT_EQ(state(vm_id), VmState::provisioning);
+    EXPECT_EQ(orchestrator->vm(vm_id)->attempts, 1);
 }
 
 TEST_F(LifecycleTest, RetriesStopAtTheAttemptLimit) {
