@@ -52,6 +52,7 @@ Agent::Agent(boost::asio::io_context& ioc, AgentOptions options, OrchestratorLin
       timers_{std::make_unique<Timers>(ioc)},
       alive_{std::make_shared<bool>(true)},
       cache_{options_.max_cached_images, options_.min_free_disk_gb},
+      journal_{options_.state_file},
       instance_{new_instance_id()},
       random_{options_.seed} {}
 
@@ -61,30 +62,108 @@ void Agent::start() {
     if (started_) return;
     started_ = true;
     backend_.on_vm_exit(guard([this](const std::string& name) { on_vm_exit(name); }));
-    backend_.inventory(guard([this](Outcome outcome, Inventory inventory) {
-        if (!outcome.ok) spdlog::warn("agent {}: cannot list the host's VMs and images: {}", options_.node_id, outcome.message);
-        const TimePoint now = clock_.now();
-        for (const auto& image : inventory.images) cache_.add(image.name, image.size_gb, now - std::chrono::hours{1});
-        for (const auto& vm : inventory.vms) {
-            if (!vm.name.starts_with(options_.vm_name_prefix)) continue;
-            const std::string vm_id = vm.name.substr(options_.vm_name_prefix.size());
-            if (vm.running) {
-                // A VM from before a restart: reported, and the orchestrator says whether it is wanted.
-                AgentVm adopted;
-                adopted.vm_id = vm_id;
-                adopted.phase = AgentVm::Phase::running;
-                adopted.started_at = now;
-                vms_.emplace(vm_id, std::move(adopted));
-                spdlog::info("agent {}: found VM {} running from before a restart", options_.node_id, vm_id);
-            } else {
-                // Half made when the agent stopped: remove it and say so, so that it is placed again.
-                spdlog::info("agent {}: removing VM {} left half made by an earlier run", options_.node_id, vm_id);
-                backend_.delete_vm(vm.name, [](Outcome) {});
-                report(vm_id, static_cast<int>(VmState::failed), "the agent restarted while making this VM");
-            }
+    backend_.inventory(guard([this](Outcome outcome, Inventory inventory) { take_stock(outcome, inventory); }));
+}
+
+// What an earlier run left: images join the cache; clones named by our prefix are adopted when
+// they run a VM the journal knows as running (or that the journal does not know), and deleted
+// otherwise. A start cut short is reported failed before the first heartbeat, so that the VM is
+// placed again and that report cannot reach a later attempt.
+void Agent::take_stock(const Outcome& outcome, const Inventory& inventory) {
+    if (!outcome.ok) spdlog::warn("agent {}: cannot list the host's VMs and images: {}", options_.node_id, outcome.message);
+    const TimePoint now = clock_.now();
+    for (const auto& image : inventory.images) cache_.add(image.name, image.size_gb, now - std::chrono::hours{1});
+    std::map<std::string, JournalEntry> remembered;
+    for (auto& entry : journal_.load()) remembered.emplace(entry.vm_id, std::move(entry));
+
+    std::vector<std::string> interrupted;
+    for (const auto& vm : inventory.vms) {
+        if (!vm.name.starts_with(options_.vm_name_prefix)) continue;
+        const std::string vm_id = vm.name.substr(options_.vm_name_prefix.size());
+        const auto it = remembered.find(vm_id);
+        const JournalEntry* entry = it == remembered.end() ? nullptr : &it->second;
+        if (vm.running && (entry == nullptr || entry->stage == JournalEntry::Stage::running)) {
+            adopt(vm.name, vm_id, entry);
+            continue;
         }
-        send_heartbeat();
+        spdlog::info("agent {}: removing VM {} left {} by an earlier run", options_.node_id, vm_id,
+                     entry != nullptr && entry->stage == JournalEntry::Stage::deleting ? "being deleted" : "half made");
+        backend_.delete_vm(vm.name, [](Outcome) {});
+        // Booting, or cloned: its runner never started, and its one-time configuration is gone.
+        if (entry == nullptr || entry->stage == JournalEntry::Stage::starting) interrupted.push_back(vm_id);
+    }
+    remember();
+    if (interrupted.empty()) return send_heartbeat();
+    auto unanswered = std::make_shared<std::size_t>(interrupted.size());
+    for (const auto& vm_id : interrupted) {
+        report(vm_id, static_cast<int>(VmState::failed), "the agent restarted while making this VM", {},
+               [this, unanswered] {
+                   if (--*unanswered == 0) send_heartbeat();
+               });
+    }
+}
+
+void Agent::adopt(const std::string& vm_name, const std::string& vm_id, const JournalEntry* remembered) {
+    AgentVm adopted;
+    adopted.vm_id = vm_id;
+    adopted.phase = AgentVm::Phase::running;
+    adopted.adopted = true;
+    adopted.started_at = remembered != nullptr ? remembered->started_at : clock_.now();
+    if (remembered != nullptr) {
+        adopted.image = remembered->image;
+        adopted.guest = remembered->guest;
+    }
+    if (!adopted.image.empty() && cache_.contains(adopted.image)) hold_image(adopted);
+    const bool watch_runner = adopted.guest == GuestCommand::runner;
+    vms_.emplace(vm_id, std::move(adopted));
+    // A VM from before a restart: reported, and the orchestrator says whether it is still wanted.
+    spdlog::info("agent {}: found VM {} running from before a restart{}", options_.node_id, vm_id,
+                 remembered == nullptr ? " (not in the journal: its image and runner are unknown)"
+                 : watch_runner        ? "; watching its runner"
+                                       : "");
+    backend_.adopt_vm(vm_name, watch_runner, guard([this, vm_id](Outcome outcome, StartedVm started) {
+        const auto it = vms_.find(vm_id);
+        if (it == vms_.end() || it->second.phase != AgentVm::Phase::running) return;
+        if (!outcome.ok) {
+            spdlog::warn("agent {}: VM {} found running cannot be taken over: {}; deleting it", options_.node_id, vm_id,
+                         outcome.message);
+            return remove(vm_id);
+        }
+        it->second.ip_address = started.ip_address;
+        it->second.hostname = started.hostname;
     }));
+}
+
+void Agent::remember() {
+    if (!journal_.enabled()) return;
+    std::vector<JournalEntry> entries;
+    for (const auto& [id, vm] : vms_) {
+        JournalEntry entry;
+        switch (vm.phase) {
+        case AgentVm::Phase::waiting_for_image: continue; // no clone yet: nothing to find after a restart
+        case AgentVm::Phase::starting: entry.stage = JournalEntry::Stage::starting; break;
+        case AgentVm::Phase::running: entry.stage = JournalEntry::Stage::running; break;
+        case AgentVm::Phase::deleting: entry.stage = JournalEntry::Stage::deleting; break;
+        }
+        entry.vm_id = id;
+        entry.image = vm.image;
+        entry.guest = vm.guest;
+        entry.started_at = vm.started_at;
+        entries.push_back(std::move(entry));
+    }
+    journal_.save(entries);
+}
+
+void Agent::hold_image(AgentVm& vm) {
+    if (vm.holds_image) return;
+    cache_.acquire(vm.image, clock_.now());
+    vm.holds_image = true;
+}
+
+void Agent::let_go_of_image(AgentVm& vm) {
+    if (!vm.holds_image) return;
+    cache_.release(vm.image, clock_.now());
+    vm.holds_image = false;
 }
 
 void Agent::stop() {
@@ -211,12 +290,14 @@ void Agent::acknowledge(const std::string& command_id) {
     }));
 }
 
-void Agent::report(const std::string& vm_id, int state, std::string message, std::optional<double> progress) {
+void Agent::report(const std::string& vm_id, int state, std::string message, std::optional<double> progress,
+                   std::function<void()> then) {
     lifecycle::VmEvent event{static_cast<VmState>(state), std::move(message), progress};
-    link_.report(vm_id, event, guard([this, vm_id](LinkResult result) {
+    link_.report(vm_id, event, guard([this, vm_id, then = std::move(then)](LinkResult result) {
         if (!result.ok() && result.status != 404 && result.status != 409) {
             spdlog::debug("agent {}: reporting on VM {} failed: {}", options_.node_id, vm_id, result.error);
         }
+        if (then) then();
     }));
 }
 
@@ -265,7 +346,7 @@ void Agent::take_create(const lifecycle::Command& command) {
     spdlog::info("agent {}: creating VM {} from {}", options_.node_id, command.vm_id, command.image_name);
 
     if (cache_.contains(command.image_name)) {
-        cache_.acquire(command.image_name, clock_.now());
+        hold_image(vms_.at(command.vm_id));
         return launch(command.vm_id);
     }
     report(command.vm_id, static_cast<int>(VmState::provisioning), "waiting for image " + command.image_name, 0.0);
@@ -282,10 +363,11 @@ void Agent::fetch(const std::string& image) {
     if (!plan) {
         const auto waiting = std::move(waiting_for_image_[image]);
         waiting_for_image_.erase(image);
-        for (const auto& vm_id : waiting) {
-            fail(vm_id, "not enough disk for image " + image + " (" + std::to_string(static_cast<int>(size)) +
-                            " GB) even without every unused image");
-        }
+        const std::string why = fmt::format(
+            "no room for image {} ({:.0f} GB) even without every unused image: at most {} images, at least {:.0f} GB "
+            "of disk kept free",
+            image, size, cache_.max_images(), options_.min_free_disk_gb);
+        for (const auto& vm_id : waiting) fail(vm_id, why);
         return;
     }
     for (const auto& victim : *plan) {
@@ -323,7 +405,7 @@ void Agent::fetch(const std::string& image) {
             for (const auto& vm_id : waiting) {
                 const auto it = vms_.find(vm_id);
                 if (it == vms_.end()) continue; // deleted while the image came in
-                cache_.acquire(image, clock_.now());
+                hold_image(it->second);
                 launch(vm_id);
             }
         }));
@@ -341,6 +423,7 @@ void Agent::launch(const std::string& vm_id) {
         launch.memory_gb = starting.command.memory_gb;
         launch.runner_config = starting.command.runner_config;
     }
+    remember();
     report(vm_id, static_cast<int>(VmState::provisioning), "booting", 1.0);
     backend_.start_vm(launch, guard([this, vm_id](Outcome outcome, StartedVm started) {
         const auto it = vms_.find(vm_id);
@@ -359,6 +442,8 @@ void Agent::launch(const std::string& vm_id) {
         vm.started_at = clock_.now();
         vm.ip_address = started.ip_address;
         vm.hostname = started.hostname;
+        vm.guest = started.guest;
+        remember();
         spdlog::info("agent {}: VM {} running at {}", options_.node_id, vm_id, started.ip_address);
         report(vm_id, static_cast<int>(VmState::running), "running at " + started.ip_address);
     }));
@@ -380,7 +465,7 @@ void Agent::take_delete(const lifecycle::Command& command) {
         return;
     case AgentVm::Phase::starting:
         vm.phase = AgentVm::Phase::deleting; // finished when the start completes
-        return;
+        return remember();
     case AgentVm::Phase::running:
         return remove(command.vm_id);
     case AgentVm::Phase::deleting:
@@ -394,6 +479,7 @@ void Agent::remove(const std::string& vm_id) {
     vm.phase = AgentVm::Phase::deleting;
     vm.delete_started = true;
     spdlog::info("agent {}: deleting VM {}", options_.node_id, vm_id);
+    remember();
     backend_.delete_vm(vm_name(vm_id), guard([this, vm_id](Outcome outcome) {
         const auto it = vms_.find(vm_id);
         if (it == vms_.end()) return;
@@ -404,10 +490,11 @@ void Agent::remove(const std::string& vm_id) {
             it->second.delete_started = false;
             // The orchestrator's deleteVm comes again until the VM is gone: let it be taken again.
             forget_command_about(vm_id);
-            return;
+            return remember();
         }
-        if (!it->second.image.empty()) cache_.release(it->second.image, clock_.now());
+        let_go_of_image(it->second);
         vms_.erase(it);
+        remember();
     }));
 }
 
@@ -415,8 +502,9 @@ void Agent::fail(const std::string& vm_id, const std::string& reason) {
     const auto it = vms_.find(vm_id);
     if (it == vms_.end()) return;
     spdlog::warn("agent {}: VM {} failed: {}", options_.node_id, vm_id, reason);
-    if (it->second.phase == AgentVm::Phase::starting) cache_.release(it->second.image, clock_.now());
+    let_go_of_image(it->second);
     vms_.erase(it);
+    remember();
     report(vm_id, static_cast<int>(VmState::failed), reason);
 }
 

@@ -18,6 +18,17 @@ bool is_vm_limit_error(const std::string& output) {
            lower.find("number of virtual machines") != std::string::npos;
 }
 
+namespace {
+
+// tart prints the address on its last line.
+std::string last_line(std::string text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    if (const auto newline = text.rfind('\n'); newline != std::string::npos) text = text.substr(newline + 1);
+    return text;
+}
+
+} // namespace
+
 TartBackend::TartBackend(boost::asio::io_context& ioc, TartOptions options)
     : ioc_{ioc}, options_{std::move(options)}, processes_{ioc} {}
 
@@ -104,36 +115,55 @@ void TartBackend::wait_for_ip(const VmLaunch& launch, Started done) {
                 if (run_output != last_run_output_.end()) described.output = run_output->second;
                 return done(Outcome::failure(described.describe("tart run " + launch.vm_name), limit), {});
             }
-            std::string ip = result.output;
-            while (!ip.empty() && std::isspace(static_cast<unsigned char>(ip.back()))) ip.pop_back();
-            if (const auto newline = ip.rfind('\n'); newline != std::string::npos) ip = ip.substr(newline + 1);
-            StartedVm started{ip, launch.vm_name};
+            StartedVm started{last_line(result.output), launch.vm_name, GuestCommand::nothing};
             start_in_guest(launch, std::move(started), std::move(done));
         });
 }
 
 void TartBackend::start_in_guest(const VmLaunch& launch, StartedVm started, Started done) {
-    const std::string& command = launch.runner_config.empty() ? options_.start_command : options_.runner_command;
+    const bool runner = !launch.runner_config.empty();
+    const std::string& command = runner ? options_.runner_command : options_.start_command;
     running_[launch.vm_name].started = true;
     if (command.empty()) return done(Outcome::success(), std::move(started));
+    started.guest = runner ? GuestCommand::runner : GuestCommand::start_script;
+    run_in_guest(launch.vm_name, started.ip_address, command, runner ? launch.runner_config + "\n" : std::string{});
+    done(Outcome::success(), std::move(started));
+}
+
+void TartBackend::run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command,
+                               std::string input) {
     std::vector<std::string> ssh{options_.ssh,
                                  "-o", "StrictHostKeyChecking=no",
                                  "-o", "UserKnownHostsFile=/dev/null",
                                  "-o", "BatchMode=yes",
                                  "-o", "ConnectTimeout=30"};
     if (!options_.guest_key_file.empty()) ssh.insert(ssh.end(), {"-i", options_.guest_key_file});
-    ssh.push_back(options_.guest_user + "@" + started.ip_address);
+    ssh.push_back(options_.guest_user + "@" + ip);
     ssh.push_back(command);
     // The runner (or script) runs as long as the job: when it exits, the VM's work is done.
-    running_[launch.vm_name].guest =
-        processes_.start({std::move(ssh), launch.runner_config.empty() ? std::string{} : launch.runner_config + "\n", {}},
-                         [this, name = launch.vm_name](ProcessResult result) {
-                             const auto it = running_.find(name);
-                             if (it == running_.end()) return;
-                             it->second.guest = 0;
-                             ended(name, result.describe("the guest's command"));
-                         });
-    done(Outcome::success(), std::move(started));
+    running_[vm_name].guest = processes_.start({std::move(ssh), std::move(input), {}}, [this, vm_name](ProcessResult result) {
+        const auto it = running_.find(vm_name);
+        if (it == running_.end()) return;
+        it->second.guest = 0;
+        ended(vm_name, result.describe("the guest's command"));
+    });
+}
+
+void TartBackend::adopt_vm(const std::string& vm_name, bool watch_runner, Started done) {
+    running_[vm_name].deleting = false;
+    run({options_.tart, "ip", vm_name}, options_.command_timeout,
+        [this, vm_name, watch_runner, done = std::move(done)](ProcessResult result) {
+            const auto it = running_.find(vm_name);
+            if (it == running_.end() || it->second.deleting) return done(Outcome::failure("deleted meanwhile"), {});
+            if (!result.ok()) return done(Outcome::failure(result.describe("tart ip " + vm_name)), {});
+            StartedVm started{last_line(result.output), vm_name, GuestCommand::nothing};
+            it->second.started = true;
+            if (watch_runner) {
+                started.guest = GuestCommand::runner;
+                run_in_guest(vm_name, started.ip_address, options_.watch_command, {});
+            }
+            done(Outcome::success(), std::move(started));
+        });
 }
 
 // The VM stopped, or its runner exited: tell the agent once, unless it is being deleted.

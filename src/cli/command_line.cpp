@@ -472,6 +472,17 @@ void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, Age
     command.add_option("--start-command", options.tart.start_command,
                        "What runs in the guest for VMs without a runner configuration (default: nothing)")
         ->envname("MACVMORX_AGENT_START_COMMAND");
+    command.add_option("--watch-command", options.tart.watch_command,
+                       "Lasts in the guest while a runner started before an agent restart works")
+        ->envname("MACVMORX_AGENT_WATCH_COMMAND")
+        ->capture_default_str();
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+        options.agent.state_file = std::string{home} + "/.macvmorx/agent-state.json";
+    }
+    command.add_option("--state-file", options.agent.state_file,
+                       "Where the agent remembers its VMs across restarts (no secrets); empty: nowhere")
+        ->envname("MACVMORX_AGENT_STATE_FILE")
+        ->capture_default_str();
     command.add_option("--vm-storage", options.vm_storage_path, "The volume that holds the VMs (its free space is reported)")
         ->envname("MACVMORX_AGENT_VM_STORAGE")
         ->capture_default_str();

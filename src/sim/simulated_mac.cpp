@@ -85,7 +85,7 @@ void SimulatedMac::start_vm(const agent::VmLaunch& launch, Started done) {
             done(agent::Outcome::failure("image " + image + " is not on this Mac"), {});
         });
     }
-    vms_[launch.vm_name] = {launch.image, false};
+    vms_[launch.vm_name] = {launch.image, false, {}};
     const bool fails = chance(profile_.boot_failure_rate);
     after(vary(profile_.boot_time, 0.5), [this, name = launch.vm_name, fails, done = std::move(done)] {
         const auto it = vms_.find(name);
@@ -100,13 +100,26 @@ void SimulatedMac::start_vm(const agent::VmLaunch& launch, Started done) {
         }
         it->second.running = true;
         std::uniform_int_distribution<int> octet{2, 254};
-        agent::StartedVm started{"192.168.64." + std::to_string(octet(random_)), "runner-" + name.substr(name.size() - 6)};
+        agent::StartedVm started{"192.168.64." + std::to_string(octet(random_)), "runner-" + name.substr(name.size() - 6),
+                                 agent::GuestCommand::runner};
+        it->second.address = started;
         done(agent::Outcome::success(), started);
         // The runner takes one job; when it is done the VM ends on its own.
         after(vary(profile_.job_runtime, 0.6), [this, name] {
             const auto vm = vms_.find(name);
             if (vm != vms_.end() && vm->second.running && exit_handler_) exit_handler_(name);
         });
+    });
+}
+
+// The simulated runner goes on with its job whoever watches: its end still reaches on_vm_exit.
+void SimulatedMac::adopt_vm(const std::string& vm_name, bool /*watch_runner*/, Started done) {
+    const auto it = vms_.find(vm_name);
+    const bool running = it != vms_.end() && it->second.running;
+    const agent::StartedVm address = running ? it->second.address : agent::StartedVm{};
+    boost::asio::post(ioc_, [done = std::move(done), running, address] {
+        if (!running) return done(agent::Outcome::failure("the VM is not running"), {});
+        done(agent::Outcome::success(), address);
     });
 }
 

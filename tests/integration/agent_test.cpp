@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -236,4 +238,45 @@ TEST_F(AgentTest, ARestartedAgentFindsItsRunningVmAndKeepsIt) {
     ci.del("/api/vms/job-1");
     ASSERT_TRUE(eventually([&] { return vm_state_is("job-1", "deleted"); }));
     EXPECT_EQ(host.running_on_mac(), 0);
+}
+
+TEST_F(AgentTest, ARestartedAgentWithAJournalKnowsTheImageOfTheVmItFindsAndKeepsThatImage) {
+    const auto journal = std::filesystem::temp_directory_path() /
+                         ("macvmorx-agent-journal-" + std::to_string(::getpid()) + ".json");
+    std::filesystem::remove(journal);
+    macvmorx::agent::AgentOptions options;
+    options.state_file = journal.string();
+    options.max_cached_images = 1;
+    Host host{server.port(), "mac-1", profile, options};
+    host.preload("sonoma");
+    host.start();
+    ASSERT_TRUE(eventually([&] { return ci.get("/api/nodes/mac-1").status == 200; }));
+    ASSERT_EQ(schedule("sonoma", "job-1"), 200);
+    ASSERT_TRUE(eventually([&] { return vm_state_is("job-1", "running"); }));
+
+    host.kill_agent();
+    host.start();
+    ASSERT_TRUE(eventually([&] { return host.status().vms.size() == 1 && !host.status().vms[0].ip_address.empty(); }));
+    const auto found = host.status().vms[0];
+    EXPECT_TRUE(found.adopted);
+    EXPECT_EQ(found.image, "sonoma") << "from the journal";
+    EXPECT_TRUE(found.holds_image);
+    ASSERT_TRUE(eventually([&] {
+        const auto reported = node("mac-1")["vms"];
+        return reported.size() == 1 && reported[0]["imageName"] == "sonoma";
+    }));
+
+    // Room for one image, and the VM found running uses it: another image cannot push it out.
+    ASSERT_EQ(schedule("sequoia", "job-2"), 200);
+    ASSERT_TRUE(eventually([&] { return vm("job-2")["transitions"].size() > 3; }));
+    ASSERT_TRUE(eventually([&] {
+        const auto transitions = vm("job-2")["transitions"];
+        return std::any_of(transitions.begin(), transitions.end(), [](const json& t) {
+            return t["state"] == "failed" && t["message"].get<std::string>().find("no room for image sequoia") !=
+                                                 std::string::npos;
+        });
+    })) << vm("job-2").dump();
+    EXPECT_EQ(host.status().cached_images, std::vector<std::string>{"sonoma"});
+    EXPECT_TRUE(vm_state_is("job-1", "running"));
+    std::filesystem::remove(journal);
 }

@@ -104,7 +104,7 @@ protected:
         std::vector<std::string> arguments{"agent", "--server", "http://127.0.0.1:" + std::to_string(port), "--node-id",
                                            node_id, "--tart", fake_tart_dir + "/tart", "--ssh", fake_tart_dir + "/ssh",
                                            "--heartbeat-interval", "200ms", "--guest-user", "runner", "--log-level",
-                                           "debug"};
+                                           "debug", "--state-file", (tart_state / "agent-state.json").string()};
         arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
         std::vector<std::string> environment{"FAKE_TART_DIR=" + tart_state.string()};
         environment.insert(environment.end(), extra_environment.begin(), extra_environment.end());
@@ -143,6 +143,32 @@ bool went_through(const json& vm, const std::string& vm_state, const std::string
         return transition["state"] == vm_state &&
                transition["message"].get<std::string>().find(words) != std::string::npos;
     });
+}
+
+// GitHub's webhook for a queued job of acme/app, signed with the test configuration's secret.
+int deliver_queued_job(macvmorx::http::HttpClient& client, int job_id, const std::string& delivery) {
+    const std::string body = R"({"action":"queued","workflow_job":{"id":)" + std::to_string(job_id) +
+                             R"(,"run_id":9,"labels":["self-hosted","macOS"],"name":"build"},"repository":{"full_name":"acme/app"}})";
+    return client
+        .request(macvmorx::http::Method::post, "/webhooks/github", body,
+                 {{"Content-Type", "application/json"},
+                  {"X-GitHub-Event", "workflow_job"},
+                  {"X-GitHub-Delivery", delivery},
+                  {"X-Hub-Signature-256", macvmorx::github::webhook_signature("secret", body)}})
+        .status;
+}
+
+// The guest address the fake ssh was started for (its guest-<ip>.stdin), once there is one.
+std::string guest_address(const std::filesystem::path& tart_state) {
+    std::string ip;
+    eventually([&] {
+        for (const auto& entry : std::filesystem::directory_iterator(tart_state)) {
+            const auto name = entry.path().filename().string();
+            if (name.starts_with("guest-") && name.ends_with(".stdin")) ip = name.substr(6, name.size() - 6 - 6);
+        }
+        return !ip.empty();
+    });
+    return ip;
 }
 
 } // namespace
@@ -206,14 +232,7 @@ TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInp
     start_agent(daemon.port());
     ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
 
-    const std::string body =
-        R"({"action":"queued","workflow_job":{"id":61,"run_id":9,"labels":["self-hosted","macOS"],"name":"build"},"repository":{"full_name":"acme/app"}})";
-    const auto delivered = client.request(macvmorx::http::Method::post, "/webhooks/github", body,
-                                          {{"Content-Type", "application/json"},
-                                           {"X-GitHub-Event", "workflow_job"},
-                                           {"X-GitHub-Delivery", "t-1"},
-                                           {"X-Hub-Signature-256", macvmorx::github::webhook_signature("secret", body)}});
-    ASSERT_EQ(delivered.status, 200) << delivered.body;
+    ASSERT_EQ(deliver_queued_job(client, 61, "t-1"), 200);
     std::string vm_id;
     ASSERT_TRUE(eventually([&] {
         const auto vms = get(client, "/api/vms");
@@ -223,14 +242,8 @@ TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInp
     }, 10s)) << agent->output();
 
     // The guest was reached as the configured user, and the runner given its configuration.
-    std::string ip;
-    ASSERT_TRUE(eventually([&] {
-        for (const auto& entry : std::filesystem::directory_iterator(state)) {
-            const auto name = entry.path().filename().string();
-            if (name.starts_with("guest-") && name.ends_with(".stdin")) ip = name.substr(6, name.size() - 6 - 6);
-        }
-        return !ip.empty();
-    })) << "ssh was started";
+    const std::string ip = guest_address(state);
+    ASSERT_FALSE(ip.empty()) << "ssh was started";
     ASSERT_TRUE(eventually([&] { return !read_file(state / ("guest-" + ip + ".stdin")).empty(); }));
     const std::string secret = "JIT-SECRET-macvmorx-" + vm_id;
     EXPECT_EQ(read_file(state / ("guest-" + ip + ".stdin")), secret + "\n");
@@ -506,7 +519,7 @@ TEST_F(TartAgent, AHalfMadeCloneOfAKilledAgentIsDeletedAtRestartAndItsVmPlacedAg
     EXPECT_TRUE(eventually([&] { return clones_on(state).empty() && running_on(state).empty(); })) << calls();
 }
 
-TEST_F(TartAgent, ACloneBootingWhenItsAgentWasKilledIsFoundRunningAfterARestart) {
+TEST_F(TartAgent, ACloneBootingWhenItsAgentWasKilledIsMadeAgainAfterARestart) {
     TestDaemon daemon;
     auto client = daemon.client();
     const std::string image = "ghcr.io/acme/sonoma:1";
@@ -515,22 +528,79 @@ TEST_F(TartAgent, ACloneBootingWhenItsAgentWasKilledIsFoundRunningAfterARestart)
     ASSERT_EQ(place(client, "job-b", image), 200);
     ASSERT_TRUE(eventually([&] { return running_on(state).contains("macvmorx-job-b"); }, 10s)) << agent->output();
     EXPECT_EQ(get(client, "/api/vms/job-b")["state"], "provisioning") << "booting, no address yet";
+    EXPECT_NE(read_file(state / "agent-state.json").find(R"("stage":"starting")"), std::string::npos)
+        << read_file(state / "agent-state.json");
     kill_agent();
 
-    // `tart run` outlived the agent: the new one finds the clone running and reports it.
+    // `tart run` outlived the agent, but the journal says nothing was started in the guest yet
+    // and the one-time start is lost with the agent: the clone is deleted and the VM made again.
     start_agent(daemon.port());
     ASSERT_TRUE(vm_is(client, "job-b", "running")) << client.get("/api/vms/job-b").body << agent->output() << calls();
     const auto vm = get(client, "/api/vms/job-b");
     EXPECT_EQ(vm["nodeId"], "mac-tart");
-    EXPECT_EQ(vm["attempts"], 1) << "found, not made again: " << vm.dump();
-    EXPECT_EQ(calls_of(state, "clone " + image + " macvmorx-job-b"), 1u) << calls();
-    EXPECT_EQ(calls_of(state, "delete macvmorx-job-b"), 0u) << calls();
+    EXPECT_EQ(vm["attempts"], 2) << vm.dump();
+    EXPECT_TRUE(went_through(vm, "failed", "restarted while making")) << vm.dump();
+    EXPECT_EQ(calls_of(state, "clone " + image + " macvmorx-job-b"), 2u) << calls();
+    EXPECT_GE(calls_of(state, "delete macvmorx-job-b"), 1u) << calls();
     EXPECT_EQ(clones_on(state), std::set<std::string>{"macvmorx-job-b"});
 
-    // Its deletion stops the `tart run` the killed agent left behind.
     ASSERT_EQ(client.del("/api/vms/job-b").status, 200);
     ASSERT_TRUE(vm_is(client, "job-b", "deleted")) << agent->output();
     EXPECT_TRUE(eventually([&] { return clones_on(state).empty() && running_on(state).empty(); })) << calls();
+}
+
+TEST_F(TartAgent, ARunnerAtWorkWhenItsAgentWasKilledIsWatchedAfterARestartAndItsEndDeletesTheVm) {
+    macvmorx::testing::FakeGithub github;
+    const std::string image = "ghcr.io/acme/sonoma-runner:1";
+    const auto config =
+        macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem, "secret", image);
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(deliver_queued_job(client, 62, "t-2"), 200);
+    std::string vm_id;
+    ASSERT_TRUE(eventually([&] {
+        const auto vms = get(client, "/api/vms");
+        if (vms.empty() || vms[0]["state"] != "running") return false;
+        vm_id = vms[0]["vmId"];
+        return true;
+    }, 10s)) << agent->output();
+    const std::string ip = guest_address(state);
+    ASSERT_FALSE(ip.empty());
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
+    ASSERT_TRUE(eventually([&] {
+        const auto journal = read_file(state / "agent-state.json");
+        return journal.find(R"("stage":"running")") != std::string::npos &&
+               journal.find(R"("guest":"runner")") != std::string::npos;
+    })) << read_file(state / "agent-state.json");
+    kill_agent();
+
+    // The runner goes on with its job. The new agent finds the clone, learns from its journal
+    // which image it came from and that a runner works in it, and watches that runner.
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".watches")); }, 10s))
+        << agent->output() << calls();
+    ASSERT_TRUE(eventually([&] {
+        const auto node = get(client, "/api/nodes/mac-tart");
+        return node["vms"].size() == 1 && node["vms"][0]["imageName"] == image && node["vms"][0]["vmIpAddress"] == ip;
+    })) << client.get("/api/nodes/mac-tart").body;
+    EXPECT_EQ(get(client, "/api/vms/" + vm_id)["state"], "running");
+    EXPECT_EQ(calls_of(state, "clone " + image + " macvmorx-" + vm_id), 1u) << "taken over, not made again";
+    const auto watch = read_file(state / ("guest-" + ip + ".watches"));
+    EXPECT_NE(watch.find("unner.Listener"), std::string::npos) << "the default watch: " << watch;
+
+    // The runner finishes its job: the watch ends, and the agent deletes the VM as if it had
+    // started the runner itself.
+    std::ofstream{state / ("runner-exit-" + ip)} << "";
+    ASSERT_TRUE(eventually([&] {
+        const auto state_now = get(client, "/api/vms/" + vm_id)["state"];
+        return state_now == "deleted";
+    }, 10s)) << agent->output() << calls() << client.get("/api/vms/" + vm_id).body;
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty() && running_on(state).empty(); })) << calls();
+    EXPECT_TRUE(eventually([&] { return github.removed() == std::vector<std::int64_t>{500}; }));
+    EXPECT_EQ(read_file(state / "agent-state.json").find("JIT-SECRET"), std::string::npos) << "no secret on disk";
+    EXPECT_EQ(agent->output().find("JIT-SECRET"), std::string::npos);
 }
 
 TEST_F(TartAgent, ClonesLeftByAnEarlierRunThatAreNoLongerWantedAreDeletedAtStart) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "macvmorx/agent/image_cache.hpp"
+#include "macvmorx/agent/vm_journal.hpp"
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/fleet/heartbeat.hpp"
 #include "macvmorx/fleet/labels.hpp"
@@ -22,6 +23,7 @@ namespace macvmorx::agent {
 class HostProbe;
 class OrchestratorLink;
 class VmBackend;
+struct Inventory;
 struct Outcome;
 
 struct AgentOptions {
@@ -36,6 +38,8 @@ struct AgentOptions {
     fleet::Labels labels;
     Duration max_backoff = std::chrono::seconds{60};
     std::uint64_t seed = 0; // for the jitter of retries
+    // Where the agent remembers its clones across restarts (VmJournal); empty: nowhere.
+    std::string state_file;
 };
 
 // A VM on this host as the agent knows it.
@@ -49,6 +53,9 @@ struct AgentVm {
     std::string hostname;
     lifecycle::Command command; // the createVm it came from (cpu, memory)
     bool delete_started = false;
+    GuestCommand guest = GuestCommand::nothing; // what runs in its guest
+    bool holds_image = false;                   // counted as a use of its image by the cache
+    bool adopted = false;                       // found running at start, made by an earlier run
 };
 
 struct AgentStatus {
@@ -96,7 +103,13 @@ private:
     void take_create(const lifecycle::Command& command);
     void take_delete(const lifecycle::Command& command);
     void acknowledge(const std::string& command_id);
-    void report(const std::string& vm_id, int state, std::string message, std::optional<double> progress = {});
+    void report(const std::string& vm_id, int state, std::string message, std::optional<double> progress = {},
+                std::function<void()> then = {});
+    void take_stock(const Outcome& outcome, const Inventory& inventory);
+    void adopt(const std::string& vm_name, const std::string& vm_id, const JournalEntry* remembered);
+    void remember();
+    void hold_image(AgentVm& vm);
+    void let_go_of_image(AgentVm& vm);
     void fetch(const std::string& image);
     void launch(const std::string& vm_id);
     void remove(const std::string& vm_id);
@@ -124,6 +137,7 @@ private:
     std::shared_ptr<bool> alive_; // callbacks check it, so that none runs after the agent is gone
 
     ImageCache cache_;
+    VmJournal journal_;
     std::map<std::string, AgentVm> vms_;
     std::map<std::string, std::vector<std::string>> waiting_for_image_; // image -> VM ids
     std::map<std::string, TimePoint> last_progress_report_;             // image -> time

@@ -23,6 +23,11 @@ struct TartOptions {
     std::string runner_command = "cd ~/actions-runner && read -r config && exec ./run.sh --jitconfig \"$config\"";
     // Pools without GitHub: a script to run in the guest instead (empty: none, the VM just runs).
     std::string start_command;
+    // Lasts in the guest as long as a runner started by an earlier run of the agent: how a
+    // restarted agent learns when the runner it did not start is done. The brackets keep
+    // pgrep from matching the watching shell's own command line.
+    std::string watch_command =
+        "while pgrep -f '[R]unner.Listener|[r]un-helper.sh|[r]un.sh --jitconfig' >/dev/null; do sleep 5; done";
     Duration pull_timeout = std::chrono::hours{2};
     Duration command_timeout = std::chrono::minutes{5};
     Duration ip_timeout = std::chrono::minutes{3};
@@ -45,6 +50,7 @@ public:
     void delete_image(const std::string& image, Done done) override;
     double image_size_gb(const std::string& image) const override;
     void start_vm(const VmLaunch& launch, Started done) override;
+    void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) override;
     void delete_vm(const std::string& vm_name, Done done) override;
     void inventory(std::function<void(Outcome, Inventory)> done) override;
     void on_vm_exit(std::function<void(const std::string& vm_name)> handler) override;
@@ -60,6 +66,8 @@ private:
     void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input = {});
     void wait_for_ip(const VmLaunch& launch, Started done);
     void start_in_guest(const VmLaunch& launch, StartedVm started, Started done);
+    // Runs `command` in the guest at `ip` over SSH for as long as it lasts; its end ends the VM.
+    void run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command, std::string input);
     void ended(const std::string& vm_name, const std::string& how);
     void deletion_done(const std::string& vm_name);
 

@@ -29,9 +29,13 @@ struct VmLaunch {
     std::string runner_config;
 };
 
+// What was started in a VM's guest once it booted.
+enum class GuestCommand { nothing, runner, start_script };
+
 struct StartedVm {
     std::string ip_address;
     std::string hostname;
+    GuestCommand guest = GuestCommand::nothing;
 };
 
 struct HostImage {
@@ -68,6 +72,10 @@ public:
 
     // Clones the image, boots the clone headless, waits for its IP and starts the runner.
     virtual void start_vm(const VmLaunch& launch, Started done) = 0;
+    // Takes over a clone found running at the agent's start: learns its address and, with
+    // `watch_runner`, watches the runner an earlier run started in its guest, whose end (or
+    // absence) ends the VM through on_vm_exit.
+    virtual void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) = 0;
     // Stops and deletes a clone; a clone that does not exist counts as deleted.
     virtual void delete_vm(const std::string& vm_name, Done done) = 0;
 

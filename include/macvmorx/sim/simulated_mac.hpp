@@ -58,6 +58,7 @@ public:
     void delete_image(const std::string& image, Done done) override;
     double image_size_gb(const std::string& image) const override;
     void start_vm(const agent::VmLaunch& launch, Started done) override;
+    void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) override;
     void delete_vm(const std::string& vm_name, Done done) override;
     void inventory(std::function<void(agent::Outcome, agent::Inventory)> done) override;
     void on_vm_exit(std::function<void(const std::string& vm_name)> handler) override;
@@ -73,6 +74,7 @@ private:
     struct Vm {
         std::string image;
         bool running = false;
+        agent::StartedVm address;
     };
 
     // Runs `then` after `delay`, unless the Mac crashed meanwhile.
