@@ -384,10 +384,10 @@ void Agent::fetch(const std::string& image) {
     backend_.pull_image(
         image,
         guard([this, image](double fraction, const std::string& message) {
-            // Progress at most every few seconds per image: enough for a dashboard.
+            // Progress at most once a second per image: enough for a dashboard.
             const TimePoint now = clock_.now();
             auto& last = last_progress_report_[image];
-            if (now - last < std::chrono::seconds{3}) return;
+            if (now - last < std::chrono::seconds{1}) return;
             last = now;
             for (const auto& vm_id : waiting_for_image_[image]) {
                 report(vm_id, static_cast<int>(VmState::provisioning), message, fraction);

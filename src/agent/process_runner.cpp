@@ -243,6 +243,11 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
         const auto n = ::read(output[0], buffer, sizeof buffer);
         if (n <= 0) break; // end of output: the process (and whatever kept the pipe) is done
         result.output.append(buffer, static_cast<std::size_t>(n));
+        if (spec.on_output) {
+            boost::asio::post(ioc_, [on_output = spec.on_output, piece = std::string(buffer, static_cast<std::size_t>(n))] {
+                on_output(piece);
+            });
+        }
         if (result.output.size() > max_output) result.output.erase(0, result.output.size() - max_output);
     }
     close_fd(output[0]);

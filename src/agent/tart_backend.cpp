@@ -10,6 +10,26 @@
 
 namespace macvmorx::agent {
 
+std::optional<int> pull_percent(std::string_view line) {
+    std::string text;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        if (line[i] == '\x1B') {
+            // An escape sequence of the interactive meter (ESC [ K): skip to its final letter.
+            while (i < line.size() && !std::isalpha(static_cast<unsigned char>(line[i]))) ++i;
+            continue;
+        }
+        if (!std::isspace(static_cast<unsigned char>(line[i]))) text += line[i];
+    }
+    if (text.size() < 2 || text.size() > 4 || text.back() != '%') return std::nullopt;
+    int percent = 0;
+    for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+        if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
+        percent = percent * 10 + (text[i] - '0');
+    }
+    if (percent > 100) return std::nullopt;
+    return percent;
+}
+
 bool is_vm_limit_error(const std::string& output) {
     std::string lower = output;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -34,17 +54,32 @@ TartBackend::TartBackend(boost::asio::io_context& ioc, TartOptions options)
 
 TartBackend::~TartBackend() = default;
 
-void TartBackend::run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input) {
-    processes_.start({std::move(argv), std::move(input), timeout}, std::move(done));
+void TartBackend::run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input,
+                      std::function<void(const std::string&)> on_output) {
+    processes_.start({std::move(argv), std::move(input), timeout, std::move(on_output)}, std::move(done));
 }
 
 void TartBackend::pull_image(const std::string& image, Progress progress, Done done) {
     progress(0, "pulling " + image);
-    run({options_.tart, "pull", image}, options_.pull_timeout, [this, image, done = std::move(done)](ProcessResult result) {
-        if (!result.ok()) return done(Outcome::failure(result.describe("tart pull " + image)));
-        // The size is learnt from `tart list`.
-        inventory([done](Outcome, Inventory) { done(Outcome::success()); });
-    });
+    // tart's percentages come line by line while it pulls; a line may arrive in two pieces.
+    auto meter = [progress, image, partial = std::string{}](const std::string& piece) mutable {
+        partial += piece;
+        std::size_t start = 0;
+        for (std::size_t newline; (newline = partial.find('\n', start)) != std::string::npos; start = newline + 1) {
+            const auto percent = pull_percent(std::string_view{partial}.substr(start, newline - start));
+            // Done only when tart exits: the image is not usable before.
+            if (percent) progress(std::min(*percent, 99) / 100.0, "pulling " + image + ": " + std::to_string(*percent) + "%");
+        }
+        partial.erase(0, start);
+        if (partial.size() > 4096) partial.clear(); // not a meter: a line that long says nothing of progress
+    };
+    run({options_.tart, "pull", image}, options_.pull_timeout,
+        [this, image, done = std::move(done)](ProcessResult result) {
+            if (!result.ok()) return done(Outcome::failure(result.describe("tart pull " + image)));
+            // The size is learnt from `tart list`.
+            inventory([done](Outcome, Inventory) { done(Outcome::success()); });
+        },
+        {}, std::move(meter));
 }
 
 void TartBackend::delete_image(const std::string& image, Done done) {
@@ -79,7 +114,7 @@ void TartBackend::start_vm(const VmLaunch& launch, Started done) {
                 auto& vm = running_[launch.vm_name];
                 vm.deleting = false;
                 // `tart run` lasts as long as the VM: its end is the VM's end.
-                vm.run = processes_.start({{options_.tart, "run", "--no-graphics", launch.vm_name}, {}, {}},
+                vm.run = processes_.start({{options_.tart, "run", "--no-graphics", launch.vm_name}, {}, {}, {}},
                                           [this, name = launch.vm_name](ProcessResult result) {
                                               const auto it = running_.find(name);
                                               if (it == running_.end()) return;
@@ -103,7 +138,7 @@ void TartBackend::start_vm(const VmLaunch& launch, Started done) {
 void TartBackend::wait_for_ip(const VmLaunch& launch, Started done) {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.ip_timeout).count();
     running_[launch.vm_name].ip = processes_.start(
-        {{options_.tart, "ip", "--wait", std::to_string(seconds), launch.vm_name}, {}, options_.ip_timeout + std::chrono::seconds{10}},
+        {{options_.tart, "ip", "--wait", std::to_string(seconds), launch.vm_name}, {}, options_.ip_timeout + std::chrono::seconds{10}, {}},
         [this, launch, done = std::move(done)](ProcessResult result) mutable {
             if (const auto it = running_.find(launch.vm_name); it != running_.end()) it->second.ip = 0;
             if (!result.ok()) {
@@ -141,7 +176,7 @@ void TartBackend::run_in_guest(const std::string& vm_name, const std::string& ip
     ssh.push_back(options_.guest_user + "@" + ip);
     ssh.push_back(command);
     // The runner (or script) runs as long as the job: when it exits, the VM's work is done.
-    running_[vm_name].guest = processes_.start({std::move(ssh), std::move(input), {}}, [this, vm_name](ProcessResult result) {
+    running_[vm_name].guest = processes_.start({std::move(ssh), std::move(input), {}, {}}, [this, vm_name](ProcessResult result) {
         const auto it = running_.find(vm_name);
         if (it == running_.end()) return;
         it->second.guest = 0;

@@ -429,20 +429,20 @@ TEST_F(TartAgent, TheImageCacheDeletesTheLeastRecentlyUsedImageThatNoVmUses) {
 TEST_F(TartAgent, WhileTheImageDownloadsTheVmRecordShowsItsProgress) {
     TestDaemon daemon;
     auto client = daemon.client();
-    start_agent(daemon.port(), {}, {"FAKE_TART_PULL_SECONDS=2"});
+    start_agent(daemon.port(), {}, {"FAKE_TART_PULL_SECONDS=3"});
     ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
     const std::string image = "ghcr.io/acme/sonoma:1";
     ASSERT_EQ(place(client, "job-p", image), 200);
 
+    // tart's own percentages reach the VM record while it pulls.
     json during;
     ASSERT_TRUE(eventually([&] {
         during = get(client, "/api/vms/job-p");
-        return during["state"] == "provisioning" && during.contains("progress") &&
-               during.value("message", "") == "pulling " + image;
+        return during["state"] == "provisioning" && during.contains("progress") && during["progress"] > 0.0 &&
+               during["progress"] < 1.0;
     }, 10s)) << during.dump() << agent->output();
-    // tart's own percentages are not passed on (the agent reads a command's output only once it
-    // ended): the download shows as started, then as done.
-    EXPECT_EQ(during["progress"], 0.0) << during.dump();
+    const std::string message = during["message"];
+    EXPECT_TRUE(message.starts_with("pulling " + image + ": ") && message.ends_with("%")) << message;
 
     ASSERT_TRUE(vm_is(client, "job-p", "running")) << agent->output();
     const auto after = get(client, "/api/vms/job-p");
@@ -465,8 +465,8 @@ TEST_F(TartAgent, AVmWhoseAgentWasKilledDuringThePullIsPlacedAgainWhenTheNewAgen
         return calls_of(state, "pull " + image) == 1 && get(client, "/api/vms/job-r")["state"] == "provisioning";
     }, 10s)) << agent->output();
     kill_agent();
-    // The pull carries on without the agent and completes; no clone was made.
-    ASSERT_TRUE(eventually([&] { return images_on(state).contains(image); }, 10s));
+    // tart's meter writes into the dead agent's pipe: the pull dies of SIGPIPE at its next line,
+    // as the real one would. No clone was made.
     EXPECT_TRUE(clones_on(state).empty());
 
     // The new agent knows nothing of job-r, but its heartbeat names a new instance: the
@@ -478,7 +478,8 @@ TEST_F(TartAgent, AVmWhoseAgentWasKilledDuringThePullIsPlacedAgainWhenTheNewAgen
     EXPECT_EQ(vm["nodeId"], "mac-tart");
     EXPECT_EQ(vm["attempts"], 2) << vm.dump();
     EXPECT_TRUE(went_through(vm, "failed", "restarted while making it")) << vm.dump();
-    EXPECT_EQ(calls_of(state, "pull " + image), 1u) << "the image the killed agent pulled serves the new attempt";
+    EXPECT_TRUE(images_on(state).contains(image));
+    EXPECT_LE(calls_of(state, "pull " + image), 2u) << "pulled again at most once, by the new agent: " << calls();
     EXPECT_EQ(clones_on(state), std::set<std::string>{"macvmorx-job-r"}) << calls();
     EXPECT_EQ(running_on(state), std::set<std::string>{"macvmorx-job-r"}) << calls();
 

@@ -23,6 +23,9 @@ struct ProcessSpec {
     std::vector<std::string> argv;
     std::string input;
     Duration timeout{};
+    // Called on the io_context with each piece of output as it comes, before the command's
+    // Done (a progress meter); pieces split lines anywhere. Empty: output only at the end.
+    std::function<void(const std::string& piece)> on_output;
 };
 
 struct ProcessResult {

@@ -5,7 +5,9 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace boost::asio {
 class io_context;
@@ -63,7 +65,8 @@ private:
         bool started = false;    // booted and handed to the agent: its end is news
         bool deleting = false;
     };
-    void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input = {});
+    void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input = {},
+             std::function<void(const std::string&)> on_output = {});
     void wait_for_ip(const VmLaunch& launch, Started done);
     void start_in_guest(const VmLaunch& launch, StartedVm started, Started done);
     // Runs `command` in the guest at `ip` over SSH for as long as it lasts; its end ends the VM.
@@ -89,5 +92,9 @@ private:
 
 // Whether tart's output says macOS refused another VM: its limit of two is held.
 bool is_vm_limit_error(const std::string& output);
+
+// The percentage a line of `tart pull`'s output gives ("42%", escape codes around it on a
+// terminal); nullopt for any other line.
+std::optional<int> pull_percent(std::string_view line);
 
 } // namespace macvmorx::agent
