@@ -43,22 +43,6 @@ struct WorkflowJobs::Runner {
     TimePoint created_at;
 };
 
-struct WorkflowJobs::Task {
-    enum class Kind { register_runner, remove_runner } kind;
-    TimePoint due;
-    std::string vm_id; // register
-    std::string pool;  // remove
-    std::int64_t runner_id = 0;
-    int attempt = 0;
-};
-
-struct WorkflowJobs::Pool {
-    // After GitHub refused to register a runner (not a passing failure), no new runner is
-    // asked for before then, so that a wrong permission does not turn into a storm of calls.
-    TimePoint paused_until{};
-    int failures = 0;
-};
-
 struct WorkflowJobs::Actions {
     std::vector<std::string> delete_vms;
     bool wake = false;

@@ -43,8 +43,7 @@ struct Agent::Timers {
 
 Agent::Agent(boost::asio::io_context& ioc, AgentOptions options, OrchestratorLink& link, VmBackend& backend,
              HostProbe& probe, const Clock& clock)
-    : ioc_{ioc},
-      options_{std::move(options)},
+    : options_{std::move(options)},
       link_{link},
       backend_{backend},
       probe_{probe},

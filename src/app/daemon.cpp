@@ -22,6 +22,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <atomic>
 #include <thread>
 
 namespace macvmorx::app {
@@ -91,7 +92,9 @@ struct Daemon::Parts {
     // GitHub Actions, when runner pools are configured; the worker makes the calls to GitHub.
     std::unique_ptr<github::GithubClient> github;
     std::unique_ptr<actions::WorkflowJobs> workflow_jobs;
-    std::jthread github_worker;
+    // std::thread and a flag, not std::jthread: Apple's libc++ has no jthread.
+    std::thread github_worker;
+    std::atomic<bool> github_stopping{false};
     http::Server server;
 
     // Reads the tokens file into the guard; returns how many tokens it holds. Throws
@@ -134,8 +137,8 @@ void Daemon::Parts::start_github_actions(storage::StoredState* stored) {
     if (durable) workflow_jobs->set_observer(durable.get());
     context.workflow_jobs = workflow_jobs.get();
     context.webhook_secret = &config.github_secrets.webhook_secret;
-    github_worker = std::jthread{[this](std::stop_token stop) {
-        while (!stop.stop_requested()) {
+    github_worker = std::thread{[this] {
+        while (!github_stopping.load()) {
             const auto next = workflow_jobs->run_due_tasks();
             workflow_jobs->wait_for_work(next.value_or(clock.now() + std::chrono::seconds{1}));
         }
@@ -145,7 +148,7 @@ void Daemon::Parts::start_github_actions(storage::StoredState* stored) {
 
 void Daemon::Parts::stop_github_actions() {
     if (!github_worker.joinable()) return;
-    github_worker.request_stop();
+    github_stopping = true;
     workflow_jobs->wake();
     github_worker.join();
 }

@@ -1,9 +1,10 @@
 #include "macvmorx/base/duration.hpp"
 
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 namespace macvmorx {
 namespace {
@@ -36,6 +37,16 @@ std::optional<std::int64_t> unit_nanoseconds(std::string_view& rest) {
     return best->nanoseconds;
 }
 
+// strtod, not from_chars: Apple's libc++ reads no floating point with from_chars. It sees only
+// digits and dots here, in the C locale (never changed), whose decimal point is '.'.
+std::optional<double> parse_decimal(std::string_view digits) {
+    const std::string text{digits};
+    char* end = nullptr;
+    const double number = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size()) return std::nullopt;
+    return number;
+}
+
 } // namespace
 
 std::optional<Duration> parse_duration(std::string_view text) {
@@ -50,13 +61,12 @@ std::optional<Duration> parse_duration(std::string_view text) {
             ++digits;
         }
         if (digits == 0) return std::nullopt;
-        double number = 0;
-        const auto [end, ec] = std::from_chars(rest.data(), rest.data() + digits, number);
-        if (ec != std::errc{} || end != rest.data() + digits) return std::nullopt;
+        const auto number = parse_decimal(rest.substr(0, digits));
+        if (!number) return std::nullopt;
         rest.remove_prefix(digits);
         const auto scale = unit_nanoseconds(rest);
         if (!scale) return std::nullopt;
-        total += static_cast<long double>(number) * static_cast<long double>(*scale);
+        total += static_cast<long double>(*number) * static_cast<long double>(*scale);
     }
     // Checked once rounded to a double, against 2^63 (INT64_MAX is no double): a total just below
     // INT64_MAX rounds up to 2^63, which would wrap to a negative duration.

@@ -12,7 +12,10 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 void Histogram::observe(double value) {
     const auto bucket = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
     counts_[bucket].fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(value, std::memory_order_relaxed);
+    // A compare-and-swap loop, not fetch_add: Apple's libc++ has no atomic<double>::fetch_add.
+    double sum = sum_.load(std::memory_order_relaxed);
+    while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
+    }
 }
 
 Histogram::Snapshot Histogram::snapshot() const {

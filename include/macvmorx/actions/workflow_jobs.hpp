@@ -127,8 +127,21 @@ public:
 
 private:
     struct Runner;
-    struct Task;
-    struct Pool;
+    // Complete here: libc++ (Apple's) wants a deque's element type complete where it is declared.
+    struct Task {
+        enum class Kind { register_runner, remove_runner } kind;
+        TimePoint due;
+        std::string vm_id; // register
+        std::string pool;  // remove
+        std::int64_t runner_id = 0;
+        int attempt = 0;
+    };
+    struct Pool {
+        // After GitHub refused to register a runner (not a passing failure), no new runner is
+        // asked for before then, so that a wrong permission does not turn into a storm of calls.
+        TimePoint paused_until{};
+        int failures = 0;
+    };
     struct Actions; // what to do once the lock is released
 
     const config::RunnerPool* pool_config(const std::string& name) const;

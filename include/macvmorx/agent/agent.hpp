@@ -127,7 +127,6 @@ private:
     std::string vm_name(const std::string& vm_id) const { return options_.vm_name_prefix + vm_id; }
     int vms_on_host() const;
 
-    boost::asio::io_context& ioc_;
     AgentOptions options_;
     OrchestratorLink& link_;
     VmBackend& backend_;

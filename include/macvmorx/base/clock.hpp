@@ -5,8 +5,10 @@
 
 namespace macvmorx {
 
-using TimePoint = std::chrono::system_clock::time_point;
+// Nanoseconds everywhere: the system clock's own tick is that on Linux but microseconds on
+// macOS, where a time point plus a Duration would not convert back.
 using Duration = std::chrono::nanoseconds;
+using TimePoint = std::chrono::time_point<std::chrono::system_clock, Duration>;
 
 // Where "now" comes from. Domain code asks a Clock instead of the system so that tests can
 // move time forward without sleeping. Implementations are safe to call from any thread.
@@ -18,7 +20,7 @@ public:
 
 class SystemClock final : public Clock {
 public:
-    TimePoint now() const override { return std::chrono::system_clock::now(); }
+    TimePoint now() const override { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); }
 };
 
 // A clock that only moves when told to; for tests.
