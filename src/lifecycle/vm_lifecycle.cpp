@@ -571,7 +571,8 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
 }
 
 void VmLifecycle::agent_restarted(const std::string& node_id, NodeState& node, Effects& effects) {
-    effects.log(spdlog::level::info, "the agent on node {} restarted", node_id);
+    // Every heartbeat, not once, would mean two agents reporting as one node.
+    effects.log(spdlog::level::info, "the agent on node {} restarted (a new agentInstance)", node_id);
     const std::vector<std::string> known(node.vm_ids.begin(), node.vm_ids.end());
     for (const auto& vm_id : known) {
         VmRecord* vm = find_record(vm_id);

@@ -23,7 +23,8 @@ protected:
     static void clear() {
         for (const char* name : {"MACVMORX_WEB_PORT", "MACVMORX_OFFLINE_TIMEOUT", "MACVMORX_MONITOR_INTERVAL",
                                  "MACVMORX_THREADS", "MACVMORX_MAX_VMS_PER_NODE", "MACVMORX_LOG_LEVEL",
-                                 "MACVMORX_BIND", "MACVMORX_PLACEMENT_TTL", "MACVMORX_MAX_BODY_SIZE"}) {
+                                 "MACVMORX_BIND", "MACVMORX_PLACEMENT_TTL", "MACVMORX_MAX_BODY_SIZE",
+                                 "MACVMORX_AGENT_STATE_FILE", "MACVMORX_AGENT_WATCH_COMMAND"}) {
             unsetenv(name);
         }
     }
@@ -232,6 +233,24 @@ TEST_F(CommandLineTest, SecurityFlagsOfTheServerAndTheAgent) {
     EXPECT_EQ(parse_command_line({"token", "create", "--role", "agent", "--name", "x", "--nodes", "a b"}).exit_code, 2);
     EXPECT_EQ(parse_command_line({"token", "create", "--role", "agent", "--name", "x", "--nodes", "a#b"}).exit_code, 2);
     std::filesystem::remove(file);
+}
+
+TEST_F(CommandLineTest, TheAgentKeepsItsJournalInTheHomeDirectoryUnlessToldOtherwise) {
+    const char* home = std::getenv("HOME");
+    auto parsed = parse_command_line({"agent", "--node-id", "m"});
+    ASSERT_EQ(parsed.command, Command::agent) << parsed.output;
+    EXPECT_EQ(parsed.agent.agent.state_file,
+              home != nullptr && *home != '\0' ? std::string{home} + "/.macvmorx/agent-state.json" : "")
+        << "without a home directory, no journal";
+    EXPECT_NE(parsed.agent.tart.watch_command.find("unner.Listener"), std::string::npos);
+
+    setenv("MACVMORX_AGENT_STATE_FILE", "/var/db/macvmorx/agent.json", 1);
+    setenv("MACVMORX_AGENT_WATCH_COMMAND", "while pgrep -f [m]y-script; do sleep 5; done", 1);
+    parsed = parse_command_line({"agent", "--node-id", "m"});
+    EXPECT_EQ(parsed.agent.agent.state_file, "/var/db/macvmorx/agent.json");
+    EXPECT_EQ(parsed.agent.tart.watch_command, "while pgrep -f [m]y-script; do sleep 5; done");
+    parsed = parse_command_line({"agent", "--node-id", "m", "--state-file", ""});
+    EXPECT_EQ(parsed.agent.agent.state_file, "") << "an empty flag: no journal, beating the variable";
 }
 
 TEST(OpenApiWarning, OnlyAnApiWithoutTokensListeningBeyondLoopbackIsOpenToTheNetwork) {
