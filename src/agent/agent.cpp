@@ -60,7 +60,7 @@ Agent::~Agent() { stop(); }
 void Agent::start() {
     if (started_) return;
     started_ = true;
-    backend_.on_vm_exit(guard([this](const std::string& name) { on_vm_exit(name); }));
+    backend_.on_vm_exit(guard([this](const std::string& name, const Outcome& how) { on_vm_exit(name, how); }));
     backend_.inventory(guard([this](Outcome outcome, Inventory inventory) { take_stock(outcome, inventory); }));
 }
 
@@ -513,13 +513,19 @@ void Agent::forget_command_about(const std::string& vm_id) {
     }
 }
 
-void Agent::on_vm_exit(const std::string& name) {
+void Agent::on_vm_exit(const std::string& name, const Outcome& how) {
     if (!name.starts_with(options_.vm_name_prefix)) return;
     const std::string vm_id = name.substr(options_.vm_name_prefix.size());
     const auto it = vms_.find(vm_id);
     if (it == vms_.end() || it->second.phase != AgentVm::Phase::running) return;
-    // Its runner took one job and finished: the VM is spent.
-    spdlog::info("agent {}: VM {} finished its job", options_.node_id, vm_id);
+    if (how.ok) {
+        // Its runner took one job and finished (or the guest shut down): the VM is spent.
+        spdlog::info("agent {}: VM {} finished its job", options_.node_id, vm_id);
+    } else {
+        // Said before the VM goes from the heartbeat, so that its record says why it ended.
+        spdlog::warn("agent {}: VM {} stopped on its own: {}", options_.node_id, vm_id, how.message);
+        report(vm_id, static_cast<int>(VmState::failed), "the VM stopped on its own: " + how.message);
+    }
     remove(vm_id);
 }
 

@@ -122,7 +122,9 @@ void TartBackend::start_vm(const VmLaunch& launch, Started done) {
                                               if (!it->second.deleting) last_run_output_[name] = result.output;
                                               // Ended while booting (refused, crashed): no IP will come.
                                               if (it->second.ip != 0) processes_.kill(it->second.ip);
-                                              ended(name, result.describe("tart run " + name));
+                                              // Exit status 0: the guest shut down. Anything else: it crashed.
+                                              ended(name, result.ok() ? Outcome::success()
+                                                                      : Outcome::failure(result.describe("tart run " + name)));
                                           });
                 wait_for_ip(launch, std::move(done));
             };
@@ -180,7 +182,8 @@ void TartBackend::run_in_guest(const std::string& vm_name, const std::string& ip
         const auto it = running_.find(vm_name);
         if (it == running_.end()) return;
         it->second.guest = 0;
-        ended(vm_name, result.describe("the guest's command"));
+        spdlog::info("VM {}: {}", vm_name, result.describe("the guest's command"));
+        ended(vm_name, Outcome::success());
     });
 }
 
@@ -202,12 +205,12 @@ void TartBackend::adopt_vm(const std::string& vm_name, bool watch_runner, Starte
 }
 
 // The VM stopped, or its runner exited: tell the agent once, unless it is being deleted.
-void TartBackend::ended(const std::string& vm_name, const std::string& how) {
+void TartBackend::ended(const std::string& vm_name, const Outcome& how) {
     const auto it = running_.find(vm_name);
     if (it == running_.end() || it->second.deleting || !it->second.started) return;
-    spdlog::info("VM {}: {}", vm_name, how);
+    if (!how.ok) spdlog::warn("VM {} stopped on its own: {}", vm_name, how.message);
     it->second.deleting = true; // the agent deletes it next
-    if (exit_handler_) exit_handler_(vm_name);
+    if (exit_handler_) exit_handler_(vm_name, how);
 }
 
 void TartBackend::delete_vm(const std::string& vm_name, Done done) {
@@ -260,6 +263,6 @@ void TartBackend::inventory(std::function<void(Outcome, Inventory)> done) {
     });
 }
 
-void TartBackend::on_vm_exit(std::function<void(const std::string& vm_name)> handler) { exit_handler_ = std::move(handler); }
+void TartBackend::on_vm_exit(Exited handler) { exit_handler_ = std::move(handler); }
 
 } // namespace macvmorx::agent

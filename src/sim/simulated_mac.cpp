@@ -107,7 +107,7 @@ void SimulatedMac::start_vm(const agent::VmLaunch& launch, Started done) {
         // The runner takes one job; when it is done the VM ends on its own.
         after(vary(profile_.job_runtime, 0.6), [this, name] {
             const auto vm = vms_.find(name);
-            if (vm != vms_.end() && vm->second.running && exit_handler_) exit_handler_(name);
+            if (vm != vms_.end() && vm->second.running && exit_handler_) exit_handler_(name, agent::Outcome::success());
         });
     });
 }
@@ -139,7 +139,7 @@ void SimulatedMac::inventory(std::function<void(agent::Outcome, agent::Inventory
     });
 }
 
-void SimulatedMac::on_vm_exit(std::function<void(const std::string&)> handler) { exit_handler_ = std::move(handler); }
+void SimulatedMac::on_vm_exit(Exited handler) { exit_handler_ = std::move(handler); }
 
 agent::HostFigures SimulatedMac::sample() {
     std::normal_distribution<double> noise{0, 3};

@@ -210,6 +210,28 @@ TEST_F(TartAgent, AFailedPullIsReportedWithWhatTartSaid) {
         << client.get("/api/vms/job-2").body << agent->output();
 }
 
+TEST_F(TartAgent, AVmThatCrashesIsReportedFailedWithWhatTartSaidAndItsCloneDeleted) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-c", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(vm_is(client, "job-c", "running")) << agent->output();
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["vms"].size() == 1; }));
+
+    std::ofstream{state / "crash-macvmorx-job-c"} << "";
+    ASSERT_TRUE(vm_is(client, "job-c", "failed")) << client.get("/api/vms/job-c").body << agent->output();
+    const auto vm = get(client, "/api/vms/job-c");
+    const std::string reason = vm["failureReason"];
+    EXPECT_NE(reason.find("the VM stopped on its own: tart run macvmorx-job-c: exit status 1: Error: The virtual "
+                          "machine stopped unexpectedly."),
+              std::string::npos)
+        << vm.dump();
+    EXPECT_EQ(vm["attempts"], 1) << "a VM that ran is not made again: its job may have run";
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty(); })) << calls();
+    EXPECT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["vms"].empty(); }));
+}
+
 TEST_F(TartAgent, MacOsRefusingAnotherVmMakesTheNodeDegraded) {
     TestDaemon daemon;
     auto client = daemon.client();

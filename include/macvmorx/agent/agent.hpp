@@ -114,7 +114,7 @@ private:
     void launch(const std::string& vm_id);
     void remove(const std::string& vm_id);
     void fail(const std::string& vm_id, const std::string& reason);
-    void on_vm_exit(const std::string& vm_name);
+    void on_vm_exit(const std::string& vm_name, const Outcome& how);
     void forget_command_about(const std::string& vm_id);
 
     // Wraps a completion handler so that it does nothing once the agent is stopped or destroyed.

@@ -55,7 +55,7 @@ public:
     void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) override;
     void delete_vm(const std::string& vm_name, Done done) override;
     void inventory(std::function<void(Outcome, Inventory)> done) override;
-    void on_vm_exit(std::function<void(const std::string& vm_name)> handler) override;
+    void on_vm_exit(Exited handler) override;
 
 private:
     struct Running {
@@ -71,7 +71,7 @@ private:
     void start_in_guest(const VmLaunch& launch, StartedVm started, Started done);
     // Runs `command` in the guest at `ip` over SSH for as long as it lasts; its end ends the VM.
     void run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command, std::string input);
-    void ended(const std::string& vm_name, const std::string& how);
+    void ended(const std::string& vm_name, const Outcome& how);
     void deletion_done(const std::string& vm_name);
 
     // Deletions of a clone name under way, and the starts that wait for them to end.
@@ -87,7 +87,7 @@ private:
     std::map<std::string, double> image_sizes_;
     std::map<std::string, std::string> last_run_output_; // what `tart run` said when it ended early
     std::map<std::string, Deletion> deletions_;          // clone name -> deletions of it under way
-    std::function<void(const std::string&)> exit_handler_;
+    Exited exit_handler_;
 };
 
 // Whether tart's output says macOS refused another VM: its limit of two is held.

@@ -81,8 +81,11 @@ public:
 
     virtual void inventory(std::function<void(Outcome, Inventory)> done) = 0;
 
-    // `handler(vm_name)` is called when a VM ends on its own (its runner finished its job).
-    virtual void on_vm_exit(std::function<void(const std::string& vm_name)> handler) = 0;
+    // `handler(vm_name, how)` is called when a VM ends on its own: `how` succeeded when its
+    // work is done (its runner finished its job, the guest shut down), failed when the VM
+    // stopped as it should not have (tart run crashed), saying why.
+    using Exited = std::function<void(const std::string& vm_name, const Outcome& how)>;
+    virtual void on_vm_exit(Exited handler) = 0;
 };
 
 } // namespace macvmorx::agent

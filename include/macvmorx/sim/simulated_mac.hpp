@@ -61,7 +61,7 @@ public:
     void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) override;
     void delete_vm(const std::string& vm_name, Done done) override;
     void inventory(std::function<void(agent::Outcome, agent::Inventory)> done) override;
-    void on_vm_exit(std::function<void(const std::string& vm_name)> handler) override;
+    void on_vm_exit(Exited handler) override;
 
     // agent::HostProbe
     agent::HostFigures sample() override;
@@ -91,7 +91,7 @@ private:
     int ghosts_ = 0;
     int pulls_ = 0;
     std::uint64_t generation_ = 0; // bumped by a crash: pending completions of the old one are dropped
-    std::function<void(const std::string&)> exit_handler_;
+    Exited exit_handler_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
