@@ -232,7 +232,7 @@ TEST_F(TartAgent, AVmThatCrashesIsReportedFailedWithWhatTartSaidAndItsCloneDelet
     EXPECT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["vms"].empty(); }));
 }
 
-TEST_F(TartAgent, MacOsRefusingAnotherVmMakesTheNodeDegraded) {
+TEST_F(TartAgent, MacOsRefusingAnotherVmMakesTheNodeDegradedAndPlacementsGoElsewhere) {
     TestDaemon daemon;
     auto client = daemon.client();
     std::ofstream{state / "vm-limit"} << "";
@@ -243,6 +243,16 @@ TEST_F(TartAgent, MacOsRefusingAnotherVmMakesTheNodeDegraded) {
         << agent->output();
     EXPECT_EQ(client.post_json("/api/schedule-vm", R"({"imageName":"ghcr.io/acme/sonoma:1"})").status, 503)
         << "the scheduler skips a degraded node";
+    EXPECT_NE(get(client, "/api/nodes/mac-tart")["acceptsVms"], true);
+
+    // A healthy Mac joins: placements go there, and the degraded one is left alone.
+    others.push_back(launch_agent(daemon.port(), "mac-ok", state / "mac-ok"));
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-ok").status == 200; }, 10s));
+    ASSERT_EQ(place(client, "job-4", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(vm_is(client, "job-4", "running")) << client.get("/api/vms/job-4").body;
+    EXPECT_EQ(get(client, "/api/vms/job-4")["nodeId"], "mac-ok");
+    EXPECT_EQ(get(client, "/api/nodes/mac-tart")["status"], "degraded") << "until the Mac is rebooted";
+    EXPECT_TRUE(clones_on(state / "mac-ok").contains("macvmorx-job-4"));
 }
 
 TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInputOnly) {
