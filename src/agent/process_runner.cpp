@@ -210,6 +210,10 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
     close_fd(input[1]);
 
     const auto deadline = std::chrono::steady_clock::now() + spec.timeout;
+    // One callback for every piece, not a copy per piece: it may keep state (a partial line).
+    const auto on_output = spec.on_output
+                               ? std::make_shared<std::function<void(const std::string&)>>(std::move(spec.on_output))
+                               : nullptr;
     std::optional<std::chrono::steady_clock::time_point> hard_kill_at;
     char buffer[4096];
     int status = 0;
@@ -243,9 +247,9 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
         const auto n = ::read(output[0], buffer, sizeof buffer);
         if (n <= 0) break; // end of output: the process (and whatever kept the pipe) is done
         result.output.append(buffer, static_cast<std::size_t>(n));
-        if (spec.on_output) {
-            boost::asio::post(ioc_, [on_output = spec.on_output, piece = std::string(buffer, static_cast<std::size_t>(n))] {
-                on_output(piece);
+        if (on_output) {
+            boost::asio::post(ioc_, [on_output, piece = std::string(buffer, static_cast<std::size_t>(n))] {
+                (*on_output)(piece);
             });
         }
         if (result.output.size() > max_output) result.output.erase(0, result.output.size() - max_output);

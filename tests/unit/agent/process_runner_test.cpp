@@ -83,3 +83,19 @@ TEST_F(ProcessRunnerTest, OutputArrivesPieceByPieceBeforeTheResult) {
     EXPECT_EQ(streamed, "10%\n60%\ndone\n") << "every piece, in order, before Done";
     EXPECT_EQ(result->output, streamed);
 }
+
+TEST_F(ProcessRunnerTest, TheOutputCallbackKeepsItsStateFromPieceToPiece) {
+    int pieces = 0;
+    int last_count = 0;
+    std::optional<ProcessResult> result;
+    ProcessSpec spec{{"/bin/sh", "-c", "printf 4; sleep 0.2; printf 2; sleep 0.2; echo %"}, "", 10s, {}};
+    // A meter that counts the pieces itself, as the tart backend keeps a partial line.
+    spec.on_output = [&pieces, &last_count, count = 0](const std::string&) mutable {
+        ++pieces;
+        last_count = ++count;
+    };
+    runner.start(std::move(spec), [&result](ProcessResult r) { result = std::move(r); });
+    while (!result) ioc.run_one();
+    EXPECT_GE(pieces, 3);
+    EXPECT_EQ(last_count, pieces) << "one callback saw every piece";
+}
