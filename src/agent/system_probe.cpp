@@ -34,10 +34,17 @@ struct CpuTicks {
 
 #ifdef __APPLE__
 
+// Asked once: every mach_host_self() adds a reference to the port that is never given back,
+// and an agent that samples every few seconds for months would overflow its count.
+host_t this_host() {
+    static const host_t host = mach_host_self();
+    return host;
+}
+
 CpuTicks read_cpu_ticks() {
     host_cpu_load_info_data_t load{};
     mach_msg_type_number_t count = HOST_CPU_LOAD_INFO_COUNT;
-    if (host_statistics(mach_host_self(), HOST_CPU_LOAD_INFO, reinterpret_cast<host_info_t>(&load), &count) !=
+    if (host_statistics(this_host(), HOST_CPU_LOAD_INFO, reinterpret_cast<host_info_t>(&load), &count) !=
         KERN_SUCCESS) {
         return {};
     }
@@ -54,12 +61,12 @@ void sample_memory(HostFigures& figures) {
     if (sysctlbyname("hw.memsize", &total, &size, nullptr, 0) != 0) return;
     vm_statistics64_data_t stats{};
     mach_msg_type_number_t count = HOST_VM_INFO64_COUNT;
-    if (host_statistics64(mach_host_self(), HOST_VM_INFO64, reinterpret_cast<host_info64_t>(&stats), &count) !=
+    if (host_statistics64(this_host(), HOST_VM_INFO64, reinterpret_cast<host_info64_t>(&stats), &count) !=
         KERN_SUCCESS) {
         return;
     }
     vm_size_t page_size = 0;
-    host_page_size(mach_host_self(), &page_size);
+    host_page_size(this_host(), &page_size);
     const double available =
         static_cast<double>(stats.free_count + stats.inactive_count + stats.speculative_count) * page_size;
     figures.memory_total_gb = static_cast<double>(total) / gib;
