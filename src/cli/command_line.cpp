@@ -238,8 +238,8 @@ void apply_github_text(config::ServerConfig& config, const ServerText& text) {
     if (actions.pools.empty()) throw config::ConfigError(text.config_file + ": declares no [[pools]]");
     auto& github = actions.github;
     if (!text.github_api_url.empty()) {
-        if (!text.github_api_url.starts_with("https://") && !text.github_api_url.starts_with("http://")) {
-            throw config::ConfigError("--github-api-url: '" + text.github_api_url + "' is not an http(s):// URL");
+        if (const auto problem = config::github_api_url_problem(text.github_api_url)) {
+            throw config::ConfigError("--github-api-url: '" + text.github_api_url + "' " + *problem);
         }
         github.api_url = text.github_api_url;
     }

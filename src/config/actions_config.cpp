@@ -112,6 +112,20 @@ bool RunnerPool::takes(const std::vector<std::string>& labels) const {
     });
 }
 
+std::optional<std::string> github_api_url_problem(std::string_view url) {
+    if (url.starts_with("https://") && url.size() > 8) return std::nullopt;
+    if (!url.starts_with("http://")) return "must be an https:// URL";
+    std::string_view host = url.substr(7);
+    host = host.substr(0, host.find('/'));
+    if (host.starts_with("[")) {
+        host = host.substr(0, host.find(']') + 1);
+    } else {
+        host = host.substr(0, host.find(':'));
+    }
+    if (host == "127.0.0.1" || host == "[::1]" || host == "localhost") return std::nullopt;
+    return "must be https:// (http:// only to 127.0.0.1, [::1] or localhost: GitHub's tokens travel with every call)";
+}
+
 std::string read_secret_file(const std::string& path, std::string_view setting) {
     std::ifstream in{path, std::ios::binary};
     if (!in) throw ConfigError(std::string(setting) + ": cannot read " + path);
@@ -162,9 +176,7 @@ ActionsConfig load_actions_config(const std::filesystem::path& file) {
         const Reader read{file, "github"};
         auto& settings = config.github;
         settings.api_url = read.string(*github, "api_url", settings.api_url);
-        if (!settings.api_url.starts_with("https://") && !settings.api_url.starts_with("http://")) {
-            read.fail("api_url", "must be an http:// or https:// URL");
-        }
+        if (const auto problem = github_api_url_problem(settings.api_url)) read.fail("api_url", *problem);
         settings.app_id = read.integer(*github, "app_id");
         settings.installation_id = read.integer(*github, "installation_id");
         settings.app_key_file = read.string(*github, "app_key_file");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -80,6 +81,11 @@ GithubSecrets load_github_secrets(const GithubSettings& settings);
 // Reads a TOML configuration file (see docs/github-actions.md). Throws ConfigError naming
 // the file, the setting and what is wrong.
 ActionsConfig load_actions_config(const std::filesystem::path& file);
+
+// Why `url` cannot be GitHub's API, or nullopt: it must be https://, or http:// to a loopback
+// host only (a test's fake GitHub), since the App's JWT and installation tokens travel with
+// every call.
+std::optional<std::string> github_api_url_problem(std::string_view url);
 
 // Reads a secret from a file, without a trailing newline. Throws ConfigError naming `setting`.
 std::string read_secret_file(const std::string& path, std::string_view setting);

@@ -117,3 +117,18 @@ TEST(ActionsConfig, SecretsComeFromFilesWithoutTheTrailingNewline) {
     EXPECT_EQ(macvmorx::config::read_secret_file(path.string(), "--github-webhook-secret-file"), "s3cret");
     EXPECT_THROW(macvmorx::config::read_secret_file("/nonexistent/secret", "--x"), ConfigError);
 }
+
+TEST(ActionsConfig, GithubsApiIsHttpsOrAFakeOnLoopback) {
+    using macvmorx::config::github_api_url_problem;
+    for (const char* url : {"https://api.github.com", "https://ghe.example.com/api/v3", "http://127.0.0.1:9999",
+                            "http://127.0.0.1", "http://[::1]:8080/api", "http://localhost:80"}) {
+        EXPECT_EQ(github_api_url_problem(url), std::nullopt) << url;
+    }
+    for (const char* url : {"http://ghe.example.com/api/v3", "http://127.0.0.1.evil.example", "http://localhost.example",
+                            "http://10.0.0.1:8080", "ftp://api.github.com", "https://", "api.github.com", ""}) {
+        EXPECT_NE(github_api_url_problem(url), std::nullopt) << url;
+    }
+    EXPECT_NE(error_of("[github]\napi_url = \"http://ghe.example.com/api/v3\"\n").find("github.api_url"),
+              std::string::npos)
+        << "the tokens would cross the network in the clear";
+}
