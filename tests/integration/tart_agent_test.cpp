@@ -158,6 +158,18 @@ int deliver_queued_job(macvmorx::http::HttpClient& client, int job_id, const std
         .status;
 }
 
+// The id of the first VM once it runs (a runner the webhook asked for), or empty after 10 s.
+std::string first_running_vm(macvmorx::http::HttpClient& client) {
+    std::string vm_id;
+    eventually([&] {
+        const auto vms = get(client, "/api/vms");
+        if (vms.empty() || vms[0]["state"] != "running") return false;
+        vm_id = vms[0]["vmId"];
+        return true;
+    }, 10s);
+    return vm_id;
+}
+
 // The guest address the fake ssh was started for (its guest-<ip>.stdin), once there is one.
 std::string guest_address(const std::filesystem::path& tart_state) {
     std::string ip;
@@ -265,13 +277,8 @@ TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInp
     ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
 
     ASSERT_EQ(deliver_queued_job(client, 61, "t-1"), 200);
-    std::string vm_id;
-    ASSERT_TRUE(eventually([&] {
-        const auto vms = get(client, "/api/vms");
-        if (vms.empty() || vms[0]["state"] != "running") return false;
-        vm_id = vms[0]["vmId"];
-        return true;
-    }, 10s)) << agent->output();
+    const std::string vm_id = first_running_vm(client);
+    ASSERT_FALSE(vm_id.empty()) << agent->output();
 
     // The guest was reached as the configured user, and the runner given its configuration.
     const std::string ip = guest_address(state);
@@ -592,13 +599,8 @@ TEST_F(TartAgent, ARunnerAtWorkWhenItsAgentWasKilledIsWatchedAfterARestartAndIts
     start_agent(daemon.port());
     ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
     ASSERT_EQ(deliver_queued_job(client, 62, "t-2"), 200);
-    std::string vm_id;
-    ASSERT_TRUE(eventually([&] {
-        const auto vms = get(client, "/api/vms");
-        if (vms.empty() || vms[0]["state"] != "running") return false;
-        vm_id = vms[0]["vmId"];
-        return true;
-    }, 10s)) << agent->output();
+    const std::string vm_id = first_running_vm(client);
+    ASSERT_FALSE(vm_id.empty()) << agent->output();
     const std::string ip = guest_address(state);
     ASSERT_FALSE(ip.empty());
     ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
