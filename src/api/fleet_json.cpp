@@ -64,8 +64,9 @@ void write_heartbeat(JsonWriter& json, const fleet::Heartbeat& heartbeat) {
         .field("totalMemoryGB", heartbeat.total_memory_gb)
         .field("diskUsageGB", heartbeat.disk_usage_gb)
         .field("totalDiskGB", heartbeat.total_disk_gb)
-        .field("status", heartbeat.status)
-        .key("cachedImages")
+        .field("status", heartbeat.status);
+    if (!heartbeat.status_reason.empty()) json.field("statusReason", heartbeat.status_reason);
+    json.key("cachedImages")
         .begin_array();
     for (const auto& image : heartbeat.cached_images) json.value(image);
     json.end_array().key("labels");
@@ -100,6 +101,7 @@ fleet::Heartbeat parse_heartbeat_checked(std::string_view body) {
     heartbeat.total_disk_gb = fields.number("totalDiskGB", 0, max_gigabytes, 0);
     heartbeat.status = fields.string("status", status_rule, "unknown");
     if (heartbeat.status.empty()) heartbeat.status = "unknown";
+    heartbeat.status_reason = fields.string("statusReason", status_reason_rule);
     heartbeat.cached_images = fields.string_array("cachedImages", max_cached_images, image_rule);
     heartbeat.labels = fields.labels("labels");
     heartbeat.agent_instance = fields.string("agentInstance", agent_instance_rule);
@@ -128,8 +130,9 @@ void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapac
         .field("totalMemoryGB", report.total_memory_gb)
         .field("diskUsageGB", report.disk_usage_gb)
         .field("totalDiskGB", report.total_disk_gb)
-        .field("status", report.status)
-        .key("cachedImages")
+        .field("status", report.status);
+    if (!report.status_reason.empty()) json.field("statusReason", report.status_reason);
+    json.key("cachedImages")
         .begin_array();
     for (const auto& image : report.cached_images) json.value(image);
     json.end_array().key("labels");

@@ -178,6 +178,9 @@ std::optional<fleet::Heartbeat> parse_heartbeat_fast(std::string_view body) {
         } else if (key == "status") {
             heartbeat.status.clear();
             if (!null && !read_string(value, status_rule, heartbeat.status)) return std::nullopt;
+        } else if (key == "statusReason") {
+            heartbeat.status_reason.clear();
+            if (!null && !read_string(value, status_reason_rule, heartbeat.status_reason)) return std::nullopt;
         } else if (key == "cachedImages") {
             heartbeat.cached_images.clear();
             if (null) continue;

@@ -59,6 +59,9 @@ inline constexpr StringRule image_name_rule{1, 256, &image_characters, "letters,
 inline constexpr StringRule label_key_rule{1, 64, &label_key_characters, "letters, digits and . _ / -"};
 inline constexpr StringRule label_value_rule{0, 128};
 inline constexpr StringRule agent_instance_rule{0, 64, &identifier_characters, "letters, digits, '.', '_' or '-'"};
+// A sentence for an operator: any printable text (UTF-8 included), on one line, since no rule
+// lets control characters through.
+inline constexpr StringRule status_reason_rule{0, 512};
 
 // Reads fields of one JSON object. `path` prefixes field names in errors ("vms[2].").
 class FieldReader {

@@ -217,6 +217,26 @@ TEST_F(HttpApiTest, TheMonitorTakesASilentNodeOfflineAndAHeartbeatBringsItBack) 
     EXPECT_EQ(fast_client.post_json("/api/schedule-vm", R"({"imageName":"x"})").status, 200);
 }
 
+TEST_F(HttpApiTest, ADegradedNodeShowsItsStatusReasonUntilAHeartbeatWithoutOneClearsIt) {
+    const std::string reason =
+        "macOS refuses another VM with 0 running: a ghost VM holds a slot until the host is rebooted";
+    auto answer = client.post_json(
+        "/api/heartbeat", json{{"nodeId", "mac-1"}, {"status", "degraded"}, {"statusReason", "a\nb"}}.dump());
+    expect_refused(answer, 422);
+    EXPECT_EQ(json::parse(answer.body)["field"], "statusReason");
+
+    ASSERT_EQ(heartbeat({{"nodeId", "mac-1"}, {"status", "degraded"}, {"statusReason", reason}}), 200);
+    const auto node = json::parse(client.get("/api/nodes/mac-1").body);
+    EXPECT_EQ(node["status"], "degraded");
+    EXPECT_EQ(node["statusReason"], reason);
+    EXPECT_EQ(json::parse(client.get("/api/nodes").body)[0]["statusReason"], reason);
+
+    ASSERT_EQ(heartbeat({{"nodeId", "mac-1"}, {"status", "idle"}}), 200);
+    const auto healed = json::parse(client.get("/api/nodes/mac-1").body);
+    EXPECT_EQ(healed["status"], "idle");
+    EXPECT_FALSE(healed.contains("statusReason")) << healed.dump();
+}
+
 TEST_F(HttpApiTest, ANumberTooLargeForADoubleIsA400NotACrash) {
     expect_refused(client.post_json("/api/heartbeat", R"({"nodeId":"mac-1","cpuUsagePercent":1e400})"), 400);
     expect_refused(client.post_json("/api/schedule-vm", R"({"imageName":"x","memoryGB":1e999})"), 400);

@@ -31,6 +31,9 @@ struct Heartbeat {
     double disk_usage_gb = 0;
     double total_disk_gb = 0;
     std::string status;
+    // Why the host is in that status, in words for an operator ("the login keychain is
+    // locked: ..."); empty when the agent gives no reason. Mostly set with "degraded".
+    std::string status_reason;
     std::vector<std::string> cached_images;
     Labels labels; // what the host offers, e.g. arch=arm64, xcode=16.1
     // Chosen afresh each time the agent starts. A new one means the agent restarted and

@@ -92,6 +92,8 @@ TEST(HeartbeatJson, MalformedJsonOrAMissingOrMistypedFieldIsA400) {
     EXPECT_EQ(refusal(with(R"("vms":[{"imageName":"x"}])")), std::make_pair(400, std::string("vms[0].vmId")));
     EXPECT_EQ(refusal(with(R"("cachedImages":[1])")), std::make_pair(400, std::string("cachedImages[0]")));
     EXPECT_EQ(refusal(with(R"("vmCount":1.5)")), std::make_pair(400, std::string("vmCount")));
+    EXPECT_EQ(refusal(with(R"("statusReason":7)")), std::make_pair(400, std::string("statusReason")));
+    EXPECT_EQ(refusal(with(R"("statusReason":["locked"])")), std::make_pair(400, std::string("statusReason")));
 }
 
 TEST(HeartbeatJson, AValueOutOfRangeIsA422NamingTheField) {
@@ -112,6 +114,11 @@ TEST(HeartbeatJson, AValueOutOfRangeIsA422NamingTheField) {
               std::make_pair(422, std::string("agentInstance")));
     EXPECT_EQ(refusal(with(R"("agentInstance":"a b")")), std::make_pair(422, std::string("agentInstance")));
     EXPECT_EQ(refusal(with(R"("agentInstance":7)")), std::make_pair(400, std::string("agentInstance")));
+    EXPECT_EQ(refusal(with(R"("statusReason":")" + std::string(513, 'r') + R"(")")),
+              std::make_pair(422, std::string("statusReason")));
+    EXPECT_EQ(refusal(with(R"("statusReason":"two\nlines")")), std::make_pair(422, std::string("statusReason")));
+    EXPECT_EQ(refusal(with(R"("statusReason":"bell\u0007")")), std::make_pair(422, std::string("statusReason")));
+    EXPECT_EQ(refusal(with(R"("statusReason":"del\u007f")")), std::make_pair(422, std::string("statusReason")));
 }
 
 TEST(HeartbeatJson, TheAgentInstanceIsReadAndWrittenBack) {
@@ -122,6 +129,26 @@ TEST(HeartbeatJson, TheAgentInstanceIsReadAndWrittenBack) {
     macvmorx::api::write_heartbeat(json, heartbeat);
     EXPECT_TRUE(parse_heartbeat(out) == heartbeat) << out;
     EXPECT_TRUE(parse_heartbeat(R"({"nodeId":"mac-1"})").agent_instance.empty()) << "optional";
+}
+
+TEST(HeartbeatJson, TheStatusReasonIsReadAndWrittenBackOnlyWhenGiven) {
+    // As JSON text: quotes escaped, and a character beyond ASCII.
+    const std::string reason = R"(the login keychain is locked: run \"security unlock-keychain\" — or log in)";
+    const auto heartbeat = parse_heartbeat(with(R"("status":"degraded","statusReason":")" + reason + R"(")"));
+    EXPECT_EQ(heartbeat.status_reason, "the login keychain is locked: run \"security unlock-keychain\" — or log in");
+    std::string out;
+    macvmorx::JsonWriter json{out};
+    macvmorx::api::write_heartbeat(json, heartbeat);
+    EXPECT_TRUE(parse_heartbeat(out) == heartbeat) << out;
+
+    EXPECT_EQ(parse_heartbeat(with(R"("statusReason":")" + std::string(512, 'r') + R"(")")).status_reason.size(), 512u);
+    EXPECT_TRUE(parse_heartbeat(with(R"("statusReason":null)")).status_reason.empty());
+    const auto without = parse_heartbeat(R"({"nodeId":"mac-1","status":"degraded"})");
+    EXPECT_TRUE(without.status_reason.empty()) << "optional";
+    out.clear();
+    macvmorx::JsonWriter plain{out};
+    macvmorx::api::write_heartbeat(plain, without);
+    EXPECT_FALSE(nlohmann::json::parse(out).contains("statusReason")) << out;
 }
 
 TEST(HeartbeatJson, ANodeIdUsesTheWholeAllowedAlphabet) {
@@ -159,6 +186,22 @@ TEST(NodeJson, WritesTheHeartbeatFieldsAndTheTimes) {
     EXPECT_EQ(written.at("isOnline"), false);
     EXPECT_EQ(written.at("freeSlots"), 0) << "an offline node has no free slot";
     EXPECT_EQ(written.at("maxVms"), 2);
+}
+
+TEST(NodeJson, WritesTheStatusReasonOnlyWhenTheAgentGaveOne) {
+    macvmorx::fleet::NodeRecord node;
+    node.report =
+        parse_heartbeat(R"({"nodeId":"mac-1","status":"degraded","statusReason":"the login keychain is locked"})");
+    std::string out;
+    macvmorx::JsonWriter json{out};
+    macvmorx::api::write_node(json, node, {2, 0});
+    EXPECT_EQ(nlohmann::json::parse(out).at("statusReason"), "the login keychain is locked");
+
+    node.report.status_reason.clear();
+    out.clear();
+    macvmorx::JsonWriter again{out};
+    macvmorx::api::write_node(again, node, {2, 0});
+    EXPECT_FALSE(nlohmann::json::parse(out).contains("statusReason")) << out;
 }
 
 TEST(NodeJson, FreeSlotsCountReportedVmsAndReservations) {

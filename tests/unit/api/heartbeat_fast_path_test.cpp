@@ -22,7 +22,8 @@ const json full = json::parse(R"({
     "vms": [{"vmId": "vm-1", "imageName": "ghcr.io/acme/macos:15", "runtimeSeconds": 3600,
              "vmHostname": "runner-1", "vmIpAddress": "10.0.0.101"}],
     "cpuUsagePercent": 45.2, "memoryUsageGB": 8.5, "totalMemoryGB": 16.0,
-    "diskUsageGB": 150.0, "totalDiskGB": 500.0, "status": "healthy",
+    "diskUsageGB": 150.0, "totalDiskGB": 500.0, "status": "degraded",
+    "statusReason": "the login keychain is locked: tart cannot read the registry's password",
     "cachedImages": ["ghcr.io/acme/macos:15", "macos-ventura-base"],
     "labels": {"arch": "arm64", "xcode": "16.1"}, "agentInstance": "5f0c9a3e71d2b846"
 })");
@@ -74,6 +75,7 @@ TEST(HeartbeatFastPath, TakesValidHeartbeats) {
     ASSERT_TRUE(fast);
     EXPECT_TRUE(*fast == parse_heartbeat_checked(full.dump()));
     EXPECT_EQ(fast->agent_instance, "5f0c9a3e71d2b846");
+    EXPECT_EQ(fast->status_reason, "the login keychain is locked: tart cannot read the registry's password");
     ASSERT_TRUE(parse_heartbeat_fast(R"({"nodeId":"a"})"));
     EXPECT_EQ(parse_heartbeat_fast(R"({"nodeId":"a"})")->status, "unknown");
     EXPECT_TRUE(parse_heartbeat_fast(R"({"nodeId":"a","labels":["arm64","xcode=16"]})"));
@@ -86,6 +88,7 @@ TEST(HeartbeatFastPath, AgreesWhenEveryFieldTakesEveryKindOfValue) {
         std::string(64, 'c'), std::string(65, 'c'), std::string(300, 'b'), json::array(), json::array({"a"}), json::array({1}), json::object(),
         json::object({{"k", "v"}}), json::object({{"k", 1}}), json::array({json::object({{"vmId", "v"}})}),
         json::array({json::object({{"imageName", "x"}})}), json::array({nullptr}), "é", "日本",
+        std::string(512, 'r'), std::string(513, 'r'), "two\nlines", "tab\there", "del\x7f", "a \"quoted\" reason",
     };
     for (const auto& [key, ignored] : full.items()) {
         for (const auto& value : values) {
@@ -128,6 +131,10 @@ TEST(HeartbeatFastPath, AgreesOnRepeatedKeysNullsAndOddDocuments) {
              "",
              " ",
              R"({"nodeId":"a","status":"\u0000"})",
+             R"({"nodeId":"a","statusReason":"locked","statusReason":null})",
+             R"({"nodeId":"a","statusReason":null,"statusReason":"locked"})",
+             R"({"nodeId":"a","statusReason":"locked","statusReason":7})",
+             R"({"nodeId":"a","statusReason":"\u001b[31mred"})",
              R"({"nodeId":"a","labels":[]})",
              R"({"nodeId":"a","labels":["=x"]})",
              R"({"nodeId":"a","labels":["k="]})",
