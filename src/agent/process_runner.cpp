@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <string_view>
 #include <iterator>
 #include <optional>
 #include <fcntl.h>
@@ -39,6 +41,42 @@ void close_fd(int& fd) {
     fd = -1;
 }
 
+std::string last_line(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (const auto newline = text.rfind('\n'); newline != std::string::npos) text = text.substr(newline + 1);
+    return text;
+}
+
+// The command's whole process group (it leads one), or the command alone if the group is gone.
+void signal_group(pid_t pid, int number) {
+    if (::kill(-pid, number) != 0) ::kill(pid, number);
+}
+
+// The agent's environment with `extra` ("NAME=value") added, replacing entries of the same names.
+std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+    std::vector<std::string> result;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        const std::string_view text{*entry};
+        const auto name = text.substr(0, text.find('=') + 1);
+        const bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& e) { return e.starts_with(name); });
+        if (!replaced) result.emplace_back(text);
+    }
+    result.insert(result.end(), extra.begin(), extra.end());
+    return result;
+}
+
+// The last max_output bytes of a file.
+std::string tail_of(const std::string& path) {
+    std::ifstream in{path, std::ios::binary | std::ios::ate};
+    if (!in) return {};
+    const auto size = static_cast<std::size_t>(in.tellg());
+    const std::size_t start = size > max_output ? size - max_output : 0;
+    in.seekg(static_cast<std::streamoff>(start));
+    std::string text(size - start, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    return text;
+}
+
 } // namespace
 
 std::string ProcessResult::describe(const std::string& what) const {
@@ -52,10 +90,8 @@ std::string ProcessResult::describe(const std::string& what) const {
     } else {
         text += "exit status " + std::to_string(exit_code);
     }
-    // The last line says most about what went wrong.
-    std::string last = output;
-    while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
-    if (const auto newline = last.rfind('\n'); newline != std::string::npos) last = last.substr(newline + 1);
+    // The last line says most about what went wrong; errors say more than output.
+    const std::string last = last_line(errors).empty() ? last_line(output) : last_line(errors);
     if (!last.empty()) text += ": " + last.substr(0, 300);
     return text;
 }
@@ -65,8 +101,9 @@ struct ProcessRunner::Child {
     std::mutex mutex;
     pid_t pid = -1;
     bool killed = false;
-    bool done = false;   // set by the waiting thread as its last step before posting the result
-    std::thread waiter;  // joined once done (by a later start) or at destruction
+    bool done = false;            // set by the waiting thread as its last step before posting the result
+    bool outlives_agent = false;  // left running when the runner is destroyed
+    std::thread waiter;           // joined once done (by a later start) or at destruction
 };
 
 ProcessRunner::ProcessRunner(boost::asio::io_context& ioc) : ioc_{ioc} {
@@ -81,7 +118,8 @@ ProcessRunner::~ProcessRunner() {
         std::lock_guard lock{mutex_};
         for (const auto& child : children_) {
             std::lock_guard child_lock{child->mutex};
-            if (child->pid > 0 && !child->done) ::kill(child->pid, SIGKILL);
+            if (child->outlives_agent) continue; // its waiting thread lets go of it
+            if (child->pid > 0 && !child->done) signal_group(child->pid, SIGKILL);
             child->killed = true;
         }
         children = std::move(children_);
@@ -98,6 +136,7 @@ std::size_t ProcessRunner::threads() const {
 
 std::uint64_t ProcessRunner::start(ProcessSpec spec, Done done) {
     auto child = std::make_shared<Child>();
+    child->outlives_agent = spec.outlives_agent;
     std::vector<std::shared_ptr<Child>> ended;
     {
         std::lock_guard lock{mutex_};
@@ -132,29 +171,48 @@ void ProcessRunner::kill(std::uint64_t handle) {
     std::lock_guard child_lock{child->mutex};
     if (child->done) return;
     child->killed = true; // before the spawn: the command never starts
-    if (child->pid > 0) ::kill(child->pid, SIGTERM);
+    if (child->pid > 0) signal_group(child->pid, SIGTERM);
 }
 
 void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done done) {
     ProcessResult result;
+    const auto finish = [&](ProcessResult finished) {
+        {
+            std::lock_guard child_lock{child->mutex};
+            child->done = true;
+            finished.killed = child->killed;
+        }
+        boost::asio::post(ioc_, [done = std::move(done), finished = std::move(finished)] { done(finished); });
+    };
     int input[2] = {-1, -1};
     int output[2] = {-1, -1};
-    if (spec.argv.empty() || cloexec_pipe(input) != 0 || cloexec_pipe(output) != 0) {
-        result.output = "cannot start a process";
-        boost::asio::post(ioc_, [done = std::move(done), result] { done(result); });
-        return;
+    int errors[2] = {-1, -1};
+    int file = -1;
+    const bool to_file = !spec.output_file.empty();
+    bool opened = !spec.argv.empty() && cloexec_pipe(input) == 0;
+    if (opened && to_file) {
+        file = ::open(spec.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        opened = file >= 0;
+    } else if (opened) {
+        opened = cloexec_pipe(output) == 0 && cloexec_pipe(errors) == 0;
+    }
+    if (!opened) {
+        for (int* fd : {&input[0], &input[1], &output[0], &output[1], &errors[0], &errors[1], &file}) close_fd(*fd);
+        result.output = spec.argv.empty() ? "cannot start a process" : "cannot start a process: " + std::string{std::strerror(errno)};
+        return finish(std::move(result));
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, input[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, output[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, output[1], STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, to_file ? file : output[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, to_file ? file : errors[1], STDERR_FILENO);
     // Nothing else of the agent's leaks into the child (a long-lived `tart run` would keep it).
 #ifndef __APPLE__
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 #endif
     // The agent blocks SIGTERM and SIGINT in its threads and ignores SIGPIPE: a child starts
-    // with neither, so that it can be stopped and behaves as from a shell.
+    // with neither, so that it can be stopped and behaves as from a shell. It leads a process
+    // group of its own (see the class comment).
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
     sigset_t none;
@@ -164,15 +222,20 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP;
 #ifdef __APPLE__
     // macOS's way of closing everything the file actions do not name.
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_CLOEXEC_DEFAULT);
-#else
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
 #endif
+    posix_spawnattr_setflags(&attributes, flags);
     std::vector<char*> argv;
     for (auto& arg : spec.argv) argv.push_back(arg.data());
     argv.push_back(nullptr);
+    std::vector<std::string> environment = environment_with(spec.environment);
+    std::vector<char*> envp;
+    for (auto& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
     pid_t pid = -1;
     int spawned = 0;
     {
@@ -180,24 +243,21 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
         // posix_spawnp looks the program up in PATH, as a shell would, but runs no shell.
         // A kill that came before the spawn stops the command from starting at all.
         spawned = stopping_ || child->killed ? ECANCELED
-                                             : posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+                                             : posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
         child->pid = spawned == 0 ? pid : -1;
     }
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     close_fd(input[0]);
     close_fd(output[1]);
+    close_fd(errors[1]);
+    close_fd(file);
     if (spawned != 0) {
         close_fd(input[1]);
         close_fd(output[0]);
+        close_fd(errors[0]);
         result.output = spec.argv[0] + ": " + std::strerror(spawned);
-        {
-            std::lock_guard child_lock{child->mutex};
-            child->done = true;
-            result.killed = child->killed;
-        }
-        boost::asio::post(ioc_, [done = std::move(done), result] { done(result); });
-        return;
+        return finish(std::move(result));
     }
 
     // The input (a secret, at most a few KiB) goes first; then the output is read to its end.
@@ -219,12 +279,21 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
     int status = 0;
     bool reaped = false;
     for (;;) {
+        if (stopping_ && spec.outlives_agent) {
+            // The agent stops and this command goes on: let go of it unreaped (it is adopted
+            // by launchd, or init, when the agent exits) and report nothing.
+            close_fd(output[0]);
+            close_fd(errors[0]);
+            std::lock_guard child_lock{child->mutex};
+            child->done = true;
+            return;
+        }
         int wait_ms = 200;
         if (spec.timeout.count() > 0) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0 && !result.timed_out) {
                 result.timed_out = true;
-                ::kill(pid, SIGKILL);
+                signal_group(pid, SIGKILL);
             }
             wait_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 200));
         }
@@ -232,38 +301,44 @@ void ProcessRunner::run(std::shared_ptr<Child> child, ProcessSpec spec, Done don
             std::lock_guard child_lock{child->mutex};
             if (child->killed && !hard_kill_at) hard_kill_at = std::chrono::steady_clock::now() + std::chrono::seconds{5};
         }
-        if (hard_kill_at && std::chrono::steady_clock::now() >= *hard_kill_at) ::kill(pid, SIGKILL);
-        pollfd fd{output[0], POLLIN, 0};
-        const int ready = ::poll(&fd, 1, wait_ms);
+        if (hard_kill_at && std::chrono::steady_clock::now() >= *hard_kill_at) signal_group(pid, SIGKILL);
+        pollfd fds[2] = {{output[0], POLLIN, 0}, {errors[0], POLLIN, 0}};
+        const int ready = ::poll(fds, 2, wait_ms); // with no pipe open, a plain wait
         if (ready < 0 && errno != EINTR) break;
         if (ready <= 0) {
-            // A process that left a child holding the pipe ends when it exits itself.
+            // A process that left a child holding the pipes ends when it exits itself.
             if (::waitpid(pid, &status, WNOHANG) == pid) {
                 reaped = true;
                 break;
             }
             continue;
         }
-        const auto n = ::read(output[0], buffer, sizeof buffer);
-        if (n <= 0) break; // end of output: the process (and whatever kept the pipe) is done
-        result.output.append(buffer, static_cast<std::size_t>(n));
-        if (on_output) {
-            boost::asio::post(ioc_, [on_output, piece = std::string(buffer, static_cast<std::size_t>(n))] {
-                (*on_output)(piece);
-            });
+        for (int stream = 0; stream < 2; ++stream) {
+            if ((fds[stream].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+            int& fd = stream == 0 ? output[0] : errors[0];
+            const auto n = ::read(fd, buffer, sizeof buffer);
+            if (n <= 0) {
+                close_fd(fd); // its end: the process (and whatever kept the pipe) closed it
+                continue;
+            }
+            std::string& text = stream == 0 ? result.output : result.errors;
+            text.append(buffer, static_cast<std::size_t>(n));
+            if (stream == 0 && on_output) {
+                boost::asio::post(ioc_, [on_output, piece = std::string(buffer, static_cast<std::size_t>(n))] {
+                    (*on_output)(piece);
+                });
+            }
+            if (text.size() > max_output) text.erase(0, text.size() - max_output);
         }
-        if (result.output.size() > max_output) result.output.erase(0, result.output.size() - max_output);
+        if (!to_file && output[0] < 0 && errors[0] < 0) break;
     }
     close_fd(output[0]);
+    close_fd(errors[0]);
     while (!reaped && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    {
-        std::lock_guard child_lock{child->mutex};
-        child->done = true;
-        result.killed = child->killed;
-    }
+    if (to_file) result.output = tail_of(spec.output_file);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    boost::asio::post(ioc_, [done = std::move(done), result = std::move(result)] { done(result); });
+    finish(std::move(result));
 }
 
 } // namespace macvmorx::agent

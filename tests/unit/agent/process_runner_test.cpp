@@ -7,6 +7,11 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 using macvmorx::agent::ProcessResult;
 using macvmorx::agent::ProcessRunner;
@@ -98,4 +103,89 @@ TEST_F(ProcessRunnerTest, TheOutputCallbackKeepsItsStateFromPieceToPiece) {
     while (!result) ioc.run_one();
     EXPECT_GE(pieces, 3);
     EXPECT_EQ(last_count, pieces) << "one callback saw every piece";
+}
+
+TEST_F(ProcessRunnerTest, StandardErrorIsKeptApartFromOutput) {
+    // tart warns on stderr before `list`'s JSON (Root.swift): the JSON must stay readable.
+    const auto result = run({{"/bin/sh", "-c", "echo 'Failed to perform garbage collection' >&2; echo '[]'"}, "", 10s, {}});
+    EXPECT_TRUE(result.ok());
+    EXPECT_EQ(result.output, "[]\n");
+    EXPECT_EQ(result.errors, "Failed to perform garbage collection\n");
+    EXPECT_EQ(result.describe("tart list"), "tart list: exit status 0: Failed to perform garbage collection")
+        << "errors say more than output";
+}
+
+TEST_F(ProcessRunnerTest, TheCommandGetsTheGivenVariablesBesideTheAgentsOwn) {
+    ::setenv("MACVMORX_TEST_INHERITED", "kept", 1);
+    ::setenv("TART_NO_AUTO_PRUNE", "from-the-agent", 1);
+    ProcessSpec spec{{"/bin/sh", "-c", "echo \"$TART_NO_AUTO_PRUNE $MACVMORX_TEST_INHERITED\""}, "", 10s, {}};
+    spec.environment = {"TART_NO_AUTO_PRUNE=1"};
+    EXPECT_EQ(run(std::move(spec)).output, "1 kept\n") << "added variables replace the agent's of the same name";
+    ::unsetenv("MACVMORX_TEST_INHERITED");
+    ::unsetenv("TART_NO_AUTO_PRUNE");
+}
+
+TEST_F(ProcessRunnerTest, EachCommandLeadsAProcessGroupOfItsOwn) {
+    // launchd kills the agent's whole group when the agent exits: its commands are not in it.
+    const auto result = run({{"/bin/sh", "-c", "echo $$; cut -d' ' -f5 /proc/$$/stat"}, "", 10s, {}});
+    ASSERT_TRUE(result.ok()) << result.output;
+    const auto newline = result.output.find('\n');
+    const std::string pid = result.output.substr(0, newline);
+    const std::string group = result.output.substr(newline + 1, result.output.size() - newline - 2);
+    EXPECT_EQ(group, pid) << "the command leads its group";
+    EXPECT_NE(group, std::to_string(::getpgrp())) << "not the agent's group";
+}
+
+TEST_F(ProcessRunnerTest, AKillReachesTheCommandsOwnChildren) {
+    const auto marker = std::filesystem::temp_directory_path() / ("macvmorx-child-" + std::to_string(::getpid()));
+    std::filesystem::remove(marker);
+    std::optional<ProcessResult> result;
+    bool child_started = false;
+    ProcessSpec spec{{"/bin/sh", "-c", "(sleep 1; touch '" + marker.string() + "') & echo started; wait"}, "", {}, {}};
+    spec.on_output = [&child_started](const std::string&) { child_started = true; };
+    const auto handle = runner.start(std::move(spec), [&result](ProcessResult r) { result = std::move(r); });
+    while (!child_started) ioc.run_one();
+    runner.kill(handle);
+    while (!result) ioc.run_one();
+    std::this_thread::sleep_for(1500ms); // past the time the child would have written
+    EXPECT_FALSE(std::filesystem::exists(marker)) << "the child died with its group";
+}
+
+TEST_F(ProcessRunnerTest, OutputToAFileIsTheResultsOutputAndNeedsNoPipe) {
+    const auto file = std::filesystem::temp_directory_path() / ("macvmorx-run-" + std::to_string(::getpid()) + ".log");
+    std::filesystem::remove(file);
+    ProcessSpec spec{{"/bin/sh", "-c", "echo started; echo crashed >&2; exit 0"}, "", 10s, {}};
+    spec.output_file = file.string();
+    const auto result = run(std::move(spec));
+    EXPECT_TRUE(result.ok());
+    EXPECT_EQ(result.output, "started\ncrashed\n") << "both streams, in the order written";
+    std::ifstream in{file};
+    std::string first;
+    std::getline(in, first);
+    EXPECT_EQ(first, "started");
+    std::filesystem::remove(file);
+}
+
+TEST(ProcessRunnerLifetime, ACommandThatOutlivesTheAgentGoesOnWhenTheRunnerIsDestroyedAndOthersDoNot) {
+    const auto dir = std::filesystem::temp_directory_path() / ("macvmorx-outlive-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    {
+        boost::asio::io_context ioc;
+        ProcessRunner runner{ioc};
+        ProcessSpec vm{{"/bin/sh", "-c", "sleep 1; echo alive > '" + (dir / "vm").string() + "'"}, "", {}, {}};
+        vm.output_file = (dir / "vm.log").string();
+        vm.outlives_agent = true;
+        runner.start(std::move(vm), [](ProcessResult) {});
+        runner.start({{"/bin/sh", "-c", "sleep 1; echo alive > '" + (dir / "pull").string() + "'"}, "", {}, {}},
+                     [](ProcessResult) {});
+        std::this_thread::sleep_for(200ms);
+    } // the agent stops
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!std::filesystem::exists(dir / "vm") && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(std::filesystem::exists(dir / "vm")) << "`tart run` and the runner go on for the next agent";
+    EXPECT_FALSE(std::filesystem::exists(dir / "pull")) << "other commands end with the agent";
+    std::filesystem::remove_all(dir);
 }
