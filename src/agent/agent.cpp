@@ -1,6 +1,7 @@
 #include "macvmorx/agent/agent.hpp"
 
 #include "macvmorx/agent/host_probe.hpp"
+#include "macvmorx/agent/oci_name.hpp"
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/agent/vm_backend.hpp"
 
@@ -36,9 +37,10 @@ std::string new_instance_id() {
 } // namespace
 
 struct Agent::Timers {
-    explicit Timers(boost::asio::io_context& ioc) : heartbeat{ioc}, poll{ioc} {}
+    explicit Timers(boost::asio::io_context& ioc) : heartbeat{ioc}, poll{ioc}, inventory{ioc} {}
     boost::asio::steady_timer heartbeat;
     boost::asio::steady_timer poll;
+    boost::asio::steady_timer inventory;
 };
 
 Agent::Agent(boost::asio::io_context& ioc, AgentOptions options, OrchestratorLink& link, VmBackend& backend,
@@ -61,19 +63,49 @@ void Agent::start() {
     if (started_) return;
     started_ = true;
     backend_.on_vm_exit(guard([this](const std::string& name, const Outcome& how) { on_vm_exit(name, how); }));
-    backend_.inventory(guard([this](Outcome outcome, Inventory inventory) { take_stock(outcome, inventory); }));
+    list_the_host();
+}
+
+// Until the host's clones and images are known, the agent reports the Mac degraded (an empty
+// list would read as free slots) and asks again.
+void Agent::list_the_host() {
+    backend_.inventory(guard([this](Outcome outcome, Inventory inventory) {
+        if (outcome.ok) {
+            if (!inventory_problem_.empty()) spdlog::info("agent {}: the host's VMs and images are known again", options_.node_id);
+            inventory_problem_.clear();
+            return take_stock(inventory);
+        }
+        const bool first = inventory_problem_.empty();
+        inventory_problem_ = "cannot list the host's VMs and images: " + outcome.message;
+        if (first) {
+            spdlog::error("agent {}: {}; reporting the node as degraded and trying again", options_.node_id,
+                          inventory_problem_);
+            send_heartbeat();
+        }
+        timers_->inventory.expires_after(std::max<Duration>(options_.heartbeat_interval, std::chrono::seconds{5}));
+        timers_->inventory.async_wait(guard([this](boost::system::error_code ec) {
+            if (!ec) list_the_host();
+        }));
+    }));
 }
 
 // What an earlier run left: images join the cache; clones named by our prefix are adopted when
 // they run a VM the journal knows as running (or that the journal does not know), and deleted
 // otherwise. A start cut short is reported failed before the first heartbeat, so that the VM is
 // placed again and that report cannot reach a later attempt.
-void Agent::take_stock(const Outcome& outcome, const Inventory& inventory) {
-    if (!outcome.ok) spdlog::warn("agent {}: cannot list the host's VMs and images: {}", options_.node_id, outcome.message);
+void Agent::take_stock(const Inventory& inventory) {
     const TimePoint now = clock_.now();
-    for (const auto& image : inventory.images) cache_.add(image.name, image.size_gb, now - std::chrono::hours{1});
+    const auto journal = journal_.load_all();
+    // Images as the pools named them before the restart, and the sizes of images seen before.
+    for (const auto& image : journal.images) known_images_[image_key(image.name)] = image;
+    for (const auto& image : inventory.images) {
+        const auto known = known_images_.find(image_key(image.name));
+        cache_.add(known == known_images_.end() ? image.name : known->second.name, image.size_gb,
+                   now - std::chrono::hours{1});
+        know_image(known == known_images_.end() ? image.name : known->second.name, image.size_gb);
+    }
     std::map<std::string, JournalEntry> remembered;
-    for (auto& entry : journal_.load()) remembered.emplace(entry.vm_id, std::move(entry));
+    for (const auto& entry : journal.vms) remembered.emplace(entry.vm_id, entry);
 
     std::vector<std::string> interrupted;
     for (const auto& vm : inventory.vms) {
@@ -150,12 +182,32 @@ void Agent::remember() {
         entry.started_at = vm.started_at;
         entries.push_back(std::move(entry));
     }
-    journal_.save(entries);
+    std::vector<JournalImage> images;
+    for (const auto& [key, image] : known_images_) images.push_back(image);
+    journal_.save(entries, images);
+}
+
+void Agent::know_image(const std::string& name, double size_gb) {
+    if (size_gb <= 0) return;
+    known_images_[image_key(name)] = {name, size_gb};
+    // A bound, for hosts that see many images over the months: the smallest go first.
+    while (known_images_.size() > 64) {
+        known_images_.erase(std::min_element(known_images_.begin(), known_images_.end(), [](const auto& a, const auto& b) {
+            return a.second.size_gb < b.second.size_gb;
+        }));
+    }
+}
+
+double Agent::known_size_gb(const std::string& image) const {
+    const auto it = known_images_.find(image_key(image));
+    return it == known_images_.end() ? 0 : it->second.size_gb;
 }
 
 void Agent::hold_image(AgentVm& vm) {
     if (vm.holds_image) return;
     cache_.acquire(vm.image, clock_.now());
+    // Named from now on as this VM's pool names it.
+    if (const auto known = known_images_.find(image_key(vm.image)); known != known_images_.end()) known->second.name = vm.image;
     vm.holds_image = true;
 }
 
@@ -171,6 +223,7 @@ void Agent::stop() {
     alive_.reset();
     timers_->heartbeat.cancel();
     timers_->poll.cancel();
+    timers_->inventory.cancel();
 }
 
 int Agent::vms_on_host() const { return static_cast<int>(vms_.size()); }
@@ -193,7 +246,9 @@ fleet::Heartbeat Agent::build_heartbeat() {
     heartbeat.total_memory_gb = std::max(0.0, figures.memory_total_gb);
     heartbeat.disk_usage_gb = std::max(0.0, figures.disk_used_gb);
     heartbeat.total_disk_gb = std::max(0.0, figures.disk_total_gb);
-    heartbeat.status = degraded_reason_.empty() ? (vms_.empty() ? "idle" : "healthy") : "degraded";
+    const std::string& reason = !degraded_reason_.empty() ? degraded_reason_ : inventory_problem_;
+    heartbeat.status = reason.empty() ? (vms_.empty() ? "idle" : "healthy") : "degraded";
+    heartbeat.status_reason = reason.substr(0, 512);
     heartbeat.cached_images = cache_.names();
     heartbeat.labels = options_.labels;
     heartbeat.agent_instance = instance_;
@@ -204,7 +259,7 @@ AgentStatus Agent::status() const {
     AgentStatus status = counters_;
     for (const auto& [id, vm] : vms_) status.vms.push_back(vm);
     status.cached_images = cache_.names();
-    status.degraded_reason = degraded_reason_;
+    status.degraded_reason = !degraded_reason_.empty() ? degraded_reason_ : inventory_problem_;
     return status;
 }
 
@@ -330,8 +385,8 @@ void Agent::take_create(const lifecycle::Command& command) {
     if (!safe_name(command.vm_id) || !safe_name(command.image_name)) {
         return report(command.vm_id, static_cast<int>(VmState::failed), "refused: the VM id or image name is not usable");
     }
-    if (!degraded_reason_.empty()) {
-        return report(command.vm_id, static_cast<int>(VmState::failed), "this host is degraded: " + degraded_reason_);
+    if (const std::string& reason = !degraded_reason_.empty() ? degraded_reason_ : inventory_problem_; !reason.empty()) {
+        return report(command.vm_id, static_cast<int>(VmState::failed), "this host is degraded: " + reason);
     }
     if (vms_on_host() >= options_.max_vms) {
         return report(command.vm_id, static_cast<int>(VmState::failed),
@@ -355,8 +410,22 @@ void Agent::take_create(const lifecycle::Command& command) {
     if (waiting.size() == 1) fetch(command.image_name);
 }
 
+// Room is made with the image's real size before the pull starts: as the host saw it before,
+// else as its registry tells, else as large as the largest image known here (a fleet's images
+// are alike; tart's own pruning is off).
 void Agent::fetch(const std::string& image) {
-    const double size = backend_.image_size_gb(image);
+    if (const double known = known_size_gb(image); known > 0) return make_room_and_pull(image, known);
+    backend_.expected_size_gb(image, guard([this, image](double size) {
+        if (size <= 0) {
+            for (const auto& [key, known] : known_images_) size = std::max(size, known.size_gb);
+            spdlog::info("agent {}: the size of image {} is unknown before its pull; making room for {:.0f} GB",
+                         options_.node_id, image, size);
+        }
+        make_room_and_pull(image, size);
+    }));
+}
+
+void Agent::make_room_and_pull(const std::string& image, double size) {
     const HostFigures figures = probe_.sample();
     const auto plan = cache_.eviction_plan(size, figures.disk_total_gb - figures.disk_used_gb);
     if (!plan) {
@@ -401,6 +470,7 @@ void Agent::fetch(const std::string& image) {
                 return;
             }
             cache_.add(image, backend_.image_size_gb(image), clock_.now());
+            know_image(image, backend_.image_size_gb(image));
             for (const auto& vm_id : waiting) {
                 const auto it = vms_.find(vm_id);
                 if (it == vms_.end()) continue; // deleted while the image came in
@@ -430,11 +500,7 @@ void Agent::launch(const std::string& vm_id) {
         AgentVm& vm = it->second;
         if (vm.phase == AgentVm::Phase::deleting) return remove(vm_id); // deleted while it booted
         if (!outcome.ok) {
-            if (outcome.vm_limit && vms_on_host() - 1 < options_.max_vms) {
-                degraded_reason_ = "macOS refuses another VM with " + std::to_string(vms_on_host() - 1) +
-                                   " running: a ghost VM holds a slot until the host is rebooted";
-                spdlog::error("agent {}: {}; reporting the node as degraded", options_.node_id, degraded_reason_);
-            }
+            note_host_problem(outcome.problem);
             return fail(vm_id, outcome.message);
         }
         vm.phase = AgentVm::Phase::running;
@@ -446,6 +512,32 @@ void Agent::launch(const std::string& vm_id) {
         spdlog::info("agent {}: VM {} running at {}", options_.node_id, vm_id, started.ip_address);
         report(vm_id, static_cast<int>(VmState::running), "running at " + started.ip_address);
     }));
+}
+
+// A failure that says something of the host, not of one VM: the node is reported degraded with
+// the reason, and placements go elsewhere until an operator has acted and restarted the agent.
+void Agent::note_host_problem(HostProblem problem) {
+    std::string reason;
+    switch (problem) {
+    case HostProblem::none: return;
+    case HostProblem::vm_limit:
+        // The VM that failed is still counted: the others run.
+        if (vms_on_host() - 1 >= options_.max_vms) return;
+        reason = "macOS refuses another VM with " + std::to_string(vms_on_host() - 1) +
+                 " running: a ghost VM holds a slot until the host is rebooted";
+        break;
+    case HostProblem::keychain_locked:
+        reason = "macOS starts no VM without an unlocked login keychain: log in once on the Mac's screen, or "
+                 "`security unlock-keychain login.keychain` as the agent's user (docs/agent.md)";
+        break;
+    case HostProblem::local_network_denied:
+        reason = "macOS's Local Network privacy refuses the agent's SSH connections to its VMs: allow it in System "
+                 "Settings > Privacy & Security > Local Network (docs/agent.md)";
+        break;
+    }
+    if (degraded_reason_ == reason) return;
+    degraded_reason_ = reason;
+    spdlog::error("agent {}: {}; reporting the node as degraded", options_.node_id, degraded_reason_);
 }
 
 void Agent::take_delete(const lifecycle::Command& command) {

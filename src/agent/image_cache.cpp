@@ -1,6 +1,9 @@
 #include "macvmorx/agent/image_cache.hpp"
 
+#include "macvmorx/agent/oci_name.hpp"
+
 #include <algorithm>
+#include <utility>
 
 namespace macvmorx::agent {
 
@@ -8,12 +11,12 @@ ImageCache::ImageCache(std::size_t max_images, double min_free_disk_gb)
     : max_images_{std::max<std::size_t>(max_images, 1)}, min_free_disk_gb_{min_free_disk_gb} {}
 
 CachedImage* ImageCache::find_mutable(std::string_view name) {
-    const auto it = std::find_if(images_.begin(), images_.end(), [name](const CachedImage& i) { return i.name == name; });
-    return it == images_.end() ? nullptr : &*it;
+    return const_cast<CachedImage*>(std::as_const(*this).find(name));
 }
 
 const CachedImage* ImageCache::find(std::string_view name) const {
-    const auto it = std::find_if(images_.begin(), images_.end(), [name](const CachedImage& i) { return i.name == name; });
+    const std::string key = image_key(name);
+    const auto it = std::find_if(images_.begin(), images_.end(), [&key](const CachedImage& i) { return i.key == key; });
     return it == images_.end() ? nullptr : &*it;
 }
 
@@ -23,11 +26,13 @@ void ImageCache::add(std::string name, double size_gb, TimePoint used) {
         existing->last_used = std::max(existing->last_used, used);
         return;
     }
-    images_.push_back({std::move(name), size_gb, used, 0});
+    std::string key = image_key(name);
+    images_.push_back({std::move(name), std::move(key), size_gb, used, 0});
 }
 
 void ImageCache::remove(std::string_view name) {
-    std::erase_if(images_, [name](const CachedImage& i) { return i.name == name; });
+    const std::string key = image_key(name);
+    std::erase_if(images_, [&key](const CachedImage& i) { return i.key == key; });
 }
 
 bool ImageCache::contains(std::string_view name) const { return find(name) != nullptr; }
@@ -36,6 +41,7 @@ void ImageCache::acquire(std::string_view name, TimePoint now) {
     if (auto* image = find_mutable(name)) {
         ++image->in_use;
         image->last_used = now;
+        image->name = std::string{name};
     }
 }
 

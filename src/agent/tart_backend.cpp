@@ -1,63 +1,72 @@
 #include "macvmorx/agent/tart_backend.hpp"
 
+#include "macvmorx/agent/oci_name.hpp"
+#include "macvmorx/agent/registry_client.hpp"
+#include "macvmorx/agent/tart_output.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <nlohmann/json.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
+#include <filesystem>
+#include <set>
 
 namespace macvmorx::agent {
-
-std::optional<int> pull_percent(std::string_view line) {
-    std::string text;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-        if (line[i] == '\x1B') {
-            // An escape sequence of the interactive meter (ESC [ K): skip to its final letter.
-            while (i < line.size() && !std::isalpha(static_cast<unsigned char>(line[i]))) ++i;
-            continue;
-        }
-        if (!std::isspace(static_cast<unsigned char>(line[i]))) text += line[i];
-    }
-    if (text.size() < 2 || text.size() > 4 || text.back() != '%') return std::nullopt;
-    int percent = 0;
-    for (std::size_t i = 0; i + 1 < text.size(); ++i) {
-        if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
-        percent = percent * 10 + (text[i] - '0');
-    }
-    if (percent > 100) return std::nullopt;
-    return percent;
-}
-
-bool is_vm_limit_error(const std::string& output) {
-    std::string lower = output;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    // Virtualization.framework: "The number of virtual machines exceeds the limit the system supports."
-    return lower.find("exceeds the limit") != std::string::npos || lower.find("vm limit") != std::string::npos ||
-           lower.find("number of virtual machines") != std::string::npos;
-}
-
 namespace {
 
-// tart prints the address on its last line.
-std::string last_line(std::string text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    if (const auto newline = text.rfind('\n'); newline != std::string::npos) text = text.substr(newline + 1);
-    return text;
+// Every tart the agent runs: the agent's image cache decides what is deleted, not tart's own
+// pruning before a pull or a clone (Commands/Prune.swift's reclaimIfNeeded).
+const std::vector<std::string> tart_environment{"TART_NO_AUTO_PRUNE=1"};
+
+std::chrono::steady_clock::time_point steady_now() { return std::chrono::steady_clock::now(); }
+
+std::string credentials_hint(const std::string& image) {
+    return " (the registry wants credentials for " + image +
+           ": give the agent TART_REGISTRY_USERNAME and TART_REGISTRY_PASSWORD in its environment; the keychain of "
+           "`tart login` is out of a launchd daemon's reach, docs/agent.md)";
 }
 
 } // namespace
 
-TartBackend::TartBackend(boost::asio::io_context& ioc, TartOptions options)
-    : ioc_{ioc}, options_{std::move(options)}, processes_{ioc} {}
+// A VM on its way from `tart run` to a guest that answers SSH.
+struct TartBackend::Boot {
+    VmLaunch launch;
+    Started done;
+    std::string ip;
+    std::string last_ssh_error;
+    boost::asio::steady_timer retry;
+    Boot(boost::asio::io_context& ioc, VmLaunch l, Started d) : launch{std::move(l)}, done{std::move(d)}, retry{ioc} {}
+};
+
+TartBackend::TartBackend(boost::asio::io_context& ioc, TartOptions options, std::shared_ptr<RegistryClient> registry)
+    : ioc_{ioc}, options_{std::move(options)}, registry_{std::move(registry)}, processes_{ioc} {
+    if (options_.vm_log_dir.empty()) {
+        options_.vm_log_dir = (std::filesystem::temp_directory_path() / "macvmorx-vm-logs").string();
+    }
+    std::error_code failed;
+    std::filesystem::create_directories(options_.vm_log_dir, failed);
+    std::filesystem::permissions(options_.vm_log_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, failed);
+    if (failed) spdlog::warn("agent: cannot make the folder for VM logs {}: {}", options_.vm_log_dir, failed.message());
+}
 
 TartBackend::~TartBackend() = default;
 
-void TartBackend::run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input,
+void TartBackend::run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done,
                       std::function<void(const std::string&)> on_output) {
-    processes_.start({std::move(argv), std::move(input), timeout, std::move(on_output)}, std::move(done));
+    ProcessSpec spec{std::move(argv), {}, timeout, std::move(on_output)};
+    spec.environment = tart_environment;
+    processes_.start(std::move(spec), std::move(done));
 }
+
+std::string TartBackend::log_file(const std::string& vm_name, const char* what) const {
+    return (std::filesystem::path{options_.vm_log_dir} / (vm_name + "." + what + ".log")).string();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images
 
 void TartBackend::pull_image(const std::string& image, Progress progress, Done done) {
     progress(0, "pulling " + image);
@@ -75,25 +84,46 @@ void TartBackend::pull_image(const std::string& image, Progress progress, Done d
     };
     run({options_.tart, "pull", image}, options_.pull_timeout,
         [this, image, done = std::move(done)](ProcessResult result) {
-            if (!result.ok()) return done(Outcome::failure(result.describe("tart pull " + image)));
+            if (!result.ok()) {
+                std::string why = result.describe("tart pull " + image);
+                if (is_registry_auth_error(result.errors + result.output)) why += credentials_hint(image);
+                return done(Outcome::failure(std::move(why)));
+            }
             // The size is learnt from `tart list`.
             inventory([done](Outcome, Inventory) { done(Outcome::success()); });
         },
-        {}, std::move(meter));
+        std::move(meter));
 }
 
 void TartBackend::delete_image(const std::string& image, Done done) {
+    // Deleting a tag deletes the digest it links to when nothing else links there, and the other
+    // way round (VMStorageOCI.swift's delete and gc): the image goes whole.
     run({options_.tart, "delete", image}, options_.command_timeout, [this, image, done = std::move(done)](ProcessResult result) {
         if (!result.ok()) return done(Outcome::failure(result.describe("tart delete " + image)));
-        image_sizes_.erase(image);
+        image_sizes_.erase(image_key(image));
         done(Outcome::success());
     });
 }
 
 double TartBackend::image_size_gb(const std::string& image) const {
-    const auto it = image_sizes_.find(image);
+    const auto it = image_sizes_.find(image_key(image));
     return it == image_sizes_.end() ? 0 : it->second;
 }
+
+void TartBackend::expected_size_gb(const std::string& image, std::function<void(double)> done) {
+    if (const double held = image_size_gb(image); held > 0 || !registry_) {
+        return boost::asio::post(ioc_, [done = std::move(done), held] { done(held); });
+    }
+    // Answered on the registry client's thread: back to ours, unless this backend is gone by then.
+    registry_->image_size_gb(image, [&ioc = ioc_, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](double size) mutable {
+        boost::asio::post(ioc, [alive, done = std::move(done), size] {
+            if (alive.lock()) done(size);
+        });
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting a VM: clone, configure, run, address, SSH, command in the guest
 
 void TartBackend::start_vm(const VmLaunch& launch, Started done) {
     // The cleanup of an earlier attempt of this VM would take the new clone, or its `tart run`.
@@ -102,89 +132,214 @@ void TartBackend::start_vm(const VmLaunch& launch, Started done) {
             [this, launch, done = std::move(done)]() mutable { start_vm(launch, std::move(done)); });
         return;
     }
-    const std::string name = launch.vm_name;
-    run({options_.tart, "clone", launch.image, name}, options_.command_timeout,
+    clone(launch, std::move(done));
+}
+
+void TartBackend::clone(const VmLaunch& launch, Started done) {
+    run({options_.tart, "clone", launch.image, launch.vm_name}, options_.command_timeout,
         [this, launch, done = std::move(done)](ProcessResult cloned) mutable {
             if (!cloned.ok()) return done(Outcome::failure(cloned.describe("tart clone " + launch.image)), {});
+            // A fresh MAC address: a clone keeps its image's (Commands/Clone.swift makes a new one
+            // only while another VM holds it), and DHCP would hand it a previous VM's lease.
             std::vector<std::string> set{options_.tart, "set", launch.vm_name};
             if (launch.cpu) set.insert(set.end(), {"--cpu", std::to_string(*launch.cpu)});
             if (launch.memory_gb) set.insert(set.end(), {"--memory", std::to_string(static_cast<long long>(*launch.memory_gb * 1024))});
-            auto boot = [this, launch, done = std::move(done)](ProcessResult configured) mutable {
+            set.push_back("--random-mac");
+            run(std::move(set), options_.command_timeout, [this, launch, done = std::move(done)](ProcessResult configured) mutable {
                 if (!configured.ok()) return done(Outcome::failure(configured.describe("tart set " + launch.vm_name)), {});
-                auto& vm = running_[launch.vm_name];
-                vm.deleting = false;
-                // `tart run` lasts as long as the VM: its end is the VM's end.
-                vm.run = processes_.start({{options_.tart, "run", "--no-graphics", launch.vm_name}, {}, {}, {}},
-                                          [this, name = launch.vm_name](ProcessResult result) {
-                                              const auto it = running_.find(name);
-                                              if (it == running_.end()) return;
-                                              it->second.run = 0;
-                                              if (!it->second.deleting) last_run_output_[name] = result.output;
-                                              // Ended while booting (refused, crashed): no IP will come.
-                                              if (it->second.ip != 0) processes_.kill(it->second.ip);
-                                              // Exit status 0: the guest shut down. Anything else: it crashed.
-                                              ended(name, result.ok() ? Outcome::success()
-                                                                      : Outcome::failure(result.describe("tart run " + name)));
-                                          });
-                wait_for_ip(launch, std::move(done));
-            };
-            if (set.size() == 3) {
-                ProcessResult nothing_to_set;
-                nothing_to_set.exit_code = 0;
-                return boot(nothing_to_set);
-            }
-            run(std::move(set), options_.command_timeout, std::move(boot));
+                boot(launch, std::move(done));
+            });
         });
 }
 
-void TartBackend::wait_for_ip(const VmLaunch& launch, Started done) {
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.ip_timeout).count();
-    running_[launch.vm_name].ip = processes_.start(
-        {{options_.tart, "ip", "--wait", std::to_string(seconds), launch.vm_name}, {}, options_.ip_timeout + std::chrono::seconds{10}, {}},
-        [this, launch, done = std::move(done)](ProcessResult result) mutable {
-            if (const auto it = running_.find(launch.vm_name); it != running_.end()) it->second.ip = 0;
+void TartBackend::boot(const VmLaunch& launch, Started done) {
+    const std::string name = launch.vm_name;
+    auto& vm = running_[name];
+    vm = Running{};
+    vm.boot_deadline = steady_now() + options_.boot_timeout;
+    const std::string output = log_file(name, "run");
+    std::error_code ignored;
+    std::filesystem::remove(output, ignored);
+    // `tart run` lasts as long as the VM: its end is the VM's end. Its output goes to a file, so
+    // that the VM outlives an agent that stops or dies.
+    ProcessSpec spec{{options_.tart, "run", "--no-graphics", name}, {}, {}, {}};
+    spec.environment = tart_environment;
+    spec.output_file = output;
+    spec.outlives_agent = true;
+    vm.run = processes_.start(std::move(spec), [this, name](ProcessResult result) { run_ended(name, result); });
+    wait_for_address(std::make_shared<Boot>(ioc_, launch, std::move(done)));
+}
+
+void TartBackend::wait_for_address(std::shared_ptr<Boot> boot) {
+    const std::string name = boot->launch.vm_name;
+    const auto left = running_[name].boot_deadline - steady_now();
+    const auto seconds = std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(left).count());
+    running_[name].booting = processes_.start(
+        {{options_.tart, "ip", "--wait", std::to_string(seconds), name}, {}, std::chrono::seconds{seconds + 10}, {},
+         tart_environment},
+        [this, boot](ProcessResult result) {
+            const auto it = running_.find(boot->launch.vm_name);
+            if (it == running_.end() || it->second.deleting) return boot_failed(boot, "deleted while it booted");
+            it->second.booting = 0;
+            if (it->second.run_ended) return boot_failed(boot, "");
             if (!result.ok()) {
-                // tart run may have failed at once: its words say more (the VM limit among them).
-                const auto run_output = last_run_output_.find(launch.vm_name);
-                const std::string said = run_output == last_run_output_.end() ? result.output : run_output->second;
-                const bool limit = is_vm_limit_error(said) || is_vm_limit_error(result.output);
-                ProcessResult described = result;
-                if (run_output != last_run_output_.end()) described.output = run_output->second;
-                return done(Outcome::failure(described.describe("tart run " + launch.vm_name), limit), {});
+                return boot_failed(boot, result.describe("tart ip " + boot->launch.vm_name) +
+                                             " (no DHCP lease within the boot timeout: a DHCP pool used up by "
+                                             "day-long leases? docs/agent.md)");
             }
-            StartedVm started{last_line(result.output), launch.vm_name, GuestCommand::nothing};
-            start_in_guest(launch, std::move(started), std::move(done));
+            boot->ip = last_line_of(result.output);
+            const bool has_command = !boot->launch.runner_config.empty() || !options_.start_command.empty();
+            if (!has_command) {
+                it->second.started = true;
+                return boot->done(Outcome::success(), {boot->ip, boot->launch.vm_name, GuestCommand::nothing});
+            }
+            wait_for_ssh(boot);
         });
 }
 
-void TartBackend::start_in_guest(const VmLaunch& launch, StartedVm started, Started done) {
-    const bool runner = !launch.runner_config.empty();
-    const std::string& command = runner ? options_.runner_command : options_.start_command;
-    running_[launch.vm_name].started = true;
-    if (command.empty()) return done(Outcome::success(), std::move(started));
-    started.guest = runner ? GuestCommand::runner : GuestCommand::start_script;
-    run_in_guest(launch.vm_name, started.ip_address, command, runner ? launch.runner_config + "\n" : std::string{});
-    done(Outcome::success(), std::move(started));
+// The address may be a lease of the VM before (IP.swift reads unexpired leases), and sshd starts
+// late in a boot: SSH is tried until it answers or the boot timeout passes, as Cirrus Labs'
+// executors do, and the runner starts only on a guest that answered.
+void TartBackend::wait_for_ssh(std::shared_ptr<Boot> boot) {
+    const std::string name = boot->launch.vm_name;
+    running_[name].booting = processes_.start(
+        {ssh_argv(boot->ip, "true", 5), {}, std::chrono::seconds{30}, {}},
+        [this, boot](ProcessResult result) {
+            const auto it = running_.find(boot->launch.vm_name);
+            if (it == running_.end() || it->second.deleting) return boot_failed(boot, "deleted while it booted");
+            it->second.booting = 0;
+            if (it->second.run_ended) return boot_failed(boot, "");
+            if (result.ok()) {
+                const bool runner = !boot->launch.runner_config.empty();
+                StartedVm started{boot->ip, boot->launch.vm_name, runner ? GuestCommand::runner : GuestCommand::start_script};
+                it->second.started = true;
+                run_in_guest(boot->launch.vm_name, boot->ip, runner ? options_.runner_command : options_.start_command,
+                             runner ? boot->launch.runner_config + "\n" : std::string{});
+                return boot->done(Outcome::success(), std::move(started));
+            }
+            const std::string said = last_line_of(result.errors.empty() ? result.output : result.errors);
+            if (result.exit_code != ssh_connection_failed && !result.timed_out) {
+                return boot_failed(boot, "the guest at " + boot->ip + " refused SSH: " + result.describe("ssh"));
+            }
+            boot->last_ssh_error = said;
+            if (steady_now() + options_.ssh_retry_interval >= it->second.boot_deadline) {
+                const bool no_route = is_no_route_to_host(said);
+                return boot_failed(boot,
+                                   "the guest at " + boot->ip + " never answered SSH within the boot timeout: " + said +
+                                       (no_route ? " (macOS's Local Network privacy refuses the agent's connections "
+                                                   "to its VMs: docs/agent.md)"
+                                                 : ""),
+                                   no_route ? HostProblem::local_network_denied : HostProblem::none);
+            }
+            boot->retry.expires_after(options_.ssh_retry_interval);
+            boot->retry.async_wait([this, boot, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+                if (ec || !alive.lock()) return;
+                const auto vm = running_.find(boot->launch.vm_name);
+                if (vm == running_.end() || vm->second.deleting) return boot_failed(boot, "deleted while it booted");
+                if (vm->second.run_ended) return boot_failed(boot, "");
+                wait_for_ssh(boot);
+            });
+        });
+}
+
+// A boot that did not make it. An empty `why`: `tart run` ended, and its words say why.
+void TartBackend::boot_failed(const std::shared_ptr<Boot>& boot, std::string why, HostProblem problem) {
+    const auto it = running_.find(boot->launch.vm_name);
+    if (why.empty() && it != running_.end()) {
+        const std::string& said = it->second.run_said;
+        problem = host_problem_in(said);
+        why = "tart run " + boot->launch.vm_name + " ended while the VM booted";
+        if (const auto crash = vm_crash_in(said)) {
+            why += ": " + *crash;
+        } else if (const auto line = last_line_of(said); !line.empty()) {
+            why += ": " + line;
+        }
+    }
+    // The clone is of no use, and its `tart run` may hold a slot: it goes before the failure is
+    // told, so that the agent never counts a free slot that is not.
+    if (it == running_.end() || it->second.deleting) return boot->done(Outcome::failure(std::move(why), problem), {});
+    delete_vm(boot->launch.vm_name, [boot, why = std::move(why), problem](Outcome) mutable {
+        boot->done(Outcome::failure(std::move(why), problem), {});
+    });
 }
 
 void TartBackend::run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command,
                                std::string input) {
+    const std::string output = log_file(vm_name, "guest");
+    std::error_code ignored;
+    std::filesystem::remove(output, ignored);
+    // The runner (or script) runs as long as the job: when it exits, the VM's work is done. Its
+    // output goes to a file, so that an agent that stops or dies does not break its pipe.
+    ProcessSpec spec{ssh_argv(ip, command, 30), std::move(input), {}, {}};
+    spec.output_file = output;
+    spec.outlives_agent = true;
+    auto& vm = running_[vm_name];
+    vm.guest_at_work = true;
+    vm.guest = processes_.start(std::move(spec), [this, vm_name](ProcessResult result) { guest_ended(vm_name, result); });
+}
+
+std::vector<std::string> TartBackend::ssh_argv(const std::string& ip, const std::string& command, int connect_timeout) const {
     std::vector<std::string> ssh{options_.ssh,
                                  "-o", "StrictHostKeyChecking=no",
                                  "-o", "UserKnownHostsFile=/dev/null",
                                  "-o", "BatchMode=yes",
-                                 "-o", "ConnectTimeout=30"};
+                                 "-o", "ConnectTimeout=" + std::to_string(connect_timeout),
+                                 // A guest that vanished ends the session within a minute.
+                                 "-o", "ServerAliveInterval=15",
+                                 "-o", "ServerAliveCountMax=4"};
     if (!options_.guest_key_file.empty()) ssh.insert(ssh.end(), {"-i", options_.guest_key_file});
     ssh.push_back(options_.guest_user + "@" + ip);
     ssh.push_back(command);
-    // The runner (or script) runs as long as the job: when it exits, the VM's work is done.
-    running_[vm_name].guest = processes_.start({std::move(ssh), std::move(input), {}, {}}, [this, vm_name](ProcessResult result) {
-        const auto it = running_.find(vm_name);
-        if (it == running_.end()) return;
-        it->second.guest = 0;
-        spdlog::info("VM {}: {}", vm_name, result.describe("the guest's command"));
-        ended(vm_name, Outcome::success());
-    });
+    return ssh;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A VM's end
+
+// `tart run` exits 0 whether the guest shut down or the VM stopped by an error (Run.swift after
+// VM.swift's delegate): what it printed, and whether the runner had finished, tell them apart.
+void TartBackend::run_ended(const std::string& vm_name, const ProcessResult& result) {
+    const auto it = running_.find(vm_name);
+    if (it == running_.end()) return;
+    Running& vm = it->second;
+    vm.run = 0;
+    vm.run_ended = true;
+    vm.run_said = result.output + result.errors;
+    // Ended while booting (refused, crashed): no address will come.
+    if (vm.booting != 0) processes_.kill(vm.booting);
+    if (!vm.started || vm.deleting) return;
+    if (vm.guest != 0) processes_.kill(vm.guest);
+    if (const auto crash = vm_crash_in(vm.run_said)) return ended(vm_name, Outcome::failure("tart run " + vm_name + ": " + *crash));
+    if (!result.ok()) return ended(vm_name, Outcome::failure(result.describe("tart run " + vm_name)));
+    if (vm.guest_at_work) {
+        return ended(vm_name, Outcome::failure("the VM shut down before its runner finished (tart run " + vm_name +
+                                               " exited " + std::to_string(result.exit_code) + ")"));
+    }
+    ended(vm_name, Outcome::success()); // the guest shut down, and nothing was at work in it
+}
+
+void TartBackend::guest_ended(const std::string& vm_name, const ProcessResult& result) {
+    const auto it = running_.find(vm_name);
+    if (it == running_.end()) return;
+    it->second.guest = 0;
+    it->second.guest_at_work = false;
+    if (it->second.deleting || result.killed) return;
+    spdlog::info("VM {}: {}", vm_name, result.describe("the guest's command"));
+    if (result.ok()) return ended(vm_name, Outcome::success()); // the runner did its one job
+    if (result.exit_code == ssh_connection_failed) {
+        return ended(vm_name, Outcome::failure("lost the SSH connection to the guest while its command ran: " +
+                                               last_line_of(result.output)));
+    }
+    ended(vm_name, Outcome::failure(result.describe("the command in the guest")));
+}
+
+// The VM stopped, or its command exited: tell the agent once, unless it is being deleted.
+void TartBackend::ended(const std::string& vm_name, const Outcome& how) {
+    const auto it = running_.find(vm_name);
+    if (it == running_.end() || it->second.deleting || !it->second.started) return;
+    if (!how.ok) spdlog::warn("VM {} stopped on its own: {}", vm_name, how.message);
+    it->second.deleting = true; // the agent deletes it next
+    if (exit_handler_) exit_handler_(vm_name, how);
 }
 
 void TartBackend::adopt_vm(const std::string& vm_name, bool watch_runner, Started done) {
@@ -194,7 +349,7 @@ void TartBackend::adopt_vm(const std::string& vm_name, bool watch_runner, Starte
             const auto it = running_.find(vm_name);
             if (it == running_.end() || it->second.deleting) return done(Outcome::failure("deleted meanwhile"), {});
             if (!result.ok()) return done(Outcome::failure(result.describe("tart ip " + vm_name)), {});
-            StartedVm started{last_line(result.output), vm_name, GuestCommand::nothing};
+            StartedVm started{last_line_of(result.output), vm_name, GuestCommand::nothing};
             it->second.started = true;
             if (watch_runner) {
                 started.guest = GuestCommand::runner;
@@ -204,28 +359,25 @@ void TartBackend::adopt_vm(const std::string& vm_name, bool watch_runner, Starte
         });
 }
 
-// The VM stopped, or its runner exited: tell the agent once, unless it is being deleted.
-void TartBackend::ended(const std::string& vm_name, const Outcome& how) {
-    const auto it = running_.find(vm_name);
-    if (it == running_.end() || it->second.deleting || !it->second.started) return;
-    if (!how.ok) spdlog::warn("VM {} stopped on its own: {}", vm_name, how.message);
-    it->second.deleting = true; // the agent deletes it next
-    if (exit_handler_) exit_handler_(vm_name, how);
-}
-
 void TartBackend::delete_vm(const std::string& vm_name, Done done) {
     ++deletions_[vm_name].under_way;
     auto& vm = running_[vm_name];
     vm.deleting = true;
     if (vm.guest != 0) processes_.kill(vm.guest);
+    if (vm.booting != 0) processes_.kill(vm.booting);
     run({options_.tart, "stop", vm_name}, options_.command_timeout, [this, vm_name, done = std::move(done)](ProcessResult) {
         // Stopping a VM that is not running fails: only the deletion decides.
         run({options_.tart, "delete", vm_name}, options_.command_timeout, [this, vm_name, done](ProcessResult deleted) {
             const auto it = running_.find(vm_name);
             if (it != running_.end() && it->second.run != 0) processes_.kill(it->second.run);
             running_.erase(vm_name);
-            last_run_output_.erase(vm_name);
-            const bool gone = deleted.ok() || deleted.output.find("does not exist") != std::string::npos;
+            // RuntimeError.VMDoesNotExist (VMStorageHelper.swift): gone already.
+            const bool gone = deleted.ok() || (deleted.errors + deleted.output).find("does not exist") != std::string::npos;
+            if (gone) {
+                std::error_code ignored;
+                std::filesystem::remove(log_file(vm_name, "run"), ignored);
+                std::filesystem::remove(log_file(vm_name, "guest"), ignored);
+            }
             done(gone ? Outcome::success() : Outcome::failure(deleted.describe("tart delete " + vm_name)));
             deletion_done(vm_name);
         });
@@ -240,27 +392,72 @@ void TartBackend::deletion_done(const std::string& vm_name) {
     for (const auto& start : waiting) start();
 }
 
+// ---------------------------------------------------------------------------------------------
+// What the host holds
+
+// `tart list` shows each pulled image twice, its tag and the digest the tag links to, each with
+// the whole size (VMStorageOCI.swift): one image, under its tag. `tart fqn TAG` names the digest.
 void TartBackend::inventory(std::function<void(Outcome, Inventory)> done) {
     run({options_.tart, "list", "--format", "json"}, options_.command_timeout, [this, done = std::move(done)](ProcessResult result) {
+        if (!result.errors.empty()) spdlog::warn("tart list said: {}", last_line_of(result.errors));
         if (!result.ok()) return done(Outcome::failure(result.describe("tart list")), {});
-        const auto document = nlohmann::json::parse(result.output, nullptr, false);
-        if (!document.is_array()) return done(Outcome::failure("tart list: not a JSON array"), {});
+        const auto entries = parse_tart_list(result.output);
+        if (!entries) {
+            return done(Outcome::failure("tart list --format json printed no JSON list: " +
+                                         last_line_of(result.output).substr(0, 200)),
+                        {});
+        }
         Inventory inventory;
-        for (const auto& item : document) {
-            if (!item.is_object()) continue;
-            const std::string name = item.value("Name", "");
-            if (name.empty()) continue;
-            if (item.value("Source", "local") == "OCI") {
-                const double size = item.contains("Size") && item["Size"].is_number() ? item["Size"].get<double>() : 0;
-                image_sizes_[name] = size;
-                inventory.images.push_back({name, size});
+        std::vector<std::string> tags;
+        std::map<std::string, bool> digests; // digest name -> linked from a tag
+        for (const auto& entry : *entries) {
+            if (!entry.oci) {
+                inventory.vms.push_back({entry.name, entry.running});
+                continue;
+            }
+            image_sizes_[image_key(entry.name)] = entry.size_gb;
+            if (is_digest_name(entry.name)) {
+                digests.emplace(entry.name, false);
             } else {
-                const bool running = item.value("Running", false) || item.value("State", "") == "running";
-                inventory.vms.push_back({name, running});
+                tags.push_back(entry.name);
+                inventory.images.push_back({entry.name, entry.size_gb});
             }
         }
-        done(Outcome::success(), std::move(inventory));
+        // Digests no tag links to were pulled by digest: images of their own.
+        for (const auto& [digest, linked] : digests) inventory.images.push_back({digest, image_size_gb(digest)});
+        if (tags.empty() || digests.empty()) return done(Outcome::success(), std::move(inventory));
+        pair_tags(std::move(tags), std::move(digests), std::move(inventory), std::move(done));
     });
+}
+
+// Asks `tart fqn` for each tag's digest, one after the other, then drops from the inventory the
+// digests that a tag links to.
+void TartBackend::pair_tags(std::vector<std::string> tags, std::map<std::string, bool> digests, Inventory inventory,
+                            std::function<void(Outcome, Inventory)> done) {
+    if (tags.empty()) {
+        std::erase_if(inventory.images, [&digests](const HostImage& image) {
+            const auto it = digests.find(image.name);
+            return it != digests.end() && it->second;
+        });
+        return done(Outcome::success(), std::move(inventory));
+    }
+    const std::string tag = tags.back();
+    tags.pop_back();
+    run({options_.tart, "fqn", tag}, options_.command_timeout,
+        [this, tag, tags = std::move(tags), digests = std::move(digests), inventory = std::move(inventory),
+         done = std::move(done)](ProcessResult result) mutable {
+            if (result.ok()) {
+                if (const auto it = digests.find(last_line_of(result.output)); it != digests.end()) it->second = true;
+            } else {
+                // No answer (an older tart): a digest of the tag's repository counts as its.
+                const auto name = parse_oci_name(tag);
+                for (auto& [digest, linked] : digests) {
+                    const auto other = parse_oci_name(digest);
+                    if (name && other && other->host == name->host && other->name == name->name) linked = true;
+                }
+            }
+            pair_tags(std::move(tags), std::move(digests), std::move(inventory), std::move(done));
+        });
 }
 
 void TartBackend::on_vm_exit(Exited handler) { exit_handler_ = std::move(handler); }

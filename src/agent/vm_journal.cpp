@@ -63,17 +63,18 @@ bool write_all(int fd, const std::string& text) {
 
 VmJournal::VmJournal(std::string file) : file_{std::move(file)} {}
 
-std::vector<JournalEntry> VmJournal::load() const {
-    std::vector<JournalEntry> entries;
-    if (!enabled()) return entries;
+JournalContents VmJournal::load_all() const {
+    JournalContents contents;
+    auto& entries = contents.vms;
+    if (!enabled()) return contents;
     std::ifstream in{file_};
-    if (!in) return entries; // first start
+    if (!in) return contents; // first start
     std::stringstream text;
     text << in.rdbuf();
     const auto document = nlohmann::json::parse(text.str(), nullptr, false);
     if (!document.is_object() || !document.contains("vms") || !document["vms"].is_array()) {
         spdlog::warn("agent: the journal {} is damaged; adopting the host's clones without it", file_);
-        return entries;
+        return contents;
     }
     for (const auto& item : document["vms"]) {
         if (!item.is_object()) continue;
@@ -86,10 +87,19 @@ std::vector<JournalEntry> VmJournal::load() const {
         entry.started_at = TimePoint{std::chrono::seconds{item.value("startedAt", std::int64_t{0})}};
         entries.push_back(std::move(entry));
     }
-    return entries;
+    if (const auto images = document.find("images"); images != document.end() && images->is_array()) {
+        for (const auto& item : *images) {
+            if (!item.is_object()) continue;
+            const auto name = item.find("name");
+            const auto size = item.find("sizeGB");
+            if (name == item.end() || !name->is_string() || name->get<std::string>().empty()) continue;
+            contents.images.push_back({name->get<std::string>(), size != item.end() && size->is_number() ? size->get<double>() : 0.0});
+        }
+    }
+    return contents;
 }
 
-void VmJournal::save(const std::vector<JournalEntry>& entries) {
+void VmJournal::save(const std::vector<JournalEntry>& entries, const std::vector<JournalImage>& images) {
     if (!enabled()) return;
     nlohmann::json vms = nlohmann::json::array();
     for (const auto& entry : entries) {
@@ -100,7 +110,9 @@ void VmJournal::save(const std::vector<JournalEntry>& entries) {
                        {"startedAt", std::chrono::duration_cast<std::chrono::seconds>(
                                          entry.started_at.time_since_epoch()).count()}});
     }
-    const std::string text = nlohmann::json{{"version", journal_version}, {"vms", vms}}.dump() + "\n";
+    nlohmann::json known = nlohmann::json::array();
+    for (const auto& image : images) known.push_back({{"name", image.name}, {"sizeGB", image.size_gb}});
+    const std::string text = nlohmann::json{{"version", journal_version}, {"vms", vms}, {"images", known}}.dump() + "\n";
     if (text == last_saved_) return;
 
     const std::filesystem::path path{file_};

@@ -1,6 +1,7 @@
 #include "macvmorx/app/agent_command.hpp"
 
 #include "macvmorx/agent/host_probe.hpp"
+#include "macvmorx/agent/registry_client.hpp"
 #include "macvmorx/app/logging.hpp"
 #include "macvmorx/config/actions_config.hpp"
 #include "signals.hpp"
@@ -46,7 +47,8 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
         spdlog::critical("cannot use the TLS files (--ca-file, --client-cert, --client-key): {}", error.what());
         return 2;
     }
-    agent::TartBackend backend{ioc, options.tart};
+    agent::TartBackend backend{ioc, options.tart,
+                               std::make_shared<agent::RegistryClient>(agent::registry_credentials_from_environment())};
     const auto probe = agent::make_system_probe(options.vm_storage_path);
     agent::Agent host_agent{ioc, options.agent, *link, backend, *probe, clock};
     boost::asio::post(ioc, [&host_agent] { host_agent.start(); });
@@ -60,7 +62,8 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
     do {
         signal_number = wait_for_signal();
     } while (signal_number == SIGHUP);
-    spdlog::info("agent: received {}, stopping (the VMs it runs stop with it)", strsignal(signal_number));
+    spdlog::info("agent: received {}, stopping; the VMs it runs go on, and the next start takes them over",
+                 strsignal(signal_number));
     std::promise<void> stopped;
     boost::asio::post(ioc, [&] {
         host_agent.stop();

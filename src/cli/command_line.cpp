@@ -393,6 +393,7 @@ struct AgentText {
     std::string config_file; // read before parsing, by merge_settings_file
     std::string server = "http://127.0.0.1:8080";
     std::string heartbeat_interval = "5s";
+    std::string boot_timeout = "3m";
     std::vector<std::string> labels; // KEY=VALUE
 };
 
@@ -476,9 +477,19 @@ void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, Age
                        "Lasts in the guest while a runner started before an agent restart works")
         ->envname("MACVMORX_AGENT_WATCH_COMMAND")
         ->capture_default_str();
+    command.add_option("--boot-timeout", text.boot_timeout,
+                       "From `tart run` to a guest that answers SSH; a VM that takes longer fails")
+        ->envname("MACVMORX_AGENT_BOOT_TIMEOUT")
+        ->check(positive_duration_check)
+        ->capture_default_str();
     if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
         options.agent.state_file = std::string{home} + "/.macvmorx/agent-state.json";
+        options.tart.vm_log_dir = std::string{home} + "/.macvmorx/vm-logs";
     }
+    command.add_option("--vm-log-dir", options.tart.vm_log_dir,
+                       "Where `tart run` and the runner in each VM write their output (a file per VM)")
+        ->envname("MACVMORX_AGENT_VM_LOG_DIR")
+        ->capture_default_str();
     command.add_option("--state-file", options.agent.state_file,
                        "Where the agent remembers its VMs across restarts (no secrets); empty: nowhere")
         ->envname("MACVMORX_AGENT_STATE_FILE")
@@ -496,6 +507,7 @@ std::optional<std::string> apply_agent_text(app::AgentCommandOptions& options, c
         return "--ca-file and --client-cert need an https:// --server";
     }
     options.agent.heartbeat_interval = *parse_duration(text.heartbeat_interval);
+    options.tart.boot_timeout = *parse_duration(text.boot_timeout);
     for (const auto& label : text.labels) {
         const auto equals = label.find('=');
         if (equals == std::string::npos || equals == 0) return "--label: '" + label + "' is not KEY=VALUE";

@@ -46,6 +46,11 @@ double SimulatedMac::image_size_gb(const std::string& image) const {
     return it == profile_.image_sizes_gb.end() ? profile_.default_image_gb : it->second;
 }
 
+// The registry of a simulated lab knows every image's size.
+void SimulatedMac::expected_size_gb(const std::string& image, std::function<void(double)> done) {
+    boost::asio::post(ioc_, [done = std::move(done), size = image_size_gb(image)] { done(size); });
+}
+
 void SimulatedMac::pull_image(const std::string& image, Progress progress, Done done) {
     ++pulls_;
     const double size_gb = image_size_gb(image);
@@ -92,7 +97,9 @@ void SimulatedMac::start_vm(const agent::VmLaunch& launch, Started done) {
         if (it == vms_.end()) return done(agent::Outcome::failure("the clone was deleted while it booted"), {});
         if (running_vms() + ghosts_ >= 2) {
             vms_.erase(it);
-            return done(agent::Outcome::failure("tart run: the number of VMs exceeds the system limit", true), {});
+            return done(agent::Outcome::failure("tart run: The number of VMs exceeds the system limit",
+                                                agent::HostProblem::vm_limit),
+                        {});
         }
         if (fails) {
             vms_.erase(it);

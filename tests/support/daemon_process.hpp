@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -23,9 +24,11 @@ namespace macvmorx::testing {
 
 class DaemonProcess {
 public:
-    // Starts `binary` with `arguments`; `environment` entries ("NAME=value") are added to ours.
+    // Starts `binary` with `arguments`; `environment` entries ("NAME=value") are added to ours,
+    // replacing ours of the same names. With `own_process_group` it leads a process group of its
+    // own, as launchd starts a job (launchd.plist(5)).
     DaemonProcess(const std::string& binary, const std::vector<std::string>& arguments,
-                  const std::vector<std::string>& environment = {}) {
+                  const std::vector<std::string>& environment = {}, bool own_process_group = false) {
         int pipe_fds[2];
         if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
         posix_spawn_file_actions_t actions;
@@ -41,13 +44,26 @@ public:
         argv.push_back(nullptr);
 
         std::vector<std::string> env_storage;
-        for (char** entry = environ; *entry != nullptr; ++entry) env_storage.emplace_back(*entry);
+        for (char** entry = environ; *entry != nullptr; ++entry) {
+            const std::string text{*entry};
+            const std::string name = text.substr(0, text.find('=') + 1);
+            const bool replaced = std::any_of(environment.begin(), environment.end(),
+                                              [&name](const std::string& e) { return e.starts_with(name); });
+            if (!replaced) env_storage.push_back(text);
+        }
         env_storage.insert(env_storage.end(), environment.begin(), environment.end());
         std::vector<char*> envp;
         for (auto& entry : env_storage) envp.push_back(entry.data());
         envp.push_back(nullptr);
 
-        const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+        posix_spawnattr_t attributes;
+        posix_spawnattr_init(&attributes);
+        if (own_process_group) {
+            posix_spawnattr_setpgroup(&attributes, 0);
+            posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+        }
+        const int rc = posix_spawn(&pid_, binary.c_str(), &actions, &attributes, argv.data(), envp.data());
+        posix_spawnattr_destroy(&attributes);
         posix_spawn_file_actions_destroy(&actions);
         ::close(pipe_fds[1]);
         if (rc != 0) {
@@ -100,6 +116,9 @@ public:
     }
 
     void signal(int number) { ::kill(pid_, number); }
+    // To the process's whole group, as launchd ends a job that does not abandon its group.
+    void signal_group(int number) { ::kill(-pid_, number); }
+    pid_t pid() const { return pid_; }
 
     // The exit status (or 128 + signal), or nullopt if the process is still running at `limit`.
     std::optional<int> wait_for_exit(std::chrono::milliseconds limit) {

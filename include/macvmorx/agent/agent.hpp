@@ -105,12 +105,17 @@ private:
     void acknowledge(const std::string& command_id);
     void report(const std::string& vm_id, int state, std::string message, std::optional<double> progress = {},
                 std::function<void()> then = {});
-    void take_stock(const Outcome& outcome, const Inventory& inventory);
+    void list_the_host();
+    void take_stock(const Inventory& inventory);
     void adopt(const std::string& vm_name, const std::string& vm_id, const JournalEntry* remembered);
     void remember();
     void hold_image(AgentVm& vm);
     void let_go_of_image(AgentVm& vm);
     void fetch(const std::string& image);
+    void make_room_and_pull(const std::string& image, double size_gb);
+    void know_image(const std::string& name, double size_gb);
+    double known_size_gb(const std::string& image) const;
+    void note_host_problem(HostProblem problem);
     void launch(const std::string& vm_id);
     void remove(const std::string& vm_id);
     void fail(const std::string& vm_id, const std::string& reason);
@@ -142,7 +147,9 @@ private:
     std::map<std::string, TimePoint> last_progress_report_;             // image -> time
     std::map<std::string, std::string> seen_commands_; // command id -> VM id
     std::vector<std::string> seen_order_;
-    std::string degraded_reason_;
+    std::string degraded_reason_;   // a host problem that keeps VMs from starting here
+    std::string inventory_problem_; // why the host's clones and images are not known yet
+    std::map<std::string, JournalImage> known_images_; // image_key -> as last named, and its size
     const std::string instance_; // new at each start: the orchestrator learns what this run forgot
     std::mt19937_64 random_;
     int failures_ = 0;

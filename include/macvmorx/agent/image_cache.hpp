@@ -11,7 +11,8 @@
 namespace macvmorx::agent {
 
 struct CachedImage {
-    std::string name;
+    std::string name; // as the pools ask for it, reported in cachedImages
+    std::string key;  // image_key(name): tart's own name for it, the same for every spelling
     double size_gb = 0;
     TimePoint last_used;
     int in_use = 0; // VMs made from it that still exist
@@ -19,7 +20,9 @@ struct CachedImage {
 
 // Which VM images a host holds, and which to give up when another one must come in: at most
 // `max_images`, never letting free disk fall below `min_free_disk_gb`, evicting the least
-// recently used image that no VM uses. It only decides; the agent does the deleting.
+// recently used image that no VM uses. It only decides; the agent does the deleting. Two
+// spellings of one image ("ghcr.io/acme/sonoma" and tart's "ghcr.io/acme/sonoma:latest") are one
+// entry, named as a VM last asked for it.
 //
 // Threading: not thread-safe; the agent uses it from its one thread.
 class ImageCache {
@@ -29,7 +32,8 @@ public:
     void add(std::string name, double size_gb, TimePoint used);
     void remove(std::string_view name);
     bool contains(std::string_view name) const;
-    // A VM starts from / stops using the image; both count as a use for the LRU order.
+    // A VM starts from / stops using the image; both count as a use for the LRU order. A VM
+    // names the image as its pool does: that spelling is reported from then on.
     void acquire(std::string_view name, TimePoint now);
     void release(std::string_view name, TimePoint now);
 

@@ -3,17 +3,18 @@
 #include "macvmorx/agent/process_runner.hpp"
 #include "macvmorx/agent/vm_backend.hpp"
 
+#include <chrono>
 #include <map>
-#include <mutex>
-#include <optional>
+#include <memory>
 #include <string>
-#include <string_view>
 
 namespace boost::asio {
 class io_context;
 }
 
 namespace macvmorx::agent {
+
+class RegistryClient;
 
 struct TartOptions {
     std::string tart = "tart"; // the program, looked up in PATH
@@ -32,25 +33,37 @@ struct TartOptions {
         "while pgrep -f '[R]unner.Listener|[r]un-helper.sh|[r]un.sh --jitconfig' >/dev/null; do sleep 5; done";
     Duration pull_timeout = std::chrono::hours{2};
     Duration command_timeout = std::chrono::minutes{5};
-    Duration ip_timeout = std::chrono::minutes{3};
+    // From `tart run` to a guest that answers SSH: an address from DHCP, then sshd up.
+    Duration boot_timeout = std::chrono::minutes{3};
+    // Between SSH attempts while the guest boots.
+    Duration ssh_retry_interval = std::chrono::seconds{2};
+    // Where `tart run` and the command in the guest write their output, a file per VM: with no
+    // pipe to the agent they outlive it (an upgrade, a crash) and the next agent takes them over.
+    std::string vm_log_dir;
 };
 
-// VMs through Cirrus Labs' tart: `tart pull`, `clone`, `run --no-graphics`, `ip --wait`,
-// `stop`, `delete`, `list --format json`, and the runner in the guest over SSH. Every command
-// runs with an argument vector and a timeout; a failure becomes an Outcome that says which
-// command failed and what it printed. The runner's configuration reaches the guest on SSH's
-// standard input, never on a command line. A clone is made only once every deletion of its name
-// under way is done (a VM placed again on this host comes after the cleanup of its attempt).
+// VMs through Cirrus Labs' tart: `tart pull`, `clone`, `set --random-mac`, `run --no-graphics`,
+// `ip --wait`, `stop`, `delete`, `list --format json`, `fqn`, and the runner in the guest over
+// SSH. Every command runs with an argument vector, a timeout and TART_NO_AUTO_PRUNE (the agent
+// owns the image cache: tart must not delete images behind its back, Commands/Prune.swift); a
+// failure becomes an Outcome that says which command failed and what it printed. The runner's
+// configuration reaches the guest on SSH's standard input, never on a command line. A clone is
+// made only once every deletion of its name under way is done (a VM placed again on this host
+// comes after the cleanup of its attempt). A VM counts as started once its guest answers SSH:
+// an address from DHCP may be a previous VM's lease (Commands/IP.swift), so SSH is tried until
+// the boot timeout.
 //
 // Threading: called on the agent's io_context; completions are posted back to it.
 class TartBackend final : public VmBackend {
 public:
-    TartBackend(boost::asio::io_context& ioc, TartOptions options);
+    // `registry` (may be null) tells an image's size before it is pulled.
+    TartBackend(boost::asio::io_context& ioc, TartOptions options, std::shared_ptr<RegistryClient> registry = nullptr);
     ~TartBackend() override;
 
     void pull_image(const std::string& image, Progress progress, Done done) override;
     void delete_image(const std::string& image, Done done) override;
     double image_size_gb(const std::string& image) const override;
+    void expected_size_gb(const std::string& image, std::function<void(double)> done) override;
     void start_vm(const VmLaunch& launch, Started done) override;
     void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) override;
     void delete_vm(const std::string& vm_name, Done done) override;
@@ -59,42 +72,49 @@ public:
 
 private:
     struct Running {
-        std::uint64_t run = 0;   // `tart run`
-        std::uint64_t guest = 0; // the runner or start script over SSH
-        std::uint64_t ip = 0;    // `tart ip --wait`, while the VM boots
-        bool started = false;    // booted and handed to the agent: its end is news
+        std::uint64_t run = 0;       // `tart run`
+        std::uint64_t guest = 0;     // the runner, start script or watch over SSH
+        std::uint64_t booting = 0;   // `tart ip --wait` or an SSH attempt, while the VM boots
+        bool run_ended = false;      // `tart run` exited: the VM is gone
+        std::string run_said;        // what `tart run` printed, once it exited
+        bool guest_at_work = false;  // the command in the guest runs
+        bool started = false;        // booted and handed to the agent: its end is news
         bool deleting = false;
+        std::chrono::steady_clock::time_point boot_deadline;
     };
-    void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done, std::string input = {},
-             std::function<void(const std::string&)> on_output = {});
-    void wait_for_ip(const VmLaunch& launch, Started done);
-    void start_in_guest(const VmLaunch& launch, StartedVm started, Started done);
-    // Runs `command` in the guest at `ip` over SSH for as long as it lasts; its end ends the VM.
-    void run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command, std::string input);
-    void ended(const std::string& vm_name, const Outcome& how);
-    void deletion_done(const std::string& vm_name);
-
-    // Deletions of a clone name under way, and the starts that wait for them to end.
+    struct Boot;
     struct Deletion {
         int under_way = 0;
         std::vector<std::function<void()>> waiting;
     };
 
+    void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done,
+             std::function<void(const std::string&)> on_output = {});
+    void clone(const VmLaunch& launch, Started done);
+    void boot(const VmLaunch& launch, Started done);
+    void wait_for_address(std::shared_ptr<Boot> boot);
+    void wait_for_ssh(std::shared_ptr<Boot> boot);
+    void boot_failed(const std::shared_ptr<Boot>& boot, std::string why, HostProblem problem = HostProblem::none);
+    void run_ended(const std::string& vm_name, const ProcessResult& result);
+    void guest_ended(const std::string& vm_name, const ProcessResult& result);
+    // Runs `command` in the guest at `ip` over SSH for as long as it lasts; its end ends the VM.
+    void run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command, std::string input);
+    std::vector<std::string> ssh_argv(const std::string& ip, const std::string& command, int connect_timeout) const;
+    std::string log_file(const std::string& vm_name, const char* what) const;
+    void ended(const std::string& vm_name, const Outcome& how);
+    void deletion_done(const std::string& vm_name);
+    void pair_tags(std::vector<std::string> tags, std::map<std::string, bool> digests, Inventory inventory,
+                   std::function<void(Outcome, Inventory)> done);
+
     boost::asio::io_context& ioc_;
     TartOptions options_;
+    std::shared_ptr<RegistryClient> registry_;
     ProcessRunner processes_;
     std::map<std::string, Running> running_;
-    std::map<std::string, double> image_sizes_;
-    std::map<std::string, std::string> last_run_output_; // what `tart run` said when it ended early
-    std::map<std::string, Deletion> deletions_;          // clone name -> deletions of it under way
+    std::map<std::string, double> image_sizes_;   // image_key -> GB on disk, of the images held
+    std::map<std::string, Deletion> deletions_;   // clone name -> deletions of it under way
     Exited exit_handler_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
-
-// Whether tart's output says macOS refused another VM: its limit of two is held.
-bool is_vm_limit_error(const std::string& output);
-
-// The percentage a line of `tart pull`'s output gives ("42%", escape codes around it on a
-// terminal); nullopt for any other line.
-std::optional<int> pull_percent(std::string_view line);
 
 } // namespace macvmorx::agent

@@ -7,15 +7,25 @@
 
 namespace macvmorx::agent {
 
-// How a backend operation ended. `vm_limit` marks macOS refusing to start another VM because
-// its limit of two is held (possibly by ghost VMs that no longer exist).
+// Something about the host, not about one VM, that makes VMs fail here until an operator acts
+// (docs/agent.md, "Host prerequisites").
+enum class HostProblem {
+    none,
+    vm_limit,             // macOS refuses another VM: its limit of two is held, by ghosts perhaps
+    keychain_locked,      // Virtualization.framework needs an unlocked login keychain (macOS 15)
+    local_network_denied, // macOS 15's Local Network privacy keeps SSH from the guests
+};
+
+// How a backend operation ended.
 struct Outcome {
     bool ok = true;
-    bool vm_limit = false;
+    HostProblem problem = HostProblem::none; // of a failure
     std::string message; // why it failed, fit for an operator and an event
 
     static Outcome success() { return {}; }
-    static Outcome failure(std::string why, bool limit = false) { return {false, limit, std::move(why)}; }
+    static Outcome failure(std::string why, HostProblem problem = HostProblem::none) {
+        return {false, problem, std::move(why)};
+    }
 };
 
 // What a new VM is made of.
@@ -65,10 +75,14 @@ public:
 
     virtual ~VmBackend() = default;
 
-    // Fetches an image; `size_gb` of the result is reported by inventory/size_of.
+    // Fetches an image; its size on disk is image_size_gb's from then on.
     virtual void pull_image(const std::string& image, Progress progress, Done done) = 0;
     virtual void delete_image(const std::string& image, Done done) = 0;
+    // The disk an image held on the host takes; 0 when it is not held.
     virtual double image_size_gb(const std::string& image) const = 0;
+    // The disk a pull of `image` will take, as its source says before the pull (a registry's
+    // manifest); 0 when that cannot be known.
+    virtual void expected_size_gb(const std::string& image, std::function<void(double)> done) = 0;
 
     // Clones the image, boots the clone headless, waits for its IP and starts the runner.
     virtual void start_vm(const VmLaunch& launch, Started done) = 0;

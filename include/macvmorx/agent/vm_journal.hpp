@@ -22,6 +22,20 @@ struct JournalEntry {
     bool operator==(const JournalEntry&) const = default;
 };
 
+// An image the host held: the name its pools gave it (tart lists "repo" as "repo:latest") and the
+// disk it took, so that room is made for it before it is pulled again.
+struct JournalImage {
+    std::string name;
+    double size_gb = 0;
+
+    bool operator==(const JournalImage&) const = default;
+};
+
+struct JournalContents {
+    std::vector<JournalEntry> vms;
+    std::vector<JournalImage> images;
+};
+
 // The agent's memory across a crash or a reboot: one small JSON file, readable only by its
 // owner, replaced whole (write, then rename) so that a crash mid-write leaves the old one.
 // With no file named it remembers nothing, and the agent adopts what it finds blind.
@@ -35,9 +49,10 @@ public:
     const std::string& file() const { return file_; }
     // The entries of the last save; none if the file is missing. A damaged file is logged
     // and read as empty: the agent then adopts blind rather than not starting.
-    std::vector<JournalEntry> load() const;
+    std::vector<JournalEntry> load() const { return load_all().vms; }
+    JournalContents load_all() const;
     // Failures are logged, not thrown: the VMs matter more than the memory of them.
-    void save(const std::vector<JournalEntry>& entries);
+    void save(const std::vector<JournalEntry>& entries, const std::vector<JournalImage>& images = {});
 
 private:
     std::string file_;

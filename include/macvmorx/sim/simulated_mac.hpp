@@ -57,6 +57,7 @@ public:
     void pull_image(const std::string& image, Progress progress, Done done) override;
     void delete_image(const std::string& image, Done done) override;
     double image_size_gb(const std::string& image) const override;
+    void expected_size_gb(const std::string& image, std::function<void(double)> done) override;
     void start_vm(const agent::VmLaunch& launch, Started done) override;
     void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) override;
     void delete_vm(const std::string& vm_name, Done done) override;
