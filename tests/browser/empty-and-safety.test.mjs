@@ -26,8 +26,8 @@ test("an empty fleet shows how to connect an agent, and the example works", asyn
   });
 });
 
-// The daemon checks node ids, VM ids, image names and label keys; status, host names,
-// addresses, label values, agent messages and metadata are free text.
+// The daemon checks node ids, VM ids, image names and label keys; status and its reason, host
+// names, addresses, label values, agent messages and metadata are free text.
 test("strings from the API reach the page as text, never as markup", async () => {
   const hostile = '<img src=x onerror="window.pwned=1">';
   await withDashboard(
@@ -41,6 +41,7 @@ test("strings from the API reach the page as text, never as markup", async () =>
           totalMemoryGB: 16,
           totalDiskGB: 100,
           status: hostile,
+          statusReason: hostile,
           cachedImages: ["ghcr.io/acme/runner:1"],
           labels: { note: "<em>value</em><script>window.pwned=2</script>" },
         });
@@ -53,6 +54,7 @@ test("strings from the API reach the page as text, never as markup", async () =>
       const node = card("mac-mini-666");
       await page.locator(node).waitFor();
       assert.equal(await text(page, `${node} [data-field="status"]`), hostile);
+      assert.equal(await text(page, `${node} [data-field="status-reason"]`), hostile);
       assert.equal(await text(page, `${node} [data-field="hostname"]`), "<b>bold</b>");
       assert.equal(await text(page, `${node} [data-field="ip"]`), hostile);
       assert.equal(await text(page, `${node} [data-field="labels"] li`), "note=<em>value</em><script>window.pwned=2</script>");

@@ -91,6 +91,47 @@ test("nodes appear with their figures, VMs and cached images", async () => {
   });
 });
 
+test("a degraded node says why on its card and in the table, until its agent stops saying it", async () => {
+  const reason = "macOS refuses another VM with 0 running: a ghost VM holds a slot until the host is rebooted";
+  const degraded = { ...mac2, nodeId: "mac-mini-003", status: "degraded", statusReason: reason };
+  await withDashboard(
+    { daemon: { name: "degraded", offlineTimeout: "60s" }, beforeOpen: async ({ daemon }) => daemon.heartbeats([mac1, degraded]) },
+    async ({ daemon, page }) => {
+      const node = card("mac-mini-003");
+      await page.locator(node).waitFor();
+      assert.equal(await text(page, `${node} [data-field="status"]`), "degraded");
+      assert.equal(await page.getAttribute(`${node} [data-field="status"]`, "title"), reason);
+      assert.ok(await page.locator(`${node} [data-field="status-reason"]`).isVisible());
+      assert.equal(await text(page, `${node} [data-field="status-reason"]`), reason);
+      const healthy = card("mac-mini-001");
+      assert.ok(await page.locator(`${healthy} [data-field="status-reason"]`).isHidden(), "a node without a reason shows none");
+      assert.equal(await page.getAttribute(`${healthy} [data-field="status"]`, "title"), null);
+      await screenshot(page, "node-degraded");
+
+      await page.fill("#filter-text", "ghost rebooted");
+      await page.waitForFunction(() => [...document.querySelectorAll("#node-grid > article")].map((a) => a.dataset.nodeId).join() === "mac-mini-003");
+      await page.fill("#filter-text", "");
+
+      await page.click("#layout-table");
+      const row = '#node-rows tr[data-node-id="mac-mini-003"]';
+      await page.locator(row).waitFor();
+      assert.ok(await page.locator(`${row} [data-field="status-reason"]`).isVisible());
+      assert.equal(await text(page, `${row} [data-field="status-reason"]`), reason);
+      assert.equal(await page.getAttribute(`${row} [data-field="status-reason"]`, "title"), reason, "the cut line keeps the whole reason");
+      assert.equal(await page.getAttribute(`${row} [data-field="status"]`, "title"), reason);
+
+      // Healed: a heartbeat without a reason clears it.
+      const healed = { ...degraded, status: "idle" };
+      delete healed.statusReason;
+      await daemon.heartbeat(healed);
+      await page.click("#refresh-now");
+      await waitForText(page, `${row} [data-field="status"]`, "idle");
+      assert.ok(await page.locator(`${row} [data-field="status-reason"]`).isHidden());
+      assert.equal(await page.getAttribute(`${row} [data-field="status"]`, "title"), null);
+    },
+  );
+});
+
 test("a node that stops heartbeating turns offline, greyed and last", async () => {
   const reports = new Map([mac1, mac2, { ...mac2, nodeId: "mac-mini-003" }].map((r) => [r.nodeId, r]));
   let stop;

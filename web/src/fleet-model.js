@@ -130,8 +130,8 @@ function nodeInState(node, state) {
   }
 }
 
-// A node matches when every word of the search occurs in its name, status, labels, images or
-// VMs, and it passes the state, image and label filters.
+// A node matches when every word of the search occurs in its name, status (or the reason its
+// agent gives), labels, images or VMs, and it passes the state, image and label filters.
 export function nodeMatches(node, vms, view) {
   if (!nodeInState(node, view.state)) return false;
   if (view.image) {
@@ -144,6 +144,7 @@ export function nodeMatches(node, vms, view) {
   const haystack = [
     node.nodeId,
     node.status,
+    node.statusReason ?? "",
     node.isOnline ? "online" : "offline",
     ...labelList(node.labels),
     ...(node.cachedImages ?? []),

@@ -12,7 +12,16 @@ import {
   percentOf,
 } from "./format.js";
 import { labelList } from "./fleet-model.js";
-import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, stateBadge, statusTone, updateStateBadge } from "./theme.js";
+import {
+  BAR_LEVEL,
+  IMAGE_CHIP,
+  ONLINE_BADGE,
+  STATUS_CHIP,
+  STATUS_REASON,
+  stateBadge,
+  statusTone,
+  updateStateBadge,
+} from "./theme.js";
 
 const CARD = {
   online: "border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900",
@@ -103,6 +112,7 @@ function createCard(item) {
     hidden: true,
   });
   const status = el("span", { class: "chip", "data-field": "status" });
+  const statusReason = el("p", { class: "text-sm break-words", "data-field": "status-reason", hidden: true });
   const lastSeen = el("time", { class: "tabular-nums", "data-field": "last-seen" });
   const labels = el("ul", { class: "flex flex-wrap gap-1", "aria-label": "Labels", "data-field": "labels" });
   const cpu = metric("CPU");
@@ -127,6 +137,7 @@ function createCard(item) {
           status,
           el("span", {}, ["Last seen ", lastSeen]),
         ]),
+        statusReason,
         labels,
       ]),
       el("div", { class: "grid grid-cols-3 gap-3" }, [cpu.root, memory.root, disk.root]),
@@ -148,6 +159,7 @@ function createCard(item) {
     online,
     drained,
     status,
+    statusReason,
     lastSeen,
     labels,
     labelViews: new Map(),
@@ -183,6 +195,7 @@ function updateCard(view, { node, vms }, now, actions) {
 
   setText(view.status, node.status || "unknown");
   setVariant(view.status, STATUS_CHIP, statusTone(node.status));
+  updateStatusReason(view.status, view.statusReason, node);
   view.lastSeenMs = parseTime(node.lastSeen);
   setAttr(view.lastSeen, "datetime", node.lastSeen);
   setAttr(view.lastSeen, "title", node.lastSeen);
@@ -219,6 +232,17 @@ function updateCard(view, { node, vms }, now, actions) {
   setHidden(view.noImages, cached.length > 0);
 
   tickCard(view, now);
+}
+
+// Why the node is in its status, when its agent says: the chip's title, and a line of text
+// (the table's line is cut to its column; its title holds the whole reason).
+export function updateStatusReason(chip, line, node) {
+  const reason = node.statusReason ?? "";
+  setAttr(chip, "title", reason || null);
+  setText(line, reason);
+  setAttr(line, "title", reason || null);
+  setHidden(line, !reason);
+  setVariant(line, STATUS_REASON, statusTone(node.status));
 }
 
 function tickCard(view, now) {

@@ -2,7 +2,7 @@
 // actions shown (the token's role may drain nodes) the last column holds Drain or Undrain.
 
 import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
-import { drainButton, handleDrainClicks, updateDrainButton } from "./node-cards.js";
+import { drainButton, handleDrainClicks, updateDrainButton, updateStatusReason } from "./node-cards.js";
 import { formatAgo, formatPercent, formatUsedTotal, levelOf, parseTime, percentOf, shortImageName } from "./format.js";
 import { labelList } from "./fleet-model.js";
 import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, VM_STATE_DOT, statusTone } from "./theme.js";
@@ -76,7 +76,8 @@ function createRow(item) {
     text: "draining",
     hidden: true,
   });
-  const status = el("span", { class: "chip" });
+  const status = el("span", { class: "chip", "data-field": "status" });
+  const statusReason = el("p", { class: "mt-1 max-w-56 truncate text-xs", "data-field": "status-reason", hidden: true });
   const lastSeen = el("time", { class: "tabular-nums whitespace-nowrap" });
   const cpu = miniMeter("CPU");
   const memory = miniMeter("Memory");
@@ -91,7 +92,7 @@ function createRow(item) {
   const actions = el("td", { class: "td", "data-field": "actions", hidden: true }, [drain]);
   const root = el("tr", { "data-node-id": id, class: "hover:bg-slate-50 dark:hover:bg-slate-800/40" }, [
     el("th", { scope: "row", class: "td font-mono font-semibold whitespace-nowrap", text: id }),
-    el("td", { class: "td" }, [el("div", { class: "flex flex-wrap items-center gap-1" }, [online, drained, status])]),
+    el("td", { class: "td" }, [el("div", { class: "flex flex-wrap items-center gap-1" }, [online, drained, status]), statusReason]),
     el("td", { class: "td" }, [lastSeen]),
     cpu.cell,
     memory.cell,
@@ -102,7 +103,7 @@ function createRow(item) {
     labels,
     actions,
   ]);
-  return { root, online, drained, status, lastSeen, cpu, memory, disk, slots, vmList, vmViews: new Map(), imageList, imageViews: new Map(), labels, actions, drain, lastSeenMs: NaN };
+  return { root, online, drained, status, statusReason, lastSeen, cpu, memory, disk, slots, vmList, vmViews: new Map(), imageList, imageViews: new Map(), labels, actions, drain, lastSeenMs: NaN };
 }
 
 function updateRow(view, { node, vms }, now, actions) {
@@ -116,6 +117,7 @@ function updateRow(view, { node, vms }, now, actions) {
   updateDrainButton(view.drain, node.nodeId, node.drained);
   setText(view.status, node.status || "unknown");
   setVariant(view.status, STATUS_CHIP, statusTone(node.status));
+  updateStatusReason(view.status, view.statusReason, node);
   view.lastSeenMs = parseTime(node.lastSeen);
   setAttr(view.lastSeen, "datetime", node.lastSeen);
   setText(view.lastSeen, formatAgo(now - view.lastSeenMs));

@@ -54,6 +54,13 @@ export const STATUS_CHIP = {
   bad: "bg-rose-100 text-rose-800 dark:bg-rose-500/20 dark:text-rose-300",
 };
 
+// The reason an agent gives for its status (statusReason), in the tone of its status chip.
+export const STATUS_REASON = {
+  good: "text-slate-600 dark:text-slate-300",
+  closed: "text-amber-900 dark:text-amber-300",
+  bad: "text-rose-700 dark:text-rose-300",
+};
+
 export function statusTone(status) {
   if (status === "degraded" || status === "error" || status === "unhealthy") return "bad";
   if (status === "draining" || status === "maintenance" || status === "offline") return "closed";
