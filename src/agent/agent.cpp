@@ -27,6 +27,7 @@ bool safe_name(const std::string& name) {
            std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x21; });
 }
 
+
 // Random, not derived from the seed: two runs of a test with one seed are still two instances.
 std::string new_instance_id() {
     std::random_device device;
@@ -35,6 +36,18 @@ std::string new_instance_id() {
 }
 
 } // namespace
+
+std::string heartbeat_status_reason(const std::string& reason) {
+    std::string text = reason;
+    for (char& c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7F) c = ' ';
+    }
+    if (text.size() <= 512) return text;
+    std::size_t cut = 512;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut; // not inside a character
+    return text.substr(0, cut);
+}
 
 struct Agent::Timers {
     explicit Timers(boost::asio::io_context& ioc) : heartbeat{ioc}, poll{ioc}, inventory{ioc} {}
@@ -248,7 +261,7 @@ fleet::Heartbeat Agent::build_heartbeat() {
     heartbeat.total_disk_gb = std::max(0.0, figures.disk_total_gb);
     const std::string& reason = !degraded_reason_.empty() ? degraded_reason_ : inventory_problem_;
     heartbeat.status = reason.empty() ? (vms_.empty() ? "idle" : "healthy") : "degraded";
-    heartbeat.status_reason = reason.substr(0, 512);
+    heartbeat.status_reason = heartbeat_status_reason(reason);
     heartbeat.cached_images = cache_.names();
     heartbeat.labels = options_.labels;
     heartbeat.agent_instance = instance_;
@@ -448,7 +461,7 @@ void Agent::make_room_and_pull(const std::string& image, double size) {
             }
         }));
     }
-    spdlog::info("agent {}: pulling image {}", options_.node_id, image);
+    spdlog::info("agent {}: pulling image {} ({:.1f} GB expected)", options_.node_id, image, size);
     backend_.pull_image(
         image,
         guard([this, image](double fraction, const std::string& message) {

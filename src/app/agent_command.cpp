@@ -1,5 +1,6 @@
 #include "macvmorx/app/agent_command.hpp"
 
+#include "macvmorx/agent/host_checks.hpp"
 #include "macvmorx/agent/host_probe.hpp"
 #include "macvmorx/agent/registry_client.hpp"
 #include "macvmorx/app/logging.hpp"
@@ -18,6 +19,11 @@
 #include <thread>
 
 namespace macvmorx::app {
+namespace {
+
+bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.starts_with("127."); }
+
+} // namespace
 
 int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) {
     block_signals();
@@ -36,6 +42,12 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
             return 2;
         }
     }
+
+    if (!options.token_file.empty() && !options.server.tls && !is_loopback(options.server.host)) {
+        spdlog::warn("agent: the token goes to {} in clear text over http://; use https:// (docs/security.md)",
+                     options.server.to_string());
+    }
+    for (const auto& warning : agent::check_host_prerequisites()) spdlog::warn("agent: {}", warning);
 
     SystemClock clock;
     boost::asio::io_context ioc;

@@ -33,7 +33,7 @@ bool SimulatedMac::chance(double probability) {
     return probability > 0 && std::uniform_real_distribution<double>{0, 1}(random_) < probability;
 }
 
-void SimulatedMac::preload_image(const std::string& image) { images_[image] = image_size_gb(image); }
+void SimulatedMac::preload_image(const std::string& image) { images_[image] = profile_size_gb(image); }
 
 void SimulatedMac::crash() {
     ++generation_;
@@ -41,19 +41,24 @@ void SimulatedMac::crash() {
     ghosts_ = 0; // a reboot clears ghosts too
 }
 
-double SimulatedMac::image_size_gb(const std::string& image) const {
+double SimulatedMac::profile_size_gb(const std::string& image) const {
     const auto it = profile_.image_sizes_gb.find(image);
     return it == profile_.image_sizes_gb.end() ? profile_.default_image_gb : it->second;
 }
 
+double SimulatedMac::image_size_gb(const std::string& image) const {
+    const auto it = images_.find(image);
+    return it == images_.end() ? 0 : it->second;
+}
+
 // The registry of a simulated lab knows every image's size.
 void SimulatedMac::expected_size_gb(const std::string& image, std::function<void(double)> done) {
-    boost::asio::post(ioc_, [done = std::move(done), size = image_size_gb(image)] { done(size); });
+    boost::asio::post(ioc_, [done = std::move(done), size = profile_size_gb(image)] { done(size); });
 }
 
 void SimulatedMac::pull_image(const std::string& image, Progress progress, Done done) {
     ++pulls_;
-    const double size_gb = image_size_gb(image);
+    const double size_gb = profile_size_gb(image);
     const double seconds = size_gb * 8000.0 / std::max(1.0, profile_.bandwidth_mbps);
     const bool fails = chance(profile_.pull_failure_rate);
     // Progress every second of the download.

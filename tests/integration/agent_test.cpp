@@ -176,6 +176,21 @@ TEST_F(AgentTest, TheLeastRecentlyUsedImageIsEvictedAtTheCacheLimit) {
     EXPECT_EQ(std::count(images.begin(), images.end(), "ventura"), 1) << "in use: never evicted";
 }
 
+TEST_F(AgentTest, RoomIsMadeForTheIncomingImagesSizeBeforeItsPull) {
+    // The registry tells the image's size before the pull (tart's own pruning is off): with 540
+    // of 1000 GB free and 100 kept free, a 500 GB image needs the unused 400 GB one gone first.
+    profile.image_sizes_gb = {{"sonoma", 400}, {"tahoe", 500}};
+    macvmorx::agent::AgentOptions options;
+    options.min_free_disk_gb = 100;
+    Host host{server.port(), "mac-1", profile, options};
+    host.preload("sonoma");
+    host.start();
+    ASSERT_TRUE(eventually([&] { return ci.get("/api/nodes/mac-1").status == 200; }));
+    ASSERT_EQ(schedule("tahoe", "job-1"), 200);
+    ASSERT_TRUE(eventually([&] { return vm_state_is("job-1", "running"); }, 10s)) << vm("job-1");
+    ASSERT_TRUE(eventually([&] { return node("mac-1")["cachedImages"] == json::array({"tahoe"}); })) << node("mac-1");
+}
+
 TEST_F(AgentTest, AGhostVmMakesTheNodeDegradedAndPlacementsGoElsewhere) {
     profile.ghost_rate = 1.0; // every deletion leaves a ghost holding a slot
     Host host{server.port(), "mac-1", profile};
@@ -194,6 +209,7 @@ TEST_F(AgentTest, AGhostVmMakesTheNodeDegradedAndPlacementsGoElsewhere) {
     EXPECT_EQ(vm("job-3")["nodeId"], "mac-1");
     ASSERT_TRUE(eventually([&] { return node("mac-1")["status"] == "degraded"; })) << node("mac-1");
     EXPECT_FALSE(host.status().degraded_reason.empty());
+    EXPECT_NE(node("mac-1").value("statusReason", "").find("a ghost VM holds a slot"), std::string::npos) << node("mac-1");
 
     other.start();
     ASSERT_TRUE(eventually([&] { return ci.get("/api/nodes/mac-2").status == 200; }));

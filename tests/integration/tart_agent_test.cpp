@@ -6,6 +6,7 @@
 
 #include "daemon_process.hpp"
 #include "fake_github.hpp"
+#include "fake_registry.hpp"
 #include "test_daemon.hpp"
 #include "test_keys.hpp"
 
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -67,7 +69,7 @@ std::set<std::string> images_on(const std::filesystem::path& tart_state) {
 }
 
 // The images tart stores (by digest), however many tags link to them.
-[[maybe_unused]] std::size_t stored_images_on(const std::filesystem::path& tart_state) { return entries(tart_state / "oci").size(); }
+std::size_t stored_images_on(const std::filesystem::path& tart_state) { return entries(tart_state / "oci").size(); }
 
 std::set<std::string> clones_on(const std::filesystem::path& tart_state) { return entries(tart_state / "vms"); }
 std::set<std::string> running_on(const std::filesystem::path& tart_state) { return entries(tart_state / "running"); }
@@ -676,4 +678,410 @@ TEST_F(TartAgent, ClonesLeftByAnEarlierRunThatAreNoLongerWantedAreDeletedAtStart
     EXPECT_EQ(calls_of(state, "delete operator-vm"), 0u) << "not the agent's: " << calls();
     EXPECT_EQ(client.get("/api/vms/stale").status, 404);
     EXPECT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["vms"].empty(); }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What real tart and macOS do (tests/support/fake-tart follows tart's source for each)
+
+namespace {
+
+std::string node_reason(macvmorx::http::HttpClient& client, const std::string& node_id) {
+    return get(client, "/api/nodes/" + node_id).value("statusReason", "");
+}
+
+// How many lines of a fake's log start with `prefix`.
+std::size_t lines_starting(const std::filesystem::path& log, const std::string& prefix) {
+    std::istringstream lines{read_file(log)};
+    std::size_t count = 0;
+    for (std::string line; std::getline(lines, line);) count += line.starts_with(prefix) ? 1 : 0;
+    return count;
+}
+
+// Runs the fake tart as an operator would, outside the agent (and without TART_NO_AUTO_PRUNE);
+// in the background (`tart run`) with `background`.
+int fake_tart(const std::filesystem::path& tart_state, const std::string& arguments, const std::string& environment = {},
+              bool background = false) {
+    const std::string command = "env -u TART_NO_AUTO_PRUNE FAKE_TART_DIR='" + tart_state.string() + "' " + environment +
+                                " '" + fake_tart_dir + "/tart' " + arguments + " >/dev/null 2>&1" + (background ? " &" : "");
+    return std::system(command.c_str());
+}
+
+} // namespace
+
+TEST_F(TartAgent, TheVmLimitInTartsOwnWordsMakesTheNodeDegradedWithTheReason) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    std::ofstream{state / "vm-limit"} << "";
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-l", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["status"] == "degraded"; }, 10s))
+        << agent->output();
+    // tart's RuntimeError.VirtualMachineLimitExceeded, not Apple's words, reached the agent.
+    EXPECT_NE(agent->output().find("The number of VMs exceeds the system limit"), std::string::npos) << agent->output();
+    EXPECT_NE(node_reason(client, "mac-tart").find("a ghost VM holds a slot"), std::string::npos)
+        << get(client, "/api/nodes/mac-tart").dump();
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty(); })) << "the refused clone is deleted: " << calls();
+}
+
+TEST_F(TartAgent, AGuestThatShutsDownBeforeItsRunnerFinishesIsFailedNotDone) {
+    macvmorx::testing::FakeGithub github;
+    const auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
+                                                              "secret", "ghcr.io/acme/sonoma-runner:1");
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(deliver_queued_job(client, 63, "t-3"), 200);
+    const std::string vm_id = first_running_vm(client);
+    ASSERT_FALSE(vm_id.empty()) << agent->output();
+    const std::string ip = guest_address(state);
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
+
+    // The guest goes down with its runner at work: `tart run` exits 0 as after any shutdown.
+    std::ofstream{state / ("shutdown-macvmorx-" + vm_id)} << "";
+    ASSERT_TRUE(vm_is(client, vm_id, "failed")) << client.get("/api/vms/" + vm_id).body << agent->output();
+    const std::string reason = get(client, "/api/vms/" + vm_id)["failureReason"];
+    EXPECT_NE(reason.find("shut down before its runner finished"), std::string::npos) << reason;
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty(); })) << calls();
+}
+
+TEST_F(TartAgent, AVmWithNothingAtWorkInItWhoseGuestShutsDownIsDone) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-s", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(vm_is(client, "job-s", "running")) << agent->output();
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["vms"].size() == 1; }));
+    std::ofstream{state / "shutdown-macvmorx-job-s"} << "";
+    ASSERT_TRUE(vm_is(client, "job-s", "deleted")) << client.get("/api/vms/job-s").body << agent->output();
+    EXPECT_FALSE(get(client, "/api/vms/job-s").contains("failureReason"));
+}
+
+TEST_F(TartAgent, AnImageThatTartListsUnderItsTagAndItsDigestIsOneImageUnderThePoolsName) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string untagged = "ghcr.io/acme/sonoma"; // tart lists it as ghcr.io/acme/sonoma:latest
+    start_agent(daemon.port(), {"--max-cached-images", "1"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-t", untagged), 200);
+    ASSERT_TRUE(vm_is(client, "job-t", "running")) << agent->output();
+    EXPECT_EQ(images_on(state), std::set<std::string>{untagged + ":latest"}) << "one tag, linking to one digest";
+    EXPECT_EQ(stored_images_on(state), 1u);
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({untagged}); }))
+        << get(client, "/api/nodes/mac-tart").dump();
+    ASSERT_EQ(client.del("/api/vms/job-t").status, 200);
+    ASSERT_TRUE(vm_is(client, "job-t", "deleted"));
+
+    // A restarted agent lists the tag and the digest again: still one image, still the pool's name.
+    agent->signal(SIGTERM);
+    ASSERT_TRUE(agent->wait_for_exit(10s).has_value());
+    start_agent(daemon.port(), {"--max-cached-images", "1"});
+    ASSERT_TRUE(eventually([&] {
+        return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({untagged}) &&
+               get(client, "/api/nodes/mac-tart")["agentInstance"] != "";
+    })) << get(client, "/api/nodes/mac-tart").dump() << agent->output();
+
+    // With room for one image, another one takes its place: one `tart delete` of the tag takes the
+    // tag and its digest (VMStorageOCI.swift's gc), and the pull of the first is not repeated.
+    ASSERT_EQ(place(client, "job-u", "ghcr.io/acme/ventura:1"), 200);
+    ASSERT_TRUE(vm_is(client, "job-u", "running")) << agent->output();
+    EXPECT_EQ(calls_of(state, "delete " + untagged), 1u) << calls();
+    EXPECT_EQ(images_on(state), std::set<std::string>{"ghcr.io/acme/ventura:1"});
+    EXPECT_EQ(stored_images_on(state), 1u) << "the digest went with its tag";
+    EXPECT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({"ghcr.io/acme/ventura:1"}); }));
+    EXPECT_EQ(calls_of(state, "pull " + untagged), 1u) << calls();
+}
+
+TEST_F(TartAgent, TartNeverPrunesTheImagesTheAgentKeeps) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string a = "ghcr.io/acme/a:1";
+    const std::string b = "ghcr.io/acme/b:1";
+    // A 140 GB volume and images of 40 GB whose disks are 100 GB: a clone of B claims 60 GB more,
+    // which tart's own pruning (Commands/Prune.swift) would take from A.
+    std::ofstream{state / "image-sizes"} << a << " 40 100\n" << b << " 40 100\n";
+    start_agent(daemon.port(), {}, {"FAKE_TART_DISK_GB=140"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "vm-a", a), 200);
+    ASSERT_TRUE(vm_is(client, "vm-a", "running")) << agent->output();
+    ASSERT_EQ(client.del("/api/vms/vm-a").status, 200);
+    ASSERT_TRUE(vm_is(client, "vm-a", "deleted"));
+    ASSERT_EQ(place(client, "vm-b", b), 200);
+    ASSERT_TRUE(vm_is(client, "vm-b", "running")) << agent->output();
+
+    EXPECT_EQ(images_on(state), std::set<std::string>({a, b}));
+    EXPECT_FALSE(std::filesystem::exists(state / "pruned.log")) << read_file(state / "pruned.log");
+    EXPECT_TRUE(eventually([&] {
+        const auto cached = get(client, "/api/nodes/mac-tart")["cachedImages"];
+        return cached.size() == 2 && images_on(state).size() == 2;
+    }));
+
+    // Without TART_NO_AUTO_PRUNE, tart would have deleted A behind the agent's back.
+    ASSERT_EQ(fake_tart(state, "clone " + b + " operator-vm", "FAKE_TART_DISK_GB=140"), 0);
+    EXPECT_TRUE(read_file(state / "pruned.log").starts_with("ghcr.io/acme/a@sha256:")) << read_file(state / "pruned.log");
+    EXPECT_EQ(images_on(state), std::set<std::string>{b});
+}
+
+TEST_F(TartAgent, TheRegistrysManifestTellsTheSizeOfAnImageBeforeItsPull) {
+    macvmorx::testing::FakeRegistry registry;
+    const std::string image = registry.host() + "/acme/sonoma:1";
+    registry.add_image("acme/sonoma:1", 45.0 * 1024 * 1024 * 1024);
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-m", image), 200);
+    ASSERT_TRUE(vm_is(client, "job-m", "running")) << agent->output();
+    EXPECT_NE(agent->output().find("pulling image " + image + " (45.1 GB expected)"), std::string::npos) << agent->output();
+    EXPECT_GE(registry.manifest_requests(), 2) << "a 401 challenge, then the manifest with a token";
+}
+
+TEST_F(TartAgent, WarningsOnStandardErrorDoNotHideTheHostsClones) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-w", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(vm_is(client, "job-w", "running")) << agent->output();
+    kill_agent();
+
+    // Root.swift: a failed cleanup of tart's temporary folder is said on stderr before `list`'s JSON.
+    std::ofstream{state / "gc-fails"} << "";
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] {
+        const auto node = get(client, "/api/nodes/mac-tart");
+        return node["vms"].size() == 1 && node["vms"][0]["vmId"] == "job-w" &&
+               node["cachedImages"] == json({"ghcr.io/acme/sonoma:1"});
+    }, 10s)) << client.get("/api/nodes/mac-tart").body << agent->output();
+    EXPECT_EQ(get(client, "/api/vms/job-w")["state"], "running") << "taken over, not lost";
+    EXPECT_NE(agent->output().find("Failed to perform garbage collection"), std::string::npos) << "logged, not parsed";
+}
+
+TEST_F(TartAgent, AHostWhoseTartCannotListIsDegradedUntilItCan) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    std::ofstream{state / "list-broken"} << "";
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; }, 10s)) << agent->output();
+    EXPECT_EQ(get(client, "/api/nodes/mac-tart")["status"], "degraded") << "an unknown host is not an empty one";
+    EXPECT_NE(node_reason(client, "mac-tart").find("cannot list the host's VMs and images"), std::string::npos)
+        << get(client, "/api/nodes/mac-tart").dump();
+    EXPECT_EQ(place(client, "job-x", "ghcr.io/acme/sonoma:1"), 503);
+
+    std::filesystem::remove(state / "list-broken");
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["status"] == "idle"; }, 15s)) << agent->output();
+    EXPECT_EQ(node_reason(client, "mac-tart"), "");
+}
+
+TEST_F(TartAgent, AGuestThatAnswersSshLateGetsItsRunnerOnce) {
+    macvmorx::testing::FakeGithub github;
+    const auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
+                                                              "secret", "ghcr.io/acme/sonoma-runner:1");
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+    // The first VM of a fresh host takes the first lease; its sshd is not up at once.
+    const std::string ip = "192.168.64.2";
+    std::ofstream{state / ("unreachable-" + ip)} << "";
+    start_agent(daemon.port(), {}, {});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(deliver_queued_job(client, 64, "t-4"), 200);
+    ASSERT_TRUE(eventually([&] { return lines_starting(state / "ssh.log", ip + " true") >= 2; }, 15s))
+        << read_file(state / "ssh.log") << agent->output();
+    EXPECT_TRUE(read_file(state / "ssh.log").find("--jitconfig") == std::string::npos) << "no runner before SSH answers";
+    EXPECT_EQ(get(client, "/api/vms")[0]["state"], "provisioning");
+
+    std::filesystem::remove(state / ("unreachable-" + ip));
+    const std::string vm_id = first_running_vm(client);
+    ASSERT_FALSE(vm_id.empty()) << agent->output();
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
+    EXPECT_EQ(lines_starting(state / "ssh.log", ip + " cd ~/actions-runner"), 1u) << read_file(state / "ssh.log");
+}
+
+TEST_F(TartAgent, AGuestThatNeverAnswersSshFailsWithTheReasonAndItsCloneIsDeleted) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    std::ofstream{state / "unreachable-192.168.64.2"} << "";
+    start_agent(daemon.port(), {"--boot-timeout", "2s", "--start-command", "./ci.sh"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-n", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(eventually([&] { return client.get("/api/vms/job-n").body.find("never answered SSH") != std::string::npos; }, 15s))
+        << client.get("/api/vms/job-n").body << agent->output();
+    const auto vm = get(client, "/api/vms/job-n");
+    EXPECT_TRUE(went_through(vm, "failed", "the guest at 192.168.64.2 never answered SSH within the boot timeout: ssh: "
+                                           "connect to host 192.168.64.2 port 22: Connection refused"))
+        << vm.dump();
+    EXPECT_FALSE(went_through(vm, "deleted", "finished")) << "never taken for a job done";
+    EXPECT_EQ(lines_starting(state / "ssh.log", "192.168.64.2 ./ci.sh"), 0u);
+    EXPECT_TRUE(eventually([&] { return !clones_on(state).contains("macvmorx-job-n") || vm_is(client, "job-n", "running"); }));
+    EXPECT_NE(get(client, "/api/nodes/mac-tart")["status"], "degraded") << "one VM's trouble, not the host's";
+}
+
+TEST_F(TartAgent, EachCloneGetsAFreshMacAddressSoAPreviousVmsLeaseIsNeverItsAddress) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    start_agent(daemon.port(), {"--start-command", "./ci.sh"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-1", image), 200);
+    ASSERT_TRUE(vm_is(client, "job-1", "running")) << agent->output();
+    const std::string first = get(client, "/api/vms/job-1")["message"];
+    ASSERT_EQ(client.del("/api/vms/job-1").status, 200);
+    ASSERT_TRUE(vm_is(client, "job-1", "deleted"));
+
+    // The trap, outside the agent: a clone keeps its image's MAC address, and `tart ip` answers the
+    // lease a previous clone left, at once, while the new one has not even started
+    // (Commands/Clone.swift, Commands/IP.swift).
+    ASSERT_EQ(fake_tart(state, "clone " + image + " operator-1"), 0);
+    ASSERT_EQ(fake_tart(state, "run --no-graphics operator-1", {}, true), 0);
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / "booted" / "operator-1"); }));
+    ASSERT_EQ(fake_tart(state, "stop operator-1 --timeout 1"), 0); // a shell's background job ignores SIGINT
+    ASSERT_EQ(fake_tart(state, "delete operator-1"), 0);
+    ASSERT_EQ(fake_tart(state, "clone " + image + " operator-2"), 0);
+    EXPECT_EQ(fake_tart(state, "ip operator-2"), 0) << "a stale lease answers for a VM that is not running";
+
+    ASSERT_EQ(place(client, "job-2", image), 200);
+    ASSERT_TRUE(vm_is(client, "job-2", "running")) << agent->output();
+    const std::string second = get(client, "/api/vms/job-2")["message"];
+    EXPECT_EQ(first, "running at 192.168.64.2");
+    EXPECT_NE(second, first) << "a fresh MAC address, a fresh lease";
+    EXPECT_EQ(calls_of(state, "set macvmorx-job-2 --random-mac"), 1u) << calls();
+}
+
+TEST_F(TartAgent, VmsGoOnWhenLaunchdKillsTheAgentsProcessGroupAndTheNextAgentTakesThemOver) {
+    macvmorx::testing::FakeGithub github;
+    const std::string image = "ghcr.io/acme/sonoma-runner:1";
+    const auto config =
+        macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem, "secret", image);
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+    const auto launch_as_launchd = [&] {
+        // launchd starts the job leading a process group, and kills that group when the job
+        // exits unless AbandonProcessGroup is set (launchd.plist(5)).
+        std::vector<std::string> arguments{"agent", "--server", "http://127.0.0.1:" + std::to_string(daemon.port()),
+                                           "--node-id", "mac-tart", "--tart", fake_tart_dir + "/tart", "--ssh",
+                                           fake_tart_dir + "/ssh", "--heartbeat-interval", "200ms", "--guest-user",
+                                           "runner", "--state-file", (state / "agent-state.json").string(),
+                                           "--vm-log-dir", (state / "vm-logs").string(), "--min-free-disk", "0"};
+        return std::make_unique<DaemonProcess>(MACVMORX_BINARY, arguments,
+                                               std::vector<std::string>{"FAKE_TART_DIR=" + state.string()}, true);
+    };
+    agent = launch_as_launchd();
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(deliver_queued_job(client, 65, "t-5"), 200);
+    const std::string vm_id = first_running_vm(client);
+    ASSERT_FALSE(vm_id.empty()) << agent->output();
+    const std::string ip = guest_address(state);
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
+    const pid_t run = std::stoi(read_file(state / "running" / ("macvmorx-" + vm_id)));
+
+    agent->signal_group(SIGKILL);
+    ASSERT_TRUE(agent->wait_for_exit(10s).has_value());
+    agent.reset();
+    // `tart run` and the runner were in groups of their own: both live on.
+    EXPECT_EQ(::kill(run, 0), 0) << "tart run outlived the agent";
+    EXPECT_TRUE(std::filesystem::exists(state / ("guest-" + ip + ".runner")));
+    EXPECT_TRUE(running_on(state).contains("macvmorx-" + vm_id));
+
+    agent = launch_as_launchd();
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".watches")); }, 10s))
+        << agent->output();
+    ASSERT_TRUE(eventually([&] {
+        const auto node = get(client, "/api/nodes/mac-tart");
+        return node["vms"].size() == 1 && node["vms"][0]["imageName"] == image;
+    })) << client.get("/api/nodes/mac-tart").body;
+    EXPECT_EQ(get(client, "/api/vms/" + vm_id)["state"], "running");
+
+    // A graceful stop (an upgrade) leaves the VM to its job too.
+    agent->signal(SIGTERM);
+    ASSERT_TRUE(agent->wait_for_exit(10s).has_value());
+    agent.reset();
+    EXPECT_EQ(::kill(run, 0), 0) << "tart run outlived the stopped agent";
+    agent = launch_as_launchd();
+    std::ofstream{state / ("runner-exit-" + ip)} << "";
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/vms/" + vm_id)["state"] == "deleted"; }, 15s))
+        << agent->output() << client.get("/api/vms/" + vm_id).body;
+    EXPECT_TRUE(eventually([&] { return clones_on(state).empty(); })) << calls();
+}
+
+TEST_F(TartAgent, ALockedLoginKeychainMakesTheNodeDegradedWithTheReason) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    std::ofstream{state / "keychain-locked"} << "";
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-k", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["status"] == "degraded"; }, 10s))
+        << agent->output();
+    EXPECT_NE(node_reason(client, "mac-tart").find("unlocked login keychain"), std::string::npos)
+        << get(client, "/api/nodes/mac-tart").dump();
+    EXPECT_TRUE(eventually([&] { return client.get("/api/vms/job-k").body.find("SecKeyCreateRandomKey_ios") != std::string::npos; }))
+        << client.get("/api/vms/job-k").body;
+}
+
+TEST_F(TartAgent, LocalNetworkPrivacyThatRefusesSshMakesTheNodeDegradedWithTheReason) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    std::ofstream{state / "no-route"} << "";
+    start_agent(daemon.port(), {"--boot-timeout", "2s", "--start-command", "./ci.sh"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-r", "ghcr.io/acme/sonoma:1"), 200);
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["status"] == "degraded"; }, 15s))
+        << agent->output();
+    EXPECT_NE(node_reason(client, "mac-tart").find("Local Network privacy"), std::string::npos)
+        << get(client, "/api/nodes/mac-tart").dump();
+    EXPECT_NE(client.get("/api/vms/job-r").body.find("No route to host"), std::string::npos) << client.get("/api/vms/job-r").body;
+}
+
+TEST_F(TartAgent, APrivateImageIsPulledWithRegistryCredentialsFromTheAgentsEnvironment) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const std::string image = "ghcr.io/acme/private:1";
+    std::ofstream{state / "private-images"} << image << "\n";
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "job-p1", image), 200);
+    ASSERT_TRUE(eventually([&] { return client.get("/api/vms/job-p1").body.find("TART_REGISTRY_USERNAME") != std::string::npos; }, 10s))
+        << client.get("/api/vms/job-p1").body;
+    ASSERT_EQ(client.del("/api/vms/job-p1").status, 200);
+    agent->signal(SIGTERM);
+    ASSERT_TRUE(agent->wait_for_exit(10s).has_value());
+
+    start_agent(daemon.port(), {}, {"TART_REGISTRY_USERNAME=ci", "TART_REGISTRY_PASSWORD=s3cret"});
+    ASSERT_EQ(place(client, "job-p2", image), 200);
+    ASSERT_TRUE(vm_is(client, "job-p2", "running")) << client.get("/api/vms/job-p2").body << agent->output();
+    EXPECT_EQ(agent->output().find("s3cret"), std::string::npos) << "never logged";
+}
+
+TEST_F(TartAgent, AtStartTheAgentWarnsOfAHostThatWillFailItsVms) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const auto mac = state / "mac-root";
+    std::filesystem::create_directories(mac / "Library/Preferences/SystemConfiguration");
+    // macOS's default: no lease time set, one day; and a locked login keychain.
+    std::ofstream{mac / "Library/Preferences/SystemConfiguration/com.apple.InternetSharing.default.plist"}
+        << "<?xml version=\"1.0\"?>\n<plist version=\"1.0\">\n<dict>\n</dict>\n</plist>\n";
+    std::ofstream{mac / "keychain"} << "locked";
+    const std::string path = std::string{MACVMORX_FAKE_TART_DIR} + "/../fake-macos:" + std::getenv("PATH");
+    start_agent(daemon.port(), {}, {"PATH=" + path, "FAKE_MACOS_ROOT=" + mac.string(), "TART_REGISTRY_USERNAME=ci"});
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    const auto log = agent->output();
+    EXPECT_NE(log.find("the VMs' DHCP lease time is macOS's default of one day"), std::string::npos) << log;
+    EXPECT_NE(log.find("DHCPLeaseTimeSecs -int 600"), std::string::npos) << "says what to do: " << log;
+    EXPECT_NE(log.find("the login keychain is locked or missing"), std::string::npos) << log;
+    EXPECT_NE(log.find("User interaction is not allowed"), std::string::npos) << log;
+    EXPECT_NE(log.find("only TART_REGISTRY_USERNAME is set"), std::string::npos) << log;
+    agent->signal(SIGTERM);
+    ASSERT_TRUE(agent->wait_for_exit(10s).has_value());
+
+    // Fixed as tart's FAQ says: no warning.
+    std::ofstream{mac / "Library/Preferences/SystemConfiguration/com.apple.InternetSharing.default.plist"}
+        << "<?xml version=\"1.0\"?>\n<plist version=\"1.0\">\n<dict>\n\t<key>bootpd</key>\n\t<dict>\n\t\t"
+           "<key>DHCPLeaseTimeSecs</key>\n\t\t<integer>600</integer>\n\t</dict>\n</dict>\n</plist>\n";
+    std::ofstream{mac / "keychain"} << "unlocked";
+    start_agent(daemon.port(), {}, {"PATH=" + path, "FAKE_MACOS_ROOT=" + mac.string()});
+    ASSERT_TRUE(eventually([&] { return agent->output().find("reporting to") != std::string::npos; })) << agent->output();
+    EXPECT_EQ(agent->output().find("DHCP lease time"), std::string::npos) << agent->output();
+    EXPECT_EQ(agent->output().find("keychain"), std::string::npos) << agent->output();
 }

@@ -67,6 +67,11 @@ struct AgentStatus {
     bool connected = false;
 };
 
+// A reason as a heartbeat's statusReason may carry it (docs/agent-protocol.md): control
+// characters (a tab in tart's words) become spaces, and it is cut to 512 bytes between UTF-8
+// characters.
+std::string heartbeat_status_reason(const std::string& reason);
+
 // The host agent: reports the Mac to the orchestrator and carries out its commands through a
 // VmBackend, keeping an LRU image cache within the host's limits. It never gives up on an
 // unreachable orchestrator: heartbeats are retried with exponential backoff and jitter.

@@ -78,6 +78,8 @@ private:
         agent::StartedVm address;
     };
 
+    // The size of an image in this lab's registry.
+    double profile_size_gb(const std::string& image) const;
     // Runs `then` after `delay`, unless the Mac crashed meanwhile.
     void after(Duration delay, std::function<void()> then);
     Duration vary(Duration mean, double spread);
