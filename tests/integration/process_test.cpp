@@ -234,3 +234,20 @@ TEST(Process, ABrokenTokensFileStopsTheDaemonAtStartWithStatus1) {
     EXPECT_NE(daemon.output().find("line 1"), std::string::npos) << daemon.output();
     std::filesystem::remove(file);
 }
+
+TEST(Process, TheAgentMakesTheFolderOfItsLogFile) {
+    // A service account may have no ~/Library/Logs: the agent's --log-file makes its folder.
+    const auto home = std::filesystem::temp_directory_path() / ("macvmorx-home-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(home);
+    const auto file = home / "Library" / "Logs" / "macvmorx-agent.log";
+    DaemonProcess agent{binary, {"agent", "--server", "http://127.0.0.1:1", "--tart", "/bin/false", "--state-file", "",
+                                 "--vm-log-dir", (home / "vm-logs").string(), "--log-file", file.string()}};
+    EXPECT_TRUE(macvmorx::testing::eventually([&] {
+        std::ifstream in{file};
+        const std::string text{std::istreambuf_iterator<char>{in}, {}};
+        return text.find("macvmorx agent for node") != std::string::npos;
+    })) << agent.output();
+    agent.signal(SIGTERM);
+    EXPECT_EQ(agent.wait_for_exit(std::chrono::seconds{10}), 0);
+    std::filesystem::remove_all(home);
+}

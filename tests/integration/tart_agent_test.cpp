@@ -1085,3 +1085,28 @@ TEST_F(TartAgent, AtStartTheAgentWarnsOfAHostThatWillFailItsVms) {
     EXPECT_EQ(agent->output().find("DHCP lease time"), std::string::npos) << agent->output();
     EXPECT_EQ(agent->output().find("keychain"), std::string::npos) << agent->output();
 }
+
+TEST_F(TartAgent, TheFakeTartStopsReplacesAndEndsAsTartDoes) {
+    // The exit codes and behaviours the agent leans on, pinned to tart's source.
+    const auto status = [](int system_result) { return WIFEXITED(system_result) ? WEXITSTATUS(system_result) : -1; };
+    const std::string image = "ghcr.io/acme/sonoma:1";
+    ASSERT_EQ(status(fake_tart(state, "pull " + image)), 0);
+    ASSERT_EQ(status(fake_tart(state, "clone " + image + " vm-1")), 0);
+    // Commands/Stop.swift: RuntimeError.VMNotRunning and VMDoesNotExist exit 2.
+    EXPECT_EQ(status(fake_tart(state, "stop vm-1")), 2);
+    EXPECT_EQ(status(fake_tart(state, "stop no-such-vm")), 2);
+    // VMStorageLocal.move replaces a VM of the same name.
+    ASSERT_EQ(status(fake_tart(state, "pull ghcr.io/acme/ventura:1")), 0);
+    EXPECT_EQ(status(fake_tart(state, "clone ghcr.io/acme/ventura:1 vm-1")), 0);
+    EXPECT_TRUE(read_file(state / "vms" / "vm-1").starts_with("ghcr.io/acme/ventura:1\n"));
+    // A running VM is not deleted (VMDirectory.delete: VMIsRunning, exit 1); SIGTERM ends
+    // `tart run` at once, and its lock with it.
+    ASSERT_EQ(fake_tart(state, "run --no-graphics vm-1", {}, true), 0);
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / "booted" / "vm-1"); }));
+    EXPECT_EQ(status(fake_tart(state, "delete vm-1")), 1);
+    const pid_t run = std::stoi(read_file(state / "running" / "vm-1"));
+    ::kill(run, SIGTERM);
+    EXPECT_TRUE(eventually([&] { return ::kill(run, 0) != 0; }, 2s)) << "ended at once";
+    EXPECT_EQ(status(fake_tart(state, "delete vm-1")), 0) << "no longer running";
+    EXPECT_EQ(status(fake_tart(state, "delete vm-1")), 2) << "VMDoesNotExist";
+}
