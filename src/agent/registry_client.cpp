@@ -1,6 +1,7 @@
 #include "macvmorx/agent/registry_client.hpp"
 
 #include "macvmorx/agent/oci_name.hpp"
+#include "macvmorx/base/loopback.hpp"
 #include "macvmorx/http/web_client.hpp"
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iterator>
 #include <map>
@@ -21,10 +23,12 @@ constexpr double other_vm_files = 128.0 * 1024 * 1024; // VMStorageOCI.swift's o
 // The manifest kinds tart pushes and pulls (OCI/Manifest.swift).
 constexpr const char* manifest_types = "application/vnd.oci.image.manifest.v1+json";
 
+// "127.0.0.1:5000" -> is the host part loopback?
 bool is_loopback(std::string_view host) {
     const auto colon = host.rfind(':');
-    if (colon != std::string_view::npos && host.find(']') == std::string_view::npos) host = host.substr(0, colon);
-    return host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1";
+    if (colon != std::string_view::npos && host.rfind(']') == std::string_view::npos) host = host.substr(0, colon);
+    if (host.starts_with('[')) host = host.substr(0, host.find(']') + 1);
+    return is_loopback_host(host);
 }
 
 std::string base64(std::string_view text) {

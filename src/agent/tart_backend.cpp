@@ -35,7 +35,6 @@ struct TartBackend::Boot {
     VmLaunch launch;
     Started done;
     std::string ip;
-    std::string last_ssh_error;
     boost::asio::steady_timer retry;
     Boot(boost::asio::io_context& ioc, VmLaunch l, Started d) : launch{std::move(l)}, done{std::move(d)}, retry{ioc} {}
 };
@@ -221,7 +220,6 @@ void TartBackend::wait_for_ssh(std::shared_ptr<Boot> boot) {
             if (result.exit_code != ssh_connection_failed && !result.timed_out) {
                 return boot_failed(boot, "the guest at " + boot->ip + " refused SSH: " + result.describe("ssh"));
             }
-            boot->last_ssh_error = said;
             if (steady_now() + options_.ssh_retry_interval >= it->second.boot_deadline) {
                 const bool no_route = is_no_route_to_host(said);
                 return boot_failed(boot,

@@ -4,6 +4,7 @@
 #include "macvmorx/agent/host_probe.hpp"
 #include "macvmorx/agent/registry_client.hpp"
 #include "macvmorx/app/logging.hpp"
+#include "macvmorx/base/loopback.hpp"
 #include "macvmorx/config/actions_config.hpp"
 #include "signals.hpp"
 
@@ -19,11 +20,6 @@
 #include <thread>
 
 namespace macvmorx::app {
-namespace {
-
-bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.starts_with("127."); }
-
-} // namespace
 
 int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) {
     block_signals();
@@ -43,7 +39,7 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
         }
     }
 
-    if (!options.token_file.empty() && !options.server.tls && !is_loopback(options.server.host)) {
+    if (!options.token_file.empty() && !options.server.tls && !is_loopback_host(options.server.host)) {
         spdlog::warn("agent: the token goes to {} in clear text over http://; use https:// (docs/security.md)",
                      options.server.to_string());
     }

@@ -1,6 +1,7 @@
 #include "macvmorx/config/actions_config.hpp"
 
 #include "macvmorx/base/duration.hpp"
+#include "macvmorx/base/loopback.hpp"
 
 #include <toml++/toml.h>
 
@@ -122,7 +123,7 @@ std::optional<std::string> github_api_url_problem(std::string_view url) {
     } else {
         host = host.substr(0, host.find(':'));
     }
-    if (host == "127.0.0.1" || host == "[::1]" || host == "localhost") return std::nullopt;
+    if (is_loopback_host(host)) return std::nullopt;
     return "must be https:// (http:// only to 127.0.0.1, [::1] or localhost: GitHub's tokens travel with every call)";
 }
 

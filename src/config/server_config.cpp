@@ -2,6 +2,7 @@
 
 #include "macvmorx/base/byte_size.hpp"
 #include "macvmorx/base/duration.hpp"
+#include "macvmorx/base/loopback.hpp"
 
 #include <thread>
 
@@ -12,8 +13,7 @@ unsigned default_thread_count() { return std::max(1u, std::thread::hardware_conc
 bool is_open_beyond_loopback(const ServerConfig& config) {
     if (!config.tokens_file.empty()) return false;
     const auto& address = config.bind_address;
-    const bool loopback = address == "::1" || address == "localhost" || address.starts_with("127.");
-    return !loopback;
+    return !is_loopback_host(address);
 }
 
 std::string describe(const ServerConfig& config) {
