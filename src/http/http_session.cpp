@@ -1,5 +1,6 @@
 #include "http_session.hpp"
 
+#include "client_log.hpp"
 #include "connection_registry.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/http/router.hpp"
@@ -14,6 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
+#include <sys/socket.h>
 #include <type_traits>
 
 namespace macvmorx::http {
@@ -85,16 +88,18 @@ template <class Stream>
 class SessionReply final : public Reply {
 public:
     SessionReply(std::shared_ptr<HttpSession<Stream>> session, unsigned version, bool keep_alive, bool head)
-        : session_{std::move(session)}, version_{version}, keep_alive_{keep_alive}, head_{head} {}
+        : session_{std::move(session)}, gone_{session_->peer_gone()}, version_{version}, keep_alive_{keep_alive}, head_{head} {}
 
     void send(Response response) override {
         if (sent_.exchange(true)) return;
         auto session = std::move(session_);
         session->answer(std::move(response), version_, keep_alive_, head_);
     }
+    bool abandoned() const override { return sent_ || *gone_; }
 
 private:
     std::shared_ptr<HttpSession<Stream>> session_;
+    std::shared_ptr<const std::atomic<bool>> gone_;
     unsigned version_;
     bool keep_alive_;
     bool head_;
@@ -186,10 +191,39 @@ void HttpSession<Stream>::do_read() {
                              beast::bind_front_handler(&HttpSession::on_read_header, this->shared_from_this()));
 }
 
+namespace {
+
+// RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no length a
+// server can trust, and one with both Transfer-Encoding and Content-Length may be read one way
+// by a proxy and another way here: both are refused and the connection closed, so that no body
+// is ever read as a request of its own (request smuggling).
+std::optional<std::string> framing_problem(const bhttp::request_parser<bhttp::string_body>::value_type& message) {
+    const auto encoding = message[bhttp::field::transfer_encoding];
+    if (encoding.empty()) return std::nullopt;
+    if (message.find(bhttp::field::content_length) != message.end()) {
+        return "Transfer-Encoding and Content-Length together";
+    }
+    auto last = encoding.substr(encoding.rfind(',') == std::string_view::npos ? 0 : encoding.rfind(',') + 1);
+    while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+    while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+    if (!beast::iequals(last, "chunked")) return "a Transfer-Encoding whose last coding is not chunked";
+    // Beast takes the first header of a name: a second Transfer-Encoding is another reading.
+    if (std::distance(message.equal_range(bhttp::field::transfer_encoding).first,
+                      message.equal_range(bhttp::field::transfer_encoding).second) > 1) {
+        return "more than one Transfer-Encoding header";
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
 template <class Stream>
 void HttpSession<Stream>::on_read_header(beast::error_code ec, std::size_t) {
     if (ec) return on_read_error(ec);
     busy_ = true;
+    if (const auto problem = framing_problem(parser_->get())) {
+        return send_error_and_close(400, "bad request", "the request's length is ambiguous: " + *problem);
+    }
     if (parser_->is_done()) return handle_request();
 
     // The body usually arrives in the same packet as the header: parse what is already
@@ -248,7 +282,7 @@ void HttpSession<Stream>::on_read_error(beast::error_code ec) {
                                         std::to_string(limits_.max_header_bytes) + " bytes");
     }
     if (is_quiet_end(ec) || ec == net::ssl::error::stream_truncated) {
-        if (busy_ && ec == beast::error::timeout) {
+        if (busy_ && ec == beast::error::timeout && client_error_throttle().admit()) {
             spdlog::warn("client {} took too long to send its request body; connection closed", remote_address_);
         }
         return close();
@@ -265,6 +299,7 @@ void HttpSession<Stream>::handle_request() {
     auto message = parser_->release();
     Request request;
     request.method = to_method(message.method());
+    if (request.method == Method::other) request.other_method = std::string(message.method_string());
     request.target = std::string(message.target());
     request.headers.reserve(8);
     for (const auto& field : message) {
@@ -277,6 +312,32 @@ void HttpSession<Stream>::handle_request() {
     router_.dispatch(request, std::make_shared<SessionReply<Stream>>(this->shared_from_this(), message.version(),
                                                                      message.keep_alive(),
                                                                      request.method == Method::head));
+    // Answered later (a long poll): meanwhile, notice the client going away.
+    if (busy_ && !writing_) watch_peer();
+}
+
+// A wait for the socket to become readable, not a read: whatever arrives stays where the next
+// request's read finds it. A read of zero bytes on a peek then means the client closed (FIN or
+// reset); its slot is freed at once, and the awaited answer, when it comes, reaches nobody.
+// A client that pipelines its next request instead is simply no longer watched.
+template <class Stream>
+void HttpSession<Stream>::watch_peer() {
+    watching_ = true;
+    transport().socket().async_wait(tcp::socket::wait_read,
+                                    beast::bind_front_handler(&HttpSession::on_peer_readable, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_peer_readable(beast::error_code ec) {
+    if (!watching_ || ec == net::error::operation_aborted) return;
+    watching_ = false;
+    char byte = 0;
+    const auto peeked = ec ? -1 : ::recv(transport().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) return; // the next request, sent early: it waits in the socket for its turn
+    if (peeked < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK)) return watch_peer();
+    peer_gone_->store(true);
+    registry_.remove(this); // the slot is free now, not when the wait ends
+    close();
 }
 
 template <class Stream>
@@ -295,6 +356,12 @@ void HttpSession<Stream>::send(Response&& response, unsigned version, bool keep_
     response_.keep_alive(keep_alive);
     response_.prepare_payload();
     if (head) response_.body().clear(); // Content-Length still tells the size of the GET answer
+    if (watching_) {
+        watching_ = false;
+        beast::error_code ignored;
+        transport().socket().cancel(ignored); // only the watch is pending
+    }
+    writing_ = true;
     transport().expires_after(limits_.io_timeout);
     bhttp::async_write(stream_, response_, beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this()));
 }
@@ -302,6 +369,7 @@ void HttpSession<Stream>::send(Response&& response, unsigned version, bool keep_
 template <class Stream>
 void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t) {
     busy_ = false;
+    writing_ = false;
     if (ec) return close();
     if (linger_after_write_) return linger_close();
     if (!response_.keep_alive() || closing_) return close();
@@ -310,7 +378,10 @@ void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t) {
 
 template <class Stream>
 void HttpSession<Stream>::send_error_and_close(int status, std::string error, std::string detail) {
-    spdlog::warn("request from {} refused with {}: {}", remote_address_, status, detail);
+    if (const auto unlogged = client_error_throttle().admit()) {
+        spdlog::warn("request from {} refused with {}: {}{}", remote_address_, status, loggable(detail),
+                     *unlogged > 0 ? " (" + std::to_string(*unlogged) + " client errors before this one not logged)" : "");
+    }
     // The start line is parsed before any limit can be hit, so the target is known when there was one.
     router_.refused(parser_ ? std::string_view{parser_->get().target()} : std::string_view{}, status);
     busy_ = true;

@@ -13,6 +13,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,9 @@ public:
 
     // Brings an answer back onto the strand and writes it (SessionReply calls it).
     void answer(Response response, unsigned version, bool keep_alive, bool head);
+    // Set when the client closed its connection while its answer was awaited; shared with the
+    // replies, which may outlive the session. Read from any thread.
+    std::shared_ptr<const std::atomic<bool>> peer_gone() const { return peer_gone_; }
 
 private:
     void on_handshake(boost::beast::error_code ec);
@@ -66,6 +70,10 @@ private:
     void on_read_error(boost::beast::error_code ec);
 
     void handle_request();
+    // While an answer is awaited (a long poll), notice the client closing its connection, so
+    // that its slot is freed at once rather than when the wait ends.
+    void watch_peer();
+    void on_peer_readable(boost::beast::error_code ec);
     void send(Response&& response, unsigned version, bool keep_alive, bool head);
     void on_write(boost::beast::error_code ec, std::size_t bytes);
 
@@ -93,6 +101,9 @@ private:
     std::vector<std::string> certificate_names_; // of a verified client certificate
 
     bool busy_ = false;        // between the header of a request and the end of its answer
+    bool writing_ = false;     // an answer is being written
+    bool watching_ = false;    // watch_peer's wait is pending
+    std::shared_ptr<std::atomic<bool>> peer_gone_ = std::make_shared<std::atomic<bool>>(false);
     bool closing_ = false;     // shutdown asked: no keep-alive after the current answer
     bool linger_after_write_ = false;
 };

@@ -1,5 +1,6 @@
 #include "macvmorx/http/router.hpp"
 
+#include "client_log.hpp"
 #include "macvmorx/http/http_error.hpp"
 
 #include <boost/url/parse.hpp>
@@ -79,10 +80,18 @@ struct OptionsAnswer {
     std::string allow;
 };
 
+// Logged once per error; what the client sent is escaped, and client errors are throttled.
 void log_error_response(const Request& request, const Response& response, std::string_view message) {
-    const auto level = response.status >= 500 && response.status != 503 ? spdlog::level::err : spdlog::level::warn;
-    spdlog::log(level, "{} {} from {} -> {}: {}", to_string(request.method), request.target, request.remote_address,
-                response.status, message);
+    const bool server_error = response.status >= 500 && response.status != 503;
+    std::string unlogged;
+    if (response.status < 500) {
+        const auto admitted = client_error_throttle().admit();
+        if (!admitted) return;
+        if (*admitted > 0) unlogged = " (" + std::to_string(*admitted) + " client errors before this one not logged)";
+    }
+    spdlog::log(server_error ? spdlog::level::err : spdlog::level::warn, "{} {} from {} -> {}: {}{}",
+                loggable(request.method_name(), 32), loggable(request.target), request.remote_address, response.status,
+                loggable(message), unlogged);
 }
 
 } // namespace
@@ -126,7 +135,7 @@ double seconds_since(Clock::time_point start) {
 
 void log_access(const Request& request, int status, double seconds) {
     if (!spdlog::should_log(spdlog::level::debug)) return;
-    spdlog::debug("{} {} from {} -> {} in {:.3f} ms", to_string(request.method), request.target,
+    spdlog::debug("{} {} from {} -> {} in {:.3f} ms", loggable(request.method_name(), 32), loggable(request.target),
                   request.remote_address, status, seconds * 1000);
 }
 
@@ -138,6 +147,7 @@ public:
                    Clock::time_point start, bool log_errors)
         : inner_{std::move(inner)}, route_{route}, observer_{observer}, start_{start}, log_errors_{log_errors} {
         context_.method = request.method;
+        context_.other_method = request.other_method;
         context_.target = request.target;
         context_.remote_address = request.remote_address;
     }
@@ -150,6 +160,7 @@ public:
         if (log_errors_ && response.status >= 400) log_error_response(context_, response, response.body);
         inner_->send(std::move(response));
     }
+    bool abandoned() const override { return inner_->abandoned(); }
 
 private:
     std::shared_ptr<Reply> inner_;
@@ -209,7 +220,7 @@ const Route& Router::resolve(Request& request) const {
         if (methods_on_path.empty()) throw NotFound("not found", "no route for " + request.path);
         if (request.method == Method::options) throw OptionsAnswer{allowed_methods(methods_on_path)};
         throw HttpError(405, "method not allowed",
-                        std::string(to_string(request.method)) + " is not allowed on " + request.path)
+                        std::string(request.method_name()) + " is not allowed on " + request.path)
             .with_header("Allow", allowed_methods(methods_on_path));
     }
 
@@ -224,12 +235,50 @@ const Route& Router::resolve(Request& request) const {
 
 namespace {
 
+bool changes_state(Method method) {
+    return method == Method::post || method == Method::put || method == Method::patch || method == Method::del;
+}
+
+// A request that changes something is JSON or nothing. A browser's form can post any other type
+// to any site without asking first (a "simple" request, Fetch standard), so an open daemon must
+// not act on one: JSON routes want a JSON body with its media type, and the routes that take no
+// body accept no other media type. GitHub's webhook is JSON too.
 void check_content_type(const Route& route, const Request& request) {
-    if (route.body != Body::json || request.body.empty()) return;
+    if (route.body == Body::any) return;
     const auto content_type = request.header("Content-Type");
-    if (content_type && !is_json_media_type(*content_type)) {
+    if (content_type && !is_json_media_type(*content_type) && (!request.body.empty() || changes_state(request.method))) {
         throw UnsupportedMediaType("the body must be JSON (Content-Type: application/json), not " +
                                    std::string(*content_type));
+    }
+    if (route.body == Body::json && !request.body.empty() && !content_type) {
+        throw UnsupportedMediaType("a JSON body needs its media type: Content-Type: application/json");
+    }
+}
+
+// What a web page in a lab member's browser may not do: change state on this daemon from
+// another site. Browsers say where a request comes from (Sec-Fetch-Site, Origin); curl and the
+// agent say nothing and are let through, as is the dashboard, which is same-origin.
+void check_same_origin(const Request& request) {
+    if (!changes_state(request.method)) return;
+    if (const auto site = request.header("Sec-Fetch-Site"); site && *site != "same-origin" && *site != "none") {
+        throw Forbidden("cross-site request refused",
+                        "a browser sent this from another site (Sec-Fetch-Site: " + std::string(*site) + ")");
+    }
+    const auto origin = request.header("Origin");
+    if (!origin) return;
+    // "scheme://host[:port]": its host and port must be the ones the request was sent to.
+    const auto scheme_end = origin->find("://");
+    const std::string_view authority = scheme_end == std::string_view::npos ? std::string_view{} : origin->substr(scheme_end + 3);
+    const auto same = [](std::string_view a, std::optional<std::string_view> b) {
+        return b && a.size() == b->size() && std::equal(a.begin(), a.end(), b->begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    // A proxy in front may rewrite Host; it says the original in X-Forwarded-Host, which no page
+    // can set on another site's request without a CORS preflight this daemon never allows.
+    if (authority.empty() || !(same(authority, request.header("Host")) || same(authority, request.header("X-Forwarded-Host")))) {
+        throw Forbidden("cross-site request refused", "a browser sent this from " + std::string(*origin) +
+                                                          ", not from this daemon's own pages");
     }
 }
 
@@ -242,6 +291,7 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
     try {
         const Route& route = resolve(request);
         route_index = static_cast<std::size_t>(&route - routes_.data());
+        check_same_origin(request);
         if (guard_ != nullptr) guard_->check(route.access, request);
         check_content_type(route, request);
         if (const auto* handler = std::get_if<Handler>(&route.handler)) {

@@ -1,6 +1,7 @@
 #include "macvmorx/json/json_writer.hpp"
 
 #include "macvmorx/base/timestamp.hpp"
+#include "macvmorx/base/utf8.hpp"
 
 #include <array>
 #include <charconv>
@@ -11,12 +12,14 @@ namespace macvmorx {
 
 namespace {
 
-// The bytes JSON strings must escape: control characters, the quote and the backslash.
+// The bytes JSON strings must escape: control characters, the quote and the backslash; and the
+// bytes that start a multi-byte sequence, checked to be valid UTF-8 (a client's path may not be).
 constexpr std::array<bool, 256> needs_escape = [] {
     std::array<bool, 256> table{};
     for (int c = 0; c < 0x20; ++c) table[static_cast<std::size_t>(c)] = true;
     table['"'] = true;
     table['\\'] = true;
+    for (int c = 0x80; c < 0x100; ++c) table[static_cast<std::size_t>(c)] = true;
     return table;
 }();
 
@@ -41,6 +44,17 @@ void append_json_string(std::string& out, std::string_view text) {
     for (std::size_t i = first; i < text.size(); ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
         if (!needs_escape[c]) continue;
+        if (c >= 0x80) {
+            if (const auto length = utf8_sequence_length(text, i); length > 0) {
+                i += length - 1; // valid: copied as it is
+                continue;
+            }
+            // Not UTF-8: the replacement character, so that the document stays valid JSON.
+            out.append(text.data() + clean_from, i - clean_from);
+            clean_from = i + 1;
+            out += "\\ufffd";
+            continue;
+        }
         out.append(text.data() + clean_from, i - clean_from);
         clean_from = i + 1;
         switch (c) {

@@ -40,6 +40,9 @@ struct BadRequest : HttpError {
     explicit BadRequest(std::string detail, std::string field = {})
         : HttpError(400, "bad request", std::move(detail), std::move(field)) {}
 };
+struct Forbidden : HttpError {
+    explicit Forbidden(std::string error, std::string detail = {}) : HttpError(403, std::move(error), std::move(detail)) {}
+};
 struct NotFound : HttpError {
     explicit NotFound(std::string error, std::string detail = {}) : HttpError(404, std::move(error), std::move(detail)) {}
 };

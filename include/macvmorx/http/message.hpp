@@ -29,6 +29,7 @@ std::optional<std::string_view> find_header(const std::vector<Header>& headers, 
 // build one by hand. The transport fills it; the router adds the path parameters.
 struct Request {
     Method method = Method::get;
+    std::string other_method; // the method as sent, when it is none the enum names
     std::string target; // path and query as sent, e.g. "/api/vms?state=running"
     std::vector<Header> headers;
     std::string body;
@@ -47,6 +48,8 @@ struct Request {
     std::optional<std::vector<std::string>> client_certificate_names;
 
     std::optional<std::string_view> header(std::string_view name) const { return find_header(headers, name); }
+    // "GET", or the method as sent ("PROPFIND"), for messages and logs.
+    std::string_view method_name() const { return method == Method::other ? std::string_view{other_method} : to_string(method); }
     std::optional<std::string_view> query_param(std::string_view name) const;
     // The value of a {name} in the route pattern; empty if the route has none.
     std::string_view path_param(std::string_view name) const;

@@ -17,6 +17,9 @@ class Reply {
 public:
     virtual ~Reply() = default;
     virtual void send(Response response) = 0;
+    // Whether the client is gone: it closed its connection while the answer was awaited (a long
+    // poll). An answer sent now reaches nobody. Any thread.
+    virtual bool abandoned() const { return false; }
 };
 
 // Told of every answer, for metrics and access logs. Called on the thread that answers;

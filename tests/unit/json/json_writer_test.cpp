@@ -73,3 +73,19 @@ TEST(JsonWriter, NumbersReadBackAsTheSameDoubleOnEitherPath) {
         EXPECT_LE(out.size(), static_cast<std::size_t>(end - shortest) + 8) << out;
     }
 }
+
+TEST(JsonWriter, StringsStayValidUtf8WhateverTheyHold) {
+    // A client's path may hold any bytes: the answer must still parse as JSON (RFC 8259 §8.1).
+    const auto quoted = [](std::string_view text) {
+        std::string out;
+        macvmorx::append_json_string(out, text);
+        return out;
+    };
+    EXPECT_EQ(quoted("caf\xC3\xA9 \xE2\x80\x9C\xF0\x9F\x8D\x8E"), "\"caf\xC3\xA9 \xE2\x80\x9C\xF0\x9F\x8D\x8E\"") << "valid: as is";
+    EXPECT_EQ(quoted("a\xFFz"), "\"a\\ufffdz\"") << "a byte that starts nothing";
+    EXPECT_EQ(quoted("\xC3"), "\"\\ufffd\"") << "cut short";
+    EXPECT_EQ(quoted("\xC0\xAF"), "\"\\ufffd\\ufffd\"") << "an overlong '/'";
+    EXPECT_EQ(quoted("\xED\xA0\x80"), "\"\\ufffd\\ufffd\\ufffd\"") << "a surrogate";
+    EXPECT_EQ(quoted("\xF4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"") << "past U+10FFFF";
+    EXPECT_EQ(quoted("\"\x01\xE9\""), "\"\\\"\\u0001\\ufffd\\\"\"");
+}
