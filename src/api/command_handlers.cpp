@@ -1,6 +1,8 @@
 #include "node_access.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
+#include "macvmorx/api/wait_budget.hpp"
+#include "macvmorx/auth/token.hpp"
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
@@ -27,15 +29,27 @@ void handle_poll_commands(const http::Request& request, ApiContext& context, std
     const auto node_id = request.path_param("nodeId");
     require_node_access(request, node_id);
     const Duration wait = parse_wait(request);
+    std::shared_ptr<void> share; // of the token's waits, held until the answer
+    if (wait > Duration::zero() && request.caller && context.waits != nullptr) {
+        share = context.waits->take(request.caller->name);
+        if (!share) {
+            throw http::HttpError(429, "too many waiting requests",
+                                  "the token '" + request.caller->name + "' holds " +
+                                      std::to_string(context.waits->per_token()) + " long polls already")
+                .with_header("Retry-After", "5");
+        }
+    }
     const bool known = context.orchestrator.wait_for_commands(
-        node_id, wait, [reply](std::vector<lifecycle::Command> commands) {
+        node_id, wait,
+        [reply, share](std::vector<lifecycle::Command> commands) {
             http::Response response;
             JsonWriter json{response.body};
             json.begin_object().key("commands");
             write_commands(json, commands);
             json.end_object();
             reply->send(std::move(response));
-        });
+        },
+        [reply] { return reply->abandoned(); });
     if (!known) {
         throw http::NotFound("node not found", "no node with id '" + std::string(node_id) + "' has sent a heartbeat");
     }

@@ -24,4 +24,13 @@ void require_node_access(const http::Request& request, std::string_view node_id)
     }
 }
 
+bool may_act_for_node(const http::Request& request, std::string_view node_id) {
+    try {
+        require_node_access(request, node_id);
+        return true;
+    } catch (const http::HttpError&) {
+        return false;
+    }
+}
+
 } // namespace macvmorx::api

@@ -83,6 +83,11 @@ void handle_schedule_vm(const http::Request& request, ApiContext& context, Reply
                                                  result.record->spec.image_name + "'");
     case lifecycle::RequestOutcome::no_capacity:
         break;
+    case lifecycle::RequestOutcome::queue_full:
+        throw http::ServiceUnavailable("queue full", "no node has a free slot for a VM of image '" + image_name +
+                                                         "', and the queue of waiting requests is at its limit")
+            .with_member("imageName", image_name)
+            .with_header("Retry-After", "30");
     }
     throw http::ServiceUnavailable("no suitable node",
                                    "no online node has a free slot for a VM of image '" + image_name +
@@ -122,15 +127,20 @@ void handle_delete_vm(const http::Request& request, ApiContext& context, Reply r
 http::Response handle_vm_event(const http::Request& request, ApiContext& context) {
     const auto vm_id = request.path_param("vmId");
     const auto event = parse_vm_event(request.body);
-    if (request.caller || request.client_certificate_names) {
-        // A bound agent (by token or by certificate) reports only for VMs on its own nodes.
-        const auto placed = context.orchestrator.vm(vm_id);
-        if (!placed) throw unknown_vm(vm_id);
-        require_node_access(request, placed->node_id);
-    }
-    switch (context.orchestrator.record_vm_event(vm_id, event)) {
+    // A bound agent (by token or by certificate) reports only for VMs on its own nodes: checked in
+    // the step that applies the event, where the VM's node cannot change meanwhile.
+    std::string refused_node;
+    const auto may_report = [&request, &refused_node](std::string_view node_id) {
+        if (may_act_for_node(request, node_id)) return true;
+        refused_node = node_id;
+        return false;
+    };
+    switch (context.orchestrator.record_vm_event(vm_id, event, may_report)) {
     case lifecycle::EventOutcome::unknown_vm:
         throw unknown_vm(vm_id);
+    case lifecycle::EventOutcome::not_the_callers:
+        require_node_access(request, refused_node); // throws the 403 that says why
+        throw http::HttpError(403, "forbidden", "the caller does not speak for the VM's node");
     case lifecycle::EventOutcome::not_allowed: {
         const auto vm = context.orchestrator.vm(vm_id);
         throw http::Conflict("event not allowed", "a VM in state '" +

@@ -2,6 +2,7 @@
 
 #include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/api/api_context.hpp"
+#include "macvmorx/api/wait_budget.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/app/logging.hpp"
 #include "macvmorx/app/version.hpp"
@@ -75,6 +76,7 @@ struct Daemon::Parts {
         context.placement_metrics = &placement_metrics;
         context.ready = &ready;
         context.started_at = clock.now();
+        context.waits = &waits;
     }
 
     config::ServerConfig config;
@@ -86,6 +88,7 @@ struct Daemon::Parts {
     http::Router router;
     metrics::HttpMetrics http_metrics;
     metrics::PlacementMetrics placement_metrics;
+    api::WaitBudget waits{1024}; // long polls per token
     auth::TokenGuard guard; // on the router only with a tokens file
     std::atomic<bool> ready{false};
     std::unique_ptr<storage::DurableStore> durable;

@@ -25,7 +25,8 @@ struct VmLifecycle::Effects {
     std::vector<std::pair<spdlog::level::level_enum, std::string>> logs;
     std::vector<std::function<void()>> replies;
     std::vector<std::string> touched; // records changed, for the observers
-    bool queue_changed = false;
+    enum class QueueChange { joined_back, joined_front, left };
+    std::vector<std::pair<std::string, QueueChange>> queue_changes; // in order
 
     // Formatted only when the line will be written: this runs under the lifecycle's lock.
     template <typename... Args>
@@ -63,9 +64,14 @@ void VmLifecycle::notify(Effects& effects) {
             }
         }
     }
-    if (effects.queue_changed) {
-        const std::vector<std::string> queue(queue_.begin(), queue_.end());
-        for (auto* observer : observers_) observer->queue_changed(queue);
+    for (const auto& [vm_id, change] : effects.queue_changes) {
+        for (auto* observer : observers_) {
+            if (change == Effects::QueueChange::left) {
+                observer->queue_left(vm_id);
+            } else {
+                observer->queue_joined(vm_id, change == Effects::QueueChange::joined_front);
+            }
+        }
     }
 }
 
@@ -219,20 +225,15 @@ void VmLifecycle::place_or_queue_first(VmRecord& vm, Effects& effects) {
     if (place(vm, effects)) return;
     transition(vm, VmState::pending, "waiting for a node with a free slot", effects);
     queue_.push_front(vm.vm_id);
-    effects.queue_changed = true;
+    effects.queue_changes.emplace_back(vm.vm_id, Effects::QueueChange::joined_front);
 }
 
 void VmLifecycle::drain_queue(Effects& effects) {
     for (auto it = queue_.begin(); it != queue_.end();) {
         VmRecord* vm = find_record(*it);
-        if (vm == nullptr || vm->state != VmState::pending) {
+        if (vm == nullptr || vm->state != VmState::pending || place(*vm, effects)) {
+            effects.queue_changes.emplace_back(*it, Effects::QueueChange::left);
             it = queue_.erase(it);
-            effects.queue_changed = true;
-            continue;
-        }
-        if (place(*vm, effects)) {
-            it = queue_.erase(it);
-            effects.queue_changed = true;
             continue;
         }
         // When a request without constraints finds no node, no later one will either.
@@ -287,9 +288,8 @@ void VmLifecycle::finish(VmRecord& vm, VmState state, std::string message, Effec
         // Gone from its host: whatever was still asked of the agent about it is moot.
         drop_commands(node_state(vm.node_id), vm.host_vm_id, CommandType::delete_vm);
     }
-    if (vm.state == VmState::pending) {
-        std::erase(queue_, vm.vm_id);
-        effects.queue_changed = true;
+    if (vm.state == VmState::pending && std::erase(queue_, vm.vm_id) > 0) {
+        effects.queue_changes.emplace_back(vm.vm_id, Effects::QueueChange::left);
     }
     transition(vm, state, std::move(message), effects);
 }
@@ -395,9 +395,14 @@ RequestResult VmLifecycle::request_vm(const std::string& vm_id, VmSpec spec, boo
         double decision_seconds = 0;
         if (place(vm, effects, &decision_seconds)) {
             result = {RequestOutcome::placed, vm};
+        } else if (wait && queue_.size() >= options_.max_queue_length) {
+            result = {RequestOutcome::queue_full, std::nullopt};
+            effects.log(spdlog::level::warn, "VM request for image {} refused: the queue holds {} requests, its limit",
+                        vm.spec.image_name, queue_.size());
+            vms_.erase(id);
         } else if (wait) {
             queue_.push_back(id);
-            effects.queue_changed = true;
+            effects.queue_changes.emplace_back(id, Effects::QueueChange::joined_back);
             effects.touch(id);
             for (auto* observer : observers_) observer->queued();
             effects.log(spdlog::level::info, "VM {} of image {} queued: no node fits yet ({} waiting)", id,
@@ -524,9 +529,31 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
             continue;
         }
 
-        std::string id = report.vm_id;
-        if (other != nullptr) id = node_id + "." + report.vm_id;
-        while (vms_.contains(id)) id += "_";
+        // A VM nobody asked for lives in a namespace of its own: "<node>:<its name>", a name no
+        // client can ask for (vmIds have no ':'), so that a placement never resolves to a VM a
+        // host made up; and one record per node and name, so that a VM reported on and off
+        // reuses its record instead of piling up new ones.
+        const std::string id = node_id + ":" + report.vm_id;
+        if (const auto retained = vms_.find(id); retained != vms_.end()) {
+            VmRecord& again = retained->second;
+            again.spec.image_name = report.image_name;
+            again.node_id = node_id;
+            transition(again, VmState::unmanaged, "reported by the node again", effects);
+            node.vm_ids.insert(id);
+            continue;
+        }
+        if (node.unmanaged_records >= options_.max_unmanaged_per_node) {
+            if (!node.unmanaged_refused) {
+                effects.log(spdlog::level::warn,
+                            "node {} reports more VMs macvmorx did not ask for than the {} it keeps records of; the "
+                            "others count against its slots, unrecorded",
+                            node_id, options_.max_unmanaged_per_node);
+            }
+            node.unmanaged_refused = true;
+            for (auto* observer : observers_) observer->unmanaged_not_recorded();
+            continue;
+        }
+        ++node.unmanaged_records;
         VmRecord unmanaged;
         unmanaged.vm_id = id;
         unmanaged.host_vm_id = report.vm_id;
@@ -718,13 +745,15 @@ void VmLifecycle::on_node_forgotten(std::string_view node_id_view) {
 // ---------------------------------------------------------------------------------------------
 // Agents
 
-EventOutcome VmLifecycle::record_event(std::string_view vm_id, const VmEvent& event) {
+EventOutcome VmLifecycle::record_event(std::string_view vm_id, const VmEvent& event,
+                                       const std::function<bool(std::string_view node_id)>& may_report) {
     Effects effects;
     EventOutcome outcome = EventOutcome::applied;
     {
         std::lock_guard lock{mutex_};
         VmRecord* vm = find_record(vm_id);
         if (vm == nullptr) return EventOutcome::unknown_vm;
+        if (may_report && !may_report(vm->node_id)) return EventOutcome::not_the_callers;
         if (!vm->node_id.empty()) node_state(vm->node_id).speaks_protocol = true;
         const VmState current = vm->state;
         switch (event.state) {
@@ -811,20 +840,38 @@ bool VmLifecycle::acknowledge(std::string_view node_id_view, std::string_view co
     return true;
 }
 
-void VmLifecycle::wait_for_commands(std::string_view node_id, TimePoint deadline, CommandsReply reply) {
+void VmLifecycle::wait_for_commands(std::string_view node_id, TimePoint deadline, CommandsReply reply,
+                                    std::function<bool()> abandoned) {
     std::vector<Command> commands;
+    std::vector<CommandsReply> answered_now; // gone clients, and the oldest wait past the bound
     {
         std::lock_guard lock{mutex_};
         NodeState& node = node_state(std::string(node_id));
         node.speaks_protocol = true;
         if (node.commands.empty() && !releasing_waiters_ && deadline > clock_.now()) {
-            node.waiters.push_back({deadline, std::move(reply)});
+            for (auto it = node.waiters.begin(); it != node.waiters.end();) {
+                if (!it->gone()) {
+                    ++it;
+                    continue;
+                }
+                answered_now.push_back(std::move(it->reply));
+                it = node.waiters.erase(it);
+            }
+            if (node.waiters.size() >= std::max<std::size_t>(options_.max_waiters_per_node, 1)) {
+                answered_now.push_back(std::move(node.waiters.front().reply));
+                node.waiters.erase(node.waiters.begin());
+            }
+            node.waiters.push_back({deadline, std::move(reply), std::move(abandoned)});
             nodes_with_waiters_.insert(std::string(node_id));
-            return;
+        } else {
+            commands = deliver(node);
+            answered_now.push_back(std::move(reply));
         }
-        commands = deliver(node);
     }
-    reply(std::move(commands));
+    // The new wait answered at once gets the commands; the waits it pushed out get none.
+    for (std::size_t i = 0; i < answered_now.size(); ++i) {
+        answered_now[i](i + 1 == answered_now.size() && !commands.empty() ? std::move(commands) : std::vector<Command>{});
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -876,6 +923,11 @@ void VmLifecycle::sweep() {
                 break;
             case VmState::deleted:
             case VmState::failed:
+                if (!vm.managed) {
+                    if (const auto node = nodes_.find(vm.node_id); node != nodes_.end() && node->second.unmanaged_records > 0) {
+                        --node->second.unmanaged_records;
+                    }
+                }
                 vms_.erase(it); // retention over: notify() reports it removed
                 break;
             default:
@@ -896,7 +948,7 @@ void VmLifecycle::expire_waiters() {
         for (auto it = nodes_with_waiters_.begin(); it != nodes_with_waiters_.end();) {
             auto& waiters = nodes_[*it].waiters;
             for (auto waiter = waiters.begin(); waiter != waiters.end();) {
-                if (waiter->deadline > now) {
+                if (waiter->deadline > now && !waiter->gone()) {
                     ++waiter;
                     continue;
                 }

@@ -32,6 +32,8 @@ void PlacementMetrics::failed(std::string_view cause, bool placed_again) {
 
 void PlacementMetrics::lost() { lost_.fetch_add(1, std::memory_order_relaxed); }
 
+void PlacementMetrics::unmanaged_not_recorded() { unmanaged_not_recorded_.fetch_add(1, std::memory_order_relaxed); }
+
 void PlacementMetrics::write(PrometheusWriter& out) const {
     out.family("macvmorx_vm_failures_total",
                "Placements that failed, by cause, and whether the VM was placed again or failed for good.", "counter");
@@ -43,6 +45,9 @@ void PlacementMetrics::write(PrometheusWriter& out) const {
     }
     out.family("macvmorx_vms_lost_total", "Running VMs whose host went offline.", "counter");
     out.sample("macvmorx_vms_lost_total", {}, lost_.load(std::memory_order_relaxed));
+    out.family("macvmorx_unmanaged_vms_not_recorded_total",
+               "Reports of VMs nobody asked for that found their node at its limit of such records.", "counter");
+    out.sample("macvmorx_unmanaged_vms_not_recorded_total", {}, unmanaged_not_recorded_.load(std::memory_order_relaxed));
     out.family("macvmorx_placements_total",
                "Placement decisions by result: a host caching the image, a host that downloads it, no capacity "
                "(refused), or queued to wait.",

@@ -48,9 +48,10 @@ HeartbeatOutcome Orchestrator::record_heartbeat(fleet::Heartbeat heartbeat) {
     return outcome;
 }
 
-bool Orchestrator::wait_for_commands(std::string_view node_id, Duration wait, lifecycle::CommandsReply reply) {
+bool Orchestrator::wait_for_commands(std::string_view node_id, Duration wait, lifecycle::CommandsReply reply,
+                                     std::function<bool()> abandoned) {
     if (!store_.find(node_id)) return false;
-    lifecycle_.wait_for_commands(node_id, clock_.now() + wait, std::move(reply));
+    lifecycle_.wait_for_commands(node_id, clock_.now() + wait, std::move(reply), std::move(abandoned));
     return true;
 }
 

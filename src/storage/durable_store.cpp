@@ -16,6 +16,7 @@ constexpr const char* schema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vms (vm_id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS queue (position INTEGER PRIMARY KEY, vm_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS queue_by_vm ON queue (vm_id);
 CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, drained INTEGER NOT NULL, labels TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL UNIQUE);
@@ -59,6 +60,11 @@ DurableStore::DurableStore(const std::filesystem::path& directory) : file_{direc
             }
         } else {
             db.exec("INSERT INTO meta (key, value) VALUES ('schema_version', '" + std::to_string(schema_version) + "')");
+        }
+        SQLite::Statement ends{db, "SELECT COALESCE(MIN(position), 0), COALESCE(MAX(position), 0) FROM queue"};
+        if (ends.executeStep()) {
+            queue_front_ = ends.getColumn(0).getInt64();
+            queue_back_ = ends.getColumn(1).getInt64();
         }
     } catch (const SQLite::Exception& error) {
         throw StorageError("cannot use " + file_.string() + ": " + error.what() +
@@ -132,8 +138,14 @@ void DurableStore::vm_removed(const std::string& vm_id) {
     enqueue([&](Batch& batch) { batch.vms[vm_id] = std::nullopt; });
 }
 
-void DurableStore::queue_changed(const std::vector<std::string>& vm_ids) {
-    enqueue([&](Batch& batch) { batch.queue = vm_ids; });
+void DurableStore::queue_joined(const std::string& vm_id, bool at_front) {
+    enqueue([&](Batch& batch) {
+        batch.queue.emplace_back(vm_id, at_front ? Batch::QueueChange::joined_front : Batch::QueueChange::joined_back);
+    });
+}
+
+void DurableStore::queue_left(const std::string& vm_id) {
+    enqueue([&](Batch& batch) { batch.queue.emplace_back(vm_id, Batch::QueueChange::left); });
 }
 
 void DurableStore::node_settings_changed(const fleet::NodeSettings& settings) {
@@ -195,6 +207,8 @@ void DurableStore::write_loop() {
         lock.unlock();
 
         bool ok = true;
+        std::int64_t front = queue_front_;
+        std::int64_t back = queue_back_;
         try {
             std::lock_guard database_lock{database_->mutex};
             auto& db = database_->handle;
@@ -214,12 +228,18 @@ void DurableStore::write_loop() {
                     remove.reset();
                 }
             }
-            if (batch.queue) {
-                db.exec("DELETE FROM queue");
+            if (!batch.queue.empty()) {
                 SQLite::Statement insert{db, "INSERT INTO queue (position, vm_id) VALUES (?, ?)"};
-                for (std::size_t i = 0; i < batch.queue->size(); ++i) {
-                    insert.bind(1, static_cast<std::int64_t>(i));
-                    insert.bind(2, (*batch.queue)[i]);
+                SQLite::Statement leave{db, "DELETE FROM queue WHERE vm_id = ?"};
+                for (const auto& [vm_id, change] : batch.queue) {
+                    if (change == Batch::QueueChange::left) {
+                        leave.bind(1, vm_id);
+                        leave.exec();
+                        leave.reset();
+                        continue;
+                    }
+                    insert.bind(1, change == Batch::QueueChange::joined_front ? --front : ++back);
+                    insert.bind(2, vm_id);
                     insert.exec();
                     insert.reset();
                 }
@@ -259,6 +279,9 @@ void DurableStore::write_loop() {
                 delivery.exec();
             }
             transaction.commit();
+            // Only once committed: a failed batch is written again from the same ends.
+            queue_front_ = front;
+            queue_back_ = back;
         } catch (const std::exception& error) {
             ok = false;
             spdlog::error("cannot write durable records to {}: {}; retrying", file_.string(), error.what());
@@ -277,7 +300,8 @@ void DurableStore::write_loop() {
             // Keep the batch for the next try, under anything newer that arrived meanwhile.
             failing_ = true;
             pending_.vms.merge(batch.vms);
-            if (!pending_.queue) pending_.queue = std::move(batch.queue);
+            batch.queue.insert(batch.queue.end(), pending_.queue.begin(), pending_.queue.end());
+            pending_.queue = std::move(batch.queue);
             pending_.nodes.merge(batch.nodes);
             pending_.jobs.merge(batch.jobs);
             batch.deliveries.insert(batch.deliveries.end(), pending_.deliveries.begin(), pending_.deliveries.end());

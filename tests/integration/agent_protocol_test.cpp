@@ -183,8 +183,10 @@ TEST_F(AgentProtocolTest, VmsAreListedAndFiltered) {
     ASSERT_EQ(all.size(), 2u);
     const auto unmanaged = json::parse(ci.get("/api/vms?state=unmanaged").body);
     ASSERT_EQ(unmanaged.size(), 1u);
-    EXPECT_EQ(unmanaged[0]["vmId"], "handmade");
+    EXPECT_EQ(unmanaged[0]["vmId"], "mac-1:handmade") << "in the node's namespace: no client can ask for it";
+    EXPECT_EQ(unmanaged[0]["hostVmId"], "handmade") << "as the host names it";
     EXPECT_EQ(unmanaged[0]["managed"], false);
+    EXPECT_EQ(ci.get("/api/vms/mac-1:handmade").status, 200);
     EXPECT_EQ(json::parse(ci.get("/api/vms?imageName=macos-sonoma&nodeId=mac-1").body).size(), 1u);
     EXPECT_EQ(json::parse(ci.get("/api/vms?nodeId=mac-2").body), json::array());
 }

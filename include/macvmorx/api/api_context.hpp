@@ -24,6 +24,8 @@ class DurableStore;
 
 namespace macvmorx::api {
 
+class WaitBudget;
+
 // What handlers work on. Owned by the daemon (or a test); handlers only borrow it. The optional
 // parts are absent in tests that do not need them.
 struct ApiContext {
@@ -40,6 +42,8 @@ struct ApiContext {
     // deliveries are signed with.
     actions::WorkflowJobs* workflow_jobs = nullptr;
     const std::string* webhook_secret = nullptr;
+    // Long polls per token; null: unbounded (tests of single handlers).
+    WaitBudget* waits = nullptr;
 };
 
 } // namespace macvmorx::api

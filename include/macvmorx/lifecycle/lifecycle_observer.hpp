@@ -17,8 +17,11 @@ public:
 
     virtual void vm_changed(const VmRecord& /*vm*/) {}
     virtual void vm_removed(const std::string& /*vm_id*/) {}
-    // The placement queue, in order, after it changed.
-    virtual void queue_changed(const std::vector<std::string>& /*vm_ids*/) {}
+    // The placement queue changed by one request: it joined at the front (a retry, placed before
+    // newer requests) or the back, or it left (placed, deleted, timed out). One call per change,
+    // never the whole queue: a queue of thousands costs nothing more per change than one of ten.
+    virtual void queue_joined(const std::string& /*vm_id*/, bool /*at_front*/) {}
+    virtual void queue_left(const std::string& /*vm_id*/) {}
 
     // A request was placed at once (or a queued/retried VM placed); how long the decision took.
     virtual void placed(bool /*image_cached*/, double /*decision_seconds*/) {}
@@ -32,6 +35,8 @@ public:
     virtual void failed(std::string_view /*cause*/, bool /*placed_again*/) {}
     // A running VM's host went offline.
     virtual void lost() {}
+    // A node reported a VM nobody asked for beyond the records it may make the daemon keep.
+    virtual void unmanaged_not_recorded() {}
 };
 
 } // namespace macvmorx::lifecycle

@@ -40,6 +40,14 @@ struct LifecycleOptions {
     int max_attempts = 3;
     // Deleted and failed records stay visible this long.
     Duration retention = std::chrono::hours{1};
+    // Records of VMs a node reports that nobody asked for, retained ones included: a host cannot
+    // make the daemon keep more (docs/security.md).
+    std::size_t max_unmanaged_per_node = 64;
+    // Long polls waiting at once per node.
+    std::size_t max_waiters_per_node = 4;
+    // Requests waiting for a node at most; a request beyond is refused (503), not queued, so that
+    // a client in a loop cannot grow the queue, and each change of it, without bound.
+    std::size_t max_queue_length = 10'000;
 };
 
 enum class RequestOutcome {
@@ -48,6 +56,7 @@ enum class RequestOutcome {
     existing,    // the client's vmId names an existing record: nothing new was made
     no_capacity, // nothing fits and the client did not ask to wait: no record was made
     conflict,    // the client's vmId names a record of another image
+    queue_full,  // nothing fits and the queue is at its length limit: no record was made
 };
 
 struct RequestResult {
@@ -62,7 +71,7 @@ struct VmEvent {
     std::optional<double> progress;
 };
 
-enum class EventOutcome { applied, unknown_vm, not_allowed };
+enum class EventOutcome { applied, unknown_vm, not_allowed, not_the_callers };
 
 using CommandsReply = std::function<void(std::vector<Command>)>;
 
@@ -113,11 +122,18 @@ public:
     void on_node_forgotten(std::string_view node_id);
 
     // Agents.
-    EventOutcome record_event(std::string_view vm_id, const VmEvent& event);
+    // `may_report(node_id)` says whether the caller speaks for the VM's node: asked under the
+    // lock that applies the event, so that the VM cannot move to another node in between.
+    EventOutcome record_event(std::string_view vm_id, const VmEvent& event,
+                              const std::function<bool(std::string_view node_id)>& may_report = {});
     // Removes a command the agent has carried out; false if the node has no such command.
     bool acknowledge(std::string_view node_id, std::string_view command_id);
     // Calls `reply` with the node's commands as soon as it has any, or with none at `deadline`.
-    void wait_for_commands(std::string_view node_id, TimePoint deadline, CommandsReply reply);
+    // A node has at most max_waiters_per_node waits (one per agent, and some slack): a new one
+    // beyond answers the oldest at once. Waits whose `abandoned()` says the client is gone are
+    // dropped as soon as they are seen (a new wait, the periodic expiry).
+    void wait_for_commands(std::string_view node_id, TimePoint deadline, CommandsReply reply,
+                           std::function<bool()> abandoned = {});
 
     // Periodic work: deadlines, retries, the queue timeout, retention.
     void sweep();
@@ -131,6 +147,8 @@ private:
     struct Waiter {
         TimePoint deadline;
         CommandsReply reply;
+        std::function<bool()> abandoned; // empty: never
+        bool gone() const { return abandoned && abandoned(); }
     };
     struct NodeState {
         std::atomic<std::uint64_t> revision{0}; // also advanced by quiet heartbeats, under the shared lock
@@ -141,6 +159,8 @@ private:
         std::set<std::string> vm_ids;             // records placed on or reported by this node, not final
         std::vector<std::string> reported_vm_ids; // host VM names in its latest heartbeat
         std::string agent_instance;               // of the latest heartbeat that named one
+        std::size_t unmanaged_records = 0;        // records of VMs nobody asked for, retained ones too
+        bool unmanaged_refused = false;           // it reported more than it may: said once
     };
 
     NodeState& node_state(const std::string& node_id);

@@ -70,15 +70,18 @@ public:
 
     // Agents.
     HeartbeatOutcome record_heartbeat(fleet::Heartbeat heartbeat);
-    lifecycle::EventOutcome record_vm_event(std::string_view vm_id, const lifecycle::VmEvent& event) {
-        return lifecycle_.record_event(vm_id, event);
+    lifecycle::EventOutcome record_vm_event(std::string_view vm_id, const lifecycle::VmEvent& event,
+                                            const std::function<bool(std::string_view)>& may_report = {}) {
+        return lifecycle_.record_event(vm_id, event, may_report);
     }
     bool acknowledge_command(std::string_view node_id, std::string_view command_id) {
         return lifecycle_.acknowledge(node_id, command_id);
     }
     // Replies with the node's commands as soon as there are any, or none after `wait`.
     // Returns false (and never replies) for a node that has not sent a heartbeat.
-    bool wait_for_commands(std::string_view node_id, Duration wait, lifecycle::CommandsReply reply);
+    // `abandoned()` says when the waiting client has gone (VmLifecycle::wait_for_commands).
+    bool wait_for_commands(std::string_view node_id, Duration wait, lifecycle::CommandsReply reply,
+                           std::function<bool()> abandoned = {});
 
     // Nodes.
     std::vector<fleet::NodeSnapshot> nodes() const { return store_.list(); }

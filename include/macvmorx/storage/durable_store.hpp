@@ -61,7 +61,8 @@ public:
 
     void vm_changed(const lifecycle::VmRecord& vm) override;
     void vm_removed(const std::string& vm_id) override;
-    void queue_changed(const std::vector<std::string>& vm_ids) override;
+    void queue_joined(const std::string& vm_id, bool at_front) override;
+    void queue_left(const std::string& vm_id) override;
     void node_settings_changed(const fleet::NodeSettings& settings) override;
     void node_settings_removed(const std::string& node_id) override;
     void job_changed(const actions::JobRecord& job) override;
@@ -83,11 +84,13 @@ private:
     struct Database;
     struct Batch {
         std::map<std::string, std::optional<lifecycle::VmRecord>> vms; // the latest copy, or removed
-        std::optional<std::vector<std::string>> queue;
+        // The queue's changes, in order: a row added at the front or the back, or one removed.
+        enum class QueueChange { joined_back, joined_front, left };
+        std::vector<std::pair<std::string, QueueChange>> queue;
         std::map<std::string, std::optional<fleet::NodeSettings>> nodes;
         std::map<std::int64_t, std::optional<actions::JobRecord>> jobs;
         std::vector<std::pair<std::string, bool>> deliveries; // remembered (true) or forgotten, in order
-        bool empty() const { return vms.empty() && !queue && nodes.empty() && jobs.empty() && deliveries.empty(); }
+        bool empty() const { return vms.empty() && queue.empty() && nodes.empty() && jobs.empty() && deliveries.empty(); }
     };
 
     void write_loop();
@@ -95,6 +98,10 @@ private:
 
     std::filesystem::path file_;
     std::unique_ptr<Database> database_;
+    // The queue's first and last positions on disk (the writer thread's): a request joins before
+    // the first or after the last, so that no other row moves.
+    std::int64_t queue_front_ = 0;
+    std::int64_t queue_back_ = 0;
 
     mutable std::mutex mutex_; // guards everything below
     std::condition_variable wake_;

@@ -224,14 +224,57 @@ TEST_F(LifecycleTest, DeletingIsIdempotent) {
 
 TEST_F(LifecycleTest, AVmNobodyAskedForIsUnmanagedAndNeverDeletedBySurprise) {
     EXPECT_TRUE(beat("mac-1", {{"handmade", "ventura"}}).empty());
-    const auto vm = orchestrator->vm("handmade");
+    // Its record lives in the node's own namespace, "<node>:<name>", which no client vmId can name.
+    EXPECT_FALSE(orchestrator->vm("handmade"));
+    const auto vm = orchestrator->vm("mac-1:handmade");
     ASSERT_TRUE(vm);
     EXPECT_EQ(vm->state, VmState::unmanaged);
     EXPECT_FALSE(vm->managed);
     EXPECT_EQ(vm->node_id, "mac-1");
+    EXPECT_EQ(vm->host_vm_id, "handmade");
     EXPECT_TRUE(beat("mac-1", {{"handmade", "ventura"}}).empty());
     beat("mac-1");
-    EXPECT_EQ(state("handmade"), VmState::deleted);
+    EXPECT_EQ(state("mac-1:handmade"), VmState::deleted);
+}
+
+TEST_F(LifecycleTest, AVmReportedOnAndOffKeepsOneRecordWhoseIdNeverGrows) {
+    for (int round = 0; round < 50; ++round) {
+        beat("mac-1", {{"flapping", "ventura"}, {"steady", "ventura"}});
+        beat("mac-1", {{"steady", "ventura"}});
+    }
+    const auto unmanaged = orchestrator->vms({});
+    EXPECT_EQ(unmanaged.size(), 2u) << "the retained record is reused, not replaced by a longer id";
+    EXPECT_EQ(state("mac-1:flapping"), VmState::deleted);
+    EXPECT_EQ(state("mac-1:steady"), VmState::unmanaged);
+    beat("mac-1", {{"flapping", "ventura"}, {"steady", "ventura"}});
+    EXPECT_EQ(state("mac-1:flapping"), VmState::unmanaged) << "the same record, reported again";
+}
+
+TEST_F(LifecycleTest, ANodeKeepsAtMostItsShareOfUnmanagedRecords) {
+    std::vector<HostVm> many;
+    for (int i = 0; i < 100; ++i) many.push_back({"ghost-" + std::to_string(i), "ventura"});
+    beat("mac-1", many);
+    EXPECT_EQ(orchestrator->vms({}).size(), LifecycleOptions{}.max_unmanaged_per_node);
+    // New names beyond the cap make no records either, on any later heartbeat.
+    many.clear();
+    for (int i = 100; i < 200; ++i) many.push_back({"ghost-" + std::to_string(i), "ventura"});
+    beat("mac-1", many);
+    EXPECT_EQ(orchestrator->vms({}).size(), LifecycleOptions{}.max_unmanaged_per_node);
+    // Another node has its own share.
+    beat("mac-2", {{"handmade", "ventura"}});
+    EXPECT_TRUE(orchestrator->vm("mac-2:handmade"));
+}
+
+TEST_F(LifecycleTest, AClientsVmIdIsNeverAVmAHostReported) {
+    // A host reports a VM under the id a CI client is about to ask for: the client's request is
+    // a placement of its own, not the host's VM.
+    beat("mac-1", {{"job-42", "ventura"}}, {}, 1);
+    beat("mac-2", {}, {}, 1);
+    const auto result = request("sonoma", "job-42");
+    EXPECT_EQ(result.outcome, RequestOutcome::placed);
+    ASSERT_TRUE(result.record);
+    EXPECT_TRUE(result.record->managed);
+    EXPECT_EQ(result.record->spec.image_name, "sonoma");
 }
 
 TEST_F(LifecycleTest, ARunningVmThatDisappearsHasEndedOnItsOwn) {

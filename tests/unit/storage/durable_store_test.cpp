@@ -63,7 +63,8 @@ TEST_F(DurableStoreTest, WhatIsWrittenComesBackWholeAfterAReopen) {
         second.spec.cpu.reset();
         second.progress.reset();
         store.vm_changed(second);
-        store.queue_changed({"vm-2", "vm-1"});
+        store.queue_joined("vm-1", false);
+        store.queue_joined("vm-2", true);
         store.node_settings_changed({"mac-1", true, {{"pool", "ios"}}});
         ASSERT_TRUE(store.flush());
     }
