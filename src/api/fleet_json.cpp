@@ -77,9 +77,23 @@ void write_heartbeat(JsonWriter& json, const fleet::Heartbeat& heartbeat) {
 
 void check_node_id(std::string_view node_id, const std::string& field) { check_string(node_id, node_id_rule, field); }
 
+namespace {
+
+// What one host may make the daemon keep, whichever parser read its report.
+fleet::Heartbeat within_budget(fleet::Heartbeat heartbeat) {
+    if (const auto bytes = heartbeat.text_bytes(); bytes > max_heartbeat_text_bytes) {
+        throw http::Unprocessable("the report holds " + std::to_string(bytes) + " bytes of text; a host may keep at most " +
+                                      std::to_string(max_heartbeat_text_bytes) + " (names of VMs, images and labels)",
+                                  "heartbeat");
+    }
+    return heartbeat;
+}
+
+} // namespace
+
 fleet::Heartbeat parse_heartbeat(std::string_view body) {
-    if (auto heartbeat = parse_heartbeat_fast(body)) return std::move(*heartbeat);
-    return parse_heartbeat_checked(body);
+    if (auto heartbeat = parse_heartbeat_fast(body)) return within_budget(std::move(*heartbeat));
+    return within_budget(parse_heartbeat_checked(body));
 }
 
 fleet::Heartbeat parse_heartbeat_checked(std::string_view body) {

@@ -17,6 +17,9 @@ namespace macvmorx::api {
 // Limits on one heartbeat, beyond which it is refused with 422.
 inline constexpr std::size_t max_vms_per_heartbeat = 64;
 inline constexpr std::size_t max_cached_images = 256;
+// The text one host's report may make the daemon keep (Heartbeat::text_bytes): a real Mac sends
+// about 1 KiB; past this a heartbeat is refused (422), whatever its fields' own limits allow.
+inline constexpr std::size_t max_heartbeat_text_bytes = 16 * 1024;
 
 // Capacity figures shown with a node.
 struct NodeCapacity {

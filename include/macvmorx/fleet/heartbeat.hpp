@@ -40,6 +40,10 @@ struct Heartbeat {
     // forgot the VMs it was making but does not list (docs/agent-protocol.md).
     std::string agent_instance;
 
+    // The bytes of text the daemon keeps for this report: what one host can make it hold, and
+    // what the per-host budget bounds (docs/security.md).
+    std::size_t text_bytes() const;
+
     // The number of VMs that occupy the host's slots. Agents report both a count and a
     // list; trusting the larger one never over-books a host.
     int running_vms() const { return std::max(vm_count, static_cast<int>(vms.size())); }
