@@ -320,14 +320,27 @@ void TartBackend::guest_ended(const std::string& vm_name, const ProcessResult& r
     const auto it = running_.find(vm_name);
     if (it == running_.end()) return;
     it->second.guest = 0;
-    it->second.guest_at_work = false;
-    if (it->second.deleting || result.killed) return;
-    spdlog::info("VM {}: {}", vm_name, result.describe("the guest's command"));
-    if (result.ok()) return ended(vm_name, Outcome::success()); // the runner did its one job
-    if (result.exit_code == ssh_connection_failed) {
-        return ended(vm_name, Outcome::failure("lost the SSH connection to the guest while its command ran: " +
-                                               last_line_of(result.output)));
+    if (it->second.deleting || result.killed) {
+        it->second.guest_at_work = false;
+        return;
     }
+    spdlog::info("VM {}: {}", vm_name, result.describe("the guest's command"));
+    if (result.exit_code == ssh_connection_failed) {
+        // The guest went away under its runner: `tart run`'s end, a moment later, says whether
+        // it crashed or shut down. Only if the VM goes on is the lost connection the news.
+        auto wait = std::make_shared<boost::asio::steady_timer>(ioc_, std::chrono::seconds{3});
+        wait->async_wait([this, wait, vm_name, said = last_line_of(result.output),
+                          alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+            if (ec || !alive.lock()) return;
+            const auto vm = running_.find(vm_name);
+            if (vm == running_.end()) return;
+            vm->second.guest_at_work = false;
+            ended(vm_name, Outcome::failure("lost the SSH connection to the guest while its command ran: " + said));
+        });
+        return;
+    }
+    it->second.guest_at_work = false;
+    if (result.ok()) return ended(vm_name, Outcome::success()); // the runner did its one job
     ended(vm_name, Outcome::failure(result.describe("the command in the guest")));
 }
 
