@@ -38,6 +38,7 @@ orchestrator::OrchestratorOptions orchestrator_options(const config::ServerConfi
     options.lifecycle.queue_timeout = config.queue_timeout;
     options.lifecycle.retention = config.vm_retention;
     options.lifecycle.max_attempts = config.max_attempts;
+    options.lifecycle.max_queue_length = config.max_queue_length;
     return options;
 }
 
@@ -237,6 +238,8 @@ void Daemon::stop() {
 }
 
 std::uint16_t Daemon::port() const { return parts_->server.port(); }
+
+std::size_t Daemon::open_connections() const { return parts_->server.open_connections(); }
 
 const config::ServerConfig& Daemon::config() const { return parts_->config; }
 

@@ -143,6 +143,11 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
         ->envname("MACVMORX_QUEUE_TIMEOUT")
         ->check(positive_duration_check)
         ->capture_default_str();
+    server.add_option("--max-queue-length", config.max_queue_length,
+                      "Requests waiting for a node at most; more are refused with 503 and Retry-After")
+        ->envname("MACVMORX_MAX_QUEUE_LENGTH")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+        ->capture_default_str();
     server.add_option("--vm-retention", text.vm_retention, "How long deleted and failed VM records stay visible")
         ->envname("MACVMORX_VM_RETENTION")
         ->check(positive_duration_check)

@@ -46,9 +46,5 @@ std::optional<std::uint64_t> ClientErrorThrottle::admit() {
     return unlogged;
 }
 
-ClientErrorThrottle& client_error_throttle() {
-    static ClientErrorThrottle throttle{20, 100};
-    return throttle;
-}
 
 } // namespace macvmorx::http

@@ -37,7 +37,5 @@ private:
     std::uint64_t suppressed_ = 0;
 };
 
-// The daemon's one throttle for client-error lines: 20 a second, 100 at once.
-ClientErrorThrottle& client_error_throttle();
 
 } // namespace macvmorx::http

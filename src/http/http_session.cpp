@@ -282,7 +282,7 @@ void HttpSession<Stream>::on_read_error(beast::error_code ec) {
                                         std::to_string(limits_.max_header_bytes) + " bytes");
     }
     if (is_quiet_end(ec) || ec == net::ssl::error::stream_truncated) {
-        if (busy_ && ec == beast::error::timeout && client_error_throttle().admit()) {
+        if (busy_ && ec == beast::error::timeout && router_.client_errors().admit()) {
             spdlog::warn("client {} took too long to send its request body; connection closed", remote_address_);
         }
         return close();
@@ -378,7 +378,7 @@ void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t) {
 
 template <class Stream>
 void HttpSession<Stream>::send_error_and_close(int status, std::string error, std::string detail) {
-    if (const auto unlogged = client_error_throttle().admit()) {
+    if (const auto unlogged = router_.client_errors().admit()) {
         spdlog::warn("request from {} refused with {}: {}{}", remote_address_, status, loggable(detail),
                      *unlogged > 0 ? " (" + std::to_string(*unlogged) + " client errors before this one not logged)" : "");
     }

@@ -81,11 +81,12 @@ struct OptionsAnswer {
 };
 
 // Logged once per error; what the client sent is escaped, and client errors are throttled.
-void log_error_response(const Request& request, const Response& response, std::string_view message) {
+void log_error_response(ClientErrorThrottle& throttle, const Request& request, const Response& response,
+                        std::string_view message) {
     const bool server_error = response.status >= 500 && response.status != 503;
     std::string unlogged;
     if (response.status < 500) {
-        const auto admitted = client_error_throttle().admit();
+        const auto admitted = throttle.admit();
         if (!admitted) return;
         if (*admitted > 0) unlogged = " (" + std::to_string(*admitted) + " client errors before this one not logged)";
     }
@@ -107,6 +108,10 @@ std::string_view to_string(Access access) {
     }
     return "administer";
 }
+
+// A client error line a second on average... 20, and 100 at once: a loop of bad requests shows,
+// but cannot flood the log.
+Router::Router() : client_errors_{std::make_shared<ClientErrorThrottle>(20, 100)} {}
 
 void Router::add(Route route) {
     CompiledRoute compiled;
@@ -144,8 +149,8 @@ void log_access(const Request& request, int status, double seconds) {
 class FinishingReply final : public Reply {
 public:
     FinishingReply(std::shared_ptr<Reply> inner, const Request& request, std::size_t route, RequestObserver* observer,
-                   Clock::time_point start, bool log_errors)
-        : inner_{std::move(inner)}, route_{route}, observer_{observer}, start_{start}, log_errors_{log_errors} {
+                   Clock::time_point start, ClientErrorThrottle& client_errors)
+        : inner_{std::move(inner)}, route_{route}, observer_{observer}, start_{start}, client_errors_{client_errors} {
         context_.method = request.method;
         context_.other_method = request.other_method;
         context_.target = request.target;
@@ -157,7 +162,7 @@ public:
         const double seconds = seconds_since(start_);
         if (observer_ != nullptr) observer_->on_answer(route_, context_.method, response.status, seconds);
         log_access(context_, response.status, seconds);
-        if (log_errors_ && response.status >= 400) log_error_response(context_, response, response.body);
+        if (response.status >= 400) log_error_response(client_errors_, context_, response, response.body);
         inner_->send(std::move(response));
     }
     bool abandoned() const override { return inner_->abandoned(); }
@@ -168,7 +173,7 @@ private:
     std::size_t route_;
     RequestObserver* observer_;
     Clock::time_point start_;
-    bool log_errors_;
+    ClientErrorThrottle& client_errors_;
 };
 
 // A synchronous answer, finished in place (no allocation on the hot path).
@@ -299,7 +304,7 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
         } else {
             // A copy of `reply`: if the handler throws, the error below still has it.
             std::get<AsyncHandler>(route.handler)(
-                request, std::make_shared<FinishingReply>(reply, request, route_index, observer_, start, true));
+                request, std::make_shared<FinishingReply>(reply, request, route_index, observer_, start, *client_errors_));
             return;
         }
     } catch (const OptionsAnswer& options) {
@@ -309,10 +314,10 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
         response.set_header("Allow", options.allow);
     } catch (const HttpError& error) {
         response = error_response(error);
-        log_error_response(request, response, error.what());
+        log_error_response(*client_errors_, request, response, error.what());
     } catch (const std::exception& error) {
         response = error_response(HttpError(500, "internal error", "the server could not answer this request"));
-        log_error_response(request, response, error.what());
+        log_error_response(*client_errors_, request, response, error.what());
     }
     finish_now(response, request, route_index, observer_, start);
     reply->send(std::move(response));

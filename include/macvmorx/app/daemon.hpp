@@ -35,6 +35,8 @@ public:
     void stop();
 
     std::uint16_t port() const;
+    // Client connections open now (each takes one of --max-connections).
+    std::size_t open_connections() const;
     const config::ServerConfig& config() const;
     orchestrator::Orchestrator& orchestrator();
 

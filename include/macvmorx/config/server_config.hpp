@@ -22,6 +22,7 @@ struct ServerConfig {
     Duration queue_timeout = std::chrono::hours{1};
     Duration vm_retention = std::chrono::hours{1};
     int max_attempts = 3;
+    std::size_t max_queue_length = 10'000; // requests waiting for a node; more are refused (503)
     unsigned threads = 1;
     int max_vms_per_node = 2;
     LogConfig log;

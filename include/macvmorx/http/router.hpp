@@ -81,8 +81,12 @@ struct Route {
 //
 // Threading: build the table before serving; `dispatch` and `handle` are const and safe from
 // many threads.
+class ClientErrorThrottle;
+
 class Router {
 public:
+    Router();
+
     void add(Route route);
 
     // Routes a request; the answer goes to `reply`, now or (asynchronous routes) later.
@@ -100,6 +104,8 @@ public:
     void set_access_guard(const AccessGuard* guard) { guard_ = guard; }
     // The transport tells the router of requests it refused itself.
     void refused(std::string_view target, int status) const;
+    // How many client errors (4xx) this router and its transport log: a throttle per daemon.
+    ClientErrorThrottle& client_errors() const { return *client_errors_; }
 
 private:
     // The route for the request, with path and query decoded; throws HttpError.
@@ -114,6 +120,7 @@ private:
     std::vector<CompiledRoute> compiled_;
     RequestObserver* observer_ = nullptr;
     const AccessGuard* guard_ = nullptr;
+    std::shared_ptr<ClientErrorThrottle> client_errors_;
 };
 
 } // namespace macvmorx::http
