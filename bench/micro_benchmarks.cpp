@@ -13,6 +13,7 @@
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
+#include "macvmorx/storage/durable_store.hpp"
 #include "macvmorx/web/web_assets.hpp"
 
 #include <benchmark/benchmark.h>
@@ -23,6 +24,9 @@
 #endif
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <algorithm>
 #include <cstdint>
@@ -399,6 +403,29 @@ void BM_HeapPerNode(benchmark::State& state) {
 }
 // {nodes, max VMs per node}: 0 is an idle fleet, 2 the mix of 0-2 VMs the load generator sends.
 BENCHMARK(BM_HeapPerNode)->Args({10'000, 0})->Args({10'000, 2})->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// One change of the placement queue made durable (a request joins, another leaves, committed)
+// with `range(0)` requests already waiting: the cost of a change must not grow with the queue
+// (issue 18: it used to rewrite every queued row).
+static void BM_DurableQueueChange(benchmark::State& state) {
+    const auto directory = std::filesystem::temp_directory_path() / ("macvmorx-bench-queue-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(directory);
+    {
+        storage::DurableStore store{directory};
+        const auto waiting = static_cast<int>(state.range(0));
+        for (int i = 0; i < waiting; ++i) store.queue_joined("vm-" + std::to_string(i), false);
+        if (!store.flush()) throw std::runtime_error("cannot write the queue");
+        int next = waiting;
+        for (auto _ : state) {
+            store.queue_joined("vm-" + std::to_string(next), false);
+            store.queue_left("vm-" + std::to_string(next - waiting));
+            ++next;
+            if (!store.flush()) throw std::runtime_error("cannot write the queue");
+        }
+    }
+    std::filesystem::remove_all(directory);
+}
+BENCHMARK(BM_DurableQueueChange)->Arg(100)->Arg(10'000)->Unit(benchmark::kMicrosecond);
 
 } // namespace
 

@@ -775,13 +775,13 @@ TEST_F(TartAgent, AnImageThatTartListsUnderItsTagAndItsDigestIsOneImageUnderTheP
     ASSERT_TRUE(vm_is(client, "job-t", "deleted"));
 
     // A restarted agent lists the tag and the digest again: still one image, still the pool's name.
+    const std::string first_instance = get(client, "/api/nodes/mac-tart")["agentInstance"];
     agent->signal(SIGTERM);
     ASSERT_TRUE(agent->wait_for_exit(10s).has_value());
     start_agent(daemon.port(), {"--max-cached-images", "1"});
-    ASSERT_TRUE(eventually([&] {
-        return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({untagged}) &&
-               get(client, "/api/nodes/mac-tart")["agentInstance"] != "";
-    })) << get(client, "/api/nodes/mac-tart").dump() << agent->output();
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["agentInstance"] != first_instance; }))
+        << agent->output();
+    EXPECT_EQ(get(client, "/api/nodes/mac-tart")["cachedImages"], json({untagged})) << agent->output();
 
     // With room for one image, another one takes its place: one `tart delete` of the tag takes the
     // tag and its digest (VMStorageOCI.swift's gc), and the pull of the first is not repeated.
@@ -845,6 +845,8 @@ TEST_F(TartAgent, WarningsOnStandardErrorDoNotHideTheHostsClones) {
     ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
     ASSERT_EQ(place(client, "job-w", "ghcr.io/acme/sonoma:1"), 200);
     ASSERT_TRUE(vm_is(client, "job-w", "running")) << agent->output();
+    ASSERT_TRUE(eventually([&] { return !get(client, "/api/nodes/mac-tart")["vms"].empty(); }));
+    const std::string first_instance = get(client, "/api/nodes/mac-tart")["agentInstance"];
     kill_agent();
 
     // Root.swift: a failed cleanup of tart's temporary folder is said on stderr before `list`'s JSON.
@@ -852,7 +854,7 @@ TEST_F(TartAgent, WarningsOnStandardErrorDoNotHideTheHostsClones) {
     start_agent(daemon.port());
     ASSERT_TRUE(eventually([&] {
         const auto node = get(client, "/api/nodes/mac-tart");
-        return node["vms"].size() == 1 && node["vms"][0]["vmId"] == "job-w" &&
+        return node["agentInstance"] != first_instance && node["vms"].size() == 1 && node["vms"][0]["vmId"] == "job-w" &&
                node["cachedImages"] == json({"ghcr.io/acme/sonoma:1"});
     }, 10s)) << client.get("/api/nodes/mac-tart").body << agent->output();
     EXPECT_EQ(get(client, "/api/vms/job-w")["state"], "running") << "taken over, not lost";

@@ -341,7 +341,7 @@ class Dashboard {
     const empty = snapshot.nodes.length === 0;
     const items = [];
     for (const node of sortNodes(snapshot.nodes)) {
-      const vms = nodeVms(node, index.recordsById, index.placedByNode);
+      const vms = nodeVms(node, index.recordsByHost, index.placedByNode);
       if (nodeMatches(node, vms, view)) items.push({ node, vms });
     }
     setHidden($("#empty-fleet"), !empty);

@@ -30,14 +30,18 @@ export function sortVms(vms) {
   });
 }
 
-// The VMs of a node as its card lists them: those its heartbeat reports (with the state of
-// their record), then those placed there that it does not report yet.
-export function nodeVms(node, recordsById, placedByNode) {
+// A VM as its host names it: the record's hostVmId (a VM the host made itself is recorded as
+// "<node>:<name>"), else its vmId.
+const hostKey = (nodeId, name) => `${nodeId}\u0000${name}`;
+
+// The VMs of a node as its card lists them: those its heartbeat reports, under the host's names
+// (with the state of their record), then those placed there that it does not report yet.
+export function nodeVms(node, recordsByHost, placedByNode) {
   const rows = [];
   const reported = new Set();
   for (const vm of node.vms ?? []) {
-    reported.add(vm.vmId);
-    const record = recordsById.get(vm.vmId);
+    const record = recordsByHost.get(hostKey(node.nodeId, vm.vmId));
+    reported.add(record?.vmId ?? vm.vmId);
     rows.push({
       vmId: vm.vmId,
       imageName: vm.imageName ?? record?.imageName ?? "",
@@ -70,9 +74,11 @@ export function nodeVms(node, recordsById, placedByNode) {
 // Indexes of one snapshot that the views share.
 export function indexSnapshot(snapshot) {
   const recordsById = new Map();
+  const recordsByHost = new Map();
   const placedByNode = new Map();
   for (const record of snapshot.vms) {
     recordsById.set(record.vmId, record);
+    if (record.nodeId) recordsByHost.set(hostKey(record.nodeId, record.hostVmId ?? record.vmId), record);
     if (record.nodeId && PLACED_STATES.has(record.state)) {
       let list = placedByNode.get(record.nodeId);
       if (!list) placedByNode.set(record.nodeId, (list = []));
@@ -93,6 +99,7 @@ export function indexSnapshot(snapshot) {
   }
   return {
     recordsById,
+    recordsByHost,
     placedByNode,
     nodesById,
     images: [...images].sort(),
