@@ -321,3 +321,21 @@ TEST(HostileHost, AHeartbeatThatWouldMakeTheDaemonKeepTooMuchIsRefused) {
     heavy["cachedImages"] = json::array({"ghcr.io/acme/sonoma:1", "ghcr.io/acme/sequoia:1"});
     EXPECT_EQ(client.request(Method::post, "/api/heartbeat", heavy.dump(), json_type).status, 200);
 }
+
+// The per-token bound leaves an honest agent's long poll alone.
+TEST_F(WithTokens, AnAgentsLongPollWithItsTokenWaitsAndIsAnswered) {
+    auto client = daemon->client();
+    ASSERT_EQ(beat(client, heartbeat_of("mac-a"), {bearer(mac_a_token)}), 200);
+    // The daemon's clock is the test's: the wait ends when the test moves it past the second.
+    std::atomic<bool> answered{false};
+    std::thread later{[&] {
+        std::this_thread::sleep_for(300ms);
+        EXPECT_FALSE(answered) << "it waited";
+        daemon->clock().advance(2s);
+    }};
+    const auto answer = client.request(Method::get, "/api/nodes/mac-a/commands?wait=1s", {}, {bearer(mac_a_token)});
+    answered = true;
+    later.join();
+    EXPECT_EQ(answer.status, 200) << answer.body;
+    EXPECT_EQ(json::parse(answer.body)["commands"], json::array());
+}

@@ -265,6 +265,22 @@ TEST_F(LifecycleTest, ANodeKeepsAtMostItsShareOfUnmanagedRecords) {
     EXPECT_TRUE(orchestrator->vm("mac-2:handmade"));
 }
 
+TEST_F(LifecycleTest, WhoMayReportIsAskedOfTheVmsNodeWhenTheEventIsApplied) {
+    beat("mac-1", {}, {}, 1);
+    beat("mac-2", {}, {}, 50);
+    const auto vm_id = placed();
+    ASSERT_EQ(orchestrator->vm(vm_id)->node_id, "mac-1");
+    std::vector<std::string> asked;
+    const auto only_mac_2 = [&asked](std::string_view node_id) {
+        asked.emplace_back(node_id);
+        return node_id == "mac-2";
+    };
+    EXPECT_EQ(orchestrator->record_vm_event(vm_id, {VmState::failed, "not yours", {}}, only_mac_2),
+              macvmorx::lifecycle::EventOutcome::not_the_callers);
+    EXPECT_EQ(asked, std::vector<std::string>{"mac-1"}) << "the node the VM is on now";
+    EXPECT_EQ(state(vm_id), VmState::assigned) << "nothing changed";
+}
+
 TEST_F(LifecycleTest, AClientsVmIdIsNeverAVmAHostReported) {
     // A host reports a VM under the id a CI client is about to ask for: the client's request is
     // a placement of its own, not the host's VM.
