@@ -44,7 +44,9 @@ public:
     std::optional<std::int64_t> integer(const toml::table& table, std::string_view key) const {
         const auto* node = table.get(key);
         if (node == nullptr) return std::nullopt;
-        const auto value = node->value<std::int64_t>();
+        // An integer node only: toml++ would cast a float such as 1e300 to an integer (undefined
+        // behaviour, found by the actions_config fuzz target).
+        const auto value = node->value_exact<std::int64_t>();
         if (!value) fail(key, "must be a whole number");
         return value;
     }

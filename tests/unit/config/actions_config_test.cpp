@@ -110,6 +110,11 @@ TEST(ActionsConfig, MistakesNameTheFileTheSettingAndTheProblem) {
     EXPECT_NE(error_of(twice + "warm = 4294967301\n").find("pools[0].warm"), std::string::npos);
     EXPECT_NE(error_of(twice + "cpu = 0\n").find("pools[0].cpu"), std::string::npos);
     EXPECT_NE(error_of(twice + "cpu = 4294967300\n").find("pools[0].cpu"), std::string::npos);
+    // A float is no whole number, however large (the actions_config fuzz target's finding).
+    EXPECT_NE(error_of("[github]\ninstallation_id = 78E0123\n").find("github.installation_id: must be a whole number"),
+              std::string::npos)
+        << error_of("[github]\ninstallation_id = 78E0123\n");
+    EXPECT_NE(error_of(twice + "warm = 1.0\n").find("pools[0].warm"), std::string::npos);
 }
 
 TEST(ActionsConfig, SecretsComeFromFilesWithoutTheTrailingNewline) {
