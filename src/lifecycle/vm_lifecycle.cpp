@@ -863,6 +863,7 @@ void VmLifecycle::wait_for_commands(std::string_view node_id, TimePoint deadline
             }
             node.waiters.push_back({deadline, std::move(reply), std::move(abandoned)});
             nodes_with_waiters_.insert(std::string(node_id));
+            clock_.expect_wake_up(deadline);
         } else {
             commands = deliver(node);
             answered_now.push_back(std::move(reply));

@@ -131,10 +131,13 @@ TEST_F(AgentProtocolTest, ALongPollReturnsAsSoonAsACommandExists) {
 
 TEST_F(AgentProtocolTest, ALongPollWithNothingToDoEndsEmptyAtItsDeadline) {
     heartbeat();
+    const auto deadline = server.clock().now() + 20s;
     auto poll = std::async(std::launch::async, [this] {
         auto poller = server.client(30s);
         return poller.get("/api/nodes/mac-1/commands?wait=20s");
     });
+    // Time moves only once the daemon holds the wait; moved earlier, the wait would start late.
+    ASSERT_TRUE(macvmorx::testing::eventually([&] { return server.clock().wake_up_expected_at(deadline); }));
     EXPECT_EQ(poll.wait_for(100ms), std::future_status::timeout);
     server.clock().advance(20s);
     ASSERT_EQ(poll.wait_for(10s), std::future_status::ready);

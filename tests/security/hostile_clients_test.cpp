@@ -328,8 +328,11 @@ TEST_F(WithTokens, AnAgentsLongPollWithItsTokenWaitsAndIsAnswered) {
     ASSERT_EQ(beat(client, heartbeat_of("mac-a"), {bearer(mac_a_token)}), 200);
     // The daemon's clock is the test's: the wait ends when the test moves it past the second.
     std::atomic<bool> answered{false};
+    const auto deadline = daemon->clock().now() + 1s;
     std::thread later{[&] {
-        std::this_thread::sleep_for(300ms);
+        // Time moves only once the daemon holds the wait; moved earlier, the wait would start late.
+        EXPECT_TRUE(macvmorx::testing::eventually([&] { return daemon->clock().wake_up_expected_at(deadline); }));
+        std::this_thread::sleep_for(100ms);
         EXPECT_FALSE(answered) << "it waited";
         daemon->clock().advance(2s);
     }};

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 
 namespace macvmorx {
 
@@ -16,6 +18,10 @@ class Clock {
 public:
     virtual ~Clock() = default;
     virtual TimePoint now() const = 0;
+    // A thread of the daemon will look at the clock again at `when` (a retry armed). Nothing for
+    // the system clock; a test's clock keeps it, so that a test moves time only once the wait it
+    // means to end exists (else the wait is armed after the move, from the moved time).
+    virtual void expect_wake_up(TimePoint /*when*/) const {}
 };
 
 class SystemClock final : public Clock {
@@ -36,9 +42,20 @@ public:
         now_ns_.fetch_add(std::chrono::duration_cast<TimePoint::duration>(by).count(),
                           std::memory_order_acq_rel);
     }
+    void expect_wake_up(TimePoint when) const override {
+        std::lock_guard lock{mutex_};
+        wake_ups_.insert(when);
+    }
+    // Whether some thread has said it will look at the clock again at `when`.
+    bool wake_up_expected_at(TimePoint when) const {
+        std::lock_guard lock{mutex_};
+        return wake_ups_.contains(when);
+    }
 
 private:
     std::atomic<TimePoint::rep> now_ns_;
+    mutable std::mutex mutex_;
+    mutable std::set<TimePoint> wake_ups_;
 };
 
 } // namespace macvmorx
