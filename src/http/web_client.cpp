@@ -93,6 +93,7 @@ struct WebClient::Impl {
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
+    bool written = false; // the last exchange's request reached the server whole
 
     beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
     bool connected() { return (plain || secure) && lowest().socket().is_open(); }
@@ -130,10 +131,12 @@ struct WebClient::Impl {
     template <typename Stream>
     beast::error_code exchange(Stream& stream, bhttp::request<bhttp::string_body>& request, ClientResponse& response) {
         beast::error_code result;
+        written = false;
         lowest().expires_after(options.timeout);
         bhttp::async_write(stream, request, [&result](beast::error_code ec, std::size_t) { result = ec; });
         run();
         if (result) return result;
+        written = true;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(64u << 20);
         lowest().expires_after(options.timeout);
@@ -178,7 +181,11 @@ ClientResponse WebClient::request(Method method, const std::string& target, cons
 
     ClientResponse response;
     beast::error_code ec;
-    // A kept-alive connection may have been closed by the server: one fresh attempt.
+    // A kept-alive connection may have been closed by the server: one fresh attempt, but a POST
+    // only if it could not even be written. One that was written and whose answer was lost may
+    // have been carried out (a second generate-jitconfig of the same runner name answers 409
+    // and orphans the first): its failure is the caller's to judge (RFC 9110 §9.2.2).
+    const bool idempotent = method != Method::post && method != Method::patch;
     for (int attempt = 0; attempt < 2; ++attempt) {
         const bool reused = impl.connected();
         if (!reused) {
@@ -186,7 +193,7 @@ ClientResponse WebClient::request(Method method, const std::string& target, cons
             if (ec) break;
         }
         ec = impl.secure ? impl.exchange(*impl.secure, request, response) : impl.exchange(*impl.plain, request, response);
-        if (!ec || !reused) break;
+        if (!ec || !reused || (!idempotent && impl.written)) break;
         impl.drop();
     }
     if (ec) {
