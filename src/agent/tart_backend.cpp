@@ -213,7 +213,7 @@ void TartBackend::wait_for_ssh(std::shared_ptr<Boot> boot) {
                 StartedVm started{boot->ip, boot->launch.vm_name, runner ? GuestCommand::runner : GuestCommand::start_script};
                 it->second.started = true;
                 run_in_guest(boot->launch.vm_name, boot->ip, runner ? options_.runner_command : options_.start_command,
-                             runner ? boot->launch.runner_config + "\n" : std::string{});
+                             runner ? boot->launch.runner_config + "\n" : std::string{}, runner);
                 return boot->done(Outcome::success(), std::move(started));
             }
             const std::string said = last_line_of(result.errors.empty() ? result.output : result.errors);
@@ -262,7 +262,7 @@ void TartBackend::boot_failed(const std::shared_ptr<Boot>& boot, std::string why
 }
 
 void TartBackend::run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command,
-                               std::string input) {
+                               std::string input, bool runner) {
     const std::string output = log_file(vm_name, "guest");
     std::error_code ignored;
     std::filesystem::remove(output, ignored);
@@ -273,6 +273,7 @@ void TartBackend::run_in_guest(const std::string& vm_name, const std::string& ip
     spec.outlives_agent = true;
     auto& vm = running_[vm_name];
     vm.guest_at_work = true;
+    vm.runner = runner;
     vm.guest = processes_.start(std::move(spec), [this, vm_name](ProcessResult result) { guest_ended(vm_name, result); });
 }
 
@@ -341,6 +342,12 @@ void TartBackend::guest_ended(const std::string& vm_name, const ProcessResult& r
     }
     it->second.guest_at_work = false;
     if (result.ok()) return ended(vm_name, Outcome::success()); // the runner did its one job
+    // 255 is ssh's own failure (ssh(1), EXIT STATUS); any other status is the runner's.
+    if (it->second.runner && result.exit_code > 0 && result.exit_code != 255) {
+        std::string reason = runner_exit_reason(result.exit_code);
+        if (const auto said = last_line_of(result.output); !said.empty()) reason += ": " + said;
+        return ended(vm_name, Outcome::failure(reason));
+    }
     ended(vm_name, Outcome::failure(result.describe("the command in the guest")));
 }
 
@@ -364,7 +371,7 @@ void TartBackend::adopt_vm(const std::string& vm_name, bool watch_runner, Starte
             it->second.started = true;
             if (watch_runner) {
                 started.guest = GuestCommand::runner;
-                run_in_guest(vm_name, started.ip_address, options_.watch_command, {});
+                run_in_guest(vm_name, started.ip_address, options_.watch_command, {}, false);
             }
             done(Outcome::success(), std::move(started));
         });

@@ -111,6 +111,21 @@ std::optional<std::vector<TartListEntry>> parse_tart_list(std::string_view outpu
 
 bool is_digest_name(std::string_view name) { return contains(name, "@sha256:"); }
 
+std::string runner_exit_reason(int status) {
+    const std::string code = " (exit status " + std::to_string(status) + ")";
+    switch (status) {
+    case 0: return "the runner did its job" + code;
+    case 1: return "the runner was terminated" + code;
+    case 2: return "the runner met an error it would retry" + code;
+    case 3:
+    case 4: return "the runner wants to update itself: update the runner in the golden image" + code;
+    case 5: return "another runner of this name holds the session" + code;
+    case 6: return "the runner's configuration was refreshed and it wants a restart" + code;
+    case 7: return "GitHub no longer accepts this runner's version: update the runner in the golden image" + code;
+    default: return "the runner exited" + code;
+    }
+}
+
 std::string last_line_of(std::string_view text) {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
     if (const auto newline = text.rfind('\n'); newline != std::string_view::npos) text.remove_prefix(newline + 1);

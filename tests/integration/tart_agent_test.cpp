@@ -302,7 +302,12 @@ TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInp
     EXPECT_EQ(read_file(state / ("guest-" + ip + ".stdin")), secret + "\n");
     const auto args = read_file(state / ("guest-" + ip + ".args"));
     EXPECT_NE(args.find("runner@" + ip), std::string::npos) << args;
-    EXPECT_NE(args.find("--jitconfig"), std::string::npos) << args;
+    // The listener itself, its configuration in its environment (ACTIONS_RUNNER_INPUT_JITCONFIG,
+    // actions/runner's CommandSettings.cs), not on run.sh's command line where `ps` shows it.
+    EXPECT_NE(args.find("export ACTIONS_RUNNER_INPUT_JITCONFIG=\"$config\""), std::string::npos) << args;
+    EXPECT_NE(args.find("exec ./bin/Runner.Listener run"), std::string::npos) << args;
+    EXPECT_NE(args.find("ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1"), std::string::npos) << args;
+    EXPECT_EQ(args.find("--jitconfig"), std::string::npos) << args;
     EXPECT_EQ(args.find("JIT-SECRET"), std::string::npos) << "never on a command line: " << args;
     EXPECT_EQ(calls().find("JIT-SECRET"), std::string::npos);
     EXPECT_EQ(agent->output().find("JIT-SECRET"), std::string::npos) << "never in the agent's log";
@@ -746,6 +751,39 @@ TEST_F(TartAgent, AGuestThatShutsDownBeforeItsRunnerFinishesIsFailedNotDone) {
     EXPECT_TRUE(eventually([&] { return clones_on(state).empty(); })) << calls();
 }
 
+TEST_F(TartAgent, ARunnerThatGithubNoLongerAcceptsFailsItsVmAndThePoolWaitsBeforeTheNext) {
+    // A golden image with a deprecated runner: the listener exits 7 before any job
+    // (RunnerVersionDeprecated in actions/runner's Constants.cs, returned when
+    // ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1, which the agent sets). Each fresh VM
+    // would do the same: the pool waits, on the daemon's clock, before it registers the next runner.
+    macvmorx::testing::FakeGithub github;
+    auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
+                                                        "secret", "ghcr.io/acme/sonoma-runner:1");
+    config.monitor_interval = std::chrono::milliseconds{50}; // the pools are looked at often
+    TestDaemon daemon{config};
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(deliver_queued_job(client, 65, "t-5"), 200);
+    const std::string vm_id = first_running_vm(client);
+    ASSERT_FALSE(vm_id.empty()) << agent->output();
+    const std::string ip = guest_address(state);
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
+
+    std::ofstream{state / ("runner-exit-" + ip)} << "7";
+    ASSERT_TRUE(vm_is(client, vm_id, "failed")) << client.get("/api/vms/" + vm_id).body << agent->output();
+    const std::string reason = get(client, "/api/vms/" + vm_id)["failureReason"];
+    EXPECT_NE(reason.find("GitHub no longer accepts this runner's version"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("exit status 7"), std::string::npos) << reason;
+    EXPECT_EQ(get(client, "/api/jobs/65")["state"], "queued") << "the job still waits for a runner";
+
+    // Many sweeps pass; the daemon's clock has not moved, so the pool still waits.
+    std::this_thread::sleep_for(std::chrono::milliseconds{500});
+    EXPECT_EQ(github.jit_requests().size(), 1u) << "no boot, register, exit loop";
+    daemon.clock().advance(std::chrono::minutes{1});
+    EXPECT_TRUE(eventually([&] { return github.jit_requests().size() == 2u; })) << "then one more try";
+}
+
 TEST_F(TartAgent, AVmWithNothingAtWorkInItWhoseGuestShutsDownIsDone) {
     TestDaemon daemon;
     auto client = daemon.client();
@@ -891,7 +929,7 @@ TEST_F(TartAgent, AGuestThatAnswersSshLateGetsItsRunnerOnce) {
     ASSERT_EQ(deliver_queued_job(client, 64, "t-4"), 200);
     ASSERT_TRUE(eventually([&] { return lines_starting(state / "ssh.log", ip + " true") >= 2; }, 15s))
         << read_file(state / "ssh.log") << agent->output();
-    EXPECT_TRUE(read_file(state / "ssh.log").find("--jitconfig") == std::string::npos) << "no runner before SSH answers";
+    EXPECT_TRUE(read_file(state / "ssh.log").find("Runner.Listener") == std::string::npos) << "no runner before SSH answers";
     EXPECT_EQ(get(client, "/api/vms")[0]["state"], "provisioning");
 
     std::filesystem::remove(state / ("unreachable-" + ip));

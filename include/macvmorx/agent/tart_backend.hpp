@@ -22,8 +22,13 @@ struct TartOptions {
     std::string guest_user = "admin";
     std::string guest_key_file; // SSH private key for the guest; empty: ssh's defaults
     // What runs in the guest when a createVm carries a runner configuration, which arrives on
-    // its standard input: GitHub's runner preinstalled in the golden image.
-    std::string runner_command = "cd ~/actions-runner && read -r config && exec ./run.sh --jitconfig \"$config\"";
+    // its standard input: GitHub's runner preinstalled in the golden image. The listener itself,
+    // not run.sh, whose helper turns its exit statuses 1, 5 and 7 into 0 (actions/runner's
+    // run-helper.sh.template); the configuration in its environment, where the runner reads
+    // ACTIONS_RUNNER_INPUT_JITCONFIG (CommandSettings.cs), never on a command line `ps` shows.
+    // A deprecated runner exits 7 rather than 1 only when asked to (Program.cs).
+    std::string runner_command = "cd ~/actions-runner && read -r config && export ACTIONS_RUNNER_INPUT_JITCONFIG=\"$config\" "
+                                 "ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1 && exec ./bin/Runner.Listener run";
     // Pools without GitHub: a script to run in the guest instead (empty: none, the VM just runs).
     std::string start_command;
     // Lasts in the guest as long as a runner started by an earlier run of the agent: how a
@@ -78,6 +83,7 @@ private:
         bool run_ended = false;      // `tart run` exited: the VM is gone
         std::string run_said;        // what `tart run` printed, once it exited
         bool guest_at_work = false;  // the command in the guest runs
+        bool runner = false;         // that command is GitHub's runner: its exit statuses mean something
         bool started = false;        // booted and handed to the agent: its end is news
         bool deleting = false;
         std::chrono::steady_clock::time_point boot_deadline;
@@ -98,7 +104,8 @@ private:
     void run_ended(const std::string& vm_name, const ProcessResult& result);
     void guest_ended(const std::string& vm_name, const ProcessResult& result);
     // Runs `command` in the guest at `ip` over SSH for as long as it lasts; its end ends the VM.
-    void run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command, std::string input);
+    void run_in_guest(const std::string& vm_name, const std::string& ip, const std::string& command, std::string input,
+                      bool runner);
     std::vector<std::string> ssh_argv(const std::string& ip, const std::string& command, int connect_timeout) const;
     std::string log_file(const std::string& vm_name, const char* what) const;
     void ended(const std::string& vm_name, const Outcome& how);

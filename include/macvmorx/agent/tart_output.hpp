@@ -57,6 +57,10 @@ std::optional<std::vector<TartListEntry>> parse_tart_list(std::string_view outpu
 // itself. A tag ("repo:tag") is a link to one of those (VMStorageOCI.swift).
 bool is_digest_name(std::string_view name);
 
+// What GitHub's runner listener meant by exiting `status` (actions/runner's Constants.cs,
+// ReturnCode): for a VM whose runner ended so.
+std::string runner_exit_reason(int status);
+
 // The last line of a text, without its line end.
 std::string last_line_of(std::string_view text);
 

@@ -112,3 +112,12 @@ TEST(TartOutput, AWarningIsNoEmptyHost) {
     ASSERT_TRUE(parse_tart_list("[]\n"));
     EXPECT_TRUE(parse_tart_list("[]\n")->empty());
 }
+
+TEST(TartOutput, TheRunnersExitStatusIsSaidInItsOwnTerms) {
+    // actions/runner's Constants.cs, ReturnCode.
+    EXPECT_EQ(runner_exit_reason(7),
+              "GitHub no longer accepts this runner's version: update the runner in the golden image (exit status 7)");
+    EXPECT_EQ(runner_exit_reason(5), "another runner of this name holds the session (exit status 5)");
+    EXPECT_EQ(runner_exit_reason(1), "the runner was terminated (exit status 1)");
+    EXPECT_EQ(runner_exit_reason(42), "the runner exited (exit status 42)");
+}
