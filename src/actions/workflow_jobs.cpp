@@ -17,12 +17,13 @@ std::string_view to_string(JobState state) {
     case JobState::queued: return "queued";
     case JobState::in_progress: return "in_progress";
     case JobState::completed: return "completed";
+    case JobState::waiting: return "waiting";
     }
     return "queued";
 }
 
 std::optional<JobState> parse_job_state(std::string_view text) {
-    for (const auto state : {JobState::queued, JobState::in_progress, JobState::completed}) {
+    for (const auto state : {JobState::queued, JobState::in_progress, JobState::completed, JobState::waiting}) {
         if (to_string(state) == text) return state;
     }
     return std::nullopt;
@@ -35,6 +36,7 @@ struct WorkflowJobs::Runner {
     std::int64_t runner_id = 0; // GitHub's, once registered
     bool vm_requested = false;
     bool retiring = false;
+    bool checking = false; // a retire_if_idle task asks GitHub whether it is busy
     std::optional<std::int64_t> job_id;
     std::string node_id;
     std::optional<TimePoint> assigned_at;
@@ -107,15 +109,34 @@ DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const githu
         auto it = jobs_.find(event.job_id);
         const bool created = it == jobs_.end();
         if (created) {
-            if (event.action != "queued" && event.action != "in_progress" && event.action != "completed") {
+            if (event.action != "queued" && event.action != "waiting" && event.action != "in_progress" &&
+                event.action != "completed") {
                 return result;
             }
-            const auto pool = std::find_if(options_.pools.begin(), options_.pools.end(),
-                                           [&event](const config::RunnerPool& p) { return p.takes(event.labels); });
-            if (pool == options_.pools.end()) {
-                if (event.action == "queued") {
-                    ++ignored_jobs_;
-                    result.outcome = DeliveryOutcome::no_pool;
+            // A pool that takes the job's labels and whose scope the job is of: a GitHub App's
+            // webhooks come for every installation, an organisation's for every repository.
+            const config::RunnerPool* pool = nullptr;
+            bool labels_taken = false;
+            for (const auto& candidate : options_.pools) {
+                if (!candidate.takes(event.labels)) continue;
+                labels_taken = true;
+                if (serves(candidate, event)) {
+                    pool = &candidate;
+                    break;
+                }
+            }
+            if (pool == nullptr) {
+                if (event.action == "queued" || event.action == "waiting") {
+                    if (labels_taken) {
+                        ++out_of_scope_jobs_;
+                        result.outcome = DeliveryOutcome::out_of_scope;
+                        spdlog::info("GitHub job {} of {} wants a pool's labels but is outside every such pool's scope: "
+                                     "ignored",
+                                     event.job_id, event.repository);
+                    } else {
+                        ++ignored_jobs_;
+                        result.outcome = DeliveryOutcome::no_pool;
+                    }
                 }
                 return result;
             }
@@ -128,18 +149,29 @@ DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const githu
             job.labels = event.labels;
             job.html_url = event.html_url;
             job.pool = pool->name;
+            job.state = event.waiting() ? JobState::waiting : JobState::queued;
             job.queued_at = now;
             job.updated_at = now;
             it = jobs_.emplace(job.job_id, std::move(job)).first;
-            spdlog::info("GitHub job {} ({} / {}, {}) queued for pool {}", event.job_id, event.repository,
-                         event.job_name, event.html_url, pool->name);
-        } else if (event.action == "queued") {
-            return result; // GitHub said so before (a second delivery id for the same news)
+            spdlog::info("GitHub job {} ({} / {}, {}) {} for pool {}", event.job_id, event.repository, event.job_name,
+                         event.html_url, event.waiting() ? "waiting for approval" : "queued", pool->name);
+        } else if (event.action == "queued" || event.action == "waiting") {
+            // A held job approved (queued with status queued), or held again: else old news.
+            JobRecord& job = it->second;
+            const bool approved = job.state == JobState::waiting && !event.waiting();
+            const bool held = job.state == JobState::queued && event.waiting();
+            if (!approved && !held) return result;
+            job.state = approved ? JobState::queued : JobState::waiting;
+            if (approved) job.queued_at = now; // its wait for a runner starts now
+            spdlog::info("GitHub job {} {}", job.job_id, approved ? "was approved: queued" : "waits for approval");
         }
 
         JobRecord& job = it->second;
+        recent_repositories_[job.repository] = now;
         result.outcome = DeliveryOutcome::applied;
-        if (event.action == "in_progress" && job.state == JobState::queued) {
+        if (event.action == "queued" || event.action == "waiting") {
+            // handled above
+        } else if (event.action == "in_progress" && (job.state == JobState::queued || job.state == JobState::waiting)) {
             job.state = JobState::in_progress;
             job.started_at = now;
             job.runner_name = event.runner_name;
@@ -149,7 +181,7 @@ DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const githu
             }
             spdlog::info("GitHub job {} started on runner {}", job.job_id, event.runner_name);
         } else if (event.action == "completed" && job.state != JobState::completed) {
-            if (job.state == JobState::queued && !event.runner_name.empty()) {
+            if ((job.state == JobState::queued || job.state == JobState::waiting) && !event.runner_name.empty()) {
                 job.runner_name = event.runner_name; // the in_progress delivery was lost
                 if (const auto name = runner_by_name_.find(event.runner_name); name != runner_by_name_.end()) {
                     bind(job, *runners_.at(name->second));
@@ -181,8 +213,19 @@ DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const githu
     return result;
 }
 
+bool WorkflowJobs::serves(const config::RunnerPool& pool, const github::WorkflowJobEvent& event) const {
+    if (!pool.scope.covers(event.repository)) return false;
+    if (pool.scope.is_organisation() && !event.organization.empty() &&
+        !pool.scope.covers(event.organization + "/" + event.repository.substr(event.repository.find('/') + 1))) {
+        return false; // the organisation that owns the repository is another one
+    }
+    // The App's installation: another installation's jobs are another account's.
+    return !options_.installation_id || !event.installation_id || *event.installation_id == *options_.installation_id;
+}
+
 void WorkflowJobs::bind(JobRecord& job, Runner& runner) {
     runner.job_id = job.job_id;
+    pool_state_[runner.pool].failures = 0; // the pool's runners work
     job.vm_id = runner.vm_id;
     job.node_id = runner.node_id;
     job.vm_assigned_at = runner.assigned_at;
@@ -217,7 +260,15 @@ void WorkflowJobs::balance(Actions& actions) {
                 if (rank(a) != rank(b)) return rank(a) < rank(b);
                 return a->created_at > b->created_at;
             });
-            for (std::size_t i = 0; i < idle.size() - wanted; ++i) retire(*idle[i], actions);
+            for (std::size_t i = 0; i < idle.size() - wanted; ++i) {
+                if (!idle[i]->running_at) {
+                    retire(*idle[i], actions);
+                } else if (!idle[i]->checking) {
+                    idle[i]->checking = true; // GitHub may have just given it a job: asked first
+                    tasks_.push_back({Task::Kind::retire_if_idle, now, idle[i]->vm_id, pool.name, idle[i]->runner_id, 0});
+                    actions.wake = true;
+                }
+            }
             continue;
         }
         if (pool_state_[pool.name].paused_until > now) continue;
@@ -287,10 +338,7 @@ void WorkflowJobs::vm_changed(const lifecycle::VmRecord& vm) {
         }
     }
     if (lifecycle::is_final(vm.state)) {
-        if (vm.state == lifecycle::VmState::failed && !runner.retiring) {
-            spdlog::warn("runner VM {} of pool {} failed ({}): a fresh one takes its place", vm.vm_id, runner.pool,
-                         vm.failure_reason);
-        }
+        if (vm.state == lifecycle::VmState::failed && !runner.retiring) runner_failed(runner, vm.failure_reason);
         Actions actions; // only tasks and a wake-up: nothing may call back into the lifecycle here
         end_runner(vm.vm_id, actions);
         work_.notify_all();
@@ -325,7 +373,9 @@ std::optional<TimePoint> WorkflowJobs::run_due_tasks() {
                 balance(actions);
             }
             const auto now = clock_.now();
-            const auto due = std::find_if(tasks_.begin(), tasks_.end(), [now](const Task& t) { return t.due <= now; });
+            const auto due = now < github_paused_until_
+                                 ? tasks_.end()
+                                 : std::find_if(tasks_.begin(), tasks_.end(), [now](const Task& t) { return t.due <= now; });
             if (due != tasks_.end()) {
                 task = std::move(*due);
                 tasks_.erase(due);
@@ -333,17 +383,19 @@ std::optional<TimePoint> WorkflowJobs::run_due_tasks() {
         }
         carry_out(actions);
         if (!task) break;
-        if (task->kind == Task::Kind::register_runner) {
-            register_runner(task->vm_id);
-        } else {
-            remove_runner(task->pool, task->runner_id, task->attempt);
+        switch (task->kind) {
+        case Task::Kind::register_runner: register_runner(task->vm_id); break;
+        case Task::Kind::remove_runner: remove_runner(task->pool, task->runner_id, task->attempt); break;
+        case Task::Kind::retire_if_idle: retire_if_idle(task->vm_id); break;
         }
     }
     std::lock_guard lock{mutex_};
     std::optional<TimePoint> next;
     if (options_.reconcile_interval.count() > 0) next = next_reconcile_;
     for (const auto& task : tasks_) {
-        if (!next || task.due < *next) next = task.due;
+        const auto due = std::max(task.due, github_paused_until_);
+        if (!next || due < *next) next = due;
+        clock_.expect_wake_up(due);
     }
     return next;
 }
@@ -391,6 +443,7 @@ void WorkflowJobs::register_runner(const std::string& vm_id) {
     try {
         registration = registrar_.register_runner(pool, name);
     } catch (const RegistrarError& error) {
+        note_github_error(error);
         std::lock_guard lock{mutex_};
         ++registration_failures_;
         auto& state = pool_state_[pool.name];
@@ -460,7 +513,9 @@ void WorkflowJobs::remove_runner(const std::string& pool_name, std::int64_t runn
     try {
         registrar_.remove_runner(*pool, runner_id);
     } catch (const RegistrarError& error) {
-        if (!error.retryable() || attempt >= 8) {
+        note_github_error(error);
+        // A rate limit is waited out, however often: the registration would be left behind.
+        if (!error.retryable() || (attempt >= 8 && !error.rate_limited())) {
             spdlog::warn("GitHub runner {} of pool {} could not be removed: {}", runner_id, pool_name, error.what());
             return;
         }
@@ -470,7 +525,187 @@ void WorkflowJobs::remove_runner(const std::string& pool_name, std::int64_t runn
     }
 }
 
+void WorkflowJobs::retire_if_idle(const std::string& vm_id) {
+    std::string pool_name;
+    std::int64_t runner_id = 0;
+    {
+        std::lock_guard lock{mutex_};
+        const auto it = runners_.find(vm_id);
+        if (it == runners_.end() || it->second->retiring || it->second->job_id) return;
+        pool_name = it->second->pool;
+        runner_id = it->second->runner_id;
+    }
+    const auto* pool = pool_config(pool_name);
+    bool busy = false;
+    if (pool != nullptr && runner_id != 0) {
+        try {
+            const auto listed = registrar_.runner(*pool, runner_id);
+            busy = listed && listed->busy;
+        } catch (const RegistrarError& error) {
+            note_github_error(error);
+            // Not known either way: kept, and asked again at the next occasion.
+            std::lock_guard lock{mutex_};
+            if (const auto it = runners_.find(vm_id); it != runners_.end()) it->second->checking = false;
+            return;
+        }
+    }
+    Actions actions;
+    {
+        std::lock_guard lock{mutex_};
+        const auto it = runners_.find(vm_id);
+        if (it == runners_.end()) return;
+        it->second->checking = false;
+        if (busy) {
+            // GitHub gave it a job (its in_progress delivery is on its way): let it work.
+            spdlog::info("runner {} is busy on GitHub: kept", it->second->name);
+            return;
+        }
+        if (it->second->job_id) return;
+        retire(*it->second, actions);
+        rebalance_ = true; // jobs that still wait get a fresh runner in its place
+    }
+    carry_out(actions);
+}
+
+// A runner's VM failed before its runner took a job: the image, the host or the runner itself
+// is broken, and a fresh VM at once would loop (boot, register, exit). The pool waits, longer
+// at each failure in a row, until one of its runners takes a job.
+void WorkflowJobs::runner_failed(Runner& runner, const std::string& why) {
+    if (runner.job_id) {
+        spdlog::warn("runner VM {} of pool {} failed during its job ({})", runner.vm_id, runner.pool, why);
+        return;
+    }
+    auto& state = pool_state_[runner.pool];
+    const auto wait = backoff(state.failures++);
+    state.paused_until = std::max(state.paused_until, clock_.now() + wait);
+    spdlog::warn("runner VM {} of pool {} failed before taking a job ({}): no new runner for {} s", runner.vm_id,
+                 runner.pool, why, std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+}
+
+// Reconciliation spends GitHub's rate limit (5,000 requests an hour for a token): it asks about a
+// few repositories and a few jobs a pass, the oldest news first, and nothing while GitHub limits us.
 void WorkflowJobs::reconcile() {
+    refresh_organisation_repositories();
+    std::vector<std::string> repositories;
+    std::vector<std::pair<std::string, std::int64_t>> open_jobs; // repository, job id
+    {
+        std::lock_guard lock{mutex_};
+        const auto now = clock_.now();
+        if (now < github_paused_until_) return;
+        // The repositories worth asking each time: each repository-scoped pool's, and those with
+        // jobs open in the ledger or heard of in the last day. The rest of the budget goes, in
+        // turn, to the organisations' other repositories.
+        std::vector<std::string> first;
+        for (const auto& pool : options_.pools) {
+            if (!pool.scope.is_organisation()) first.push_back(pool.scope.owner + "/" + pool.scope.repository);
+        }
+        for (const auto& [id, job] : jobs_) {
+            if (job.state != JobState::completed) first.push_back(job.repository);
+        }
+        for (auto it = recent_repositories_.begin(); it != recent_repositories_.end();) {
+            if (now - it->second > std::chrono::hours{24}) {
+                it = recent_repositories_.erase(it);
+                continue;
+            }
+            first.push_back(it->first);
+            ++it;
+        }
+        std::sort(first.begin(), first.end());
+        first.erase(std::unique(first.begin(), first.end()), first.end());
+        for (std::size_t i = 0; i < first.size() && repositories.size() < options_.repositories_per_reconcile; ++i) {
+            repositories.push_back(first[(priority_cursor_ + i) % first.size()]);
+        }
+        priority_cursor_ = first.empty() ? 0 : (priority_cursor_ + repositories.size()) % first.size();
+        const auto& others = organisation_repositories_;
+        std::size_t examined = 0;
+        for (; examined < others.size() && repositories.size() < options_.repositories_per_reconcile; ++examined) {
+            const auto& name = others[(reconcile_cursor_ + examined) % others.size()];
+            if (!std::binary_search(first.begin(), first.end(), name)) repositories.push_back(name);
+        }
+        if (!others.empty()) reconcile_cursor_ = (reconcile_cursor_ + examined) % others.size();
+        // The jobs the ledger thinks open, least recently heard of first.
+        std::vector<const JobRecord*> open;
+        for (const auto& [id, job] : jobs_) {
+            if (job.state != JobState::completed && now - job.updated_at >= options_.job_check_age) open.push_back(&job);
+        }
+        std::sort(open.begin(), open.end(), [](const JobRecord* a, const JobRecord* b) { return a->updated_at < b->updated_at; });
+        for (std::size_t i = 0; i < std::min(open.size(), options_.jobs_per_reconcile); ++i) {
+            open_jobs.emplace_back(open[i]->repository, open[i]->job_id);
+        }
+    }
+
+    try {
+        for (const auto& repository : repositories) {
+            for (const auto& event : registrar_.queued_jobs(repository)) {
+                if (find(event.job_id)) continue;
+                if (receive({}, event).outcome == DeliveryOutcome::applied) {
+                    spdlog::warn("GitHub job {} ({}) waits for a runner but no webhook said so: taken up by reconciliation",
+                                 event.job_id, event.repository);
+                }
+            }
+        }
+        // GitHub does not send a failed delivery again: what finished while macvmorx was down, or
+        // whose delivery was lost, is closed from GitHub's own answer.
+        for (const auto& [repository, job_id] : open_jobs) {
+            const auto status = registrar_.job_status(repository, job_id);
+            // A 404 is as likely a token that cannot see the repository as a job long gone: the
+            // job is left as it is (and asked about again later).
+            if (status && receive({}, *status).outcome == DeliveryOutcome::applied) {
+                spdlog::warn("GitHub job {} of {} is {} but no webhook said so: recorded by reconciliation", job_id,
+                             repository, status->action);
+                continue;
+            }
+            if (!status) spdlog::warn("GitHub does not show job {} of {} (404): left as it is", job_id, repository);
+            std::lock_guard lock{mutex_};
+            if (const auto it = jobs_.find(job_id); it != jobs_.end()) it->second.updated_at = clock_.now();
+        }
+    } catch (const RegistrarError& error) {
+        note_github_error(error);
+        spdlog::warn("reconciliation with GitHub failed: {}", error.what());
+        if (error.rate_limited()) return;
+    }
+    reconcile_runners();
+}
+
+// The repositories of organisation-scoped pools, listed again at most hourly (an unchanged list
+// is a 304, which GitHub does not count).
+void WorkflowJobs::refresh_organisation_repositories() {
+    std::vector<const config::RunnerPool*> scopes;
+    {
+        std::lock_guard lock{mutex_};
+        const auto now = clock_.now();
+        if (now < github_paused_until_ || now < next_repository_listing_) return;
+        next_repository_listing_ = now + std::chrono::hours{1};
+        for (const auto& pool : options_.pools) {
+            if (pool.scope.is_organisation() &&
+                std::none_of(scopes.begin(), scopes.end(), [&pool](const auto* p) { return p->scope == pool.scope; })) {
+                scopes.push_back(&pool);
+            }
+        }
+    }
+    if (scopes.empty()) return;
+    std::vector<std::string> names;
+    try {
+        for (const auto* pool : scopes) {
+            auto found = registrar_.repositories(*pool);
+            names.insert(names.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+        }
+    } catch (const RegistrarError& error) {
+        note_github_error(error);
+        spdlog::warn("listing the organisations' repositories failed: {}", error.what());
+        std::lock_guard lock{mutex_};
+        next_repository_listing_ = clock_.now() + std::chrono::minutes{5};
+        return;
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    std::lock_guard lock{mutex_};
+    organisation_repositories_ = std::move(names);
+    reconcile_cursor_ = organisation_repositories_.empty() ? 0 : reconcile_cursor_ % organisation_repositories_.size();
+}
+
+// Runners under macvmorx's name prefix that no VM stands behind (and that run no job) are removed.
+void WorkflowJobs::reconcile_runners() {
     // One pool stands for each scope: runners are listed per organisation or repository.
     std::vector<const config::RunnerPool*> scopes;
     for (const auto& pool : options_.pools) {
@@ -481,13 +716,6 @@ void WorkflowJobs::reconcile() {
     const std::string prefix = options_.runner_prefix + "-";
     for (const auto* pool : scopes) {
         try {
-            for (const auto& event : registrar_.queued_jobs(*pool)) {
-                if (find(event.job_id)) continue;
-                if (receive({}, event).outcome == DeliveryOutcome::applied) {
-                    spdlog::warn("GitHub job {} ({}) is queued but no webhook said so: taken up by reconciliation",
-                                 event.job_id, event.repository);
-                }
-            }
             std::vector<std::pair<std::int64_t, std::string>> stale;
             const auto registered = registrar_.list_runners(*pool);
             {
@@ -510,8 +738,23 @@ void WorkflowJobs::reconcile() {
                 remove_runner(pool->name, id, 0);
             }
         } catch (const RegistrarError& error) {
-            spdlog::warn("reconciliation with GitHub for {} failed: {}", pool->scope.to_string(), error.what());
+            note_github_error(error);
+            spdlog::warn("reconciliation of the runners of {} failed: {}", pool->scope.to_string(), error.what());
+            if (error.rate_limited()) return;
         }
+    }
+}
+
+// A rate limit stops every call to GitHub until it passes, not only the one that met it.
+void WorkflowJobs::note_github_error(const RegistrarError& error) {
+    if (!error.rate_limited()) return;
+    std::lock_guard lock{mutex_};
+    const auto until = clock_.now() + error.retry_after().value_or(std::chrono::minutes{1});
+    if (until > github_paused_until_) {
+        github_paused_until_ = until;
+        ++rate_limited_;
+        spdlog::warn("GitHub limits macvmorx's requests ({}): no call to GitHub for {} s", error.what(),
+                     std::chrono::duration_cast<std::chrono::seconds>(until - clock_.now()).count());
     }
 }
 
@@ -527,10 +770,14 @@ void WorkflowJobs::sweep() {
                 return entry.second.pool == runner->pool && entry.second.state == JobState::queued;
             });
             if (!jobs_wait) continue; // a warm runner may idle
-            spdlog::warn("runner {} took no job within {} s while jobs of pool {} wait: replacing its VM", runner->name,
-                         std::chrono::duration_cast<std::chrono::seconds>(options_.registration_deadline).count(),
+            if (runner->checking) continue;
+            spdlog::warn("runner {} took no job within {} s while jobs of pool {} wait: replacing its VM unless GitHub "
+                         "gave it one meanwhile",
+                         runner->name, std::chrono::duration_cast<std::chrono::seconds>(options_.registration_deadline).count(),
                          runner->pool);
-            retire(*runner, actions);
+            runner->checking = true;
+            tasks_.push_back({Task::Kind::retire_if_idle, now, vm_id, runner->pool, runner->runner_id, 0});
+            actions.wake = true;
         }
         balance(actions);
     }
@@ -602,16 +849,32 @@ void WorkflowJobs::write_metrics(metrics::PrometheusWriter& out) const {
         }
     }
     std::uint64_t ignored = 0;
+    std::uint64_t out_of_scope = 0;
     std::uint64_t failures = 0;
+    std::uint64_t rate_limited = 0;
     {
         std::lock_guard lock{mutex_};
+        rate_limited = rate_limited_;
         ignored = ignored_jobs_;
+        out_of_scope = out_of_scope_jobs_;
         failures = registration_failures_;
     }
     out.family("macvmorx_github_jobs_ignored_total", "Queued jobs whose labels match no runner pool.", "counter");
     out.sample("macvmorx_github_jobs_ignored_total", {}, ignored);
+    out.family("macvmorx_github_jobs_out_of_scope_total",
+               "Queued jobs whose labels a pool takes but of a repository, organisation or installation outside its scope.",
+               "counter");
+    out.sample("macvmorx_github_jobs_out_of_scope_total", {}, out_of_scope);
     out.family("macvmorx_github_registration_failures_total", "Failed requests for a just-in-time runner.", "counter");
     out.sample("macvmorx_github_registration_failures_total", {}, failures);
+    out.family("macvmorx_github_rate_limited_total",
+               "Times GitHub limited macvmorx's requests (primary or secondary limit): every call then waits.", "counter");
+    out.sample("macvmorx_github_rate_limited_total", {}, rate_limited);
+    if (const auto remaining = registrar_.rate_limit_remaining()) {
+        out.family("macvmorx_github_rate_limit_remaining",
+                   "Requests GitHub's primary rate limit still allows this hour (its last X-RateLimit-Remaining).", "gauge");
+        out.sample("macvmorx_github_rate_limit_remaining", {}, static_cast<double>(*remaining));
+    }
     out.family("macvmorx_github_job_wait_seconds", "From a job's queued webhook to a runner starting it.", "histogram");
     out.histogram("macvmorx_github_job_wait_seconds", {}, wait_);
 }

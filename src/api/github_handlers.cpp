@@ -23,6 +23,8 @@ std::string_view outcome_message(actions::DeliveryOutcome outcome) {
     case actions::DeliveryOutcome::applied: return "job recorded";
     case actions::DeliveryOutcome::duplicate: return "duplicate delivery: nothing changed";
     case actions::DeliveryOutcome::no_pool: return "no runner pool takes a job with these labels: ignored";
+    case actions::DeliveryOutcome::out_of_scope:
+        return "the pools that take these labels serve other repositories or installations: ignored";
     case actions::DeliveryOutcome::unchanged: return "nothing to do";
     }
     return "nothing to do";

@@ -132,6 +132,7 @@ void Daemon::Parts::start_github_actions(storage::StoredState* stored) {
     options.runner_prefix = settings.runner_prefix;
     options.registration_deadline = settings.registration_deadline;
     options.reconcile_interval = settings.reconcile_interval;
+    if (settings.app_id) options.installation_id = settings.installation_id;
     workflow_jobs = std::make_unique<actions::WorkflowJobs>(std::move(options), orchestrator, *github, clock, ids);
     orchestrator.add_lifecycle_observer(workflow_jobs.get());
     if (stored != nullptr) {

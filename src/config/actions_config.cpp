@@ -106,6 +106,13 @@ std::string GithubScope::api_path() const {
     return is_organisation() ? "/orgs/" + owner : "/repos/" + owner + "/" + repository;
 }
 
+bool GithubScope::covers(std::string_view repository_name) const {
+    const auto slash = repository_name.find('/');
+    if (slash == std::string_view::npos) return false;
+    if (lower(std::string{repository_name.substr(0, slash)}) != lower(owner)) return false;
+    return is_organisation() || lower(std::string{repository_name.substr(slash + 1)}) == lower(repository);
+}
+
 bool RunnerPool::takes(const std::vector<std::string>& labels) const {
     if (labels.empty()) return false;
     std::set<std::string> offered;

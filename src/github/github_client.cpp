@@ -39,19 +39,25 @@ GithubClient::~GithubClient() = default;
 
 actions::RegistrarError GithubClient::error_of(const http::ClientResponse& response, const std::string& what) const {
     const int status = response.status;
+    const std::string message = message_of(response);
     std::string text = what + ": GitHub answered " + std::to_string(status);
-    if (const auto message = message_of(response); !message.empty()) text += " (" + message + ")";
+    if (!message.empty()) text += " (" + message + ")";
     std::optional<Duration> retry_after;
     if (const auto seconds = integer_header(response, "Retry-After")) retry_after = std::chrono::seconds{*seconds};
-    const bool rate_limited =
-        status == 429 || (status == 403 && (retry_after || integer_header(response, "X-RateLimit-Remaining") == 0));
+    const bool exhausted = integer_header(response, "X-RateLimit-Remaining") == 0;
+    // GitHub's "Rate limits for the REST API": a primary limit is a 403 or 429 with no request
+    // left; a secondary one a 403 or 429 whose message says so, with or without Retry-After.
+    const bool secondary = message.find("secondary rate limit") != std::string::npos;
+    const bool rate_limited = (status == 403 || status == 429) && (retry_after || exhausted || secondary || status == 429);
     if (rate_limited && !retry_after) {
-        if (const auto reset = integer_header(response, "X-RateLimit-Reset")) {
+        if (const auto reset = integer_header(response, "X-RateLimit-Reset"); exhausted && reset) {
             const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
             retry_after = std::chrono::seconds{std::max<std::int64_t>(*reset - now, 1)};
+        } else {
+            retry_after = std::chrono::minutes{1}; // "wait for at least one minute before retrying"
         }
     }
-    return actions::RegistrarError(text, status, status >= 500 || rate_limited, retry_after);
+    return actions::RegistrarError(text, status, status >= 500 || rate_limited, retry_after, rate_limited);
 }
 
 http::ClientResponse GithubClient::send(http::Method method, const std::string& target, const std::string& body,
@@ -61,9 +67,15 @@ http::ClientResponse GithubClient::send(http::Method method, const std::string& 
                                       {"X-GitHub-Api-Version", "2022-11-28"},
                                       {"Authorization", authorization}};
     if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
+    if (method == http::Method::get) {
+        if (const auto cached = cache_.find(target); cached != cache_.end()) {
+            headers.push_back({"If-None-Match", cached->second.etag});
+        }
+    }
     try {
         auto response = client_->request(method, target, body, headers);
         if (!response.keep_alive) client_.reset();
+        if (const auto remaining = integer_header(response, "X-RateLimit-Remaining")) rate_limit_remaining_ = *remaining;
         return response;
     } catch (const std::system_error& error) {
         client_.reset(); // a fresh connection next time
@@ -143,94 +155,168 @@ void GithubClient::remove_runner(const config::RunnerPool& pool, std::int64_t ru
 
 http::ClientResponse GithubClient::get_ok(const std::string& target, const std::string& what) {
     auto response = call(http::Method::get, target, {});
+    if (const auto cached_entry = cache_.find(target); response.status == 304 && cached_entry != cache_.end()) {
+        // Unchanged since the last answer (and not counted against the rate limit).
+        const auto& cached = cached_entry->second;
+        response.status = 200;
+        response.body = cached.body;
+        response.headers = cached.headers;
+        return response;
+    }
     if (response.status != 200) throw error_of(response, what);
+    if (const auto etag = response.header("ETag")) {
+        if (!cache_.contains(target)) {
+            cache_order_.push_back(target);
+            while (cache_order_.size() > 1000) { // a bound: reconciliation asks about a few hundred lists at most
+                cache_.erase(cache_order_.front());
+                cache_order_.pop_front();
+            }
+        }
+        cache_[target] = {std::string{*etag}, response.body, response.headers};
+    }
     return response;
 }
+
+std::string GithubClient::next_page(const http::ClientResponse& response) const {
+    // Link: <https://api.github.com/repositories/1/actions/runs?page=2>; rel="next", <...>; rel="last"
+    const auto link = response.header("Link");
+    if (!link) return {};
+    std::string_view rest = *link;
+    while (!rest.empty()) {
+        const auto open = rest.find('<');
+        const auto close = rest.find('>', open);
+        if (open == std::string_view::npos || close == std::string_view::npos) return {};
+        const std::string_view url = rest.substr(open + 1, close - open - 1);
+        const auto end = rest.find(',', close);
+        const std::string_view parameters = rest.substr(close + 1, end == std::string_view::npos ? std::string_view::npos : end - close - 1);
+        rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+        if (parameters.find("rel=\"next\"") == std::string_view::npos) continue;
+        // Only a page of this API: the link's scheme, host and base path must be ours.
+        const std::string origin = (base_.tls ? "https://" : "http://") + base_.host +
+                                   (base_.port == (base_.tls ? 443 : 80) ? "" : ":" + std::to_string(base_.port)) +
+                                   base_.path_prefix;
+        if (!url.starts_with(origin)) return {};
+        return std::string{url.substr(origin.size())};
+    }
+    return {};
+}
+
+std::vector<nlohmann::json> GithubClient::get_all(const std::string& target, const std::string& key,
+                                                  const std::string& what, int max_pages) {
+    std::vector<nlohmann::json> items;
+    std::string page = target;
+    for (int count = 0; !page.empty() && count < max_pages; ++count) {
+        const auto response = get_ok(page, what);
+        const auto document = nlohmann::json::parse(response.body, nullptr, false);
+        const nlohmann::json* list = key.empty() ? &document : nullptr;
+        if (!key.empty() && document.is_object() && document.contains(key)) list = &document[key];
+        if (list == nullptr || !list->is_array()) break;
+        for (const auto& item : *list) items.push_back(item);
+        page = next_page(response);
+    }
+    return items;
+}
+
+namespace {
+
+std::optional<actions::RegisteredRunner> runner_of(const nlohmann::json& item) {
+    if (!item.is_object() || !item.contains("id") || !item["id"].is_number_integer()) return std::nullopt;
+    actions::RegisteredRunner runner;
+    runner.id = item["id"].get<std::int64_t>();
+    if (item.contains("name") && item["name"].is_string()) runner.name = item["name"].get<std::string>();
+    runner.busy = item.contains("busy") && item["busy"].is_boolean() && item["busy"].get<bool>();
+    return runner;
+}
+
+// A job as the REST API lists it, read as the webhook event of its status: the same fields as a
+// delivery's workflow_job (GET .../actions/jobs/{id} answers that object).
+std::optional<WorkflowJobEvent> event_of(const nlohmann::json& job, const std::string& repository) {
+    if (!job.is_object()) return std::nullopt;
+    const std::string status = job.value("status", "");
+    const std::string action = status == "completed"                        ? "completed"
+                               : status == "in_progress"                    ? "in_progress"
+                               : status == "queued" || status == "waiting" ||
+                                         status == "pending" || status == "requested" ? "queued"
+                                                                              : "";
+    if (action.empty()) return std::nullopt;
+    try {
+        const nlohmann::json delivery{{"action", action}, {"workflow_job", job}, {"repository", {{"full_name", repository}}}};
+        return parse_workflow_job(delivery.dump());
+    } catch (const std::invalid_argument&) {
+        return std::nullopt; // not a job we can read: the next reconciliation sees it again
+    }
+}
+
+} // namespace
 
 std::vector<actions::RegisteredRunner> GithubClient::list_runners(const config::RunnerPool& pool) {
     std::lock_guard lock{mutex_};
     std::vector<actions::RegisteredRunner> runners;
-    // 100 a page; a scope with more than 5,000 runners is listed in part.
-    for (int page = 1; page <= 50; ++page) {
-        const auto response = get_ok(pool.scope.api_path() + "/actions/runners?per_page=100&page=" + std::to_string(page),
-                                     "listing runners of " + pool.scope.to_string());
-        const auto document = nlohmann::json::parse(response.body, nullptr, false);
-        if (!document.is_object() || !document.contains("runners") || !document["runners"].is_array()) break;
-        for (const auto& item : document["runners"]) {
-            if (!item.is_object() || !item.contains("id") || !item["id"].is_number_integer()) continue;
-            actions::RegisteredRunner runner;
-            runner.id = item["id"].get<std::int64_t>();
-            if (item.contains("name") && item["name"].is_string()) runner.name = item["name"].get<std::string>();
-            runner.busy = item.contains("busy") && item["busy"].is_boolean() && item["busy"].get<bool>();
-            runners.push_back(std::move(runner));
-        }
-        if (document["runners"].size() < 100) break;
+    for (const auto& item : get_all(pool.scope.api_path() + "/actions/runners?per_page=100", "runners",
+                                    "listing runners of " + pool.scope.to_string())) {
+        if (auto runner = runner_of(item)) runners.push_back(std::move(*runner));
     }
     return runners;
 }
 
-// The queued jobs of one repository ("owner/name"): its queued runs, then their queued jobs.
-std::vector<WorkflowJobEvent> GithubClient::queued_jobs_of(const std::string& repository) {
+std::optional<actions::RegisteredRunner> GithubClient::runner(const config::RunnerPool& pool, std::int64_t runner_id) {
+    std::lock_guard lock{mutex_};
+    const std::string target = pool.scope.api_path() + "/actions/runners/" + std::to_string(runner_id);
+    const auto response = call(http::Method::get, target, {});
+    if (response.status == 404) return std::nullopt; // a JIT runner deletes itself after its job
+    if (response.status != 200) throw error_of(response, "runner " + std::to_string(runner_id));
+    return runner_of(nlohmann::json::parse(response.body, nullptr, false));
+}
+
+// A run turns in_progress as soon as one of its jobs starts: jobs that wait on `needs:`, or in a
+// matrix, are queued inside in-progress runs. Both kinds of run are asked about, every page.
+std::vector<WorkflowJobEvent> GithubClient::queued_jobs(const std::string& repository) {
+    std::lock_guard lock{mutex_};
     std::vector<WorkflowJobEvent> jobs;
     const std::string prefix = "/repos/" + repository;
-    const auto runs = nlohmann::json::parse(
-        get_ok(prefix + "/actions/runs?status=queued&per_page=100", "listing queued runs of " + repository).body, nullptr,
-        false);
-    if (!runs.is_object() || !runs.contains("workflow_runs") || !runs["workflow_runs"].is_array()) return jobs;
-    for (const auto& run : runs["workflow_runs"]) {
-        if (!run.is_object() || !run.contains("id") || !run["id"].is_number_integer()) continue;
-        const auto run_id = run["id"].get<std::int64_t>();
-        const auto listed = nlohmann::json::parse(
-            get_ok(prefix + "/actions/runs/" + std::to_string(run_id) + "/jobs?per_page=100",
-                   "listing the jobs of run " + std::to_string(run_id))
-                .body,
-            nullptr, false);
-        if (!listed.is_object() || !listed.contains("jobs") || !listed["jobs"].is_array()) continue;
-        for (const auto& job : listed["jobs"]) {
-            if (!job.is_object() || job.value("status", "") != "queued") continue;
-            try {
-                // The same fields as a webhook's workflow_job.
-                const nlohmann::json delivery{{"action", "queued"}, {"workflow_job", job}, {"repository", {{"full_name", repository}}}};
-                jobs.push_back(parse_workflow_job(delivery.dump()));
-            } catch (const std::invalid_argument&) {
-                continue; // not a job we can read: the next reconciliation sees it again
+    for (const char* status : {"queued", "in_progress"}) {
+        const auto runs = get_all(prefix + "/actions/runs?status=" + status + "&per_page=100", "workflow_runs",
+                                  std::string{"listing "} + status + " runs of " + repository, 10);
+        for (const auto& run : runs) {
+            if (!run.is_object() || !run.contains("id") || !run["id"].is_number_integer()) continue;
+            const auto run_id = std::to_string(run["id"].get<std::int64_t>());
+            for (const auto& job : get_all(prefix + "/actions/runs/" + run_id + "/jobs?filter=latest&per_page=100", "jobs",
+                                           "listing the jobs of run " + run_id, 10)) {
+                auto event = event_of(job, repository);
+                if (event && event->action == "queued") jobs.push_back(std::move(*event));
             }
         }
     }
     return jobs;
 }
 
-std::vector<WorkflowJobEvent> GithubClient::queued_jobs(const config::RunnerPool& pool) {
+std::vector<std::string> GithubClient::repositories(const config::RunnerPool& pool) {
     std::lock_guard lock{mutex_};
-    if (!pool.scope.is_organisation()) return queued_jobs_of(pool.scope.owner + "/" + pool.scope.repository);
-    // GitHub lists jobs per repository: an organisation's are those of its repositories with
-    // queued runs. The App's installation names the repositories it may see; a token lists the
-    // organisation's. At most 1,000 repositories are looked at.
-    std::vector<std::string> repositories;
-    for (int page = 1; page <= 10; ++page) {
-        const std::string target = credentials_.app_id
-                                       ? "/installation/repositories?per_page=100&page=" + std::to_string(page)
-                                       : "/orgs/" + pool.scope.owner + "/repos?per_page=100&page=" + std::to_string(page);
-        const auto document = nlohmann::json::parse(get_ok(target, "listing the repositories of " + pool.scope.owner).body,
-                                                    nullptr, false);
-        const auto* list = document.is_array() ? &document
-                           : document.is_object() && document.contains("repositories") && document["repositories"].is_array()
-                               ? &document["repositories"]
-                               : nullptr;
-        if (list == nullptr) break;
-        for (const auto& repository : *list) {
-            if (!repository.is_object() || !repository.contains("full_name") || !repository["full_name"].is_string()) continue;
-            const auto name = repository["full_name"].get<std::string>();
-            if (name.starts_with(pool.scope.owner + "/")) repositories.push_back(name);
-        }
-        if (list->size() < 100) break;
+    const std::string target = credentials_.app_id ? "/installation/repositories?per_page=100"
+                                                   : "/orgs/" + pool.scope.owner + "/repos?per_page=100";
+    std::vector<std::string> names;
+    for (const auto& repository : get_all(target, credentials_.app_id ? "repositories" : "",
+                                          "listing the repositories of " + pool.scope.owner, 10)) {
+        if (!repository.is_object() || !repository.contains("full_name") || !repository["full_name"].is_string()) continue;
+        auto name = repository["full_name"].get<std::string>();
+        if (pool.scope.covers(name)) names.push_back(std::move(name));
     }
-    std::vector<WorkflowJobEvent> jobs;
-    for (const auto& repository : repositories) {
-        auto found = queued_jobs_of(repository);
-        jobs.insert(jobs.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
-    }
-    return jobs;
+    return names;
+}
+
+actions::JobStatus GithubClient::job_status(const std::string& repository, std::int64_t job_id) {
+    std::lock_guard lock{mutex_};
+    const std::string target = "/repos/" + repository + "/actions/jobs/" + std::to_string(job_id);
+    const auto response = call(http::Method::get, target, {});
+    if (response.status == 404) return std::nullopt;
+    if (response.status != 200) throw error_of(response, "job " + std::to_string(job_id) + " of " + repository);
+    return event_of(nlohmann::json::parse(response.body, nullptr, false), repository);
+}
+
+std::optional<std::int64_t> GithubClient::rate_limit_remaining() const {
+    const auto remaining = rate_limit_remaining_.load();
+    if (remaining < 0) return std::nullopt;
+    return remaining;
 }
 
 } // namespace macvmorx::github

@@ -53,6 +53,14 @@ WorkflowJobEvent parse_workflow_job(std::string_view body) {
     event.job_name = text(job, "name", "workflow_job.name");
     event.html_url = text(job, "html_url", "workflow_job.html_url");
     event.runner_name = text(job, "runner_name", "workflow_job.runner_name");
+    event.status = text(job, "status", "workflow_job.status");
+    if (const auto organization = document.find("organization"); organization != document.end() && organization->is_object()) {
+        event.organization = text(*organization, "login", "organization.login");
+    }
+    if (const auto installation = document.find("installation"); installation != document.end() && installation->is_object() &&
+                                                                 installation->contains("id")) {
+        event.installation_id = number(*installation, "id", "installation.id");
+    }
     event.conclusion = text(job, "conclusion", "workflow_job.conclusion");
     if (const auto labels = job.find("labels"); labels != job.end()) {
         if (!labels->is_array()) throw std::invalid_argument("workflow_job.labels must be an array of strings");

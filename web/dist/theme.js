@@ -94,15 +94,18 @@ export function updateStateBadge(badge, state) {
 }
 
 // GitHub Actions jobs: their states in the order the Jobs view lists them, and how they read.
-export const JOB_STATES = ["queued", "in_progress", "completed"];
+// A waiting job is held by an environment's protection rules until someone approves it.
+export const JOB_STATES = ["waiting", "queued", "in_progress", "completed"];
 
 export const JOB_STATE_LABEL = {
+  waiting: "waiting for approval",
   queued: "queued",
   in_progress: "in progress",
   completed: "completed",
 };
 
 export const JOB_STATE_BADGE = {
+  waiting: "bg-violet-100 text-violet-800 dark:bg-violet-500/20 dark:text-violet-300",
   queued: "bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
   in_progress: "bg-sky-100 text-sky-800 dark:bg-sky-500/15 dark:text-sky-300",
   completed: "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-300",
@@ -110,6 +113,7 @@ export const JOB_STATE_BADGE = {
 };
 
 export const JOB_STATE_DOT = {
+  waiting: "bg-violet-500",
   queued: "bg-amber-500",
   in_progress: "bg-sky-500",
   completed: "bg-slate-400",

@@ -11,8 +11,9 @@
 namespace macvmorx::actions {
 
 // queued -> in_progress -> completed; a job cancelled before any runner took it goes from
-// queued to completed (conclusion "cancelled").
-enum class JobState { queued, in_progress, completed };
+// queued to completed (conclusion "cancelled"). A job an environment's protection rules hold is
+// waiting until it is approved (then queued) or rejected (then completed): it gets no runner.
+enum class JobState { queued, in_progress, completed, waiting };
 
 std::string_view to_string(JobState state);
 std::optional<JobState> parse_job_state(std::string_view text);

@@ -45,15 +45,23 @@ struct WorkflowJobsOptions {
     Duration retry_max = std::chrono::minutes{5};
     // How often GitHub is asked what webhooks may have missed (0: never); the first time at start.
     Duration reconcile_interval = std::chrono::minutes{1};
+    // What one reconciliation asks at most: the jobs waiting in this many repositories, and the
+    // state of this many jobs the ledger thinks open (not heard of for job_check_age).
+    std::size_t repositories_per_reconcile = 10;
+    std::size_t jobs_per_reconcile = 20;
+    Duration job_check_age = std::chrono::minutes{1};
     std::size_t remembered_deliveries = 10'000;
     std::size_t retained_completed_jobs = 10'000;
+    // The GitHub App's installation: jobs another installation's webhooks announce are not ours.
+    std::optional<std::int64_t> installation_id;
 };
 
 enum class DeliveryOutcome {
     applied,   // the job record changed
     duplicate, // this delivery id was seen before: nothing changed
     no_pool,   // a queued job whose labels match no pool: ignored (and counted)
-    unchanged, // an action that changes nothing here (waiting, or news of a job we never took)
+    out_of_scope, // a queued job a pool's labels take, of a repository or installation outside its scope
+    unchanged, // an action that changes nothing here (news of a job we never took, or old news)
 };
 
 struct DeliveryResult {
@@ -113,10 +121,12 @@ public:
 
     // Periodic: registration deadlines, and pools whose GitHub calls were paused.
     void sweep();
-    // Asks GitHub what webhooks may have missed: queued jobs of repository-scoped pools that
-    // macvmorx does not know are taken as queued; runners under macvmorx's name prefix that no
-    // VM stands behind (and that run no job) are removed. Run by the worker every
-    // reconcile_interval; calls GitHub.
+    // Asks GitHub what webhooks may have missed, both ways: jobs waiting for a runner in the
+    // repositories worth asking (a repository-scoped pool's, those with open or recent jobs),
+    // taken as queued; jobs the ledger thinks open, closed or started as GitHub says; runners
+    // under macvmorx's name prefix that no VM stands behind (and that run no job), removed.
+    // Within a budget of requests per pass, and not while GitHub limits the rate. Run by the
+    // worker every reconcile_interval; calls GitHub.
     void reconcile();
 
     void write_metrics(metrics::PrometheusWriter& out) const;
@@ -129,7 +139,9 @@ private:
     struct Runner;
     // Complete here: libc++ (Apple's) wants a deque's element type complete where it is declared.
     struct Task {
-        enum class Kind { register_runner, remove_runner } kind;
+        // retire_if_idle: a running runner no longer wanted goes only if GitHub lists it as not
+        // busy (a JIT runner may have just been given a job).
+        enum class Kind { register_runner, remove_runner, retire_if_idle } kind;
         TimePoint due;
         std::string vm_id; // register
         std::string pool;  // remove
@@ -145,6 +157,7 @@ private:
     struct Actions; // what to do once the lock is released
 
     const config::RunnerPool* pool_config(const std::string& name) const;
+    bool serves(const config::RunnerPool& pool, const github::WorkflowJobEvent& event) const;
     void balance(Actions& actions);
     void retire(Runner& runner, Actions& actions);
     void bind(JobRecord& job, Runner& runner);
@@ -154,6 +167,11 @@ private:
     void carry_out(Actions& actions);
     void register_runner(const std::string& vm_id);
     void remove_runner(const std::string& pool, std::int64_t runner_id, int attempt);
+    void retire_if_idle(const std::string& vm_id);
+    void reconcile_runners();
+    void refresh_organisation_repositories();
+    void note_github_error(const RegistrarError& error);
+    void runner_failed(Runner& runner, const std::string& why);
     Duration backoff(int attempt) const;
 
     WorkflowJobsOptions options_;
@@ -175,7 +193,15 @@ private:
     std::unordered_set<std::string> deliveries_;
     std::deque<std::string> delivery_order_;
     TimePoint next_reconcile_{}; // the first one at once
+    TimePoint github_paused_until_{};                     // a rate limit: no call to GitHub before then
+    std::map<std::string, TimePoint> recent_repositories_; // repository -> last news of a job of ours
+    std::size_t reconcile_cursor_ = 0;                      // through organisation_repositories_
+    std::size_t priority_cursor_ = 0;                       // through the repositories asked each time
+    std::vector<std::string> organisation_repositories_;    // sorted
+    TimePoint next_repository_listing_{};
+    std::uint64_t rate_limited_ = 0;
     std::uint64_t ignored_jobs_ = 0;
+    std::uint64_t out_of_scope_jobs_ = 0;
     std::uint64_t registration_failures_ = 0;
     metrics::Histogram wait_{metrics::Histogram::startup_bounds()};
 };

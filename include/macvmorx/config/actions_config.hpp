@@ -29,6 +29,10 @@ struct GithubScope {
     std::string to_string() const;
     // "/orgs/acme" or "/repos/acme/app": the REST prefix of its runner endpoints.
     std::string api_path() const;
+    // Whether a job of the repository "owner/name" may use runners of this scope: the
+    // organisation's repositories, or the one repository. Owner and repository names are not
+    // case sensitive on GitHub.
+    bool covers(std::string_view repository) const;
     bool operator==(const GithubScope&) const = default;
 };
 

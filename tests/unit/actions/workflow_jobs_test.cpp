@@ -43,13 +43,38 @@ public:
     }
     void remove_runner(const RunnerPool&, std::int64_t runner_id) override { removed.push_back(runner_id); }
     std::vector<macvmorx::actions::RegisteredRunner> list_runners(const RunnerPool&) override { return listed; }
-    std::vector<WorkflowJobEvent> queued_jobs(const RunnerPool&) override { return queued; }
+    std::optional<macvmorx::actions::RegisteredRunner> runner(const RunnerPool&, std::int64_t runner_id) override {
+        asked_runners.push_back(runner_id);
+        for (const auto& one : listed) {
+            if (one.id == runner_id) return one;
+        }
+        return std::nullopt;
+    }
+    std::vector<WorkflowJobEvent> queued_jobs(const std::string& repository) override {
+        asked_repositories.push_back(repository);
+        std::vector<WorkflowJobEvent> of_it;
+        for (const auto& event : queued) {
+            if (event.repository == repository) of_it.push_back(event);
+        }
+        return of_it;
+    }
+    std::vector<std::string> repositories(const RunnerPool&) override { return organisation; }
+    macvmorx::actions::JobStatus job_status(const std::string&, std::int64_t job_id) override {
+        asked_jobs.push_back(job_id);
+        if (const auto it = statuses.find(job_id); it != statuses.end()) return it->second;
+        return std::nullopt;
+    }
 
     std::vector<std::string> registered;
     std::vector<std::int64_t> removed;
     std::vector<RegistrarError> failures;
     std::vector<macvmorx::actions::RegisteredRunner> listed;
     std::vector<WorkflowJobEvent> queued;
+    std::vector<std::string> organisation{"acme/app"};
+    std::map<std::int64_t, WorkflowJobEvent> statuses; // what GitHub says of each job now
+    std::vector<std::string> asked_repositories;
+    std::vector<std::int64_t> asked_jobs;
+    std::vector<std::int64_t> asked_runners;
     std::int64_t next_id = 100;
 };
 
@@ -242,11 +267,33 @@ TEST_F(WorkflowJobsTest, PassingGithubFailuresAreRetriedWithBackoff) {
 
 TEST_F(WorkflowJobsTest, RateLimitsWaitAsLongAsGithubSays) {
     orchestrator.record_heartbeat(heartbeat("mac-1"));
-    registrar.failures = {RegistrarError("rate limited", 429, true, 90s)};
+    registrar.failures = {RegistrarError("rate limited", 429, true, 90s, true)};
     jobs->receive("d-1", job_event("queued", 1));
     const auto next = jobs->run_due_tasks();
     ASSERT_TRUE(next);
     EXPECT_EQ(*next - clock.now(), 90s);
+}
+
+TEST_F(WorkflowJobsTest, ARateLimitStopsEveryCallToGithubUntilItPasses) {
+    // GitHub's secondary limit: a 403 with its message and no Retry-After means a minute at least.
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    registrar.failures = {RegistrarError("GitHub answered 403 (You have exceeded a secondary rate limit)", 403, true, 60s, true)};
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->receive("d-2", job_event("queued", 2));
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 1u) << "the second runner waits too: no call while limited";
+    clock.advance(59s);
+    jobs->run_due_tasks();
+    jobs->reconcile();
+    EXPECT_EQ(registrar.registered.size(), 1u);
+    EXPECT_TRUE(registrar.asked_repositories.empty()) << "reconciliation waits as well";
+    clock.advance(1s);
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 3u) << "both runners once the minute passed";
+    std::string text;
+    macvmorx::metrics::PrometheusWriter out{text};
+    jobs->write_metrics(out);
+    EXPECT_NE(text.find("macvmorx_github_rate_limited_total 1\n"), std::string::npos) << text;
 }
 
 TEST_F(WorkflowJobsTest, ARefusalPausesThePoolInsteadOfAskingAgainAtOnce) {
@@ -276,10 +323,148 @@ TEST_F(WorkflowJobsTest, ARunnerThatTakesNoJobWithinTheRegistrationDeadlineIsRep
     EXPECT_EQ(orchestrator.vm(first)->state, VmState::running);
     clock.advance(1min);
     jobs->sweep();
+    EXPECT_EQ(orchestrator.vm(first)->state, VmState::running) << "GitHub is asked first whether it is busy";
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.asked_runners, std::vector<std::int64_t>{100});
     EXPECT_EQ(orchestrator.vm(first)->state, VmState::deleting);
     jobs->run_due_tasks();
     EXPECT_EQ(registrar.registered.size(), 2u);
     EXPECT_EQ(vms_in(VmState::assigned), 1u) << "a fresh VM in its place";
+}
+
+TEST_F(WorkflowJobsTest, ARunnerGithubListsAsBusyIsNeverRetired) {
+    // A JIT runner is not bound to one job: GitHub may hand it a job just as it seems idle.
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    host_runs_its_vms("mac-1");
+    const std::string first = orchestrator.vms({})[0].vm_id;
+    registrar.listed = {{100, registrar.registered.at(0), true}};
+    clock.advance(10min);
+    jobs->sweep();
+    jobs->run_due_tasks();
+    EXPECT_EQ(orchestrator.vm(first)->state, VmState::running) << "busy on GitHub: kept";
+    // The job completes before its in_progress delivery: still no harm done.
+    registrar.listed = {{100, registrar.registered.at(0), false}};
+    jobs->receive("d-2", job_event("completed", 1, registrar.registered.at(0)));
+    EXPECT_EQ(orchestrator.vm(first)->state, VmState::deleting) << "its job done, as it should";
+}
+
+TEST_F(WorkflowJobsTest, AJobHeldForApprovalGetsNoRunnerUntilItIsQueued) {
+    // octokit/webhooks' queued.with-deployment: action queued, workflow_job.status waiting.
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    auto held = job_event("queued", 5);
+    held.status = "waiting";
+    ASSERT_EQ(jobs->receive("d-1", held).outcome, DeliveryOutcome::applied);
+    EXPECT_EQ(jobs->find(5)->state, JobState::waiting);
+    auto waiting = job_event("waiting", 5);
+    waiting.status = "waiting";
+    EXPECT_EQ(jobs->receive("d-2", waiting).outcome, DeliveryOutcome::unchanged);
+    jobs->run_due_tasks();
+    EXPECT_TRUE(registrar.registered.empty()) << "no runner for a job that may wait for days";
+    EXPECT_EQ(jobs->pools()[0].queued_jobs, 0u);
+
+    auto approved = job_event("queued", 5);
+    approved.status = "queued";
+    ASSERT_EQ(jobs->receive("d-3", approved).outcome, DeliveryOutcome::applied);
+    EXPECT_EQ(jobs->find(5)->state, JobState::queued);
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 1u);
+}
+
+TEST_F(WorkflowJobsTest, AJobOutsideEveryPoolsScopeIsReportedNotServed) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    auto other_account = job_event("queued", 6);
+    other_account.repository = "globex/app";
+    EXPECT_EQ(jobs->receive("d-1", other_account).outcome, DeliveryOutcome::out_of_scope);
+    auto other_installation = job_event("queued", 7);
+    other_installation.installation_id = 999;
+    WorkflowJobsOptions options;
+    options.pools = {macos_pool()};
+    options.reconcile_interval = {};
+    options.installation_id = 77;
+    WorkflowJobs installed{options, orchestrator, registrar, clock, ids};
+    EXPECT_EQ(installed.receive("d-2", other_installation).outcome, DeliveryOutcome::out_of_scope);
+    other_installation.installation_id = 77;
+    EXPECT_EQ(installed.receive("d-3", other_installation).outcome, DeliveryOutcome::applied);
+    // GitHub's owner names are not case sensitive.
+    auto shouted = job_event("queued", 8);
+    shouted.repository = "ACME/App";
+    EXPECT_EQ(jobs->receive("d-4", shouted).outcome, DeliveryOutcome::applied);
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 1u) << "job 8 only";
+    std::string text;
+    macvmorx::metrics::PrometheusWriter out{text};
+    jobs->write_metrics(out);
+    EXPECT_NE(text.find("macvmorx_github_jobs_out_of_scope_total 1\n"), std::string::npos) << text;
+}
+
+TEST_F(WorkflowJobsTest, ReconciliationClosesTheJobsGithubFinishedAndStartsTheOnesItStarted) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->receive("d-2", job_event("queued", 2));
+    jobs->run_due_tasks();
+    host_runs_its_vms("mac-1");
+    const std::string runner = registrar.registered.at(0);
+    // While macvmorx was down, job 1 was cancelled; job 2 started on a runner and finished (a
+    // JIT runner deletes itself after its job: no `completed` delivery came).
+    auto cancelled = job_event("completed", 1);
+    cancelled.conclusion = "cancelled";
+    registrar.statuses[1] = cancelled;
+    registrar.statuses[2] = job_event("in_progress", 2, runner);
+    clock.advance(2min);
+    jobs->reconcile();
+    EXPECT_EQ(jobs->find(1)->state, JobState::completed);
+    EXPECT_EQ(jobs->find(1)->conclusion, "cancelled");
+    EXPECT_EQ(jobs->find(2)->state, JobState::in_progress);
+    EXPECT_EQ(jobs->find(2)->runner_name, runner);
+    registrar.statuses[2] = job_event("completed", 2, runner);
+    clock.advance(2min);
+    jobs->reconcile();
+    EXPECT_EQ(jobs->find(2)->state, JobState::completed);
+    EXPECT_EQ(orchestrator.vm(runner.substr(9))->state, VmState::deleting) << "its VM goes";
+}
+
+TEST_F(WorkflowJobsTest, ReconciliationAsksAFewRepositoriesAPassInTurn) {
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    WorkflowJobsOptions options;
+    options.pools = {macos_pool()};
+    options.reconcile_interval = {};
+    options.repositories_per_reconcile = 2;
+    WorkflowJobs budgeted{options, orchestrator, registrar, clock, ids};
+    registrar.organisation = {"acme/a", "acme/b", "acme/c", "acme/d", "acme/e"};
+    budgeted.reconcile();
+    EXPECT_EQ(registrar.asked_repositories, (std::vector<std::string>{"acme/a", "acme/b"}));
+    registrar.asked_repositories.clear();
+    budgeted.reconcile();
+    EXPECT_EQ(registrar.asked_repositories, (std::vector<std::string>{"acme/c", "acme/d"}));
+    // A repository with a job of ours is asked every time, before the others.
+    budgeted.receive("d-1", job_event("queued", 9));
+    registrar.asked_repositories.clear();
+    budgeted.reconcile();
+    EXPECT_EQ(registrar.asked_repositories, (std::vector<std::string>{"acme/app", "acme/e"}));
+}
+
+TEST_F(WorkflowJobsTest, ARunnerVmThatFailsBeforeItsJobPausesThePool) {
+    // A golden image whose runner GitHub refuses would otherwise loop: boot, register, exit.
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    const std::string first = orchestrator.vms({})[0].vm_id;
+    // The lifecycle places a failed VM again, up to its attempts; then it fails for good.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        ASSERT_EQ(orchestrator.record_vm_event(first, {VmState::failed, "GitHub no longer accepts this runner's version", {}}),
+                  macvmorx::lifecycle::EventOutcome::applied);
+    }
+    ASSERT_EQ(orchestrator.vm(first)->state, VmState::failed);
+    jobs->run_due_tasks();
+    jobs->sweep();
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 1u) << "paused";
+    clock.advance(1s);
+    jobs->sweep();
+    jobs->run_due_tasks();
+    EXPECT_EQ(registrar.registered.size(), 2u) << "after the pause, a fresh runner";
 }
 
 TEST_F(WarmPoolTest, WarmRunnersAreKeptReadyWithoutJobsAndNotReplaced) {
