@@ -501,9 +501,23 @@ TEST(GithubActionsPayloads, GithubsExamplesOfAJobHeldForApprovalGetNoRunner) {
     EXPECT_TRUE(github.jit_requests().empty()) << "no runner for a job that may wait for days";
     EXPECT_EQ(json::parse(client.get("/api/vms").body), json::array());
 
-    // Another installation's queued job (octokit's queued example) is not this pool's.
-    const auto other = deliver(client, "workflow_job", payload("workflow_job.queued.json"), "p-3");
-    EXPECT_NE(json::parse(other.body)["message"].get<std::string>().find("ignored"), std::string::npos) << other.body;
+    // The approval: GitHub's queued delivery of the same job, its status now queued.
+    auto approved = json::parse(payload("workflow_job.queued.with-deployment.json"));
+    approved["workflow_job"]["status"] = "queued";
+    ASSERT_EQ(deliver(client, "workflow_job", approved.dump(), "p-3").status, 200);
+    EXPECT_EQ(json::parse(client.get("/api/jobs/12877621891").body)["state"], "queued");
+    EXPECT_TRUE(eventually([&] { return github.jit_requests().size() == 1u; })) << "now it gets its runner";
+
+    // Another installation's queued job (octokit's queued example, Codertocat/Hello-World,
+    // installation 3456996) is not this pool's, though its labels would be.
+    auto other = json::parse(payload("workflow_job.queued.json"));
+    other["workflow_job"]["labels"] = {"self-hosted", "k8s"};
+    const auto answer = deliver(client, "workflow_job", other.dump(), "p-4");
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    EXPECT_NE(json::parse(answer.body)["message"].get<std::string>().find("serve other repositories or installations"),
+              std::string::npos)
+        << answer.body;
+    EXPECT_EQ(client.get("/api/jobs/" + std::to_string(other["workflow_job"]["id"].get<std::int64_t>())).status, 404);
 }
 
 TEST(GithubActionsReconciliation, AQueuedJobInsideAnInProgressRunGetsARunner) {

@@ -41,39 +41,43 @@ public:
             token_authorizations_.push_back(std::string(request.header("Authorization").value_or("")));
             return http::Response::json(201, R"({"token":"ghs_installation_token","expires_at":"2099-01-01T00:00:00Z"})");
         });
-        route(http::Method::post, "/orgs/{org}/actions/runners/generate-jitconfig", [this](const http::Request& request) {
-            auto body = nlohmann::json::parse(request.body);
-            const std::string name = body["name"];
-            for (const auto& runner : listed_) {
-                if (runner["name"] == name) {
-                    return http::Response::json(409, R"({"message":"Already exists - A runner with the name ')" + name +
-                                                         R"(' already exists."})");
+        // Self-hosted runners of an organisation and of a repository: the same endpoints under
+        // two prefixes (GitHub's REST reference, "Self-hosted runners").
+        for (const std::string scope : {"/orgs/{org}", "/repos/{owner}/{repo}"}) {
+            route(http::Method::post, scope + "/actions/runners/generate-jitconfig", [this](const http::Request& request) {
+                auto body = nlohmann::json::parse(request.body);
+                const std::string name = body["name"];
+                for (const auto& runner : listed_) {
+                    if (runner["name"] == name) {
+                        return http::Response::json(409, R"({"message":"Already exists - A runner with the name ')" + name +
+                                                             R"(' already exists."})");
+                    }
                 }
-            }
-            jit_requests_.push_back({request.path, std::string(request.header("Authorization").value_or("")), body});
-            const auto id = next_runner_id_++;
-            if (register_listed_) listed_.push_back({{"id", id}, {"name", name}, {"busy", false}, {"status", "offline"}});
-            return http::Response::json(
-                201, nlohmann::json{{"runner", {{"id", id}, {"name", name}}}, {"encoded_jit_config", "JIT-SECRET-" + name}}.dump());
-        });
-        route(http::Method::del, "/orgs/{org}/actions/runners/{id}", [this](const http::Request& request) {
-            const auto id = std::stoll(std::string(request.path_param("id")));
-            removed_.push_back(id);
-            const bool known = remove_listed([id](const nlohmann::json& r) { return r["id"] == id; }) > 0;
-            http::Response response;
-            response.status = known || !register_listed_ ? 204 : 404;
-            return response;
-        });
-        route(http::Method::get, "/orgs/{org}/actions/runners", [this](const http::Request& request) {
-            return page(request, "runners", listed_);
-        });
-        route(http::Method::get, "/orgs/{org}/actions/runners/{id}", [this](const http::Request& request) {
-            const auto id = std::stoll(std::string(request.path_param("id")));
-            for (const auto& runner : listed_) {
-                if (runner["id"] == id) return http::Response::json(200, runner.dump());
-            }
-            return http::Response::json(404, R"({"message":"Not Found"})");
-        });
+                jit_requests_.push_back({request.path, std::string(request.header("Authorization").value_or("")), body});
+                const auto id = next_runner_id_++;
+                if (register_listed_) listed_.push_back({{"id", id}, {"name", name}, {"busy", false}, {"status", "offline"}});
+                return http::Response::json(
+                    201, nlohmann::json{{"runner", {{"id", id}, {"name", name}}}, {"encoded_jit_config", "JIT-SECRET-" + name}}.dump());
+            });
+            route(http::Method::del, scope + "/actions/runners/{id}", [this](const http::Request& request) {
+                const auto id = std::stoll(std::string(request.path_param("id")));
+                removed_.push_back(id);
+                const bool known = remove_listed([id](const nlohmann::json& r) { return r["id"] == id; }) > 0;
+                http::Response response;
+                response.status = known || !register_listed_ ? 204 : 404;
+                return response;
+            });
+            route(http::Method::get, scope + "/actions/runners", [this](const http::Request& request) {
+                return page(request, "runners", listed_);
+            });
+            route(http::Method::get, scope + "/actions/runners/{id}", [this](const http::Request& request) {
+                const auto id = std::stoll(std::string(request.path_param("id")));
+                for (const auto& runner : listed_) {
+                    if (runner["id"] == id) return http::Response::json(200, runner.dump());
+                }
+                return http::Response::json(404, R"({"message":"Not Found"})");
+            });
+        }
         route(http::Method::get, "/orgs/{org}/repos", [this](const http::Request& request) {
             return page(request, "", repositories_);
         });
