@@ -171,6 +171,12 @@ int deliver_queued_job(macvmorx::http::HttpClient& client, int job_id, const std
         .status;
 }
 
+// A daemon with one runner pool of the Sonoma runner image, on the stand-in GitHub.
+macvmorx::config::ServerConfig runner_pool_config(const macvmorx::testing::FakeGithub& github) {
+    return macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem, "secret",
+                                                 "ghcr.io/acme/sonoma-runner:1");
+}
+
 // The id of the first VM once it runs (a runner the webhook asked for), or empty after 10 s.
 std::string first_running_vm(macvmorx::http::HttpClient& client) {
     std::string vm_id;
@@ -283,8 +289,7 @@ TEST_F(TartAgent, MacOsRefusingAnotherVmMakesTheNodeDegradedAndPlacementsGoElsew
 
 TEST_F(TartAgent, AGithubRunnerStartsInTheGuestWithItsConfigurationOnStandardInputOnly) {
     macvmorx::testing::FakeGithub github;
-    const auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
-                                                              "secret", "ghcr.io/acme/sonoma-runner:1");
+    const auto config = runner_pool_config(github);
     TestDaemon daemon{config};
     auto client = daemon.client();
     start_agent(daemon.port());
@@ -731,8 +736,7 @@ TEST_F(TartAgent, TheVmLimitInTartsOwnWordsMakesTheNodeDegradedWithTheReason) {
 
 TEST_F(TartAgent, AGuestThatShutsDownBeforeItsRunnerFinishesIsFailedNotDone) {
     macvmorx::testing::FakeGithub github;
-    const auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
-                                                              "secret", "ghcr.io/acme/sonoma-runner:1");
+    const auto config = runner_pool_config(github);
     TestDaemon daemon{config};
     auto client = daemon.client();
     start_agent(daemon.port());
@@ -757,8 +761,7 @@ TEST_F(TartAgent, ARunnerThatGithubNoLongerAcceptsFailsItsVmAndThePoolWaitsBefor
     // ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1, which the agent sets). Each fresh VM
     // would do the same: the pool waits, on the daemon's clock, before it registers the next runner.
     macvmorx::testing::FakeGithub github;
-    auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
-                                                        "secret", "ghcr.io/acme/sonoma-runner:1");
+    auto config = runner_pool_config(github);
     config.monitor_interval = std::chrono::milliseconds{50}; // the pools are looked at often
     TestDaemon daemon{config};
     auto client = daemon.client();
@@ -917,8 +920,7 @@ TEST_F(TartAgent, AHostWhoseTartCannotListIsDegradedUntilItCan) {
 
 TEST_F(TartAgent, AGuestThatAnswersSshLateGetsItsRunnerOnce) {
     macvmorx::testing::FakeGithub github;
-    const auto config = macvmorx::testing::github_test_config(github, macvmorx::testing::shared_rsa_key().private_pem,
-                                                              "secret", "ghcr.io/acme/sonoma-runner:1");
+    const auto config = runner_pool_config(github);
     TestDaemon daemon{config};
     auto client = daemon.client();
     // The first VM of a fresh host takes the first lease; its sshd is not up at once.
