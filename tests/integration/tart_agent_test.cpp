@@ -127,6 +127,12 @@ protected:
                      const std::vector<std::string>& extra_environment = {}) {
         agent = launch_agent(port, "mac-tart", state, extra_arguments, extra_environment);
     }
+    // A runner VM for a queued job, running, its runner at work in the guest (both empty if not).
+    struct RunnerAtWork {
+        std::string vm_id;
+        std::string ip;
+    };
+    RunnerAtWork start_runner_for_job(TestDaemon& daemon, int job_id);
     // Ends the agent as a crash would: SIGKILL, nothing cleaned up, its commands (a pull, a
     // clone, `tart run`) carry on without it.
     void kill_agent() {
@@ -200,6 +206,18 @@ std::string guest_address(const std::filesystem::path& tart_state) {
         return !ip.empty();
     });
     return ip;
+}
+
+TartAgent::RunnerAtWork TartAgent::start_runner_for_job(TestDaemon& daemon, int job_id) {
+    auto client = daemon.client();
+    start_agent(daemon.port());
+    if (!eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) return {};
+    if (deliver_queued_job(client, job_id, "t-" + std::to_string(job_id)) != 200) return {};
+    RunnerAtWork runner{first_running_vm(client), {}};
+    if (runner.vm_id.empty()) return {};
+    runner.ip = guest_address(state);
+    if (!eventually([&] { return std::filesystem::exists(state / ("guest-" + runner.ip + ".runner")); })) return {};
+    return runner;
 }
 
 } // namespace
@@ -739,13 +757,8 @@ TEST_F(TartAgent, AGuestThatShutsDownBeforeItsRunnerFinishesIsFailedNotDone) {
     const auto config = runner_pool_config(github);
     TestDaemon daemon{config};
     auto client = daemon.client();
-    start_agent(daemon.port());
-    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
-    ASSERT_EQ(deliver_queued_job(client, 63, "t-3"), 200);
-    const std::string vm_id = first_running_vm(client);
+    const auto [vm_id, ip] = start_runner_for_job(daemon, 63);
     ASSERT_FALSE(vm_id.empty()) << agent->output();
-    const std::string ip = guest_address(state);
-    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
 
     // The guest goes down with its runner at work: `tart run` exits 0 as after any shutdown.
     std::ofstream{state / ("shutdown-macvmorx-" + vm_id)} << "";
@@ -765,13 +778,8 @@ TEST_F(TartAgent, ARunnerThatGithubNoLongerAcceptsFailsItsVmAndThePoolWaitsBefor
     config.monitor_interval = std::chrono::milliseconds{50}; // the pools are looked at often
     TestDaemon daemon{config};
     auto client = daemon.client();
-    start_agent(daemon.port());
-    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
-    ASSERT_EQ(deliver_queued_job(client, 65, "t-5"), 200);
-    const std::string vm_id = first_running_vm(client);
+    const auto [vm_id, ip] = start_runner_for_job(daemon, 65);
     ASSERT_FALSE(vm_id.empty()) << agent->output();
-    const std::string ip = guest_address(state);
-    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state / ("guest-" + ip + ".runner")); }));
 
     std::ofstream{state / ("runner-exit-" + ip)} << "7";
     ASSERT_TRUE(vm_is(client, vm_id, "failed")) << client.get("/api/vms/" + vm_id).body << agent->output();
