@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <stdexcept>
 #include <system_error>
 
 namespace macvmorx::github {
@@ -191,12 +192,18 @@ std::string GithubClient::next_page(const http::ClientResponse& response) const 
         const std::string_view parameters = rest.substr(close + 1, end == std::string_view::npos ? std::string_view::npos : end - close - 1);
         rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
         if (parameters.find("rel=\"next\"") == std::string_view::npos) continue;
-        // Only a page of this API: the link's scheme, host and base path must be ours.
-        const std::string origin = (base_.tls ? "https://" : "http://") + base_.host +
-                                   (base_.port == (base_.tls ? 443 : 80) ? "" : ":" + std::to_string(base_.port)) +
-                                   base_.path_prefix;
-        if (!url.starts_with(origin)) return {};
-        return std::string{url.substr(origin.size())};
+        // Only a page of this API: the link's scheme, host, port and base path must be ours. Read
+        // by the parser of the API's own address; what follows the host is one "path prefix".
+        try {
+            const auto page = http::BaseUrl::parse(std::string{url});
+            if (page.tls != base_.tls || page.host != base_.host || page.port != base_.port ||
+                !page.path_prefix.starts_with(base_.path_prefix + "/")) {
+                return {};
+            }
+            return page.path_prefix.substr(base_.path_prefix.size());
+        } catch (const std::invalid_argument&) {
+            return {};
+        }
     }
     return {};
 }
