@@ -188,15 +188,23 @@ TEST(HostileClient, ANodesLongPollsAreBounded) {
     ASSERT_EQ(beat(client, heartbeat_of("mac-1")), 200);
     std::vector<std::unique_ptr<RawConnection>> polls;
     for (int i = 0; i < 10; ++i) {
+        // One poll at a time, each held before the next is sent: "oldest" is then the order sent,
+        // not the order in which the daemon's threads happened to read ten connections.
+        daemon.clock().advance(1ms);
+        const auto deadline = daemon.clock().now() + 60s;
         polls.push_back(std::make_unique<RawConnection>(daemon.port()));
         polls.back()->send("GET /api/nodes/mac-1/commands?wait=60s HTTP/1.1\r\nHost: x\r\n\r\n");
+        if (i < 4) {
+            ASSERT_TRUE(eventually([&] { return daemon.clock().wake_up_expected_at(deadline); })) << "poll " << i;
+        } else {
+            // Beyond four, the newest wait pushes out the oldest; the answer to that one is the sign.
+            ASSERT_EQ(status_of(polls[static_cast<std::size_t>(i - 4)]->read_response(5s)), 200) << "poll " << i - 4;
+        }
     }
-    // Beyond four waits per node, the oldest are answered at once (with no commands).
-    int answered = 0;
-    for (std::size_t i = 0; i < 6; ++i) {
-        if (status_of(polls[i]->read_response(5s)) == 200) ++answered;
+    // The four newest still wait: nothing more arrives for them.
+    for (std::size_t i = 6; i < 10; ++i) {
+        EXPECT_TRUE(polls[i]->read_response(200ms).empty()) << "poll " << i << " is still held";
     }
-    EXPECT_EQ(answered, 6);
 }
 
 // 5. The queue has a length limit, and says so.
