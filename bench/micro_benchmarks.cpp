@@ -5,7 +5,6 @@
 #include "fleet_workload.hpp"
 
 #include "macvmorx/api/api_context.hpp"
-#include "macvmorx/api/fleet_json.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/base/id_source.hpp"
@@ -15,6 +14,7 @@
 #include "macvmorx/scheduling/scheduler.hpp"
 #include "macvmorx/storage/durable_store.hpp"
 #include "macvmorx/web/web_assets.hpp"
+#include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
@@ -54,7 +54,7 @@ struct Fleet {
         bodies.reserve(nodes);
         for (std::size_t node = 0; node < nodes; ++node) {
             bodies.push_back(bench::heartbeat_body(node));
-            orchestrator.record_heartbeat(api::parse_heartbeat(bodies.back().json));
+            orchestrator.record_heartbeat(protocol::parse_heartbeat(bodies.back().json));
         }
     }
 };
@@ -73,7 +73,7 @@ Fleet& fleet_of(std::size_t nodes) {
 void BM_ParseHeartbeatNlohmann(benchmark::State& state) {
     const auto body = bench::heartbeat_body(1).json; // one VM, ~610 bytes
     for (auto _ : state) {
-        auto heartbeat = api::parse_heartbeat(body);
+        auto heartbeat = protocol::parse_heartbeat(body);
         benchmark::DoNotOptimize(heartbeat);
     }
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
@@ -83,9 +83,9 @@ BENCHMARK(BM_ParseHeartbeatNlohmann);
 #ifdef MACVMORX_BENCH_SIMDJSON
 // The same heartbeat into the same struct with simdjson's On-Demand API, with the checks that
 // matter for cost (types, ranges, node id characters) but not every message of the real parser.
-fleet::Heartbeat parse_heartbeat_simdjson(simdjson::ondemand::parser& parser, const simdjson::padded_string& body) {
+protocol::Heartbeat parse_heartbeat_simdjson(simdjson::ondemand::parser& parser, const simdjson::padded_string& body) {
     using namespace simdjson;
-    fleet::Heartbeat heartbeat;
+    protocol::Heartbeat heartbeat;
     ondemand::document document = parser.iterate(body);
     ondemand::object object = document.get_object();
     const auto number = [](ondemand::value value, double low, double high) {
@@ -98,12 +98,12 @@ fleet::Heartbeat parse_heartbeat_simdjson(simdjson::ondemand::parser& parser, co
         ondemand::value value = field.value();
         if (key == "nodeId") {
             heartbeat.node_id = std::string_view(value.get_string());
-            api::check_node_id(heartbeat.node_id, "nodeId");
+            protocol::check_node_id(heartbeat.node_id, "nodeId");
         } else if (key == "vmCount") {
             heartbeat.vm_count = static_cast<int>(static_cast<std::int64_t>(value.get_int64()));
         } else if (key == "vms") {
             for (ondemand::object vm : value.get_array()) {
-                fleet::VmReport report;
+                protocol::VmReport report;
                 for (auto vm_field : vm) {
                     const std::string_view vm_key = vm_field.unescaped_key();
                     ondemand::value vm_value = vm_field.value();
@@ -131,12 +131,12 @@ fleet::Heartbeat parse_heartbeat_simdjson(simdjson::ondemand::parser& parser, co
             for (std::string_view image : value.get_array()) heartbeat.cached_images.emplace_back(image);
         } else if (key == "labels") {
             for (auto label : value.get_object()) {
-                fleet::Label parsed;
+                protocol::Label parsed;
                 parsed.key = std::string_view(label.unescaped_key());
                 parsed.value = std::string_view(label.value().get_string());
                 heartbeat.labels.push_back(std::move(parsed));
             }
-            fleet::normalize(heartbeat.labels);
+            protocol::normalize(heartbeat.labels);
         }
     }
     return heartbeat;
@@ -149,11 +149,11 @@ void BM_ParseHeartbeatSimdjson(benchmark::State& state) {
         // Same content as the shipped parser produces, or the comparison means nothing.
         const simdjson::padded_string padded{body};
         const auto mine = parse_heartbeat_simdjson(parser, padded);
-        const auto shipped = api::parse_heartbeat(body);
+        const auto shipped = protocol::parse_heartbeat(body);
         if (mine.node_id != shipped.node_id || mine.vms.size() != shipped.vms.size() ||
             mine.cached_images != shipped.cached_images || mine.labels != shipped.labels ||
             mine.cpu_usage_percent != shipped.cpu_usage_percent) {
-            state.SkipWithError("simdjson parse differs from api::parse_heartbeat");
+            state.SkipWithError("simdjson parse differs from protocol::parse_heartbeat");
             return;
         }
     }
@@ -176,7 +176,7 @@ void BM_ParseAndApplyHeartbeat(benchmark::State& state) {
     for (auto _ : state) {
         auto& body = fleet.bodies[node];
         bench::patch_cpu(body.json.data() + body.cpu_offset, cpu = (cpu + 3779) % 9000);
-        auto outcome = fleet.orchestrator.record_heartbeat(api::parse_heartbeat(body.json));
+        auto outcome = fleet.orchestrator.record_heartbeat(protocol::parse_heartbeat(body.json));
         benchmark::DoNotOptimize(outcome);
         if (++node == fleet.bodies.size()) node = 0;
     }
@@ -186,9 +186,9 @@ BENCHMARK(BM_ParseAndApplyHeartbeat)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 // Apply only: the heartbeat is parsed outside the loop (a copy per iteration remains).
 void BM_ApplyHeartbeat(benchmark::State& state) {
     Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
-    std::vector<fleet::Heartbeat> parsed;
+    std::vector<protocol::Heartbeat> parsed;
     for (std::size_t node = 0; node < std::min<std::size_t>(fleet.bodies.size(), 1000); ++node) {
-        parsed.push_back(api::parse_heartbeat(fleet.bodies[node].json));
+        parsed.push_back(protocol::parse_heartbeat(fleet.bodies[node].json));
     }
     std::size_t node = 0;
     for (auto _ : state) {
@@ -233,7 +233,7 @@ scheduling::Scheduler& scheduler_of(std::size_t nodes) {
     scheduler = std::make_unique<scheduling::Scheduler>(scheduling::SchedulerOptions{});
     for (std::size_t node = 0; node < nodes; ++node) {
         fleet::NodeRecord record;
-        record.report = api::parse_heartbeat(bench::heartbeat_body(node).json);
+        record.report = protocol::parse_heartbeat(bench::heartbeat_body(node).json);
         record.report.cpu_usage_percent = static_cast<double>((node * 7919) % 10000) / 100.0;
         if (node % 100 == 0) record.report.cached_images.emplace_back(rare_image);
         record.first_seen = record.last_seen = TimePoint{std::chrono::seconds{1'800'000'000}};
@@ -243,7 +243,7 @@ scheduling::Scheduler& scheduler_of(std::size_t nodes) {
 }
 
 // One decision and the release of its reservation, so every iteration sees the same fleet.
-void schedule_decision(benchmark::State& state, std::string_view image, fleet::Labels labels) {
+void schedule_decision(benchmark::State& state, std::string_view image, protocol::Labels labels) {
     auto& scheduler = scheduler_of(static_cast<std::size_t>(state.range(0)));
     scheduling::PlacementRequest request;
     request.image_name = std::string(image);
@@ -355,10 +355,10 @@ std::size_t heap_in_use() { return mallinfo2().uordblks; }
 void BM_HeapPerNode(benchmark::State& state) {
     const auto nodes = static_cast<std::size_t>(state.range(0));
     const int max_vms = static_cast<int>(state.range(1));
-    std::vector<fleet::Heartbeat> heartbeats;
+    std::vector<protocol::Heartbeat> heartbeats;
     heartbeats.reserve(nodes);
     for (std::size_t node = 0; node < nodes; ++node) {
-        heartbeats.push_back(api::parse_heartbeat(bench::heartbeat_body(node, max_vms).json));
+        heartbeats.push_back(protocol::parse_heartbeat(bench::heartbeat_body(node, max_vms).json));
     }
     double orchestrator_bytes = 0, records_bytes = 0, scheduler_bytes = 0;
     for (auto _ : state) {

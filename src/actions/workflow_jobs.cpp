@@ -2,7 +2,6 @@
 
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/github/workflow_job.hpp"
-#include "macvmorx/metrics/prometheus_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
 #include <nlohmann/json.hpp>
@@ -51,7 +50,7 @@ struct WorkflowJobs::Actions {
 };
 
 WorkflowJobs::WorkflowJobs(WorkflowJobsOptions options, orchestrator::Orchestrator& orchestrator,
-                           RunnerRegistrar& registrar, const Clock& clock, IdSource& ids)
+                           github::RunnerRegistrar& registrar, const Clock& clock, IdSource& ids)
     : options_{std::move(options)}, orchestrator_{orchestrator}, registrar_{registrar}, clock_{clock}, ids_{ids} {
     for (const auto& pool : options_.pools) pool_state_[pool.name];
     // Warm runners are wanted from the start.
@@ -321,12 +320,12 @@ void WorkflowJobs::vm_changed(const lifecycle::VmRecord& vm) {
     Runner& runner = *it->second;
     const auto now = clock_.now();
     if (!vm.node_id.empty()) runner.node_id = vm.node_id;
-    if (lifecycle::is_starting(vm.state) && !runner.assigned_at) runner.assigned_at = now;
+    if (protocol::is_starting(vm.state) && !runner.assigned_at) runner.assigned_at = now;
     // The agent reports the download's progress; at 1 the image is there and the boot begins.
-    if (lifecycle::is_starting(vm.state) && vm.progress && *vm.progress >= 1.0 && !runner.image_ready_at) {
+    if (protocol::is_starting(vm.state) && vm.progress && *vm.progress >= 1.0 && !runner.image_ready_at) {
         runner.image_ready_at = now;
     }
-    if (vm.state == lifecycle::VmState::running && !runner.running_at) {
+    if (vm.state == protocol::VmState::running && !runner.running_at) {
         runner.running_at = now;
         if (!runner.assigned_at) runner.assigned_at = now;
         if (!runner.image_ready_at) runner.image_ready_at = now; // an agent that reports no progress
@@ -337,8 +336,8 @@ void WorkflowJobs::vm_changed(const lifecycle::VmRecord& vm) {
             changed(job->second);
         }
     }
-    if (lifecycle::is_final(vm.state)) {
-        if (vm.state == lifecycle::VmState::failed && !runner.retiring) runner_failed(runner, vm.failure_reason);
+    if (protocol::is_final(vm.state)) {
+        if (vm.state == protocol::VmState::failed && !runner.retiring) runner_failed(runner, vm.failure_reason);
         Actions actions; // only tasks and a wake-up: nothing may call back into the lifecycle here
         end_runner(vm.vm_id, actions);
         work_.notify_all();
@@ -439,10 +438,10 @@ void WorkflowJobs::register_runner(const std::string& vm_id) {
         name = it->second->name;
     }
 
-    RunnerRegistration registration;
+    github::RunnerRegistration registration;
     try {
         registration = registrar_.register_runner(pool, name);
-    } catch (const RegistrarError& error) {
+    } catch (const github::RegistrarError& error) {
         note_github_error(error);
         std::lock_guard lock{mutex_};
         ++registration_failures_;
@@ -512,7 +511,7 @@ void WorkflowJobs::remove_runner(const std::string& pool_name, std::int64_t runn
     if (pool == nullptr) return;
     try {
         registrar_.remove_runner(*pool, runner_id);
-    } catch (const RegistrarError& error) {
+    } catch (const github::RegistrarError& error) {
         note_github_error(error);
         // A rate limit is waited out, however often: the registration would be left behind.
         if (!error.retryable() || (attempt >= 8 && !error.rate_limited())) {
@@ -541,7 +540,7 @@ void WorkflowJobs::retire_if_idle(const std::string& vm_id) {
         try {
             const auto listed = registrar_.runner(*pool, runner_id);
             busy = listed && listed->busy;
-        } catch (const RegistrarError& error) {
+        } catch (const github::RegistrarError& error) {
             note_github_error(error);
             // Not known either way: kept, and asked again at the next occasion.
             std::lock_guard lock{mutex_};
@@ -659,7 +658,7 @@ void WorkflowJobs::reconcile() {
             std::lock_guard lock{mutex_};
             if (const auto it = jobs_.find(job_id); it != jobs_.end()) it->second.updated_at = clock_.now();
         }
-    } catch (const RegistrarError& error) {
+    } catch (const github::RegistrarError& error) {
         note_github_error(error);
         spdlog::warn("reconciliation with GitHub failed: {}", error.what());
         if (error.rate_limited()) return;
@@ -690,7 +689,7 @@ void WorkflowJobs::refresh_organisation_repositories() {
             auto found = registrar_.repositories(*pool);
             names.insert(names.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
         }
-    } catch (const RegistrarError& error) {
+    } catch (const github::RegistrarError& error) {
         note_github_error(error);
         spdlog::warn("listing the organisations' repositories failed: {}", error.what());
         std::lock_guard lock{mutex_};
@@ -732,12 +731,12 @@ void WorkflowJobs::reconcile_runners() {
                 // After a restart its VM may still be there, without the configuration to start
                 // it again: it goes too, and demand makes a fresh runner.
                 const std::string vm_id = name.substr(prefix.size());
-                if (const auto vm = orchestrator_.vm(vm_id); vm && !lifecycle::is_final(vm->state)) {
+                if (const auto vm = orchestrator_.vm(vm_id); vm && !protocol::is_final(vm->state)) {
                     orchestrator_.delete_vm(vm_id);
                 }
                 remove_runner(pool->name, id, 0);
             }
-        } catch (const RegistrarError& error) {
+        } catch (const github::RegistrarError& error) {
             note_github_error(error);
             spdlog::warn("reconciliation of the runners of {} failed: {}", pool->scope.to_string(), error.what());
             if (error.rate_limited()) return;
@@ -746,7 +745,7 @@ void WorkflowJobs::reconcile_runners() {
 }
 
 // A rate limit stops every call to GitHub until it passes, not only the one that met it.
-void WorkflowJobs::note_github_error(const RegistrarError& error) {
+void WorkflowJobs::note_github_error(const github::RegistrarError& error) {
     if (!error.rate_limited()) return;
     std::lock_guard lock{mutex_};
     const auto until = clock_.now() + error.retry_after().value_or(std::chrono::minutes{1});
@@ -832,51 +831,17 @@ std::vector<PoolStatus> WorkflowJobs::pools() const {
     return out;
 }
 
-void WorkflowJobs::write_metrics(metrics::PrometheusWriter& out) const {
-    const auto statuses = pools();
-    out.family("macvmorx_github_jobs_queued", "GitHub Actions jobs waiting for a runner, by pool.", "gauge");
-    for (const auto& status : statuses) {
-        out.sample("macvmorx_github_jobs_queued", {{"pool", status.pool}}, std::uint64_t{status.queued_jobs});
-    }
-    out.family("macvmorx_github_runners", "Runners by pool and stage.", "gauge");
-    for (const auto& status : statuses) {
-        const std::pair<std::string_view, std::size_t> stages[] = {
-            {"registering", status.runners_registering}, {"starting", status.runners_starting},
-            {"idle", status.runners_idle},               {"busy", status.runners_busy},
-            {"retiring", status.runners_retiring}};
-        for (const auto& [stage, count] : stages) {
-            out.sample("macvmorx_github_runners", {{"pool", status.pool}, {"stage", stage}}, std::uint64_t{count});
-        }
-    }
-    std::uint64_t ignored = 0;
-    std::uint64_t out_of_scope = 0;
-    std::uint64_t failures = 0;
-    std::uint64_t rate_limited = 0;
+WorkflowJobs::Figures WorkflowJobs::figures() const {
+    Figures figures;
     {
         std::lock_guard lock{mutex_};
-        rate_limited = rate_limited_;
-        ignored = ignored_jobs_;
-        out_of_scope = out_of_scope_jobs_;
-        failures = registration_failures_;
+        figures.ignored_jobs = ignored_jobs_;
+        figures.out_of_scope_jobs = out_of_scope_jobs_;
+        figures.registration_failures = registration_failures_;
+        figures.rate_limited = rate_limited_;
     }
-    out.family("macvmorx_github_jobs_ignored_total", "Queued jobs whose labels match no runner pool.", "counter");
-    out.sample("macvmorx_github_jobs_ignored_total", {}, ignored);
-    out.family("macvmorx_github_jobs_out_of_scope_total",
-               "Queued jobs whose labels a pool takes but of a repository, organisation or installation outside its scope.",
-               "counter");
-    out.sample("macvmorx_github_jobs_out_of_scope_total", {}, out_of_scope);
-    out.family("macvmorx_github_registration_failures_total", "Failed requests for a just-in-time runner.", "counter");
-    out.sample("macvmorx_github_registration_failures_total", {}, failures);
-    out.family("macvmorx_github_rate_limited_total",
-               "Times GitHub limited macvmorx's requests (primary or secondary limit): every call then waits.", "counter");
-    out.sample("macvmorx_github_rate_limited_total", {}, rate_limited);
-    if (const auto remaining = registrar_.rate_limit_remaining()) {
-        out.family("macvmorx_github_rate_limit_remaining",
-                   "Requests GitHub's primary rate limit still allows this hour (its last X-RateLimit-Remaining).", "gauge");
-        out.sample("macvmorx_github_rate_limit_remaining", {}, static_cast<double>(*remaining));
-    }
-    out.family("macvmorx_github_job_wait_seconds", "From a job's queued webhook to a runner starting it.", "histogram");
-    out.histogram("macvmorx_github_job_wait_seconds", {}, wait_);
+    figures.rate_limit_remaining = registrar_.rate_limit_remaining();
+    return figures;
 }
 
 } // namespace macvmorx::actions

@@ -16,8 +16,8 @@
 namespace macvmorx::agent {
 namespace {
 
-using lifecycle::CommandType;
-using lifecycle::VmState;
+using protocol::CommandType;
+using protocol::VmState;
 
 constexpr std::size_t remembered_commands = 512;
 
@@ -241,10 +241,10 @@ void Agent::stop() {
 
 int Agent::vms_on_host() const { return static_cast<int>(vms_.size()); }
 
-fleet::Heartbeat Agent::build_heartbeat() {
+protocol::Heartbeat Agent::build_heartbeat() {
     const TimePoint now = clock_.now();
     const HostFigures figures = probe_.sample();
-    fleet::Heartbeat heartbeat;
+    protocol::Heartbeat heartbeat;
     heartbeat.node_id = options_.node_id;
     for (const auto& [id, vm] : vms_) {
         // Listed from the moment it runs until its clone is gone: the orchestrator counts what is listed.
@@ -299,7 +299,7 @@ void Agent::schedule_heartbeat(Duration delay) {
 
 void Agent::send_heartbeat() {
     ++counters_.heartbeats_sent;
-    link_.heartbeat(build_heartbeat(), guard([this](LinkResult result, std::vector<lifecycle::Command> commands) {
+    link_.heartbeat(build_heartbeat(), guard([this](LinkResult result, std::vector<protocol::Command> commands) {
         if (!result.ok()) {
             ++counters_.heartbeats_failed;
             // Logged at the first failure and then now and again, not at every retry.
@@ -324,7 +324,7 @@ void Agent::poll() {
     if (!options_.long_poll || polling_ || stopped_) return;
     polling_ = true;
     link_.poll_commands(options_.node_id, options_.poll_wait,
-                        guard([this](LinkResult result, std::vector<lifecycle::Command> commands) {
+                        guard([this](LinkResult result, std::vector<protocol::Command> commands) {
                             polling_ = false;
                             if (!result.ok()) {
                                 // Unknown node (the orchestrator forgot it): the heartbeat loop
@@ -359,7 +359,7 @@ void Agent::acknowledge(const std::string& command_id) {
 
 void Agent::report(const std::string& vm_id, int state, std::string message, std::optional<double> progress,
                    std::function<void()> then) {
-    lifecycle::VmEvent event{static_cast<VmState>(state), std::move(message), progress};
+    protocol::VmEvent event{static_cast<VmState>(state), std::move(message), progress};
     link_.report(vm_id, event, guard([this, vm_id, then = std::move(then)](LinkResult result) {
         if (!result.ok() && result.status != 404 && result.status != 409) {
             spdlog::debug("agent {}: reporting on VM {} failed: {}", options_.node_id, vm_id, result.error);
@@ -371,7 +371,7 @@ void Agent::report(const std::string& vm_id, int state, std::string message, std
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-void Agent::handle(const std::vector<lifecycle::Command>& commands) {
+void Agent::handle(const std::vector<protocol::Command>& commands) {
     for (const auto& command : commands) {
         if (seen_commands_.contains(command.id)) {
             // Sent again: our acknowledgement was lost. The work is under way or done.
@@ -392,7 +392,7 @@ void Agent::handle(const std::vector<lifecycle::Command>& commands) {
     }
 }
 
-void Agent::take_create(const lifecycle::Command& command) {
+void Agent::take_create(const protocol::Command& command) {
     acknowledge(command.id);
     if (vms_.contains(command.vm_id)) return; // made already, or being made
     if (!safe_name(command.vm_id) || !safe_name(command.image_name)) {
@@ -553,7 +553,7 @@ void Agent::note_host_problem(HostProblem problem) {
     spdlog::error("agent {}: {}; reporting the node as degraded", options_.node_id, degraded_reason_);
 }
 
-void Agent::take_delete(const lifecycle::Command& command) {
+void Agent::take_delete(const protocol::Command& command) {
     acknowledge(command.id);
     const auto it = vms_.find(command.vm_id);
     if (it == vms_.end()) {

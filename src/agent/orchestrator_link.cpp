@@ -1,10 +1,11 @@
 #include "macvmorx/agent/orchestrator_link.hpp"
 
-#include "macvmorx/api/fleet_json.hpp"
-#include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/http/async_client.hpp"
 #include "macvmorx/json/json_writer.hpp"
+#include "macvmorx/protocol/command_json.hpp"
+#include "macvmorx/protocol/heartbeat_json.hpp"
+#include "macvmorx/protocol/vm_event_json.hpp"
 
 #include <charconv>
 
@@ -28,10 +29,10 @@ std::vector<http::Header> to_headers(const std::vector<std::pair<std::string, st
 void deliver_commands(std::error_code ec, const http::ClientResponse& response,
                       const OrchestratorLink::CommandsReply& done) {
     LinkResult result = result_of(ec, response);
-    std::vector<lifecycle::Command> commands;
+    std::vector<protocol::Command> commands;
     if (result.ok()) {
         try {
-            commands = api::parse_commands(response.body);
+            commands = protocol::parse_commands(response.body);
         } catch (const std::exception& error) {
             result = {0, std::string("unreadable answer: ") + error.what()};
         }
@@ -102,10 +103,10 @@ std::vector<std::pair<std::string, std::string>> OrchestratorLink::headers(bool 
     return headers;
 }
 
-void OrchestratorLink::heartbeat(const fleet::Heartbeat& heartbeat, CommandsReply done) {
+void OrchestratorLink::heartbeat(const protocol::Heartbeat& heartbeat, CommandsReply done) {
     std::string body;
     JsonWriter json{body};
-    api::write_heartbeat(json, heartbeat);
+    protocol::write_heartbeat(json, heartbeat);
     control_->request(http::Method::post, "/api/heartbeat", std::move(body), to_headers(headers(true)),
                       [done = std::move(done)](std::error_code ec, http::ClientResponse response) {
                           deliver_commands(ec, response, done);
@@ -127,10 +128,10 @@ void OrchestratorLink::acknowledge(const std::string& node_id, const std::string
                       });
 }
 
-void OrchestratorLink::report(const std::string& vm_id, const lifecycle::VmEvent& event, Reply done) {
+void OrchestratorLink::report(const std::string& vm_id, const protocol::VmEvent& event, Reply done) {
     std::string body;
     JsonWriter json{body};
-    api::write_vm_event(json, event);
+    protocol::write_vm_event(json, event);
     control_->request(http::Method::post, "/api/vms/" + vm_id + "/events", std::move(body), to_headers(headers(true)),
                       [done = std::move(done)](std::error_code ec, http::ClientResponse response) {
                           done(result_of(ec, response));

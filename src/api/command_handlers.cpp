@@ -1,4 +1,5 @@
 #include "node_access.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/api/wait_budget.hpp"
@@ -7,6 +8,7 @@
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/protocol/command_json.hpp"
 
 namespace macvmorx::api {
 namespace {
@@ -18,8 +20,8 @@ Duration parse_wait(const http::Request& request) {
     const auto text = request.query_param("wait");
     if (!text) return Duration::zero();
     const auto wait = parse_duration(*text);
-    if (!wait) throw http::Unprocessable("wait must be a duration such as 25s", "wait");
-    if (*wait > max_wait) throw http::Unprocessable("wait may be at most " + format_duration(max_wait), "wait");
+    if (!wait) throw InvalidValue("wait must be a duration such as 25s", "wait");
+    if (*wait > max_wait) throw InvalidValue("wait may be at most " + format_duration(max_wait), "wait");
     return *wait;
 }
 
@@ -41,11 +43,11 @@ void handle_poll_commands(const http::Request& request, ApiContext& context, std
     }
     const bool known = context.orchestrator.wait_for_commands(
         node_id, wait,
-        [reply, share](std::vector<lifecycle::Command> commands) {
+        [reply, share](std::vector<protocol::Command> commands) {
             http::Response response;
             JsonWriter json{response.body};
             json.begin_object().key("commands");
-            write_commands(json, commands);
+            protocol::write_commands(json, commands);
             json.end_object();
             reply->send(std::move(response));
         },

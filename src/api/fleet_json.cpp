@@ -1,163 +1,25 @@
 #include "macvmorx/api/fleet_json.hpp"
 
-#include "heartbeat_fast_path.hpp"
-#include "json_fields.hpp"
-#include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
+#include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include <algorithm>
 
 namespace macvmorx::api {
-namespace {
-
-constexpr StringRule node_id_rule = identifier_rule;
-constexpr StringRule image_rule = image_name_rule;
-constexpr StringRule optional_image_rule{0, image_name_rule.max_length, image_name_rule.allowed,
-                                         image_name_rule.allowed_description};
-constexpr StringRule vm_id_rule = identifier_rule;
-constexpr StringRule hostname_rule{0, 255};
-constexpr StringRule address_rule{0, 64};
-constexpr StringRule status_rule{0, 64};
-
-// Large enough for any real Mac, small enough to catch unit mistakes (bytes sent as GB).
-constexpr double max_gigabytes = 1'000'000;
-
-fleet::VmReport parse_vm(const nlohmann::json& item, std::size_t index) {
-    const std::string path = "vms[" + std::to_string(index) + "]";
-    if (!item.is_object()) throw http::BadRequest(path + " must be an object", path);
-    const FieldReader vm{item, path + "."};
-    fleet::VmReport report;
-    report.vm_id = vm.required_string("vmId", vm_id_rule);
-    report.image_name = vm.string("imageName", optional_image_rule);
-    report.runtime_seconds = vm.integer("runtimeSeconds", 0, std::int64_t{10} * 365 * 24 * 3600, 0);
-    report.vm_hostname = vm.string("vmHostname", hostname_rule);
-    report.vm_ip_address = vm.string("vmIpAddress", address_rule);
-    return report;
-}
-
-} // namespace
-
-void write_labels(JsonWriter& json, const fleet::Labels& labels) {
-    json.begin_object();
-    for (const auto& label : labels) json.field(label.key, label.value);
-    json.end_object();
-}
-
-void write_heartbeat(JsonWriter& json, const fleet::Heartbeat& heartbeat) {
-    json.begin_object()
-        .field("nodeId", heartbeat.node_id)
-        .field("vmCount", heartbeat.running_vms())
-        .key("vms")
-        .begin_array();
-    for (const auto& vm : heartbeat.vms) {
-        json.begin_object()
-            .field("vmId", vm.vm_id)
-            .field("imageName", vm.image_name)
-            .field("runtimeSeconds", vm.runtime_seconds)
-            .field("vmHostname", vm.vm_hostname)
-            .field("vmIpAddress", vm.vm_ip_address)
-            .end_object();
-    }
-    json.end_array()
-        .field("cpuUsagePercent", heartbeat.cpu_usage_percent)
-        .field("memoryUsageGB", heartbeat.memory_usage_gb)
-        .field("totalMemoryGB", heartbeat.total_memory_gb)
-        .field("diskUsageGB", heartbeat.disk_usage_gb)
-        .field("totalDiskGB", heartbeat.total_disk_gb)
-        .field("status", heartbeat.status);
-    if (!heartbeat.status_reason.empty()) json.field("statusReason", heartbeat.status_reason);
-    json.key("cachedImages")
-        .begin_array();
-    for (const auto& image : heartbeat.cached_images) json.value(image);
-    json.end_array().key("labels");
-    write_labels(json, heartbeat.labels);
-    if (!heartbeat.agent_instance.empty()) json.field("agentInstance", heartbeat.agent_instance);
-    json.end_object();
-}
-
-void check_node_id(std::string_view node_id, const std::string& field) { check_string(node_id, node_id_rule, field); }
-
-namespace {
-
-// What one host may make the daemon keep, whichever parser read its report.
-fleet::Heartbeat within_budget(fleet::Heartbeat heartbeat) {
-    if (const auto bytes = heartbeat.text_bytes(); bytes > max_heartbeat_text_bytes) {
-        throw http::Unprocessable("the report holds " + std::to_string(bytes) + " bytes of text; a host may keep at most " +
-                                      std::to_string(max_heartbeat_text_bytes) + " (names of VMs, images and labels)",
-                                  "heartbeat");
-    }
-    return heartbeat;
-}
-
-} // namespace
-
-fleet::Heartbeat parse_heartbeat(std::string_view body) {
-    if (auto heartbeat = parse_heartbeat_fast(body)) return within_budget(std::move(*heartbeat));
-    return within_budget(parse_heartbeat_checked(body));
-}
-
-fleet::Heartbeat parse_heartbeat_checked(std::string_view body) {
-    const nlohmann::json document = parse_json_object(body);
-    const FieldReader fields{document};
-
-    fleet::Heartbeat heartbeat;
-    heartbeat.node_id = fields.required_string("nodeId", node_id_rule);
-    if (const auto* vms = fields.array("vms", max_vms_per_heartbeat)) {
-        heartbeat.vms.reserve(vms->size());
-        for (std::size_t i = 0; i < vms->size(); ++i) heartbeat.vms.push_back(parse_vm((*vms)[i], i));
-    }
-    heartbeat.vm_count = static_cast<int>(fields.integer("vmCount", 0, max_vms_per_heartbeat,
-                                                         static_cast<std::int64_t>(heartbeat.vms.size())));
-    heartbeat.cpu_usage_percent = fields.number("cpuUsagePercent", 0, 100, 0);
-    heartbeat.memory_usage_gb = fields.number("memoryUsageGB", 0, max_gigabytes, 0);
-    heartbeat.total_memory_gb = fields.number("totalMemoryGB", 0, max_gigabytes, 0);
-    heartbeat.disk_usage_gb = fields.number("diskUsageGB", 0, max_gigabytes, 0);
-    heartbeat.total_disk_gb = fields.number("totalDiskGB", 0, max_gigabytes, 0);
-    heartbeat.status = fields.string("status", status_rule, "unknown");
-    if (heartbeat.status.empty()) heartbeat.status = "unknown";
-    heartbeat.status_reason = fields.string("statusReason", status_reason_rule);
-    heartbeat.cached_images = fields.string_array("cachedImages", max_cached_images, image_rule);
-    heartbeat.labels = fields.labels("labels");
-    heartbeat.agent_instance = fields.string("agentInstance", agent_instance_rule);
-    return heartbeat;
-}
 
 void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapacity& capacity) {
     const auto& report = node.report;
-    json.begin_object()
-        .field("nodeId", report.node_id)
-        .field("vmCount", report.running_vms())
-        .key("vms")
-        .begin_array();
-    for (const auto& vm : report.vms) {
-        json.begin_object()
-            .field("vmId", vm.vm_id)
-            .field("imageName", vm.image_name)
-            .field("runtimeSeconds", vm.runtime_seconds)
-            .field("vmHostname", vm.vm_hostname)
-            .field("vmIpAddress", vm.vm_ip_address)
-            .end_object();
-    }
-    json.end_array()
-        .field("cpuUsagePercent", report.cpu_usage_percent)
-        .field("memoryUsageGB", report.memory_usage_gb)
-        .field("totalMemoryGB", report.total_memory_gb)
-        .field("diskUsageGB", report.disk_usage_gb)
-        .field("totalDiskGB", report.total_disk_gb)
-        .field("status", report.status);
-    if (!report.status_reason.empty()) json.field("statusReason", report.status_reason);
-    json.key("cachedImages")
-        .begin_array();
-    for (const auto& image : report.cached_images) json.value(image);
-    json.end_array().key("labels");
+    json.begin_object();
+    protocol::write_report_members(json, report);
+    json.key("labels");
     // The merged copy only when an operator set labels: most nodes have none.
     if (node.operator_labels.empty()) {
-        write_labels(json, report.labels);
+        protocol::write_labels(json, report.labels);
     } else {
-        write_labels(json, node.labels());
+        protocol::write_labels(json, node.labels());
     }
     json.key("operatorLabels");
-    write_labels(json, node.operator_labels);
+    protocol::write_labels(json, node.operator_labels);
     const int used = report.running_vms() + capacity.reserved_slots;
     json.field("lastSeen", node.last_seen)
         .field("firstSeen", node.first_seen)

@@ -1,4 +1,5 @@
 #include "macvmorx/actions/workflow_jobs.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/github/webhook_signature.hpp"
 #include "macvmorx/github/workflow_job.hpp"
@@ -111,7 +112,7 @@ void handle_github_webhook(const http::Request& request, ApiContext& context, Re
     try {
         job_event = github::parse_workflow_job(request.body);
     } catch (const std::invalid_argument& error) {
-        throw http::BadRequest(std::string("not a workflow_job delivery: ") + error.what());
+        throw MalformedInput(std::string("not a workflow_job delivery: ") + error.what());
     }
     const auto result = jobs.receive(std::string(request.header("X-GitHub-Delivery").value_or("")), job_event);
     http::Response response;
@@ -128,7 +129,7 @@ http::Response handle_list_jobs(const http::Request& request, ApiContext& contex
     if (const auto state = request.query_param("state")) {
         filter.state = actions::parse_job_state(*state);
         if (!filter.state) {
-            throw http::Unprocessable("state must be queued, in_progress or completed, not '" + std::string(*state) + "'",
+            throw InvalidValue("state must be queued, in_progress or completed, not '" + std::string(*state) + "'",
                                       "state");
         }
     }

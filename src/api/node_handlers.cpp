@@ -1,4 +1,5 @@
-#include "json_fields.hpp"
+#include "macvmorx/protocol/json_fields.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 #include "node_access.hpp"
 #include "macvmorx/api/fleet_json.hpp"
 #include "macvmorx/api/handlers.hpp"
@@ -6,6 +7,8 @@
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/protocol/command_json.hpp"
+#include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include <cstdint>
 
@@ -27,14 +30,14 @@ http::Response node_answer(const fleet::NodeRecord& node, ApiContext& context) {
 } // namespace
 
 http::Response handle_heartbeat(const http::Request& request, ApiContext& context) {
-    auto heartbeat = parse_heartbeat(request.body);
+    auto heartbeat = protocol::parse_heartbeat(request.body);
     require_node_access(request, heartbeat.node_id);
     const auto outcome = context.orchestrator.record_heartbeat(std::move(heartbeat));
     if (outcome.commands.empty()) return http::Response::json(200, R"({"message":"Heartbeat received"})");
     http::Response response;
     JsonWriter json{response.body};
     json.begin_object().field("message", "Heartbeat received").key("commands");
-    write_commands(json, outcome.commands);
+    protocol::write_commands(json, outcome.commands);
     json.end_object();
     return response;
 }
@@ -80,7 +83,7 @@ http::Response handle_fleet_summary(const http::Request&, ApiContext& context) {
         .begin_object();
     std::uint64_t total = 0;
     for (std::size_t state = 0; state < summary.vms.by_state.size(); ++state) {
-        json.field(lifecycle::to_string(static_cast<lifecycle::VmState>(state)), std::uint64_t{summary.vms.by_state[state]});
+        json.field(protocol::to_string(static_cast<protocol::VmState>(state)), std::uint64_t{summary.vms.by_state[state]});
         total += summary.vms.by_state[state];
     }
     json.field("total", total)
@@ -112,9 +115,9 @@ void handle_undrain_node(const http::Request& request, ApiContext& context, Repl
 }
 
 void handle_set_node_labels(const http::Request& request, ApiContext& context, Reply reply) {
-    const nlohmann::json document = parse_json_object(request.body);
-    const FieldReader fields{document};
-    if (!fields.has("labels")) throw http::BadRequest("labels is required", "labels");
+    const nlohmann::json document = protocol::parse_json_object(request.body);
+    const protocol::FieldReader fields{document};
+    if (!fields.has("labels")) throw MalformedInput("labels is required", "labels");
     const auto node = context.orchestrator.set_operator_labels(request.path_param("nodeId"), fields.labels("labels"));
     if (!node) throw unknown_node(request.path_param("nodeId"));
     answer_when_durable(context, reply, node_answer(*node, context));

@@ -4,6 +4,7 @@
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/protocol/vm_event_json.hpp"
 
 #include <unordered_map>
 
@@ -11,15 +12,15 @@ namespace macvmorx::api {
 namespace {
 
 using lifecycle::VmRecord;
-using lifecycle::VmState;
+using protocol::VmState;
 
 // The VM as its node's latest heartbeat reports it, when it does.
 class ReportedVms {
 public:
     explicit ReportedVms(const orchestrator::Orchestrator& orchestrator) : orchestrator_{orchestrator} {}
 
-    const fleet::VmReport* find(const VmRecord& vm) {
-        if (vm.node_id.empty() || !vm.seen_on_host || lifecycle::is_final(vm.state)) return nullptr;
+    const protocol::VmReport* find(const VmRecord& vm) {
+        if (vm.node_id.empty() || !vm.seen_on_host || protocol::is_final(vm.state)) return nullptr;
         auto [it, inserted] = nodes_.try_emplace(vm.node_id);
         if (inserted) it->second = orchestrator_.node(vm.node_id);
         if (!it->second) return nullptr;
@@ -60,7 +61,7 @@ http::Response placement_answer(const VmRecord& vm) {
     json.field("vmId", vm.vm_id)
         .field("imageName", vm.spec.image_name)
         .field("imageCached", vm.image_cached)
-        .field("state", lifecycle::to_string(vm.state))
+        .field("state", protocol::to_string(vm.state))
         .end_object();
     if (!pending) response.set_header("Location", "/api/vms/" + vm.vm_id);
     return response;
@@ -126,7 +127,7 @@ void handle_delete_vm(const http::Request& request, ApiContext& context, Reply r
 
 http::Response handle_vm_event(const http::Request& request, ApiContext& context) {
     const auto vm_id = request.path_param("vmId");
-    const auto event = parse_vm_event(request.body);
+    const auto event = protocol::parse_vm_event(request.body);
     // A bound agent (by token or by certificate) reports only for VMs on its own nodes: checked in
     // the step that applies the event, where the VM's node cannot change meanwhile.
     std::string refused_node;
@@ -144,9 +145,9 @@ http::Response handle_vm_event(const http::Request& request, ApiContext& context
     case lifecycle::EventOutcome::not_allowed: {
         const auto vm = context.orchestrator.vm(vm_id);
         throw http::Conflict("event not allowed", "a VM in state '" +
-                                                      std::string(vm ? lifecycle::to_string(vm->state) : "deleted") +
+                                                      std::string(vm ? protocol::to_string(vm->state) : "deleted") +
                                                       "' cannot become '" +
-                                                      std::string(lifecycle::to_string(event.state)) + "'");
+                                                      std::string(protocol::to_string(event.state)) + "'");
     }
     case lifecycle::EventOutcome::applied:
         break;

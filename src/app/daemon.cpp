@@ -5,7 +5,7 @@
 #include "macvmorx/api/wait_budget.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/app/logging.hpp"
-#include "macvmorx/app/version.hpp"
+#include "macvmorx/base/version.hpp"
 #include "macvmorx/auth/token_guard.hpp"
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/github/github_client.hpp"

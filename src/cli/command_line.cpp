@@ -2,7 +2,7 @@
 
 #include "macvmorx/app/daemon.hpp"
 #include "macvmorx/app/logging.hpp"
-#include "macvmorx/app/version.hpp"
+#include "macvmorx/base/version.hpp"
 #include "macvmorx/app/simulation.hpp"
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/auth/token_table.hpp"

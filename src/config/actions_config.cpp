@@ -242,7 +242,7 @@ ActionsConfig load_actions_config(const std::filesystem::path& file) {
                 if (!text) read.fail("node_labels", "values must be strings");
                 pool.node_labels.push_back({std::string(key.str()), *text});
             }
-            fleet::normalize(pool.node_labels);
+            protocol::normalize(pool.node_labels);
         }
         config.pools.push_back(std::move(pool));
     }

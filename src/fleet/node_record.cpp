@@ -6,6 +6,8 @@
 
 namespace macvmorx::fleet {
 
+using protocol::Labels;
+
 Labels NodeRecord::labels() const {
     if (operator_labels.empty()) return report.labels;
     Labels merged = report.labels;

@@ -38,7 +38,7 @@ GithubClient::GithubClient(http::BaseUrl base, Credentials credentials, const Cl
 
 GithubClient::~GithubClient() = default;
 
-actions::RegistrarError GithubClient::error_of(const http::ClientResponse& response, const std::string& what) const {
+github::RegistrarError GithubClient::error_of(const http::ClientResponse& response, const std::string& what) const {
     const int status = response.status;
     const std::string message = message_of(response);
     std::string text = what + ": GitHub answered " + std::to_string(status);
@@ -58,7 +58,7 @@ actions::RegistrarError GithubClient::error_of(const http::ClientResponse& respo
             retry_after = std::chrono::minutes{1}; // "wait for at least one minute before retrying"
         }
     }
-    return actions::RegistrarError(text, status, status >= 500 || rate_limited, retry_after, rate_limited);
+    return github::RegistrarError(text, status, status >= 500 || rate_limited, retry_after, rate_limited);
 }
 
 http::ClientResponse GithubClient::send(http::Method method, const std::string& target, const std::string& body,
@@ -80,7 +80,7 @@ http::ClientResponse GithubClient::send(http::Method method, const std::string& 
         return response;
     } catch (const std::system_error& error) {
         client_.reset(); // a fresh connection next time
-        throw actions::RegistrarError(std::string("cannot reach GitHub: ") + error.what(), 0, true);
+        throw github::RegistrarError(std::string("cannot reach GitHub: ") + error.what(), 0, true);
     }
 }
 
@@ -99,7 +99,7 @@ std::string GithubClient::authorization() {
     if (response.status != 201 && response.status != 200) throw error_of(response, "installation token");
     const auto document = nlohmann::json::parse(response.body, nullptr, false);
     if (!document.is_object() || !document.contains("token") || !document["token"].is_string()) {
-        throw actions::RegistrarError("installation token: GitHub's answer holds no token", response.status, true);
+        throw github::RegistrarError("installation token: GitHub's answer holds no token", response.status, true);
     }
     installation_token_ = document["token"].get<std::string>();
     installation_token_expires_ = now + std::chrono::minutes{55};
@@ -121,7 +121,7 @@ http::ClientResponse GithubClient::call(http::Method method, const std::string& 
     return response;
 }
 
-actions::RunnerRegistration GithubClient::register_runner(const config::RunnerPool& pool,
+github::RunnerRegistration GithubClient::register_runner(const config::RunnerPool& pool,
                                                           const std::string& runner_name) {
     std::lock_guard lock{mutex_};
     const nlohmann::json request{{"name", runner_name},
@@ -134,10 +134,10 @@ actions::RunnerRegistration GithubClient::register_runner(const config::RunnerPo
     const auto document = nlohmann::json::parse(response.body, nullptr, false);
     if (!document.is_object() || !document.contains("encoded_jit_config") ||
         !document["encoded_jit_config"].is_string()) {
-        throw actions::RegistrarError("runner " + runner_name + ": GitHub's answer holds no encoded_jit_config",
+        throw github::RegistrarError("runner " + runner_name + ": GitHub's answer holds no encoded_jit_config",
                                       response.status, true);
     }
-    actions::RunnerRegistration registration;
+    github::RunnerRegistration registration;
     registration.encoded_jit_config = document["encoded_jit_config"].get<std::string>();
     if (document.contains("runner") && document["runner"].is_object() && document["runner"].contains("id") &&
         document["runner"]["id"].is_number_integer()) {
@@ -226,9 +226,9 @@ std::vector<nlohmann::json> GithubClient::get_all(const std::string& target, con
 
 namespace {
 
-std::optional<actions::RegisteredRunner> runner_of(const nlohmann::json& item) {
+std::optional<github::RegisteredRunner> runner_of(const nlohmann::json& item) {
     if (!item.is_object() || !item.contains("id") || !item["id"].is_number_integer()) return std::nullopt;
-    actions::RegisteredRunner runner;
+    github::RegisteredRunner runner;
     runner.id = item["id"].get<std::int64_t>();
     if (item.contains("name") && item["name"].is_string()) runner.name = item["name"].get<std::string>();
     runner.busy = item.contains("busy") && item["busy"].is_boolean() && item["busy"].get<bool>();
@@ -256,9 +256,9 @@ std::optional<WorkflowJobEvent> event_of(const nlohmann::json& job, const std::s
 
 } // namespace
 
-std::vector<actions::RegisteredRunner> GithubClient::list_runners(const config::RunnerPool& pool) {
+std::vector<github::RegisteredRunner> GithubClient::list_runners(const config::RunnerPool& pool) {
     std::lock_guard lock{mutex_};
-    std::vector<actions::RegisteredRunner> runners;
+    std::vector<github::RegisteredRunner> runners;
     for (const auto& item : get_all(pool.scope.api_path() + "/actions/runners?per_page=100", "runners",
                                     "listing runners of " + pool.scope.to_string())) {
         if (auto runner = runner_of(item)) runners.push_back(std::move(*runner));
@@ -266,7 +266,7 @@ std::vector<actions::RegisteredRunner> GithubClient::list_runners(const config::
     return runners;
 }
 
-std::optional<actions::RegisteredRunner> GithubClient::runner(const config::RunnerPool& pool, std::int64_t runner_id) {
+std::optional<github::RegisteredRunner> GithubClient::runner(const config::RunnerPool& pool, std::int64_t runner_id) {
     std::lock_guard lock{mutex_};
     const std::string target = pool.scope.api_path() + "/actions/runners/" + std::to_string(runner_id);
     const auto response = call(http::Method::get, target, {});
@@ -311,7 +311,7 @@ std::vector<std::string> GithubClient::repositories(const config::RunnerPool& po
     return names;
 }
 
-actions::JobStatus GithubClient::job_status(const std::string& repository, std::int64_t job_id) {
+github::JobStatus GithubClient::job_status(const std::string& repository, std::int64_t job_id) {
     std::lock_guard lock{mutex_};
     const std::string target = "/repos/" + repository + "/actions/jobs/" + std::to_string(job_id);
     const auto response = call(http::Method::get, target, {});

@@ -9,6 +9,10 @@
 #include <algorithm>
 
 namespace macvmorx::lifecycle {
+
+using protocol::Command;
+using protocol::CommandType;
+using protocol::VmEvent;
 namespace {
 
 constexpr std::size_t max_transitions = 32;

@@ -10,7 +10,7 @@ Orchestrator::Orchestrator(OrchestratorOptions options, const Clock& clock, IdSo
       lifecycle_{options.lifecycle, scheduler_, clock_, ids},
       monitor_{store_, clock_, options.offline_timeout} {}
 
-HeartbeatOutcome Orchestrator::record_heartbeat(fleet::Heartbeat heartbeat) {
+HeartbeatOutcome Orchestrator::record_heartbeat(protocol::Heartbeat heartbeat) {
     HeartbeatOutcome outcome;
     const TimePoint now = clock_.now();
     auto record = std::make_shared<fleet::NodeRecord>();
@@ -86,12 +86,12 @@ fleet::NodeSnapshot Orchestrator::set_drained(std::string_view node_id, bool dra
     return record;
 }
 
-fleet::NodeSnapshot Orchestrator::set_operator_labels(std::string_view node_id, fleet::Labels labels) {
-    fleet::normalize(labels);
+fleet::NodeSnapshot Orchestrator::set_operator_labels(std::string_view node_id, protocol::Labels labels) {
+    protocol::normalize(labels);
     auto record = republish(node_id, [&labels](fleet::NodeRecord& node) { node.operator_labels = labels; });
     if (record) {
         spdlog::info("node {}: operator labels set to {}", node_id,
-                     labels.empty() ? std::string{"none"} : fleet::to_string(labels));
+                     labels.empty() ? std::string{"none"} : protocol::to_string(labels));
         settings_changed(*record);
     }
     return record;

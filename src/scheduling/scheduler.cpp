@@ -138,7 +138,7 @@ void Scheduler::forget(std::string_view node_id) {
 }
 
 bool Scheduler::fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided) {
-    if (!fleet::satisfies(node.labels, request.required_labels)) return false;
+    if (!protocol::satisfies(node.labels, request.required_labels)) return false;
     if (request.memory_gb && node.free_memory_gb() < *request.memory_gb) return false;
     return allow_avoided || std::find(request.avoid_nodes.begin(), request.avoid_nodes.end(), node.node_id) ==
                                 request.avoid_nodes.end();

@@ -41,7 +41,7 @@ struct FleetSimulator::Fleet {
     struct Node {
         std::string node_id;
         MacModel model;
-        fleet::Labels labels;
+        protocol::Labels labels;
         std::vector<std::string> preloaded;
         std::unique_ptr<SimulatedMac> mac;
         std::unique_ptr<agent::OrchestratorLink> link;
@@ -262,7 +262,7 @@ void FleetSimulator::stop() {
 std::vector<std::string> FleetSimulator::describe() const {
     std::vector<std::string> lines;
     for (const auto& node : fleet_->nodes) {
-        std::string line = node->node_id + " " + fleet::to_string(node->labels) +
+        std::string line = node->node_id + " " + protocol::to_string(node->labels) +
                            " memory=" + std::to_string(static_cast<int>(node->model.memory_total_gb)) +
                            " disk=" + std::to_string(static_cast<int>(node->model.disk_total_gb)) + " images=";
         for (const auto& image : node->preloaded) line += image + ";";

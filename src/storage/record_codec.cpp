@@ -11,14 +11,14 @@ namespace {
 
 using nlohmann::json;
 
-json labels_json(const fleet::Labels& labels) {
+json labels_json(const protocol::Labels& labels) {
     json out = json::array();
     for (const auto& label : labels) out.push_back({label.key, label.value});
     return out;
 }
 
-fleet::Labels labels_from(const json& value) {
-    fleet::Labels labels;
+protocol::Labels labels_from(const json& value) {
+    protocol::Labels labels;
     for (const auto& pair : value) labels.push_back({pair.at(0).get<std::string>(), pair.at(1).get<std::string>()});
     return labels;
 }
@@ -30,7 +30,7 @@ std::int64_t millis(TimePoint time) { return to_unix_millis(time); }
 std::string encode_vm(const lifecycle::VmRecord& vm) {
     json transitions = json::array();
     for (const auto& transition : vm.transitions) {
-        transitions.push_back({{"state", lifecycle::to_string(transition.state)},
+        transitions.push_back({{"state", protocol::to_string(transition.state)},
                                {"at", millis(transition.at)},
                                {"node", transition.node_id},
                                {"message", transition.message}});
@@ -40,7 +40,7 @@ std::string encode_vm(const lifecycle::VmRecord& vm) {
         {"image", vm.spec.image_name},
         {"labels", labels_json(vm.spec.labels)},
         {"metadata", vm.spec.metadata_json},
-        {"state", lifecycle::to_string(vm.state)},
+        {"state", protocol::to_string(vm.state)},
         {"node", vm.node_id},
         {"imageCached", vm.image_cached},
         {"managed", vm.managed},
@@ -67,7 +67,7 @@ std::string encode_vm(const lifecycle::VmRecord& vm) {
 lifecycle::VmRecord decode_vm(const std::string& text) {
     const json document = json::parse(text);
     const auto state = [](const json& value) {
-        const auto parsed = lifecycle::parse_vm_state(value.get<std::string>());
+        const auto parsed = protocol::parse_vm_state(value.get<std::string>());
         if (!parsed) throw std::runtime_error("unknown VM state " + value.get<std::string>());
         return *parsed;
     };
@@ -103,9 +103,9 @@ lifecycle::VmRecord decode_vm(const std::string& text) {
     return vm;
 }
 
-std::string encode_labels(const fleet::Labels& labels) { return labels_json(labels).dump(); }
+std::string encode_labels(const protocol::Labels& labels) { return labels_json(labels).dump(); }
 
-fleet::Labels decode_labels(const std::string& text) { return labels_from(json::parse(text)); }
+protocol::Labels decode_labels(const std::string& text) { return labels_from(json::parse(text)); }
 
 namespace {
 

@@ -19,7 +19,7 @@ std::string encode_job(const actions::JobRecord& job);
 // Throws std::runtime_error for a document that is not a job record.
 actions::JobRecord decode_job(const std::string& json);
 
-std::string encode_labels(const fleet::Labels& labels);
-fleet::Labels decode_labels(const std::string& json);
+std::string encode_labels(const protocol::Labels& labels);
+protocol::Labels decode_labels(const std::string& json);
 
 } // namespace macvmorx::storage

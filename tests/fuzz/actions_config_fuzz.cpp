@@ -50,7 +50,7 @@ void check(const config::ActionsConfig& actions) {
         expect(pool.warm >= 0 && pool.warm <= 1000, "warm is 0 to 1000");
         expect(!pool.memory_gb || *pool.memory_gb > 0, "memory_gb is positive");
         expect(std::adjacent_find(pool.node_labels.begin(), pool.node_labels.end(),
-                                  [](const fleet::Label& a, const fleet::Label& b) { return a.key >= b.key; }) ==
+                                  [](const protocol::Label& a, const protocol::Label& b) { return a.key >= b.key; }) ==
                    pool.node_labels.end(),
                "node_labels are sorted, one per key");
         expect(pool.takes(pool.runs_on), "a pool takes a job that asks for all its labels");

@@ -6,7 +6,8 @@
 #include "property.hpp"
 
 #include "macvmorx/api/vm_json.hpp"
-#include "macvmorx/http/http_error.hpp"
+#include "macvmorx/base/invalid_input.hpp"
+#include "macvmorx/protocol/vm_event_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -17,12 +18,12 @@ using fuzz::expect;
 
 namespace {
 
-void expect_refusal(const http::HttpError& error) {
-    expect(error.status() == 400 || error.status() == 422, "a refused body is answered 400 or 422");
+void expect_refusal(const InvalidInput& error) {
+    expect(!std::string_view{error.what()}.empty(), "a refused body says why");
 }
 
-bool sorted_and_unique(const fleet::Labels& labels) {
-    return std::adjacent_find(labels.begin(), labels.end(), [](const fleet::Label& a, const fleet::Label& b) {
+bool sorted_and_unique(const protocol::Labels& labels) {
+    return std::adjacent_find(labels.begin(), labels.end(), [](const protocol::Label& a, const protocol::Label& b) {
                return a.key >= b.key;
            }) == labels.end();
 }
@@ -31,7 +32,7 @@ void check_vm_request(std::string_view body) {
     api::VmRequest request;
     try {
         request = api::parse_vm_request(body);
-    } catch (const http::HttpError& error) {
+    } catch (const InvalidInput& error) {
         return expect_refusal(error);
     }
     const auto& spec = request.spec;
@@ -50,13 +51,13 @@ void check_vm_request(std::string_view body) {
 }
 
 void check_vm_event(std::string_view body) {
-    lifecycle::VmEvent event;
+    protocol::VmEvent event;
     try {
-        event = api::parse_vm_event(body);
-    } catch (const http::HttpError& error) {
+        event = protocol::parse_vm_event(body);
+    } catch (const InvalidInput& error) {
         return expect_refusal(error);
     }
-    using lifecycle::VmState;
+    using protocol::VmState;
     expect(event.state == VmState::provisioning || event.state == VmState::running || event.state == VmState::failed ||
                event.state == VmState::deleted,
            "an event reports provisioning, running, failed or deleted");

@@ -456,7 +456,7 @@ TEST(GithubClient, ASecondaryRateLimitWaitsAMinuteAtLeastAndStopsEveryCall) {
     try {
         client.register_runner(acme_pool(), "macvmorx-runner-1");
         FAIL() << "GitHub's secondary limit answered";
-    } catch (const macvmorx::actions::RegistrarError& error) {
+    } catch (const macvmorx::github::RegistrarError& error) {
         EXPECT_EQ(error.status(), 403);
         EXPECT_TRUE(error.rate_limited()) << error.what();
         EXPECT_TRUE(error.retryable());
@@ -475,7 +475,7 @@ TEST(GithubClient, ARunnerNameGithubHasAlreadyIsRefusedWith409) {
     try {
         client.register_runner(acme_pool(), "macvmorx-runner-1");
         FAIL() << "a second runner of the same name";
-    } catch (const macvmorx::actions::RegistrarError& error) {
+    } catch (const macvmorx::github::RegistrarError& error) {
         EXPECT_EQ(error.status(), 409);
         EXPECT_FALSE(error.retryable());
     }

@@ -212,9 +212,9 @@ TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
     macvmorx::agent::OrchestratorLink link{ioc, *address, "", std::chrono::seconds{5}, tls};
     const auto beat = [&](const std::string& node) {
         std::promise<macvmorx::agent::LinkResult> result;
-        macvmorx::fleet::Heartbeat heartbeat;
+        macvmorx::protocol::Heartbeat heartbeat;
         heartbeat.node_id = node;
-        link.heartbeat(heartbeat, [&](macvmorx::agent::LinkResult r, std::vector<macvmorx::lifecycle::Command>) {
+        link.heartbeat(heartbeat, [&](macvmorx::agent::LinkResult r, std::vector<macvmorx::protocol::Command>) {
             result.set_value(std::move(r));
         });
         ioc.restart();
@@ -231,9 +231,9 @@ TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
     anonymous.ca_file = tls.ca_file;
     macvmorx::agent::OrchestratorLink no_certificate{ioc, *address, "", std::chrono::seconds{5}, anonymous};
     std::promise<macvmorx::agent::LinkResult> refused;
-    macvmorx::fleet::Heartbeat heartbeat;
+    macvmorx::protocol::Heartbeat heartbeat;
     heartbeat.node_id = "mac-7";
-    no_certificate.heartbeat(heartbeat, [&](macvmorx::agent::LinkResult r, std::vector<macvmorx::lifecycle::Command>) {
+    no_certificate.heartbeat(heartbeat, [&](macvmorx::agent::LinkResult r, std::vector<macvmorx::protocol::Command>) {
         refused.set_value(std::move(r));
     });
     ioc.restart();

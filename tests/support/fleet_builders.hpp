@@ -9,9 +9,9 @@
 
 namespace macvmorx::testing {
 
-inline fleet::Heartbeat heartbeat(std::string node_id, std::vector<std::string> cached_images = {},
+inline protocol::Heartbeat heartbeat(std::string node_id, std::vector<std::string> cached_images = {},
                                   double cpu = 10, int running_vms = 0) {
-    fleet::Heartbeat report;
+    protocol::Heartbeat report;
     report.node_id = std::move(node_id);
     report.cached_images = std::move(cached_images);
     report.cpu_usage_percent = cpu;
@@ -25,7 +25,7 @@ inline fleet::Heartbeat heartbeat(std::string node_id, std::vector<std::string> 
     return report;
 }
 
-inline fleet::NodeRecord record(fleet::Heartbeat report, bool online = true) {
+inline fleet::NodeRecord record(protocol::Heartbeat report, bool online = true) {
     fleet::NodeRecord node;
     node.report = std::move(report);
     node.online = online;

@@ -5,6 +5,7 @@
 #include "macvmorx/github/workflow_job.hpp"
 #include "macvmorx/metrics/prometheus_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
+#include "macvmorx/metrics/github_metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,14 +16,14 @@ using macvmorx::ManualClock;
 using macvmorx::SequentialIdSource;
 using macvmorx::actions::DeliveryOutcome;
 using macvmorx::actions::JobState;
-using macvmorx::actions::RegistrarError;
-using macvmorx::actions::RunnerRegistration;
+using macvmorx::github::RegistrarError;
+using macvmorx::github::RunnerRegistration;
 using macvmorx::actions::WorkflowJobs;
 using macvmorx::actions::WorkflowJobsOptions;
 using macvmorx::config::RunnerPool;
 using macvmorx::github::WorkflowJobEvent;
 using macvmorx::lifecycle::VmFilter;
-using macvmorx::lifecycle::VmState;
+using macvmorx::protocol::VmState;
 using macvmorx::orchestrator::Orchestrator;
 using macvmorx::orchestrator::OrchestratorOptions;
 using macvmorx::testing::heartbeat;
@@ -30,7 +31,7 @@ using macvmorx::testing::heartbeat;
 namespace {
 
 // GitHub's side, in process: hands out configurations and can fail on demand.
-class FakeRegistrar final : public macvmorx::actions::RunnerRegistrar {
+class FakeRegistrar final : public macvmorx::github::RunnerRegistrar {
 public:
     RunnerRegistration register_runner(const RunnerPool& pool, const std::string& name) override {
         registered.push_back(name);
@@ -42,8 +43,8 @@ public:
         return {next_id++, "jit-config-of-" + name + "-in-" + pool.name};
     }
     void remove_runner(const RunnerPool&, std::int64_t runner_id) override { removed.push_back(runner_id); }
-    std::vector<macvmorx::actions::RegisteredRunner> list_runners(const RunnerPool&) override { return listed; }
-    std::optional<macvmorx::actions::RegisteredRunner> runner(const RunnerPool&, std::int64_t runner_id) override {
+    std::vector<macvmorx::github::RegisteredRunner> list_runners(const RunnerPool&) override { return listed; }
+    std::optional<macvmorx::github::RegisteredRunner> runner(const RunnerPool&, std::int64_t runner_id) override {
         asked_runners.push_back(runner_id);
         for (const auto& one : listed) {
             if (one.id == runner_id) return one;
@@ -59,7 +60,7 @@ public:
         return of_it;
     }
     std::vector<std::string> repositories(const RunnerPool&) override { return organisation; }
-    macvmorx::actions::JobStatus job_status(const std::string&, std::int64_t job_id) override {
+    macvmorx::github::JobStatus job_status(const std::string&, std::int64_t job_id) override {
         asked_jobs.push_back(job_id);
         if (const auto it = statuses.find(job_id); it != statuses.end()) return it->second;
         return std::nullopt;
@@ -68,7 +69,7 @@ public:
     std::vector<std::string> registered;
     std::vector<std::int64_t> removed;
     std::vector<RegistrarError> failures;
-    std::vector<macvmorx::actions::RegisteredRunner> listed;
+    std::vector<macvmorx::github::RegisteredRunner> listed;
     std::vector<WorkflowJobEvent> queued;
     std::vector<std::string> organisation{"acme/app"};
     std::map<std::int64_t, WorkflowJobEvent> statuses; // what GitHub says of each job now
@@ -125,7 +126,7 @@ protected:
         VmFilter filter;
         filter.node_id = node;
         for (const auto& vm : orchestrator.vms(filter)) {
-            if (vm.state != VmState::deleting && !macvmorx::lifecycle::is_final(vm.state)) {
+            if (vm.state != VmState::deleting && !macvmorx::protocol::is_final(vm.state)) {
                 report.vms.push_back({vm.vm_id, vm.spec.image_name, 1, "", ""});
             }
         }
@@ -182,7 +183,7 @@ TEST_F(WorkflowJobsTest, JobsOfNoPoolAreIgnoredAndCounted) {
     EXPECT_FALSE(jobs->find(1));
     std::string text;
     macvmorx::metrics::PrometheusWriter out{text};
-    jobs->write_metrics(out);
+    macvmorx::metrics::write_github_metrics(out, *jobs);
     EXPECT_NE(text.find("macvmorx_github_jobs_ignored_total 1\n"), std::string::npos) << text;
 }
 
@@ -292,7 +293,7 @@ TEST_F(WorkflowJobsTest, ARateLimitStopsEveryCallToGithubUntilItPasses) {
     EXPECT_EQ(registrar.registered.size(), 3u) << "both runners once the minute passed";
     std::string text;
     macvmorx::metrics::PrometheusWriter out{text};
-    jobs->write_metrics(out);
+    macvmorx::metrics::write_github_metrics(out, *jobs);
     EXPECT_NE(text.find("macvmorx_github_rate_limited_total 1\n"), std::string::npos) << text;
 }
 
@@ -395,7 +396,7 @@ TEST_F(WorkflowJobsTest, AJobOutsideEveryPoolsScopeIsReportedNotServed) {
     EXPECT_EQ(registrar.registered.size(), 1u) << "job 8 only";
     std::string text;
     macvmorx::metrics::PrometheusWriter out{text};
-    jobs->write_metrics(out);
+    macvmorx::metrics::write_github_metrics(out, *jobs);
     EXPECT_NE(text.find("macvmorx_github_jobs_out_of_scope_total 1\n"), std::string::npos) << text;
 }
 

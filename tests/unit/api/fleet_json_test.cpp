@@ -1,14 +1,16 @@
 #include "macvmorx/api/fleet_json.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 
 #include "macvmorx/base/timestamp.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
+#include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-using macvmorx::api::parse_heartbeat;
-using macvmorx::http::HttpError;
+using macvmorx::protocol::parse_heartbeat;
+using macvmorx::InvalidInput;
 
 namespace {
 
@@ -27,8 +29,8 @@ const char* const full_heartbeat = R"({
 std::pair<int, std::string> refusal(const std::string& body) {
     try {
         parse_heartbeat(body);
-    } catch (const HttpError& error) {
-        return {error.status(), error.field()};
+    } catch (const InvalidInput& error) {
+        return {error.kind() == InvalidInput::Kind::malformed ? 400 : 422, error.field()};
     }
     ADD_FAILURE() << "accepted: " << body;
     return {0, ""};
@@ -126,7 +128,7 @@ TEST(HeartbeatJson, TheAgentInstanceIsReadAndWrittenBack) {
     EXPECT_EQ(heartbeat.agent_instance, "5f0c9a3e71d2b846");
     std::string out;
     macvmorx::JsonWriter json{out};
-    macvmorx::api::write_heartbeat(json, heartbeat);
+    macvmorx::protocol::write_heartbeat(json, heartbeat);
     EXPECT_TRUE(parse_heartbeat(out) == heartbeat) << out;
     EXPECT_TRUE(parse_heartbeat(R"({"nodeId":"mac-1"})").agent_instance.empty()) << "optional";
 }
@@ -138,7 +140,7 @@ TEST(HeartbeatJson, TheStatusReasonIsReadAndWrittenBackOnlyWhenGiven) {
     EXPECT_EQ(heartbeat.status_reason, "the login keychain is locked: run \"security unlock-keychain\" — or log in");
     std::string out;
     macvmorx::JsonWriter json{out};
-    macvmorx::api::write_heartbeat(json, heartbeat);
+    macvmorx::protocol::write_heartbeat(json, heartbeat);
     EXPECT_TRUE(parse_heartbeat(out) == heartbeat) << out;
 
     EXPECT_EQ(parse_heartbeat(with(R"("statusReason":")" + std::string(512, 'r') + R"(")")).status_reason.size(), 512u);
@@ -147,7 +149,7 @@ TEST(HeartbeatJson, TheStatusReasonIsReadAndWrittenBackOnlyWhenGiven) {
     EXPECT_TRUE(without.status_reason.empty()) << "optional";
     out.clear();
     macvmorx::JsonWriter plain{out};
-    macvmorx::api::write_heartbeat(plain, without);
+    macvmorx::protocol::write_heartbeat(plain, without);
     EXPECT_FALSE(nlohmann::json::parse(out).contains("statusReason")) << out;
 }
 
@@ -218,7 +220,7 @@ TEST(NodeJson, FreeSlotsCountReportedVmsAndReservations) {
 }
 
 TEST(HeartbeatJson, LabelsComeAsAnObjectOrAnArray) {
-    using macvmorx::fleet::Labels;
+    using macvmorx::protocol::Labels;
     EXPECT_EQ(parse_heartbeat(with(R"("labels":{"chip":"m2","arch":"arm64"})")).labels,
               (Labels{{"arch", "arm64"}, {"chip", "m2"}}));
     EXPECT_EQ(parse_heartbeat(with(R"("labels":["xcode=16.1","arm64"])")).labels,

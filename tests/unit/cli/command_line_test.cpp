@@ -1,4 +1,4 @@
-#include "macvmorx/app/version.hpp"
+#include "macvmorx/base/version.hpp"
 #include "macvmorx/cli/command_line.hpp"
 
 #include <gtest/gtest.h>

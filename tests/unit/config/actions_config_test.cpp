@@ -74,7 +74,7 @@ scope = "repo:acme/app"
     EXPECT_EQ(pool.warm, 2);
     EXPECT_EQ(pool.cpu, 4);
     EXPECT_EQ(pool.memory_gb, 8.0);
-    EXPECT_EQ(pool.node_labels, (macvmorx::fleet::Labels{{"arch", "arm64"}, {"chip", "m2"}}));
+    EXPECT_EQ(pool.node_labels, (macvmorx::protocol::Labels{{"arch", "arm64"}, {"chip", "m2"}}));
     EXPECT_EQ(config.pools[1].scope.api_path(), "/repos/acme/app");
     EXPECT_EQ(config.pools[1].runner_group_id, 1) << "the default group";
 }

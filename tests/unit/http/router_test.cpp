@@ -1,4 +1,5 @@
 #include "macvmorx/http/router.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 
 #include "macvmorx/http/http_error.hpp"
 
@@ -30,7 +31,7 @@ protected:
         router.add({Method::post, "/api/nodes/{nodeId}/drain", echo, "drain", Body::none});
         router.add({Method::post, "/api/heartbeat", echo, "heartbeat", Body::json});
         router.add({Method::get, "/boom", [](const Request&) -> Response { throw std::runtime_error("secret detail"); }, "fails"});
-        router.add({Method::get, "/teapot", [](const Request&) -> Response { throw macvmorx::http::Unprocessable("bad", "field"); }, "refuses"});
+        router.add({Method::get, "/teapot", [](const Request&) -> Response { throw macvmorx::InvalidValue("bad", "field"); }, "refuses"});
         router.add({Method::get, "/later", macvmorx::http::AsyncHandler{[this](const Request&, std::shared_ptr<macvmorx::http::Reply> reply) {
                         pending = std::move(reply);
                     }}, "answers later"});

@@ -14,15 +14,15 @@
 #include <thread>
 
 using namespace std::chrono_literals;
-using macvmorx::lifecycle::Command;
-using macvmorx::lifecycle::CommandType;
+using macvmorx::protocol::Command;
+using macvmorx::protocol::CommandType;
 using macvmorx::lifecycle::EventOutcome;
 using macvmorx::lifecycle::LifecycleOptions;
 using macvmorx::lifecycle::RequestOutcome;
-using macvmorx::lifecycle::VmEvent;
+using macvmorx::protocol::VmEvent;
 using macvmorx::lifecycle::VmFilter;
 using macvmorx::lifecycle::VmSpec;
-using macvmorx::lifecycle::VmState;
+using macvmorx::protocol::VmState;
 using macvmorx::orchestrator::Orchestrator;
 
 namespace {
@@ -46,7 +46,7 @@ protected:
 
     // A heartbeat from a fake agent running `vms`; returns the commands in the answer.
     std::vector<Command> beat(const std::string& node_id, const std::vector<HostVm>& vms = {},
-                              macvmorx::fleet::Labels labels = {}, double cpu = 10) {
+                              macvmorx::protocol::Labels labels = {}, double cpu = 10) {
         auto report = macvmorx::testing::heartbeat(node_id, {}, cpu);
         for (const auto& vm : vms) report.vms.push_back({vm.id, vm.image, 1, "runner", "192.168.64.2"});
         report.vm_count = static_cast<int>(vms.size());
@@ -56,7 +56,7 @@ protected:
     }
 
     macvmorx::lifecycle::RequestResult request(const std::string& image, const std::string& vm_id = "",
-                                               bool wait = false, macvmorx::fleet::Labels labels = {},
+                                               bool wait = false, macvmorx::protocol::Labels labels = {},
                                                std::optional<double> memory = {}) {
         VmSpec spec;
         spec.image_name = image;

@@ -1,11 +1,11 @@
-#include "macvmorx/metrics/histogram.hpp"
+#include "macvmorx/base/histogram.hpp"
 #include "macvmorx/metrics/prometheus_writer.hpp"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 
-using macvmorx::metrics::Histogram;
+using macvmorx::Histogram;
 using macvmorx::metrics::PrometheusWriter;
 
 TEST(Histogram, CountsObservationsCumulativelyWithSumAndCount) {

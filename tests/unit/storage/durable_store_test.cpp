@@ -8,7 +8,7 @@
 #include <fstream>
 
 using macvmorx::lifecycle::VmRecord;
-using macvmorx::lifecycle::VmState;
+using macvmorx::protocol::VmState;
 using macvmorx::storage::DurableStore;
 using macvmorx::storage::StorageError;
 
@@ -95,7 +95,7 @@ TEST_F(DurableStoreTest, WhatIsWrittenComesBackWholeAfterAReopen) {
     EXPECT_EQ(state.queue, (std::vector<std::string>{"vm-2", "vm-1"}));
     ASSERT_EQ(state.nodes.size(), 1u);
     EXPECT_TRUE(state.nodes[0].drained);
-    EXPECT_EQ(state.nodes[0].operator_labels, (macvmorx::fleet::Labels{{"pool", "ios"}}));
+    EXPECT_EQ(state.nodes[0].operator_labels, (macvmorx::protocol::Labels{{"pool", "ios"}}));
 }
 
 TEST_F(DurableStoreTest, RemovalsAndTheLatestChangeWin) {

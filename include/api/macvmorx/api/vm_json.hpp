@@ -1,0 +1,37 @@
+#pragma once
+
+// The JSON shapes of VMs in the API: placement requests in, records out. What agents send and
+// receive about VMs (commands, progress events) is the protocol's: protocol/command_json.hpp,
+// protocol/vm_event_json.hpp.
+
+#include "macvmorx/lifecycle/vm_record.hpp"
+#include "macvmorx/protocol/heartbeat.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace macvmorx {
+class JsonWriter;
+}
+
+namespace macvmorx::api {
+
+inline constexpr std::size_t max_metadata_bytes = 8 << 10;
+
+// A `POST /api/schedule-vm` body.
+struct VmRequest {
+    std::string vm_id; // empty: macvmorx names it
+    lifecycle::VmSpec spec;
+    bool wait = false;
+};
+
+// Throws MalformedInput / InvalidValue like the heartbeat parser.
+VmRequest parse_vm_request(std::string_view body);
+// The `state` query parameter of `GET /api/vms`; throws InvalidValue.
+protocol::VmState parse_state_filter(std::string_view text);
+
+// A VM record; `reported` is the VM as its node's last heartbeat describes it, if it does.
+void write_vm(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported);
+
+} // namespace macvmorx::api

@@ -1,0 +1,205 @@
+#pragma once
+
+#include "macvmorx/base/clock.hpp"
+#include "macvmorx/fleet/node_record.hpp"
+#include "macvmorx/protocol/command.hpp"
+#include "macvmorx/protocol/vm_event.hpp"
+#include "macvmorx/lifecycle/lifecycle_observer.hpp"
+#include "macvmorx/lifecycle/vm_record.hpp"
+
+#include <array>
+#include <deque>
+#include <functional>
+#include <atomic>
+#include <mutex>
+#include <shared_mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace macvmorx {
+class IdSource;
+}
+namespace macvmorx::scheduling {
+class Scheduler;
+}
+
+namespace macvmorx::lifecycle {
+
+struct LifecycleOptions {
+    // An assigned VM whose agent has not taken the createVm command by then fails (and is
+    // placed again): the slot it holds is released.
+    Duration placement_ttl = std::chrono::minutes{10};
+    // A placed VM not running by then fails (and is placed again): big images take time.
+    Duration start_deadline = std::chrono::minutes{15};
+    // A queued request not placed by then fails.
+    Duration queue_timeout = std::chrono::hours{1};
+    // Placements per VM, the first included, before it fails for good.
+    int max_attempts = 3;
+    // Deleted and failed records stay visible this long.
+    Duration retention = std::chrono::hours{1};
+    // Records of VMs a node reports that nobody asked for, retained ones included: a host cannot
+    // make the daemon keep more (docs/security.md).
+    std::size_t max_unmanaged_per_node = 64;
+    // Long polls waiting at once per node.
+    std::size_t max_waiters_per_node = 4;
+    // Requests waiting for a node at most; a request beyond is refused (503), not queued, so that
+    // a client in a loop cannot grow the queue, and each change of it, without bound.
+    std::size_t max_queue_length = 10'000;
+};
+
+enum class RequestOutcome {
+    placed,      // assigned to a node
+    queued,      // pending until a node fits (the client asked to wait)
+    existing,    // the client's vmId names an existing record: nothing new was made
+    no_capacity, // nothing fits and the client did not ask to wait: no record was made
+    conflict,    // the client's vmId names a record of another image
+    queue_full,  // nothing fits and the queue is at its length limit: no record was made
+};
+
+struct RequestResult {
+    RequestOutcome outcome;
+    std::optional<VmRecord> record;
+};
+
+enum class EventOutcome { applied, unknown_vm, not_allowed, not_the_callers };
+
+using CommandsReply = std::function<void(std::vector<protocol::Command>)>;
+
+struct LifecycleCounts {
+    std::array<std::size_t, 9> by_state{}; // indexed by VmState
+    std::size_t queued = 0;
+};
+
+// The state machine of every VM the orchestrator asked for or was told of, the placement queue,
+// and the commands waiting for each host agent.
+//
+// It learns about nodes from the records the node store publishes (heartbeats, the offline
+// monitor, operators) and reconciles: the heartbeat's VM list is the truth about what runs.
+// Placing a VM and booking its slot happen together, through the scheduler it owns the
+// reservations of.
+//
+// Locking: one mutex guards all of it, and is taken before the scheduler's. Node records are
+// applied in revision order (an older one arriving late is ignored). Replies to waiting agents
+// and log lines are produced under the lock but delivered after it is released.
+class VmLifecycle {
+public:
+    VmLifecycle(LifecycleOptions options, scheduling::Scheduler& scheduler, const Clock& clock, IdSource& ids);
+    ~VmLifecycle();
+
+    // Observers are added before the lifecycle is used; not owned.
+    void add_observer(LifecycleObserver* observer);
+
+    // Brings back the records and the queue of an earlier run (durable records). Reservations
+    // are booked again, and commands derived from each VM's state. Call before serving.
+    void restore(std::vector<VmRecord> records, const std::vector<std::string>& queue);
+
+    // Clients.
+    RequestResult request_vm(const std::string& vm_id, VmSpec spec, bool wait);
+    // Starts the deletion of a VM (idempotent); nullopt if unknown.
+    std::optional<VmRecord> delete_vm(std::string_view vm_id);
+    std::optional<VmRecord> find(std::string_view vm_id) const;
+    // Records matching `filter`, oldest first.
+    std::vector<VmRecord> list(const VmFilter& filter) const;
+    // The pending requests in the order they will be placed.
+    std::vector<VmRecord> queue() const;
+    LifecycleCounts counts() const;
+
+    // Node records as the store publishes them.
+    // A heartbeat: reconciles the VMs, returns the commands to send the agent.
+    std::vector<protocol::Command> on_heartbeat(const fleet::NodeRecord& node);
+    // Any other change (offline, drained): no new VM list.
+    void on_node_changed(const fleet::NodeRecord& node);
+    void on_node_forgotten(std::string_view node_id);
+
+    // Agents.
+    // `may_report(node_id)` says whether the caller speaks for the VM's node: asked under the
+    // lock that applies the event, so that the VM cannot move to another node in between.
+    EventOutcome record_event(std::string_view vm_id, const protocol::VmEvent& event,
+                              const std::function<bool(std::string_view node_id)>& may_report = {});
+    // Removes a command the agent has carried out; false if the node has no such command.
+    bool acknowledge(std::string_view node_id, std::string_view command_id);
+    // Calls `reply` with the node's commands as soon as it has any, or with none at `deadline`.
+    // A node has at most max_waiters_per_node waits (one per agent, and some slack): a new one
+    // beyond answers the oldest at once. Waits whose `abandoned()` says the client is gone are
+    // dropped as soon as they are seen (a new wait, the periodic expiry).
+    void wait_for_commands(std::string_view node_id, TimePoint deadline, CommandsReply reply,
+                           std::function<bool()> abandoned = {});
+
+    // Periodic work: deadlines, retries, the queue timeout, retention.
+    void sweep();
+    // Answers long polls whose deadline has passed.
+    void expire_waiters();
+    // Answers every long poll now (shutdown); later ones are answered at once.
+    void release_waiters();
+
+private:
+    struct Effects;
+    struct Waiter {
+        TimePoint deadline;
+        CommandsReply reply;
+        std::function<bool()> abandoned; // empty: never
+        bool gone() const { return abandoned && abandoned(); }
+    };
+    struct NodeState {
+        std::atomic<std::uint64_t> revision{0}; // also advanced by quiet heartbeats, under the shared lock
+        bool online = false;
+        bool speaks_protocol = false; // it acknowledged, reported or polled: it runs our agent protocol
+        std::vector<protocol::Command> commands;
+        std::vector<Waiter> waiters;
+        std::set<std::string> vm_ids;             // records placed on or reported by this node, not final
+        std::vector<std::string> reported_vm_ids; // host VM names in its latest heartbeat
+        std::string agent_instance;               // of the latest heartbeat that named one
+        std::size_t unmanaged_records = 0;        // records of VMs nobody asked for, retained ones too
+        bool unmanaged_refused = false;           // it reported more than it may: said once
+    };
+
+    NodeState& node_state(const std::string& node_id);
+    VmRecord* find_record(std::string_view vm_id);
+    VmRecord* find_on_node(NodeState& node, const std::string& node_id, std::string_view host_vm_id);
+
+    void transition(VmRecord& vm, VmState state, std::string message, Effects& effects);
+    bool place(VmRecord& vm, Effects& effects, double* decision_seconds = nullptr);
+    void place_or_queue_first(VmRecord& vm, Effects& effects);
+    void drain_queue(Effects& effects);
+    void detach(VmRecord& vm, Effects& effects);
+    void fail(VmRecord& vm, std::string reason, Effects& effects, std::string_view cause);
+    void finish(VmRecord& vm, VmState state, std::string message, Effects& effects);
+    void start_deletion(VmRecord& vm, Effects& effects);
+    void send_command(const std::string& node_id, protocol::Command command, Effects& effects);
+    void send_cleanup(const std::string& node_id, const std::string& vm_id, Effects& effects);
+    void drop_commands(NodeState& node, const std::string& vm_id, protocol::CommandType type);
+    std::vector<protocol::Command> deliver(NodeState& node);
+    void answer_waiters(NodeState& node, Effects& effects);
+    void reconcile(const std::string& node_id, NodeState& node, const fleet::NodeRecord& record, Effects& effects);
+    // Whether reconciling this heartbeat would change nothing: the node has no commands and
+    // reports the same VMs, from the same agent instance, as the last time it was reconciled.
+    // Called under the shared lock.
+    bool quiet(const fleet::NodeRecord& record) const;
+    void node_went_offline(const std::string& node_id, NodeState& node, Effects& effects);
+    void agent_restarted(const std::string& node_id, NodeState& node, Effects& effects);
+
+    void notify(Effects& effects);
+    std::optional<TimePoint> deadline_of(const VmRecord& vm) const;
+    void schedule_deadline(VmRecord& vm);
+
+    const LifecycleOptions options_;
+    std::vector<LifecycleObserver*> observers_;
+    scheduling::Scheduler& scheduler_;
+    const Clock& clock_;
+    IdSource& ids_;
+
+    // Exclusive for every change; shared only for a heartbeat that changes nothing (quiet()).
+    mutable std::shared_mutex mutex_;
+    std::unordered_map<std::string, VmRecord> vms_;
+    std::unordered_map<std::string, NodeState> nodes_;
+    std::deque<std::string> queue_;
+    std::set<std::string> nodes_with_waiters_;
+    std::set<std::pair<TimePoint, std::string>> deadlines_; // (when, VM id), for the sweep
+    bool releasing_waiters_ = false;
+};
+
+} // namespace macvmorx::lifecycle

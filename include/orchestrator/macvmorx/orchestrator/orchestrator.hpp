@@ -1,0 +1,134 @@
+#pragma once
+
+#include "macvmorx/base/clock.hpp"
+#include "macvmorx/fleet/node_store.hpp"
+#include "macvmorx/lifecycle/vm_lifecycle.hpp"
+#include "macvmorx/monitor/offline_monitor.hpp"
+#include "macvmorx/scheduling/scheduler.hpp"
+
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace macvmorx {
+class IdSource;
+}
+
+namespace macvmorx::orchestrator {
+
+struct OrchestratorOptions {
+    Duration offline_timeout = std::chrono::seconds{30};
+    scheduling::SchedulerOptions scheduling;
+    lifecycle::LifecycleOptions lifecycle;
+};
+
+// What a heartbeat changed, and what the agent is to do next.
+struct HeartbeatOutcome {
+    bool new_node = false;
+    bool back_online = false;
+    std::vector<protocol::Command> commands;
+};
+
+enum class NodeOperation { done, unknown_node, node_online };
+
+// Told when an operator changes a node's settings (for durable records).
+class NodeSettingsObserver {
+public:
+    virtual ~NodeSettingsObserver() = default;
+    virtual void node_settings_changed(const fleet::NodeSettings& settings) = 0;
+    virtual void node_settings_removed(const std::string& node_id) = 0;
+};
+
+// The whole fleet in a few numbers, for dashboards and metrics.
+struct FleetSummary {
+    std::size_t nodes = 0;
+    std::size_t online = 0;
+    std::size_t offline = 0;
+    std::size_t drained = 0;       // drained by an operator, or reporting draining/maintenance/degraded
+    std::size_t accepting_vms = 0; // online and taking new VMs
+    scheduling::CapacitySummary capacity;
+    lifecycle::LifecycleCounts vms;
+};
+
+// The fleet as the API sees it. It publishes node records to the node store and hands each
+// to the VM lifecycle (which keeps the scheduler in step), answers placement requests, and
+// runs the periodic work. It knows nothing of HTTP or JSON. Safe to call from any thread.
+class Orchestrator {
+public:
+    Orchestrator(OrchestratorOptions options, const Clock& clock, IdSource& ids);
+
+    // Set up before serving; observers are not owned.
+    void add_lifecycle_observer(lifecycle::LifecycleObserver* observer) { lifecycle_.add_observer(observer); }
+    void set_settings_observer(NodeSettingsObserver* observer) { settings_observer_ = observer; }
+
+    // Brings back what an earlier run knew (durable records): VMs, the queue, node settings.
+    void restore(std::vector<lifecycle::VmRecord> vms, const std::vector<std::string>& queue,
+                 std::vector<fleet::NodeSettings> settings);
+
+    // Agents.
+    HeartbeatOutcome record_heartbeat(protocol::Heartbeat heartbeat);
+    lifecycle::EventOutcome record_vm_event(std::string_view vm_id, const protocol::VmEvent& event,
+                                            const std::function<bool(std::string_view)>& may_report = {}) {
+        return lifecycle_.record_event(vm_id, event, may_report);
+    }
+    bool acknowledge_command(std::string_view node_id, std::string_view command_id) {
+        return lifecycle_.acknowledge(node_id, command_id);
+    }
+    // Replies with the node's commands as soon as there are any, or none after `wait`.
+    // Returns false (and never replies) for a node that has not sent a heartbeat.
+    // `abandoned()` says when the waiting client has gone (VmLifecycle::wait_for_commands).
+    bool wait_for_commands(std::string_view node_id, Duration wait, lifecycle::CommandsReply reply,
+                           std::function<bool()> abandoned = {});
+
+    // Nodes.
+    std::vector<fleet::NodeSnapshot> nodes() const { return store_.list(); }
+    fleet::NodeSnapshot node(std::string_view node_id) const { return store_.find(node_id); }
+    FleetSummary summary() const;
+    // Drained nodes take no new VMs; theirs run to the end. nullptr for an unknown node.
+    fleet::NodeSnapshot set_drained(std::string_view node_id, bool drained);
+    // Labels an operator gives a node, on top of (and over) its agent's. nullptr for an unknown node.
+    fleet::NodeSnapshot set_operator_labels(std::string_view node_id, protocol::Labels labels);
+    // Forgets an offline node and what it ran.
+    NodeOperation forget_node(std::string_view node_id);
+
+    // VMs.
+    lifecycle::RequestResult request_vm(const std::string& vm_id, lifecycle::VmSpec spec, bool wait) {
+        return lifecycle_.request_vm(vm_id, std::move(spec), wait);
+    }
+    std::optional<lifecycle::VmRecord> delete_vm(std::string_view vm_id) { return lifecycle_.delete_vm(vm_id); }
+    std::optional<lifecycle::VmRecord> vm(std::string_view vm_id) const { return lifecycle_.find(vm_id); }
+    std::vector<lifecycle::VmRecord> vms(const lifecycle::VmFilter& filter) const { return lifecycle_.list(filter); }
+    std::vector<lifecycle::VmRecord> queue() const { return lifecycle_.queue(); }
+    lifecycle::LifecycleCounts vm_counts() const { return lifecycle_.counts(); }
+
+    // The periodic work: marks silent nodes offline, enforces VM deadlines and retries.
+    void sweep();
+    // Frequent, cheap: answers long polls whose wait is over.
+    void expire_long_polls() { lifecycle_.expire_waiters(); }
+    // Shutdown: answers every long poll now.
+    void release_long_polls() { lifecycle_.release_waiters(); }
+
+    const scheduling::Scheduler& scheduler() const { return scheduler_; }
+    const Clock& clock() const { return clock_; }
+
+private:
+    // Publishes a changed copy of a known node's record; returns it, or nullptr if unknown.
+    fleet::NodeSnapshot republish(std::string_view node_id, const std::function<void(fleet::NodeRecord&)>& change);
+
+    void settings_changed(const fleet::NodeRecord& node);
+
+    const Clock& clock_;
+    NodeSettingsObserver* settings_observer_ = nullptr;
+    // Settings of nodes not heard from since the restart; applied at their first heartbeat.
+    std::mutex restored_settings_mutex_;
+    std::unordered_map<std::string, fleet::NodeSettings> restored_settings_;
+    fleet::NodeStore store_;
+    scheduling::Scheduler scheduler_;
+    lifecycle::VmLifecycle lifecycle_;
+    monitor::OfflineMonitor monitor_;
+};
+
+} // namespace macvmorx::orchestrator

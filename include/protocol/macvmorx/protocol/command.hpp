@@ -1,0 +1,31 @@
+#pragma once
+
+#include "macvmorx/base/clock.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace macvmorx::protocol {
+
+enum class CommandType { create_vm, delete_vm };
+
+std::string_view to_string(CommandType type);
+
+// Work for a host agent. Commands are idempotent: an agent that receives one again (it is
+// re-sent until acknowledged) must not do the work twice.
+struct Command {
+    std::string id;
+    CommandType type = CommandType::create_vm;
+    std::string vm_id;
+    // createVm only:
+    std::string image_name;
+    bool image_cached = false;
+    std::optional<int> cpu;
+    std::optional<double> memory_gb;
+    std::string runner_config; // secret, see VmSpec::runner_config
+    TimePoint created_at;
+    std::optional<TimePoint> delivered_at; // first time an agent was sent it
+};
+
+} // namespace macvmorx::protocol

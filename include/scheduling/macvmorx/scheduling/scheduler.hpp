@@ -1,0 +1,134 @@
+#pragma once
+
+#include "macvmorx/fleet/node_record.hpp"
+#include "macvmorx/scheduling/placement.hpp"
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace macvmorx::scheduling {
+
+struct SchedulerOptions {
+    int max_vms_per_node = 2;
+};
+
+struct CapacitySummary {
+    std::size_t schedulable_nodes = 0;
+    std::size_t total_slots = 0;
+    std::size_t free_slots = 0;
+    std::size_t reserved_slots = 0;
+};
+
+// Decides where a VM goes and books the slot in the same step.
+//
+// Policy: among nodes that accept new VMs and have a free slot (running VMs plus reservations
+// below max_vms_per_node), that carry the required labels and have the memory asked for,
+// prefer those holding the image (cached, or being downloaded for an earlier placement), else
+// any node (it will download the image). Ties go to the fewest used slots, then the lowest CPU
+// (in whole percent: finer differences are noise between two heartbeats), then the smallest
+// node id. Nodes to avoid are taken only when nothing else fits.
+//
+// The scheduler keeps its own view of each node (what `observe` told it plus reservations) and
+// two ordered indexes over the nodes with a free slot: one for the whole fleet and one per
+// image, both sorted in tie-break order. An unconstrained decision is the first entry of at
+// most two ordered sets, never a scan of the fleet; constraints skip entries in that order.
+//
+// A reservation lasts until `release`: the VM lifecycle releases it when the VM runs (the
+// heartbeat then counts it), fails or is deleted.
+//
+// Locking: one mutex guards everything here; nothing here calls out.
+class Scheduler {
+public:
+    explicit Scheduler(SchedulerOptions options);
+
+    // Records a node's latest state (its report, online, drained). A record older than one
+    // already observed is ignored.
+    void observe(const fleet::NodeRecord& node);
+
+    // Removes a node and its reservations.
+    void forget(std::string_view node_id);
+
+    // Chooses a node and reserves a slot on it atomically, or returns nullopt when none fits.
+    std::optional<Placement> place(const PlacementRequest& request);
+
+    // Books a reservation made in an earlier run (durable records), before the node has
+    // reported again; the node takes no VMs until it does.
+    void restore_reservation(std::string_view node_id, const PlacementRequest& request);
+
+    // Ends the reservation of `vm_id` on `node_id`; returns false if there was none.
+    bool release(std::string_view node_id, std::string_view vm_id);
+
+    CapacitySummary capacity() const;
+    int reserved_slots(std::string_view node_id) const;
+    // Reserved slots of every node that has any.
+    std::unordered_map<std::string, int> reservations_by_node() const;
+    int max_vms_per_node() const { return options_.max_vms_per_node; }
+
+private:
+    struct Reservation {
+        std::string vm_id;
+        std::string image_name;
+        double memory_gb = 0;
+    };
+
+    // The tie-break order; a key is a copy of the ranking fields taken when it was indexed.
+    struct RankKey {
+        int used_slots;
+        int cpu_percent;
+        const std::string* node_id;
+
+        bool operator==(const RankKey&) const = default;
+    };
+    struct RankOrder {
+        bool operator()(const RankKey& a, const RankKey& b) const;
+    };
+    using RankedNodes = std::set<RankKey, RankOrder>;
+
+    struct NodeSlots {
+        std::string node_id;
+        std::uint64_t revision = 0; // of the record observed last
+        int running_vms = 0;
+        int cpu_percent = 0;
+        double total_memory_gb = 0;
+        double used_memory_gb = 0;
+        bool accepts_new_vms = false;
+        std::vector<std::string> cached_images; // sorted, unique
+        protocol::Labels labels;
+        std::vector<Reservation> reservations; // oldest first
+        std::optional<RankKey> indexed_as;     // set while the node is in the free indexes
+        std::vector<std::string> indexed_images; // the images it is indexed under
+
+        int used_slots() const { return running_vms + static_cast<int>(reservations.size()); }
+        double free_memory_gb() const;
+    };
+
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view text) const noexcept {
+            return std::hash<std::string_view>{}(text);
+        }
+    };
+    template <typename T>
+    using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
+
+    void unindex(NodeSlots& node);
+    void index(NodeSlots& node);
+    // Moves an indexed node to its new place in the sets it is in, without allocating.
+    void rekey(NodeSlots& node, RankKey key);
+    const NodeSlots* first_fit(const RankedNodes& candidates, const PlacementRequest& request, bool allow_avoided) const;
+    static bool fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided);
+
+    const SchedulerOptions options_;
+    mutable std::mutex mutex_;
+    StringMap<NodeSlots> nodes_;
+    RankedNodes free_nodes_;
+    StringMap<RankedNodes> free_nodes_by_image_;
+};
+
+} // namespace macvmorx::scheduling
