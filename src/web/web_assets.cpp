@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <system_error>
 
 namespace macvmorx::web {
 namespace {
@@ -48,20 +49,31 @@ WebAssets WebAssets::embedded() { return WebAssets{}; }
 
 WebAssets WebAssets::from_directory(std::filesystem::path directory) {
     WebAssets assets;
-    assets.directory_ = std::move(directory);
+    std::error_code ec;
+    if (std::filesystem::is_directory(directory / "src", ec)) {
+        assets.directories_ = {directory / "built", directory / "src"};
+    } else {
+        assets.directories_ = {std::move(directory)};
+    }
     return assets;
 }
 
 std::optional<WebFile> WebAssets::find(std::string_view name) const {
     if (!is_plain_file_name(name)) return std::nullopt;
     std::string body;
-    if (directory_.empty()) {
+    if (directories_.empty()) {
         const auto files = embedded_files();
         const auto it = std::find_if(files.begin(), files.end(), [name](const EmbeddedFile& f) { return f.name == name; });
         if (it == files.end()) return std::nullopt;
         body = it->content;
     } else {
-        std::ifstream in{directory_ / std::string(name), std::ios::binary};
+        const auto found =
+            std::find_if(directories_.begin(), directories_.end(), [name](const std::filesystem::path& directory) {
+                std::error_code ec;
+                return std::filesystem::is_regular_file(directory / std::string(name), ec);
+            });
+        if (found == directories_.end()) return std::nullopt;
+        std::ifstream in{*found / std::string(name), std::ios::binary};
         if (!in) return std::nullopt;
         body.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
     }
