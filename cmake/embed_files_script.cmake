@@ -1,10 +1,12 @@
-# Run by macvmorx_embed_files with -DOUTPUT, -DBASE_DIR and -DNAMES (separated by "|").
-string(REPLACE "|" ";" names "${NAMES}")
+# Run by macvmorx_embed_files with -DOUTPUT and -DPATHS (absolute, separated by "|"); each file
+# is served under its file name.
+string(REPLACE "|" ";" paths "${PATHS}")
 set(arrays "")
 set(entries "")
 set(index 0)
-foreach(name IN LISTS names)
-  file(READ "${BASE_DIR}/${name}" hex HEX)
+foreach(path IN LISTS paths)
+  cmake_path(GET path FILENAME name)
+  file(READ "${path}" hex HEX)
   string(LENGTH "${hex}" hex_length)
   math(EXPR size "${hex_length} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the dashboard's tests in a real browser: Debian's chromium, driven headless by
 # playwright-core, against the given macvmorx binary (the dashboard built into it; set
-# MACVMORX_WEB_DIR=web/dist to test the files on disk instead). Screenshots and daemon logs
-# go to test-artifacts/. Exits non-zero when a test fails.
+# MACVMORX_WEB_DIR=web to test the files on disk instead), and checks that the committed
+# stylesheet is what the pinned Tailwind builds of web/src. Screenshots and daemon logs go to
+# test-artifacts/. Exits non-zero when a test fails.
 #
 #   tests/browser/run.sh build/release/src/macvmorx
 set -euo pipefail
@@ -14,8 +15,8 @@ fi
 binary=$(realpath "$1")
 if [ -n "${MACVMORX_WEB_DIR:-}" ]; then
   # Resolved here, before the cd below, so that a path relative to the caller's directory works.
-  if [ ! -f "$MACVMORX_WEB_DIR/index.html" ]; then
-    echo "MACVMORX_WEB_DIR=$MACVMORX_WEB_DIR holds no index.html" >&2
+  if [ ! -f "$MACVMORX_WEB_DIR/index.html" ] && [ ! -f "$MACVMORX_WEB_DIR/src/index.html" ]; then
+    echo "MACVMORX_WEB_DIR=$MACVMORX_WEB_DIR holds no index.html, nor src/index.html" >&2
     exit 2
   fi
   MACVMORX_WEB_DIR=$(realpath "$MACVMORX_WEB_DIR")
@@ -38,6 +39,8 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# Tailwind, pinned by web/package-lock.json: a test builds the stylesheet again.
+(cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error)
 cd "$here"
 npm ci --no-audit --no-fund --loglevel=error
 

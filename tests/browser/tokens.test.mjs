@@ -20,12 +20,15 @@ const REFUSALS = /Failed to load resource: the server responded with a status of
 const ROLES = { ops: "viewer", root: "admin", "mac-mini-001": "agent" };
 let tokens;
 before(async () => {
-  // These tests need the page of web/dist; a binary built before it embeds an older one.
+  // These tests need the page of web/src and the stylesheet of web/built; a binary built before
+  // them embeds older ones.
   const daemon = await Daemon.start({ name: "tokens-page" });
   try {
-    const served = await (await fetch(`${daemon.url}/assets/app.js`)).text();
-    if (served !== readFileSync(join(repoRoot, "web", "dist", "app.js"), "utf8")) {
-      throw new Error("the daemon serves another page than web/dist: rebuild the binary, or run with MACVMORX_WEB_DIR=web/dist");
+    for (const [name, file] of [["app.js", join("src", "app.js")], ["styles.css", join("built", "styles.css")]]) {
+      const served = await (await fetch(`${daemon.url}/assets/${name}`)).text();
+      if (served !== readFileSync(join(repoRoot, "web", file), "utf8")) {
+        throw new Error(`the daemon serves another ${name} than web/${file}: rebuild the binary, or run with MACVMORX_WEB_DIR=web`);
+      }
     }
   } finally {
     await daemon.stop();

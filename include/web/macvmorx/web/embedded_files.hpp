@@ -10,7 +10,8 @@ struct EmbeddedFile {
     std::string_view content;
 };
 
-// The files of web/dist, compiled in by CMake (see cmake/EmbedFiles.cmake).
+// The files of web/src and the stylesheet of web/built, compiled in by CMake (see
+// cmake/EmbedFiles.cmake and web/README.md).
 std::span<const EmbeddedFile> embedded_files();
 
 } // namespace macvmorx::web

@@ -1,34 +1,44 @@
-// No browser needed: the committed web/dist is what `npm run build` makes of web/src, CMake
-// embeds exactly its files, and the formatting helpers say what the dashboard shows.
+// No browser needed: the committed stylesheet is what Tailwind makes of web/src today, CMake
+// embeds exactly the files the daemon serves, and the formatting helpers say what the dashboard
+// shows.
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "./lib/paths.mjs";
+import { BUILT_STYLESHEET, embeddedByCMake, servedSources } from "../../web/scripts/check-embedded.mjs";
 import { formatAgo, formatRuntime, formatUsedTotal, shortImageName } from "../../web/src/format.js";
 import { capacityLevel } from "../../web/src/summary.js";
 import { jobWait, sortJobs } from "../../web/src/fleet-model.js";
 
-const src = join(repoRoot, "web", "src");
-const dist = join(repoRoot, "web", "dist");
+const web = join(repoRoot, "web");
+const src = join(web, "src");
 
-test("web/dist holds the current sources and a built stylesheet", () => {
-  const copied = readdirSync(src).filter((name) => /\.(html|js|svg)$/.test(name));
-  for (const name of copied) {
-    assert.equal(readFileSync(join(dist, name), "utf8"), readFileSync(join(src, name), "utf8"), `web/dist/${name} is stale: run npm run build in web/`);
+// The Tailwind of web/package-lock.json (tests/browser/run.sh runs npm ci in web/), over web/src
+// as `npm run build` runs it.
+test("the committed stylesheet is what Tailwind builds of web/src today", () => {
+  const tailwind = join(web, "node_modules", ".bin", "tailwindcss");
+  assert.ok(existsSync(tailwind), "web/node_modules has no tailwindcss: run npm ci in web/");
+  const scratch = mkdtempSync(join(tmpdir(), "macvmorx-styles-"));
+  try {
+    const output = join(scratch, "styles.css");
+    execFileSync(tailwind, ["--input", "src/styles.css", "--output", output, "--minify"], { cwd: web, stdio: "pipe" });
+    const committed = readFileSync(BUILT_STYLESHEET, "utf8");
+    assert.ok(committed === readFileSync(output, "utf8"), "web/built/styles.css is stale: run npm run build in web/ and commit it");
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
-  const css = readFileSync(join(dist, "styles.css"), "utf8");
-  assert.ok(css.length > 5000 && !css.includes("\n  "), "dist/styles.css is built and minified");
-  for (const used of ["grayscale", "bg-emerald-100", "aria-pressed\\:bg-sky-600", "grid-cols-\\[repeat\\(auto-fill\\,minmax\\(19rem\\,1fr\\)\\)\\]"]) {
-    assert.ok(css.includes(`.${used}`), `dist/styles.css lacks .${used}: run npm run build in web/`);
-  }
+  const css = readFileSync(BUILT_STYLESHEET, "utf8");
   assert.ok(!/@import|url\(\s*["']?https?:/.test(css), "the stylesheet loads nothing from elsewhere");
 });
 
-test("CMake embeds exactly the files of web/dist", () => {
-  const cmake = readFileSync(join(repoRoot, "src", "CMakeLists.txt"), "utf8");
-  const embedded = cmake.match(/set\(MACVMORX_WEB_FILES ([^)]*)\)/)[1].trim().split(/\s+/).sort();
-  assert.deepEqual(embedded, readdirSync(dist).sort());
+test("CMake embeds exactly the files of web/src the daemon serves, and the built stylesheet", () => {
+  const cmake = embeddedByCMake();
+  assert.ok(cmake.file, "a CMakeLists.txt below src/ sets MACVMORX_WEB_FILES");
+  assert.deepEqual(cmake.names, servedSources(), "run npm run build in web/: it prints the line to use");
+  assert.ok(cmake.stylesheet, `${cmake.file} embeds web/built/styles.css`);
 });
 
 test("the page has no inline script, style or event handler", () => {
