@@ -10,8 +10,7 @@ import { test } from "node:test";
 import { repoRoot } from "./lib/paths.mjs";
 import { BUILT_STYLESHEET, embeddedByCMake, servedSources } from "../../web/scripts/check-embedded.mjs";
 import { formatAgo, formatRuntime, formatUsedTotal, shortImageName } from "../../web/src/format.js";
-import { capacityLevel } from "../../web/src/summary.js";
-import { jobWait, sortJobs } from "../../web/src/fleet-model.js";
+import { capacityLevel, jobWait, sortJobs } from "../../web/src/fleet-model.js";
 
 const web = join(repoRoot, "web");
 const src = join(web, "src");

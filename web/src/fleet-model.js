@@ -107,11 +107,15 @@ export function indexSnapshot(snapshot) {
   };
 }
 
-function tokens(text) {
-  return text.toLowerCase().split(/\s+/).filter(Boolean);
-}
-
-function containsAll(haystack, words) {
+// Whether every word of the search `q` occurs in one of the texts `fieldsOf()` returns (asked
+// for only when there is a search); missing texts count as empty.
+function searchFinds(q, fieldsOf) {
+  const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const haystack = fieldsOf()
+    .map((value) => value ?? "")
+    .join("\n")
+    .toLowerCase();
   return words.every((word) => haystack.includes(word));
 }
 
@@ -146,20 +150,15 @@ export function nodeMatches(node, vms, view) {
     if (!runs && !(node.cachedImages ?? []).includes(view.image)) return false;
   }
   if (view.label && !hasLabel(node.labels, view.label)) return false;
-  const words = tokens(view.q);
-  if (words.length === 0) return true;
-  const haystack = [
+  return searchFinds(view.q, () => [
     node.nodeId,
     node.status,
-    node.statusReason ?? "",
+    node.statusReason,
     node.isOnline ? "online" : "offline",
     ...labelList(node.labels),
     ...(node.cachedImages ?? []),
     ...vms.flatMap((vm) => [vm.vmId, vm.imageName, vm.vmHostname, vm.vmIpAddress, vm.state]),
-  ]
-    .join("\n")
-    .toLowerCase();
-  return containsAll(haystack, words);
+  ]);
 }
 
 // A VM record matches the search (its id, node, image, state, host name, address, reason,
@@ -172,22 +171,26 @@ export function vmMatches(record, nodesById, view, { ignoreState = false } = {})
     const node = record.nodeId ? nodesById.get(record.nodeId) : undefined;
     if (!hasLabel(record.labels, view.label) && !(node && hasLabel(node.labels, view.label))) return false;
   }
-  const words = tokens(view.q);
-  if (words.length === 0) return true;
-  const haystack = [
+  return searchFinds(view.q, () => [
     record.vmId,
     record.state,
-    record.nodeId ?? "",
+    record.nodeId,
     record.imageName,
-    record.vmHostname ?? "",
-    record.vmIpAddress ?? "",
-    record.failureReason ?? "",
-    record.message ?? "",
+    record.vmHostname,
+    record.vmIpAddress,
+    record.failureReason,
+    record.message,
     record.metadata ? JSON.stringify(record.metadata) : "",
-  ]
-    .join("\n")
-    .toLowerCase();
-  return containsAll(haystack, words);
+  ]);
+}
+
+// How full the fleet is: "critical" with no free slot, "warn" when at most a fifth of the
+// slots (or a single one) is free, else "ok". An empty fleet is "ok": there is nothing to fill.
+export function capacityLevel(slots) {
+  if (!slots || slots.total <= 0) return "ok";
+  if (slots.free <= 0) return "critical";
+  if (slots.free <= Math.max(1, slots.total * 0.2)) return "warn";
+  return "ok";
 }
 
 export function filtersActive(view) {
@@ -211,9 +214,7 @@ export function sortJobs(jobs) {
 // labels, pool, state, conclusion, runner, VM or node, and it is in the chosen state.
 export function jobMatches(job, view, { ignoreState = false } = {}) {
   if (!ignoreState && view.jobState && job.state !== view.jobState) return false;
-  const words = tokens(view.q);
-  if (words.length === 0) return true;
-  const haystack = [
+  return searchFinds(view.q, () => [
     job.repository,
     job.workflowName,
     job.jobName,
@@ -226,11 +227,7 @@ export function jobMatches(job, view, { ignoreState = false } = {}) {
     job.nodeId,
     String(job.jobId),
     String(job.runId),
-  ]
-    .map((value) => value ?? "")
-    .join("\n")
-    .toLowerCase();
-  return containsAll(haystack, words);
+  ]);
 }
 
 // Where a job's wait (from queued to started) went, in seconds: `host` waiting for a Mac with a

@@ -1,6 +1,7 @@
 // The header's fleet totals, from GET /api/fleet.
 
 import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
+import { capacityLevel } from "./fleet-model.js";
 import { percentOf } from "./format.js";
 import { VM_STATE_DOT, VM_STATES } from "./theme.js";
 
@@ -18,15 +19,6 @@ const CAPACITY_BADGE = {
   warn: "bg-amber-200 text-amber-900 dark:bg-amber-500/25 dark:text-amber-200",
   critical: "bg-rose-200 text-rose-900 dark:bg-rose-500/25 dark:text-rose-200",
 };
-
-// How full the fleet is: "critical" with no free slot, "warn" when at most a fifth of the
-// slots (or a single one) is free, else "ok". An empty fleet is "ok": there is nothing to fill.
-export function capacityLevel(slots) {
-  if (!slots || slots.total <= 0) return "ok";
-  if (slots.free <= 0) return "critical";
-  if (slots.free <= Math.max(1, slots.total * 0.2)) return "warn";
-  return "ok";
-}
 
 export class Summary {
   constructor(root) {
