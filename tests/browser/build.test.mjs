@@ -40,6 +40,21 @@ test("CMake embeds exactly the files of web/src the daemon serves, and the built
   assert.ok(cmake.stylesheet, `${cmake.file} embeds web/built/styles.css`);
 });
 
+// The house's layers: the views stand on the shared modules (fleet-model.js, controls.js,
+// node-parts.js, theme.js, format.js, dom.js); only app.js wires them and drives the one Poller.
+test("the views import no other view, and only app.js the poller", () => {
+  const views = ["node-cards.js", "node-table.js", "vm-view.js", "job-view.js", "summary.js"];
+  const importsOf = (name) => [...readFileSync(join(src, name), "utf8").matchAll(/\bfrom "\.\/([^"]+)"/g)].map((m) => m[1]);
+  for (const view of views) {
+    const imports = importsOf(view);
+    assert.ok(imports.includes("dom.js"), `${view}'s imports are read`);
+    for (const name of imports) assert.ok(!views.includes(name), `${view} imports the view ${name}: move what they share to a shared module`);
+  }
+  for (const name of servedSources().filter((n) => n.endsWith(".js") && n !== "app.js")) {
+    assert.ok(!importsOf(name).includes("poller.js"), `${name} imports poller.js: app.js drives the one Poller`);
+  }
+});
+
 test("the page has no inline script, style or event handler", () => {
   const html = readFileSync(join(src, "index.html"), "utf8");
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/);

@@ -1,6 +1,7 @@
 // The Jobs view: the GitHub Actions jobs of the runner pools (filterable by state), each with
 // its link to GitHub, its runner, VM and node, and where its wait went.
 
+import { StateFilter } from "./controls.js";
 import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
 import { formatAge, formatRuntime, parseTime } from "./format.js";
 import { jobMatches, jobWait, sortJobs } from "./fleet-model.js";
@@ -14,7 +15,6 @@ import {
   WAIT_SEGMENT,
   conclusionTone,
 } from "./theme.js";
-import { createStateChoice, updateStateChoice } from "./vm-view.js";
 
 const WAIT_LABEL = { host: "host", vm: "VM", runner: "GitHub" };
 const WAIT_TITLE = {
@@ -26,33 +26,21 @@ const WAIT_TITLE = {
 export class JobView {
   // onStateChosen(state): the operator picked a state filter ("" for all).
   constructor(root, { onStateChosen }) {
-    this.stateFilter = root.querySelector("#job-state-filter");
-    this.stateViews = new Map();
+    this.stateFilter = new StateFilter(root.querySelector("#job-state-filter"), {
+      states: JOB_STATES,
+      labels: JOB_STATE_LABEL,
+      dots: JOB_STATE_DOT,
+      onChosen: onStateChosen,
+    });
     this.body = root.querySelector("#job-rows");
     this.rowViews = new Map();
     this.noMatch = root.querySelector("#no-job-match");
     this.shown = root.querySelector("#jobs-shown");
-    this.onStateChosen = onStateChosen;
-    this.stateFilter.addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-state-filter]");
-      if (button) this.onStateChosen(button.dataset.stateFilter);
-    });
   }
 
   update(jobs, view, now) {
     const matching = jobs.filter((job) => jobMatches(job, view, { ignoreState: true }));
-    const counts = new Map();
-    for (const job of matching) counts.set(job.state, (counts.get(job.state) ?? 0) + 1);
-    const choices = [{ state: "", label: "all", count: matching.length }];
-    for (const state of JOB_STATES) choices.push({ state, label: JOB_STATE_LABEL[state], count: counts.get(state) ?? 0 });
-    reconcile(
-      this.stateFilter,
-      this.stateViews,
-      choices,
-      (c) => c.state,
-      (c) => createStateChoice(c, JOB_STATE_DOT),
-      (v, c) => updateStateChoice(v, c, view.jobState),
-    );
+    this.stateFilter.update(matching, view.jobState);
 
     const shown = sortJobs(view.jobState ? matching.filter((job) => job.state === view.jobState) : matching);
     reconcile(this.body, this.rowViews, shown, (job) => String(job.jobId), createJobRow, (row, job) => updateJobRow(row, job, now));

@@ -1,33 +1,17 @@
 // The card grid: one <article> per node, kept per nodeId and updated in place. With actions
 // shown (the token's role may drain nodes) each card ends with its Drain or Undrain button.
 
-import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
-import {
-  formatAgo,
-  formatPercent,
-  formatRuntime,
-  formatUsedTotal,
-  levelOf,
-  parseTime,
-  percentOf,
-} from "./format.js";
+import { drainButton } from "./controls.js";
+import { el, reconcile, setAttr, setHidden, setText, setVariant } from "./dom.js";
+import { formatAgo, formatPercent, formatRuntime, formatUsedTotal, parseTime, percentOf } from "./format.js";
 import { labelList } from "./fleet-model.js";
-import {
-  BAR_LEVEL,
-  IMAGE_CHIP,
-  ONLINE_BADGE,
-  STATUS_CHIP,
-  STATUS_REASON,
-  stateBadge,
-  statusTone,
-  updateStateBadge,
-} from "./theme.js";
+import { NodeList, createImageChip, createMeter, drainedBadge, setMeter, updateImageChip, updateNodeState } from "./node-parts.js";
+import { stateBadge, updateStateBadge } from "./theme.js";
 
 const CARD = {
   online: "border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900",
   offline: "border-dashed border-slate-300 bg-slate-50 opacity-70 grayscale dark:border-slate-700 dark:bg-slate-900/50",
 };
-
 
 const SLOT_PIP = {
   used: "bg-sky-600 dark:bg-sky-500",
@@ -36,68 +20,26 @@ const SLOT_PIP = {
   closed: "bg-slate-300 dark:bg-slate-600",
 };
 
-export class NodeCards {
-  // onDrain(nodeId, drained): a Promise, settled once the node is drained (or undrained) and shown.
+export class NodeCards extends NodeList {
   constructor(container, { onDrain }) {
-    this.container = container;
-    this.views = new Map();
-    this.actions = false;
-    handleDrainClicks(container, onDrain);
-  }
-
-  // items: [{node, vms}] in display order; now: the daemon's current time in ms.
-  update(items, now) {
-    reconcile(this.container, this.views, items, (item) => item.node.nodeId, createCard, (view, item) =>
-      updateCard(view, item, now, this.actions),
-    );
-  }
-
-  showActions(shown) {
-    this.actions = shown;
-    for (const view of this.views.values()) setHidden(view.actions, !shown);
+    super(container, { onDrain, create: createCard, update: updateCard });
   }
 
   // Advances "last seen" and runtimes between refreshes.
   tick(now) {
     for (const view of this.views.values()) tickCard(view, now);
   }
-
-  clear() {
-    this.update([], 0);
-  }
 }
 
 function metric(name) {
-  const value = el("span", { class: "text-sm font-medium tabular-nums", "data-field": `${name}-value` });
-  const bar = el("span", { class: "block h-full rounded-full" });
-  const meter = el(
-    "div",
-    {
-      class: "mt-1 h-1.5 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-700",
-      role: "meter",
-      "aria-label": name,
-      "aria-valuemin": "0",
-      "aria-valuemax": "100",
-      "data-field": name,
-    },
-    [bar],
-  );
+  const text = el("span", { class: "text-sm font-medium tabular-nums", "data-field": `${name}-value` });
+  const { bar, meter } = createMeter(name, "div", "mt-1 h-1.5 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-700", name);
   const root = el("div", { class: "min-w-0" }, [
     el("div", { class: "text-xs font-medium tracking-wide text-slate-500 uppercase dark:text-slate-400", text: name }),
-    value,
+    text,
     meter,
   ]);
-  return { root, value, bar, meter };
-}
-
-function setMetric(m, percent, text) {
-  setText(m.value, text);
-  setWidthPercent(m.bar, percent);
-  const level = levelOf(percent);
-  setVariant(m.bar, BAR_LEVEL, level);
-  setAttr(m.meter, "aria-valuenow", Math.round(percent));
-  setAttr(m.meter, "aria-valuetext", text);
-  setAttr(m.meter, "data-level", level);
+  return { root, text, bar, meter };
 }
 
 function createCard(item) {
@@ -105,12 +47,7 @@ function createCard(item) {
   const headingId = `node-${id}`;
   const name = el("h3", { class: "truncate font-mono text-base font-semibold", id: headingId, title: id, text: id });
   const online = el("span", { class: "badge", "data-field": "online" });
-  const drained = el("span", {
-    class: "badge bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
-    "data-field": "drained",
-    text: "draining",
-    hidden: true,
-  });
+  const drained = drainedBadge();
   const status = el("span", { class: "chip", "data-field": "status" });
   const statusReason = el("p", { class: "text-sm break-words", "data-field": "status-reason", hidden: true });
   const lastSeen = el("time", { class: "tabular-nums", "data-field": "last-seen" });
@@ -183,28 +120,18 @@ function createCard(item) {
 }
 
 function updateCard(view, { node, vms }, now, actions) {
-  const state = node.isOnline ? "online" : "offline";
-  setAttr(view.root, "data-online", String(node.isOnline));
+  updateNodeState(view, node, actions);
   view.isOnline = node.isOnline;
-  setVariant(view.root, CARD, state);
-  setText(view.online, state);
-  setVariant(view.online, ONLINE_BADGE, state);
-  setHidden(view.drained, !node.drained);
-  setHidden(view.actions, !actions);
-  updateDrainButton(view.drain, node.nodeId, node.drained);
-
-  setText(view.status, node.status || "unknown");
-  setVariant(view.status, STATUS_CHIP, statusTone(node.status));
-  updateStatusReason(view.status, view.statusReason, node);
+  setVariant(view.root, CARD, node.isOnline ? "online" : "offline");
   view.lastSeenMs = parseTime(node.lastSeen);
   setAttr(view.lastSeen, "datetime", node.lastSeen);
   setAttr(view.lastSeen, "title", node.lastSeen);
 
   reconcile(view.labels, view.labelViews, labelList(node.labels), (label) => label, createLabel, () => {});
 
-  setMetric(view.cpu, percentOf(node.cpuUsagePercent, 100), formatPercent(node.cpuUsagePercent));
-  setMetric(view.memory, percentOf(node.memoryUsageGB, node.totalMemoryGB), formatUsedTotal(node.memoryUsageGB, node.totalMemoryGB));
-  setMetric(view.disk, percentOf(node.diskUsageGB, node.totalDiskGB), formatUsedTotal(node.diskUsageGB, node.totalDiskGB));
+  setMeter(view.cpu, percentOf(node.cpuUsagePercent, 100), formatPercent(node.cpuUsagePercent));
+  setMeter(view.memory, percentOf(node.memoryUsageGB, node.totalMemoryGB), formatUsedTotal(node.memoryUsageGB, node.totalMemoryGB));
+  setMeter(view.disk, percentOf(node.diskUsageGB, node.totalDiskGB), formatUsedTotal(node.diskUsageGB, node.totalDiskGB));
 
   const maxVms = node.maxVms ?? 0;
   const reserved = node.reservedSlots ?? 0;
@@ -226,23 +153,13 @@ function updateCard(view, { node, vms }, now, actions) {
 
   const inUse = new Set(vms.map((vm) => vm.imageName));
   const cached = node.cachedImages ?? [];
-  reconcile(view.images, view.imageViews, cached, (image) => image, createImageChip, (chip, image) =>
+  const createChip = (image) => createImageChip(image, image, "chip break-all");
+  reconcile(view.images, view.imageViews, cached, (image) => image, createChip, (chip, image) =>
     updateImageChip(chip, inUse.has(image)),
   );
   setHidden(view.noImages, cached.length > 0);
 
   tickCard(view, now);
-}
-
-// Why the node is in its status, when its agent says: the chip's title, and a line of text
-// (the table's line is cut to its column; its title holds the whole reason).
-export function updateStatusReason(chip, line, node) {
-  const reason = node.statusReason ?? "";
-  setAttr(chip, "title", reason || null);
-  setText(line, reason);
-  setAttr(line, "title", reason || null);
-  setHidden(line, !reason);
-  setVariant(line, STATUS_REASON, statusTone(node.status));
 }
 
 function tickCard(view, now) {
@@ -271,18 +188,6 @@ function createLabel(label) {
       text: label,
     }),
   };
-}
-
-function createImageChip(image) {
-  const marker = el("span", { class: "sr-only", text: " (in use)" });
-  const root = el("li", { class: "chip break-all", title: image }, [image, marker]);
-  return { root, marker };
-}
-
-function updateImageChip(chip, inUse) {
-  setAttr(chip.root, "data-in-use", String(inUse));
-  setVariant(chip.root, IMAGE_CHIP, inUse ? "inUse" : "idle");
-  setHidden(chip.marker, !inUse);
 }
 
 function createVmRow(vm) {
@@ -320,38 +225,4 @@ function updateVmRow(row, vm) {
   if (vm.message && !vm.reported) note = note ? `${note} · ${vm.message}` : vm.message;
   setText(row.note, note);
   setHidden(row.note, !note);
-}
-
-// The button that drains a node, or undrains it when drained; its clicks are handled by
-// handleDrainClicks on the container of the nodes.
-export function drainButton() {
-  return el("button", { type: "button", class: "button px-2.5 py-1 text-xs", "data-node-action": "" });
-}
-
-export function updateDrainButton(button, nodeId, drained) {
-  const action = drained ? "undrain" : "drain";
-  if (button.dataset.nodeAction === action) return;
-  button.dataset.nodeAction = action;
-  setText(button, drained ? "Undrain" : "Drain");
-  setAttr(button, "aria-label", `${drained ? "Undrain" : "Drain"} ${nodeId}`);
-  setAttr(button, "title", drained ? "Let the Mac take new VMs again" : "No new VMs on this Mac; its VMs run to the end");
-}
-
-// Calls onDrain(nodeId, drained) for a click on a Drain or Undrain button inside `container`
-// (in the element of its node, which carries data-node-id); the button stays disabled until
-// the Promise onDrain returns settles.
-export function handleDrainClicks(container, onDrain) {
-  container.addEventListener("click", async (event) => {
-    const button = event.target.closest("button[data-node-action]");
-    const node = button?.closest("[data-node-id]");
-    if (!node || button.disabled) return;
-    button.disabled = true;
-    setAttr(button, "aria-busy", "true");
-    try {
-      await onDrain(node.dataset.nodeId, button.dataset.nodeAction === "drain");
-    } finally {
-      button.disabled = false;
-      setAttr(button, "aria-busy", false);
-    }
-  });
 }

@@ -1,81 +1,45 @@
 // The compact table of nodes for large fleets: one <tr> per node, kept per nodeId. With
 // actions shown (the token's role may drain nodes) the last column holds Drain or Undrain.
 
-import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
-import { drainButton, handleDrainClicks, updateDrainButton, updateStatusReason } from "./node-cards.js";
-import { formatAgo, formatPercent, formatUsedTotal, levelOf, parseTime, percentOf, shortImageName } from "./format.js";
+import { drainButton } from "./controls.js";
+import { el, reconcile, setAttr, setHidden, setText, setVariant } from "./dom.js";
+import { formatAgo, formatPercent, formatUsedTotal, parseTime, percentOf, shortImageName } from "./format.js";
 import { labelList } from "./fleet-model.js";
-import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, VM_STATE_DOT, statusTone } from "./theme.js";
+import { NodeList, createImageChip, createMeter, drainedBadge, setMeter, updateImageChip, updateNodeState } from "./node-parts.js";
+import { VM_STATE_DOT } from "./theme.js";
 
 const ROW = {
   online: "",
   offline: "opacity-60 grayscale",
 };
 
-export class NodeTable {
-  // onDrain as for NodeCards; actionsHead: the header cell of the actions column.
+export class NodeTable extends NodeList {
+  // onDrain as for NodeList; actionsHead: the header cell of the actions column.
   constructor(body, { onDrain, actionsHead }) {
-    this.body = body;
-    this.views = new Map();
-    this.actions = false;
+    super(body, { onDrain, create: createRow, update: updateRow });
     this.actionsHead = actionsHead;
-    handleDrainClicks(body, onDrain);
-  }
-
-  update(items, now) {
-    reconcile(this.body, this.views, items, (item) => item.node.nodeId, createRow, (view, item) =>
-      updateRow(view, item, now, this.actions),
-    );
   }
 
   showActions(shown) {
-    this.actions = shown;
+    super.showActions(shown);
     setHidden(this.actionsHead, !shown);
-    for (const view of this.views.values()) setHidden(view.actions, !shown);
   }
 
   tick(now) {
     for (const view of this.views.values()) setText(view.lastSeen, formatAgo(now - view.lastSeenMs));
   }
-
-  clear() {
-    this.update([], 0);
-  }
 }
 
 function miniMeter(name) {
   const text = el("span", { class: "tabular-nums whitespace-nowrap" });
-  const bar = el("span", { class: "block h-full rounded-full" });
-  const meter = el(
-    "span",
-    {
-      class: "mt-1 block h-1 w-24 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-700",
-      role: "meter",
-      "aria-label": name,
-      "aria-valuemin": "0",
-      "aria-valuemax": "100",
-    },
-    [bar],
-  );
+  const { bar, meter } = createMeter(name, "span", "mt-1 block h-1 w-24 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-700");
   return { cell: el("td", { class: "td", "data-field": name.toLowerCase() }, [text, meter]), text, bar, meter };
-}
-
-function setMini(m, percent, text) {
-  setText(m.text, text);
-  setWidthPercent(m.bar, percent);
-  setVariant(m.bar, BAR_LEVEL, levelOf(percent));
-  setAttr(m.meter, "aria-valuenow", Math.round(percent));
-  setAttr(m.meter, "aria-valuetext", text);
 }
 
 function createRow(item) {
   const id = item.node.nodeId;
   const online = el("span", { class: "badge" });
-  const drained = el("span", {
-    class: "badge bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
-    text: "draining",
-    hidden: true,
-  });
+  const drained = drainedBadge();
   const status = el("span", { class: "chip", "data-field": "status" });
   const statusReason = el("p", { class: "mt-1 max-w-56 truncate text-xs", "data-field": "status-reason", hidden: true });
   const lastSeen = el("time", { class: "tabular-nums whitespace-nowrap" });
@@ -107,31 +71,23 @@ function createRow(item) {
 }
 
 function updateRow(view, { node, vms }, now, actions) {
-  const state = node.isOnline ? "online" : "offline";
-  setAttr(view.root, "data-online", String(node.isOnline));
-  setVariant(view.root, ROW, state);
-  setText(view.online, state);
-  setVariant(view.online, ONLINE_BADGE, state);
-  setHidden(view.drained, !node.drained);
-  setHidden(view.actions, !actions);
-  updateDrainButton(view.drain, node.nodeId, node.drained);
-  setText(view.status, node.status || "unknown");
-  setVariant(view.status, STATUS_CHIP, statusTone(node.status));
-  updateStatusReason(view.status, view.statusReason, node);
+  updateNodeState(view, node, actions);
+  setVariant(view.root, ROW, node.isOnline ? "online" : "offline");
   view.lastSeenMs = parseTime(node.lastSeen);
   setAttr(view.lastSeen, "datetime", node.lastSeen);
   setText(view.lastSeen, formatAgo(now - view.lastSeenMs));
 
-  setMini(view.cpu, percentOf(node.cpuUsagePercent, 100), formatPercent(node.cpuUsagePercent));
-  setMini(view.memory, percentOf(node.memoryUsageGB, node.totalMemoryGB), formatUsedTotal(node.memoryUsageGB, node.totalMemoryGB));
-  setMini(view.disk, percentOf(node.diskUsageGB, node.totalDiskGB), formatUsedTotal(node.diskUsageGB, node.totalDiskGB));
+  setMeter(view.cpu, percentOf(node.cpuUsagePercent, 100), formatPercent(node.cpuUsagePercent));
+  setMeter(view.memory, percentOf(node.memoryUsageGB, node.totalMemoryGB), formatUsedTotal(node.memoryUsageGB, node.totalMemoryGB));
+  setMeter(view.disk, percentOf(node.diskUsageGB, node.totalDiskGB), formatUsedTotal(node.diskUsageGB, node.totalDiskGB));
 
   const maxVms = node.maxVms ?? 0;
   const used = Math.min(maxVms, (node.vmCount ?? 0) + (node.reservedSlots ?? 0));
   setText(view.slots, `${used} / ${maxVms}`);
   reconcile(view.vmList, view.vmViews, vms, (vm) => vm.vmId, createVmItem, updateVmItem);
   const inUse = new Set(vms.map((vm) => vm.imageName));
-  reconcile(view.imageList, view.imageViews, node.cachedImages ?? [], (image) => image, createImageChip, (chip, image) =>
+  const createChip = (image) => createImageChip(image, shortImageName(image));
+  reconcile(view.imageList, view.imageViews, node.cachedImages ?? [], (image) => image, createChip, (chip, image) =>
     updateImageChip(chip, inUse.has(image)),
   );
   setText(view.labels, labelList(node.labels).join(" ") || "–");
@@ -152,15 +108,4 @@ function updateVmItem(item, vm) {
   setVariant(item.dot, VM_STATE_DOT, vm.state in VM_STATE_DOT ? vm.state : "unknown");
   setText(item.state, vm.state);
   setAttr(item.root, "data-state", vm.state);
-}
-
-function createImageChip(image) {
-  const marker = el("span", { class: "sr-only", text: " (in use)" });
-  return { root: el("li", { class: "chip", title: image }, [shortImageName(image), marker]), marker };
-}
-
-function updateImageChip(chip, inUse) {
-  setAttr(chip.root, "data-in-use", String(inUse));
-  setVariant(chip.root, IMAGE_CHIP, inUse ? "inUse" : "idle");
-  setHidden(chip.marker, !inUse);
 }

@@ -1,5 +1,6 @@
 // The VMs view: every VM record (filterable by state) and the placement queue.
 
+import { StateFilter } from "./controls.js";
 import { el, reconcile, setAttr, setHidden, setText, setVariant } from "./dom.js";
 import { formatAge, formatRuntime, parseTime } from "./format.js";
 import { labelList, sortVms, vmMatches } from "./fleet-model.js";
@@ -13,8 +14,11 @@ const REASON = {
 export class VmView {
   // onStateChosen(state): the operator picked a state filter ("" for all).
   constructor(root, { onStateChosen }) {
-    this.stateFilter = root.querySelector("#vm-state-filter");
-    this.stateViews = new Map();
+    this.stateFilter = new StateFilter(root.querySelector("#vm-state-filter"), {
+      states: VM_STATES,
+      dots: VM_STATE_DOT,
+      onChosen: onStateChosen,
+    });
     this.body = root.querySelector("#vm-rows");
     this.rowViews = new Map();
     this.noMatch = root.querySelector("#no-vm-match");
@@ -23,22 +27,11 @@ export class VmView {
     this.queueViews = new Map();
     this.queueEmpty = root.querySelector("#queue-empty");
     this.queueCount = root.querySelector("#queue-count");
-    this.onStateChosen = onStateChosen;
-    this.stateFilter.addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-state-filter]");
-      if (button) this.onStateChosen(button.dataset.stateFilter);
-    });
   }
 
   update(snapshot, index, view, now) {
     const matching = snapshot.vms.filter((record) => vmMatches(record, index.nodesById, view, { ignoreState: true }));
-    const counts = new Map();
-    for (const record of matching) counts.set(record.state, (counts.get(record.state) ?? 0) + 1);
-    const choices = [{ state: "", label: "all", count: matching.length }];
-    for (const state of VM_STATES) choices.push({ state, label: state, count: counts.get(state) ?? 0 });
-    reconcile(this.stateFilter, this.stateViews, choices, (c) => c.state, createStateChoice, (v, c) =>
-      updateStateChoice(v, c, view.vmState),
-    );
+    this.stateFilter.update(matching, view.vmState);
 
     const shown = sortVms(view.vmState ? matching.filter((record) => record.state === view.vmState) : matching);
     reconcile(this.body, this.rowViews, shown, (record) => record.vmId, createVmRow, (row, record) =>
@@ -60,39 +53,6 @@ export class VmView {
     for (const row of this.rowViews.values()) setText(row.age, formatAge(now - row.createdMs));
     for (const item of this.queueViews.values()) setText(item.waiting, `waiting ${formatAge(now - item.createdMs)}`);
   }
-}
-
-// A button of a state filter (the Jobs view has one too): a dot of the state's colour (from
-// `dots`), its name and its count.
-export function createStateChoice({ state, label }, dots = VM_STATE_DOT) {
-  const count = el("span", { class: "tabular-nums text-slate-500 dark:text-slate-400" });
-  const children = [];
-  if (state) children.push(el("span", { class: `inline-block size-2 rounded-full ${dots[state]}`, "aria-hidden": "true" }));
-  children.push(label, count);
-  const root = el(
-    "button",
-    {
-      type: "button",
-      class:
-        "inline-flex cursor-pointer items-center gap-1.5 rounded-full border border-slate-300 bg-white px-3 py-1 text-sm font-medium hover:bg-slate-50 aria-pressed:border-sky-600 aria-pressed:bg-sky-600 aria-pressed:text-white dark:border-slate-600 dark:bg-slate-800 dark:hover:bg-slate-700 dark:aria-pressed:border-sky-500 dark:aria-pressed:bg-sky-600",
-      "data-state-filter": state,
-      "aria-pressed": "false",
-    },
-    children,
-  );
-  return { root, count };
-}
-
-const CHOICE_COUNT = {
-  pressed: "text-sky-100",
-  normal: "text-slate-500 dark:text-slate-400",
-};
-
-export function updateStateChoice(view, { state, count }, selected) {
-  setText(view.count, count);
-  const pressed = state === (selected || "");
-  setAttr(view.root, "aria-pressed", String(pressed));
-  setVariant(view.count, CHOICE_COUNT, pressed ? "pressed" : "normal");
 }
 
 function createVmRow(record) {

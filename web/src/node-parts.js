@@ -1,0 +1,112 @@
+// What the node cards and the node table have in common: the nodes kept per nodeId, with or
+// without their Drain buttons, and what they show of a node the same way (its online and drained
+// badges, its status with the reason its agent gives, its usage meters and its cached images).
+// Each view lays them out its own way.
+
+import { handleDrainClicks, updateDrainButton } from "./controls.js";
+import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
+import { levelOf } from "./format.js";
+import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, STATUS_REASON, statusTone } from "./theme.js";
+
+// The views of the nodes in one layout, kept per nodeId: create(item) makes the view of a node
+// (its `actions` element holds the Drain button), update(view, item, now, actions) brings it up
+// to date.
+export class NodeList {
+  // onDrain(nodeId, drained): a Promise, settled once the node is drained (or undrained) and shown.
+  constructor(container, { onDrain, create, update }) {
+    this.container = container;
+    this.views = new Map();
+    this.actions = false;
+    this.create = create;
+    this.updateView = update;
+    handleDrainClicks(container, onDrain);
+  }
+
+  // items: [{node, vms}] in display order; now: the daemon's current time in ms.
+  update(items, now) {
+    reconcile(this.container, this.views, items, (item) => item.node.nodeId, this.create, (view, item) =>
+      this.updateView(view, item, now, this.actions),
+    );
+  }
+
+  // Whether the token's role may drain nodes.
+  showActions(shown) {
+    this.actions = shown;
+    for (const view of this.views.values()) setHidden(view.actions, !shown);
+  }
+
+  clear() {
+    this.update([], 0);
+  }
+}
+
+export function drainedBadge() {
+  return el("span", {
+    class: "badge bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
+    "data-field": "drained",
+    text: "draining",
+    hidden: true,
+  });
+}
+
+// view: the elements of one node (root, online, drained, status, statusReason, actions, drain);
+// actions: whether the token's role may drain nodes.
+export function updateNodeState(view, node, actions) {
+  const state = node.isOnline ? "online" : "offline";
+  setAttr(view.root, "data-online", String(node.isOnline));
+  setText(view.online, state);
+  setVariant(view.online, ONLINE_BADGE, state);
+  setHidden(view.drained, !node.drained);
+  setHidden(view.actions, !actions);
+  updateDrainButton(view.drain, node.nodeId, node.drained);
+  setText(view.status, node.status || "unknown");
+  setVariant(view.status, STATUS_CHIP, statusTone(node.status));
+  updateStatusReason(view.status, view.statusReason, node);
+}
+
+// Why the node is in its status, when its agent says: the chip's title, and a line of text
+// (the table's line is cut to its column; its title holds the whole reason).
+function updateStatusReason(chip, line, node) {
+  const reason = node.statusReason ?? "";
+  setAttr(chip, "title", reason || null);
+  setText(line, reason);
+  setAttr(line, "title", reason || null);
+  setHidden(line, !reason);
+  setVariant(line, STATUS_REASON, statusTone(node.status));
+}
+
+// A usage meter: a bar in an element with role="meter", of the given tag and classes; setMeter
+// fills it and writes its figures in its text element.
+export function createMeter(name, tag, classes, field) {
+  const bar = el("span", { class: "block h-full rounded-full" });
+  const meter = el(
+    tag,
+    { class: classes, role: "meter", "aria-label": name, "aria-valuemin": "0", "aria-valuemax": "100", "data-field": field },
+    [bar],
+  );
+  return { bar, meter };
+}
+
+// m: a meter's text, bar and element with role="meter".
+export function setMeter(m, percent, text) {
+  setText(m.text, text);
+  setWidthPercent(m.bar, percent);
+  const level = levelOf(percent);
+  setVariant(m.bar, BAR_LEVEL, level);
+  setAttr(m.meter, "aria-valuenow", Math.round(percent));
+  setAttr(m.meter, "aria-valuetext", text);
+  setAttr(m.meter, "data-level", level);
+}
+
+// A cached image, marked when one of the node's VMs runs it; `shown`: its name as the view
+// writes it (the whole reference, or a short one with the whole in the title).
+export function createImageChip(image, shown, classes = "chip") {
+  const marker = el("span", { class: "sr-only", text: " (in use)" });
+  return { root: el("li", { class: classes, title: image }, [shown, marker]), marker };
+}
+
+export function updateImageChip(chip, inUse) {
+  setAttr(chip.root, "data-in-use", String(inUse));
+  setVariant(chip.root, IMAGE_CHIP, inUse ? "inUse" : "idle");
+  setHidden(chip.marker, !inUse);
+}
