@@ -1,7 +1,7 @@
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/base/invalid_input.hpp"
 
-#include "client_log.hpp"
+#include "macvmorx/http/client_log.hpp"
 #include "macvmorx/http/http_error.hpp"
 
 #include <boost/url/parse.hpp>

@@ -1,4 +1,4 @@
-#include "client_log.hpp"
+#include "macvmorx/http/client_log.hpp"
 
 #include "macvmorx/base/utf8.hpp"
 
