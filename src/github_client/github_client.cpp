@@ -192,18 +192,8 @@ std::string GithubClient::next_page(const http::ClientResponse& response) const 
         const std::string_view parameters = rest.substr(close + 1, end == std::string_view::npos ? std::string_view::npos : end - close - 1);
         rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
         if (parameters.find("rel=\"next\"") == std::string_view::npos) continue;
-        // Only a page of this API: the link's scheme, host, port and base path must be ours. Read
-        // by the parser of the API's own address; what follows the host is one "path prefix".
-        try {
-            const auto page = http::BaseUrl::parse(std::string{url});
-            if (page.tls != base_.tls || page.host != base_.host || page.port != base_.port ||
-                !page.path_prefix.starts_with(base_.path_prefix + "/")) {
-                return {};
-            }
-            return page.path_prefix.substr(base_.path_prefix.size());
-        } catch (const std::invalid_argument&) {
-            return {};
-        }
+        // Only a page of this API: the link's scheme, host, port and base path must be ours.
+        return base_.target_of(url).value_or(std::string{});
     }
     return {};
 }

@@ -1,5 +1,6 @@
 #include "macvmorx/http/async_client.hpp"
 
+#include "beast_method.hpp"
 #include "client_tls.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -26,20 +27,6 @@ using tcp = net::ip::tcp;
 namespace ssl = net::ssl;
 
 namespace {
-
-bhttp::verb to_verb(Method method) {
-    switch (method) {
-    case Method::get: return bhttp::verb::get;
-    case Method::head: return bhttp::verb::head;
-    case Method::post: return bhttp::verb::post;
-    case Method::put: return bhttp::verb::put;
-    case Method::patch: return bhttp::verb::patch;
-    case Method::del: return bhttp::verb::delete_;
-    case Method::options: return bhttp::verb::options;
-    case Method::other: break;
-    }
-    return bhttp::verb::unknown;
-}
 
 bool is_stale_connection_error(beast::error_code ec) {
     return ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||

@@ -1,5 +1,6 @@
 #include "macvmorx/http/web_client.hpp"
 
+#include "beast_method.hpp"
 #include "client_tls.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -23,59 +24,6 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
-
-namespace {
-
-bhttp::verb to_verb(Method method) {
-    switch (method) {
-    case Method::get: return bhttp::verb::get;
-    case Method::head: return bhttp::verb::head;
-    case Method::post: return bhttp::verb::post;
-    case Method::put: return bhttp::verb::put;
-    case Method::patch: return bhttp::verb::patch;
-    case Method::del: return bhttp::verb::delete_;
-    case Method::options: return bhttp::verb::options;
-    case Method::other: break;
-    }
-    return bhttp::verb::unknown;
-}
-
-} // namespace
-
-BaseUrl BaseUrl::parse(const std::string& url) {
-    BaseUrl base;
-    std::string_view rest = url;
-    if (rest.starts_with("https://")) {
-        base.tls = true;
-        base.port = 443;
-        rest.remove_prefix(8);
-    } else if (rest.starts_with("http://")) {
-        base.tls = false;
-        base.port = 80;
-        rest.remove_prefix(7);
-    } else {
-        throw std::invalid_argument("'" + url + "' is not an http:// or https:// URL");
-    }
-    const auto slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    if (slash != std::string_view::npos) base.path_prefix = std::string(rest.substr(slash));
-    while (base.path_prefix.ends_with('/')) base.path_prefix.pop_back();
-    const auto colon = authority.rfind(':');
-    if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-        unsigned port = 0;
-        const auto digits = authority.substr(colon + 1);
-        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-        if (ec != std::errc{} || end != digits.data() + digits.size() || port == 0 || port > 65535) {
-            throw std::invalid_argument("'" + url + "' has an invalid port");
-        }
-        base.port = static_cast<std::uint16_t>(port);
-        authority = authority.substr(0, colon);
-    }
-    if (authority.starts_with('[') && authority.ends_with(']')) authority = authority.substr(1, authority.size() - 2);
-    if (authority.empty()) throw std::invalid_argument("'" + url + "' names no host");
-    base.host = std::string(authority);
-    return base;
-}
 
 // Operations are asynchronous with deadlines, run to completion on a private io_context.
 struct WebClient::Impl {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/base/string_map.hpp"
 #include "macvmorx/fleet/node_record.hpp"
 
 #include <cstddef>
@@ -40,15 +41,9 @@ public:
     std::size_t size() const;
 
 private:
-    struct StringHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view text) const noexcept {
-            return std::hash<std::string_view>{}(text);
-        }
-    };
     struct Shard {
         mutable std::shared_mutex mutex;
-        std::unordered_map<std::string, NodeSnapshot, StringHash, std::equal_to<>> nodes;
+        StringMap<NodeSnapshot> nodes;
     };
 
     Shard& shard_for(std::string_view node_id) const;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "macvmorx/base/clock.hpp"
+#include "macvmorx/http/base_url.hpp"
 #include "macvmorx/http/client.hpp"
 #include "macvmorx/http/message.hpp"
 
@@ -10,17 +11,6 @@
 #include <vector>
 
 namespace macvmorx::http {
-
-// Where a WebClient connects: "https://api.github.com" or "http://127.0.0.1:9000/api/v3".
-struct BaseUrl {
-    bool tls = true;
-    std::string host;
-    std::uint16_t port = 443;
-    std::string path_prefix; // "" or "/api/v3" (GitHub Enterprise Server)
-
-    // Throws std::invalid_argument for anything but an http(s)://host[:port][/path] URL.
-    static BaseUrl parse(const std::string& url);
-};
 
 struct WebClientOptions {
     Duration timeout = std::chrono::seconds{15};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/base/string_map.hpp"
 #include "macvmorx/fleet/node_record.hpp"
 #include "macvmorx/scheduling/placement.hpp"
 
@@ -108,14 +109,6 @@ private:
         double free_memory_gb() const;
     };
 
-    struct StringHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view text) const noexcept {
-            return std::hash<std::string_view>{}(text);
-        }
-    };
-    template <typename T>
-    using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
 
     void unindex(NodeSlots& node);
     void index(NodeSlots& node);
