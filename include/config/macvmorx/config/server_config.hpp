@@ -3,6 +3,7 @@
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/config/actions_config.hpp"
 #include "macvmorx/config/log_config.hpp"
+#include "macvmorx/config/server_settings.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -11,25 +12,27 @@
 
 namespace macvmorx::config {
 
-// The effective settings of `macvmorx server`, after flags, environment and defaults.
+// The effective settings of `macvmorx server`, after flags, environment and defaults. The
+// defaults are those of server_settings.
 struct ServerConfig {
-    std::string bind_address = "0.0.0.0";
-    std::uint16_t port = 8080;
-    Duration offline_timeout = std::chrono::seconds{30};
-    Duration monitor_interval = std::chrono::seconds{5};
-    Duration placement_ttl = std::chrono::minutes{10};
-    Duration start_deadline = std::chrono::minutes{15};
-    Duration queue_timeout = std::chrono::hours{1};
-    Duration vm_retention = std::chrono::hours{1};
-    int max_attempts = 3;
-    std::size_t max_queue_length = 10'000; // requests waiting for a node; more are refused (503)
-    unsigned threads = 1;
-    int max_vms_per_node = 2;
+    std::string bind_address{server_setting("--bind").default_text};
+    std::uint16_t port = setting_default::number<std::uint16_t>(server_setting("--port"));
+    Duration offline_timeout = setting_default::duration(server_setting("--offline-timeout"));
+    Duration monitor_interval = setting_default::duration(server_setting("--monitor-interval"));
+    Duration placement_ttl = setting_default::duration(server_setting("--placement-ttl"));
+    Duration start_deadline = setting_default::duration(server_setting("--start-deadline"));
+    Duration queue_timeout = setting_default::duration(server_setting("--queue-timeout"));
+    Duration vm_retention = setting_default::duration(server_setting("--vm-retention"));
+    int max_attempts = setting_default::number<int>(server_setting("--max-attempts"));
+    // Requests waiting for a node; more are refused (503).
+    std::size_t max_queue_length = setting_default::number<std::size_t>(server_setting("--max-queue-length"));
+    unsigned threads = 1; // the command line gives the hardware threads
+    int max_vms_per_node = setting_default::number<int>(server_setting("--max-vms-per-node"));
     LogConfig log;
-    std::size_t max_body_bytes = 1 << 20;
-    std::size_t max_connections = 10'000;
-    Duration idle_timeout = std::chrono::seconds{30};
-    Duration io_timeout = std::chrono::seconds{30};
+    std::size_t max_body_bytes = setting_default::byte_size(server_setting("--max-body-size"));
+    std::size_t max_connections = setting_default::number<std::size_t>(server_setting("--max-connections"));
+    Duration idle_timeout = setting_default::duration(server_setting("--idle-timeout"));
+    Duration io_timeout = setting_default::duration(server_setting("--io-timeout"));
     std::string web_dir; // empty: the dashboard built into the binary
     // SHA-256 hashes of the API's tokens with their roles (docs/security.md); empty: the API is
     // open to anyone who can reach the port. Re-read on SIGHUP.
@@ -39,7 +42,7 @@ struct ServerConfig {
     std::string tls_certificate_file;
     std::string tls_key_file;
     std::string client_ca_file;
-    std::string data_dir = "./macvmorx-data"; // durable records; empty: kept in memory only
+    std::string data_dir{server_setting("--data-dir").default_text}; // durable records; empty: in memory only
     // GitHub Actions (--config): runner pools and how to reach GitHub; absent when not used.
     std::optional<ActionsConfig> actions;
     GithubSecrets github_secrets; // never printed or logged

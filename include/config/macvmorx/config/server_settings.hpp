@@ -1,0 +1,66 @@
+#pragma once
+
+#include "macvmorx/config/setting.hpp"
+
+#include <array>
+
+namespace macvmorx::config {
+
+// The settings of `macvmorx server` besides logging (log_settings). The daemon reads no settings
+// file: its --config is the GitHub Actions file (actions_config.hpp), so no setting has a key.
+inline constexpr auto server_settings = std::to_array<Setting>({
+    {"-p,--port", "MACVMORX_WEB_PORT", "", "8080", "", "Port for the REST API and the dashboard (0: any free port)"},
+    {"--bind", "MACVMORX_BIND", "", "0.0.0.0", "ADDRESS",
+     "Address to listen on (0.0.0.0: every IPv4 interface, :: for IPv6)"},
+    {"--offline-timeout", "MACVMORX_OFFLINE_TIMEOUT", "", "30s", "DURATION",
+     "A node without a heartbeat for this long is marked offline"},
+    {"--monitor-interval", "MACVMORX_MONITOR_INTERVAL", "", "5s", "DURATION", "How often to look for offline nodes"},
+    {"--placement-ttl", "MACVMORX_PLACEMENT_TTL", "", "10m", "DURATION",
+     "How long a placed VM holds its slot before its agent takes the createVm command; then it fails and is "
+     "placed again"},
+    {"--start-deadline", "MACVMORX_START_DEADLINE", "", "15m", "DURATION",
+     "A placed VM not running by then fails and is placed again (big images take time to download)"},
+    {"--max-attempts", "MACVMORX_MAX_ATTEMPTS", "", "3", "", "Placements per VM before it fails for good"},
+    {"--queue-timeout", "MACVMORX_QUEUE_TIMEOUT", "", "1h", "DURATION",
+     "A queued request (\"wait\": true) not placed by then fails"},
+    {"--max-queue-length", "MACVMORX_MAX_QUEUE_LENGTH", "", "10000", "",
+     "Requests waiting for a node at most; more are refused with 503 and Retry-After"},
+    {"--vm-retention", "MACVMORX_VM_RETENTION", "", "1h", "DURATION",
+     "How long deleted and failed VM records stay visible"},
+    // Worked out at start: the hardware threads.
+    {"--threads", "MACVMORX_THREADS", "", "", "", "Threads serving requests (default: hardware threads)"},
+    {"--max-vms-per-node", "MACVMORX_MAX_VMS_PER_NODE", "", "2", "",
+     "VMs one Mac may run at once (Apple's licence allows 2 macOS VMs)"},
+    {"--max-body-size", "MACVMORX_MAX_BODY_SIZE", "", "1MiB", "SIZE", "Largest request body accepted"},
+    {"--max-connections", "MACVMORX_MAX_CONNECTIONS", "", "10000", "", "Open connections accepted at once"},
+    {"--idle-timeout", "MACVMORX_IDLE_TIMEOUT", "", "30s", "DURATION",
+     "How long a connection may wait for its next request (and its header)"},
+    {"--io-timeout", "MACVMORX_IO_TIMEOUT", "", "30s", "DURATION",
+     "How long a request body or an answer may take to transfer"},
+    {"--data-dir", "MACVMORX_DATA_DIR", "", "./macvmorx-data", "",
+     "Where VM records, the queue and node settings are kept (SQLite) across restarts"},
+    {"--in-memory", "", "", "", "", "Keep no durable records (tests, throwaway demos)"},
+    {"--tokens-file", "MACVMORX_TOKENS_FILE", "", "", "",
+     "Require tokens: a file of their SHA-256 hashes and roles, re-read on SIGHUP (docs/security.md)"},
+    {"--tls-cert", "MACVMORX_TLS_CERT", "", "", "", "Serve HTTPS only: the certificate chain (PEM), re-read on SIGHUP"},
+    {"--tls-key", "MACVMORX_TLS_KEY", "", "", "", "The private key of --tls-cert (PEM)"},
+    {"--client-ca", "MACVMORX_CLIENT_CA", "", "", "",
+     "Mutual TLS: agents must show a certificate from this CA (PEM) naming their node"},
+    {"--web-dir", "MACVMORX_WEB_DIR", "", "", "",
+     "Serve the dashboard from this directory instead of the built-in copy (for development)"},
+    {"--config", "MACVMORX_CONFIG", "", "", "",
+     "GitHub Actions: a TOML file of runner pools and GitHub settings (docs/github-actions.md)"},
+    {"--github-api-url", "MACVMORX_GITHUB_API_URL", "", "", "",
+     "GitHub's REST API (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)"},
+    {"--github-app-id", "MACVMORX_GITHUB_APP_ID", "", "", "", "The GitHub App macvmorx acts as"},
+    {"--github-installation-id", "MACVMORX_GITHUB_INSTALLATION_ID", "", "", "", "The App's installation"},
+    {"--github-app-key-file", "MACVMORX_GITHUB_APP_KEY_FILE", "", "", "", "The App's private key (PEM)"},
+    {"--github-token-file", "MACVMORX_GITHUB_TOKEN_FILE", "", "", "",
+     "A fine-grained token (instead of an App), read from this file"},
+    {"--github-webhook-secret-file", "MACVMORX_GITHUB_WEBHOOK_SECRET_FILE", "", "", "",
+     "The webhook secret deliveries are signed with, read from this file"},
+});
+
+consteval const Setting& server_setting(std::string_view long_flag) { return find_setting(server_settings, long_flag); }
+
+} // namespace macvmorx::config
