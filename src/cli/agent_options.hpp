@@ -1,0 +1,35 @@
+#pragma once
+
+#include "log_options.hpp"
+
+#include "macvmorx/app/agent_command.hpp"
+#include "macvmorx/config/log_config.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace macvmorx::cli {
+
+// The raw text of the agent's settings that need our own parsing.
+struct AgentText {
+    std::string config_file; // read before parsing, by merge_settings_file
+    std::string server = "http://127.0.0.1:8080";
+    std::string heartbeat_interval = "5s";
+    std::string boot_timeout = "3m";
+    std::vector<std::string> labels; // KEY=VALUE
+    LogText log;
+};
+
+// The options of `macvmorx agent`.
+void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, AgentText& text, config::LogConfig& log);
+
+// Turns the validated text into options; returns what is wrong with them, if anything.
+std::optional<std::string> apply_agent_text(app::AgentCommandOptions& options, config::LogConfig& log,
+                                            const AgentText& text);
+
+} // namespace macvmorx::cli

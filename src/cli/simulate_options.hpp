@@ -1,0 +1,38 @@
+#pragma once
+
+#include "log_options.hpp"
+
+#include "macvmorx/config/log_config.hpp"
+#include "macvmorx/sim/fleet_simulator.hpp"
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace macvmorx::cli {
+
+// The raw text of the simulator's settings that need our own parsing.
+struct SimulateText {
+    std::string server = "http://127.0.0.1:8080";
+    std::string heartbeat_interval = "5s";
+    std::string failure_duration = "2m";
+    std::string boot_time = "20s";
+    std::string job_runtime = "5m";
+    std::vector<std::string> images;
+    bool no_long_poll = false;
+    bool no_queue = false;
+    std::string token_file;
+    LogText log;
+};
+
+// The options of `macvmorx simulate`.
+void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, SimulateText& text,
+                          config::LogConfig& log);
+
+// Turns the validated text into options and reads the token file. Throws config::ConfigError.
+void apply_simulate_text(sim::SimulationOptions& options, config::LogConfig& log, const SimulateText& text);
+
+} // namespace macvmorx::cli
