@@ -305,7 +305,7 @@ void Agent::send_heartbeat() {
             // Logged at the first failure and then now and again, not at every retry.
             if (failures_ == 0 || failures_ % 10 == 0) {
                 spdlog::warn("agent {}: heartbeat to {} failed: {}; retrying with backoff", options_.node_id,
-                             link_.server().to_string(), result.error);
+                             link_.destination(), result.error);
             }
             ++failures_;
             counters_.connected = false;

@@ -48,7 +48,7 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
     SystemClock clock;
     boost::asio::io_context ioc;
     auto work = boost::asio::make_work_guard(ioc);
-    std::optional<agent::OrchestratorLink> link;
+    std::optional<agent::HttpOrchestratorLink> link;
     try {
         link.emplace(ioc, options.server, token, std::chrono::seconds{10}, options.tls);
     } catch (const std::system_error& error) {

@@ -1,6 +1,7 @@
 #include "macvmorx/sim/fleet_simulator.hpp"
 
 #include "macvmorx/agent/agent.hpp"
+#include "macvmorx/agent/http_orchestrator_link.hpp"
 #include "macvmorx/http/async_client.hpp"
 #include "macvmorx/json/json_writer.hpp"
 
@@ -44,7 +45,7 @@ struct FleetSimulator::Fleet {
         protocol::Labels labels;
         std::vector<std::string> preloaded;
         std::unique_ptr<SimulatedMac> mac;
-        std::unique_ptr<agent::OrchestratorLink> link;
+        std::unique_ptr<agent::HttpOrchestratorLink> link;
         std::unique_ptr<agent::Agent> agent;
         bool up = false;
     };
@@ -97,7 +98,7 @@ struct FleetSimulator::Fleet {
     }
 
     void boot(Node& node) {
-        node.link = std::make_unique<agent::OrchestratorLink>(ioc, options.server, options.token);
+        node.link = std::make_unique<agent::HttpOrchestratorLink>(ioc, options.server, options.token);
         agent::AgentOptions agent_options;
         agent_options.node_id = node.node_id;
         agent_options.heartbeat_interval = options.heartbeat_interval;

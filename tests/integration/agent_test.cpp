@@ -4,7 +4,7 @@
 #include "test_daemon.hpp"
 
 #include "macvmorx/agent/agent.hpp"
-#include "macvmorx/agent/orchestrator_link.hpp"
+#include "macvmorx/agent/http_orchestrator_link.hpp"
 #include "macvmorx/sim/simulated_mac.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -35,7 +35,7 @@ public:
         options.heartbeat_interval = 100ms;
         options.max_backoff = 500ms;
         options_ = options;
-        link_ = std::make_unique<macvmorx::agent::OrchestratorLink>(ioc_, macvmorx::agent::ServerAddress{"127.0.0.1", port}, "");
+        link_ = std::make_unique<macvmorx::agent::HttpOrchestratorLink>(ioc_, macvmorx::agent::ServerAddress{"127.0.0.1", port}, "");
         thread_ = std::thread{[this] { ioc_.run(); }};
     }
     ~Host() {
@@ -76,7 +76,7 @@ private:
     macvmorx::SystemClock clock_;
     macvmorx::sim::SimulatedMac mac_;
     macvmorx::agent::AgentOptions options_;
-    std::unique_ptr<macvmorx::agent::OrchestratorLink> link_;
+    std::unique_ptr<macvmorx::agent::HttpOrchestratorLink> link_;
     std::unique_ptr<macvmorx::agent::Agent> agent_;
     std::thread thread_;
 };

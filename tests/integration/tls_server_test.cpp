@@ -5,7 +5,7 @@
 #include "test_certificates.hpp"
 #include "test_daemon.hpp"
 
-#include "macvmorx/agent/orchestrator_link.hpp"
+#include "macvmorx/agent/http_orchestrator_link.hpp"
 #include "macvmorx/http/server.hpp"
 #include "macvmorx/http/web_client.hpp"
 
@@ -209,7 +209,7 @@ TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
     tls.key_file = (directory / "mac-7.key").string();
 
     boost::asio::io_context ioc;
-    macvmorx::agent::OrchestratorLink link{ioc, *address, "", std::chrono::seconds{5}, tls};
+    macvmorx::agent::HttpOrchestratorLink link{ioc, *address, "", std::chrono::seconds{5}, tls};
     const auto beat = [&](const std::string& node) {
         std::promise<macvmorx::agent::LinkResult> result;
         macvmorx::protocol::Heartbeat heartbeat;
@@ -229,7 +229,7 @@ TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
     // Without its certificate the same link is refused; without trusting the server it never connects.
     macvmorx::http::ClientTls anonymous;
     anonymous.ca_file = tls.ca_file;
-    macvmorx::agent::OrchestratorLink no_certificate{ioc, *address, "", std::chrono::seconds{5}, anonymous};
+    macvmorx::agent::HttpOrchestratorLink no_certificate{ioc, *address, "", std::chrono::seconds{5}, anonymous};
     std::promise<macvmorx::agent::LinkResult> refused;
     macvmorx::protocol::Heartbeat heartbeat;
     heartbeat.node_id = "mac-7";

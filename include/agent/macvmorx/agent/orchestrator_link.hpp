@@ -7,17 +7,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "macvmorx/http/async_client.hpp"
-
-namespace boost::asio {
-class io_context;
-}
 
 namespace macvmorx::agent {
 
@@ -42,35 +35,24 @@ struct LinkResult {
 };
 
 // The agent's side of docs/agent-protocol.md: heartbeats, long polls, acknowledgements and
-// progress events, over two keep-alive connections (one for the long poll, so that it never
-// holds a heartbeat up).
+// progress events. HttpOrchestratorLink speaks it over HTTP; tests give the agent a link of
+// their own, so that it runs without sockets.
 //
-// Threading: callbacks run on the io_context given at construction.
+// Threading: every callback runs on the agent's io_context, never inside the call that started it.
 class OrchestratorLink {
 public:
     using CommandsReply = std::function<void(LinkResult, std::vector<protocol::Command>)>;
     using Reply = std::function<void(LinkResult)>;
 
-    // `tls` applies when the address is https:// (the CA to trust, the agent's certificate).
-    OrchestratorLink(boost::asio::io_context& ioc, ServerAddress server, std::string token,
-                     Duration timeout = std::chrono::seconds{10}, http::ClientTls tls = {});
-    ~OrchestratorLink();
+    virtual ~OrchestratorLink() = default;
 
-    void heartbeat(const protocol::Heartbeat& heartbeat, CommandsReply done);
-    void poll_commands(const std::string& node_id, Duration wait, CommandsReply done);
-    void acknowledge(const std::string& node_id, const std::string& command_id, Reply done);
-    void report(const std::string& vm_id, const protocol::VmEvent& event, Reply done);
+    virtual void heartbeat(const protocol::Heartbeat& heartbeat, CommandsReply done) = 0;
+    virtual void poll_commands(const std::string& node_id, Duration wait, CommandsReply done) = 0;
+    virtual void acknowledge(const std::string& node_id, const std::string& command_id, Reply done) = 0;
+    virtual void report(const std::string& vm_id, const protocol::VmEvent& event, Reply done) = 0;
 
-    const ServerAddress& server() const { return server_; }
-
-private:
-    std::vector<std::pair<std::string, std::string>> headers(bool json) const;
-
-    ServerAddress server_;
-    std::string token_;
-    Duration timeout_;
-    std::unique_ptr<http::AsyncClient> control_;
-    std::unique_ptr<http::AsyncClient> poll_;
+    // Where the orchestrator is, for the log.
+    virtual std::string destination() const = 0;
 };
 
 } // namespace macvmorx::agent

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "macvmorx/agent/agent.hpp"
-#include "macvmorx/agent/orchestrator_link.hpp"
+#include "macvmorx/agent/http_orchestrator_link.hpp"
 #include "macvmorx/agent/tart_backend.hpp"
 #include "macvmorx/config/log_config.hpp"
 
