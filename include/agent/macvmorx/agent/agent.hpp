@@ -98,30 +98,35 @@ public:
 private:
     struct Timers;
 
+    // Talking to the orchestrator (agent.cpp).
     void schedule_heartbeat(Duration delay);
     void send_heartbeat();
     void poll();
     void poll_after(Duration delay);
     Duration backoff(int failures);
-
-    void handle(const std::vector<protocol::Command>& commands);
-    void take_create(const protocol::Command& command);
-    void take_delete(const protocol::Command& command);
     void acknowledge(const std::string& command_id);
     void report(const std::string& vm_id, int state, std::string message, std::optional<double> progress = {},
                 std::function<void()> then = {});
+
+    // The command inbox (agent_commands.cpp).
+    void handle(const std::vector<protocol::Command>& commands);
+    void take_create(const protocol::Command& command);
+    void take_delete(const protocol::Command& command);
+    // Recovery at start, and the journal (agent_recovery.cpp).
     void list_the_host();
     void take_stock(const Inventory& inventory);
     void adopt(const std::string& vm_name, const std::string& vm_id, const JournalEntry* remembered);
     void remember();
+    // Image fetching and the cache (agent_images.cpp).
     void hold_image(AgentVm& vm);
     void let_go_of_image(AgentVm& vm);
     void fetch(const std::string& image);
     void make_room_and_pull(const std::string& image, double size_gb);
     void know_image(const std::string& name, double size_gb);
     double known_size_gb(const std::string& image) const;
-    void note_host_problem(HostProblem problem);
+    // The host's VMs (agent_vms.cpp).
     void launch(const std::string& vm_id);
+    void note_host_problem(HostProblem problem);
     void remove(const std::string& vm_id);
     void fail(const std::string& vm_id, const std::string& reason);
     void on_vm_exit(const std::string& vm_name, const Outcome& how);
