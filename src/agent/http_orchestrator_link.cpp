@@ -40,7 +40,7 @@ void deliver_commands(std::error_code ec, const http::ClientResponse& response,
 
 } // namespace
 
-HttpOrchestratorLink::HttpOrchestratorLink(boost::asio::io_context& ioc, ServerAddress server, std::string token,
+HttpOrchestratorLink::HttpOrchestratorLink(boost::asio::io_context& ioc, http::BaseUrl server, std::string token,
                                    Duration timeout, http::ClientTls tls)
     : server_{std::move(server)},
       token_{std::move(token)},

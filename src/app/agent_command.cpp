@@ -41,7 +41,7 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
 
     if (!options.token_file.empty() && !options.server.tls && !is_loopback_host(options.server.host)) {
         spdlog::warn("agent: the token goes to {} in clear text over http://; use https:// (docs/security.md)",
-                     options.server.to_string());
+                     options.server.origin());
     }
     for (const auto& warning : agent::check_host_prerequisites()) spdlog::warn("agent: {}", warning);
 
@@ -62,7 +62,7 @@ int run_agent(const AgentCommandOptions& options, const config::LogConfig& log) 
     boost::asio::post(ioc, [&host_agent] { host_agent.start(); });
     std::thread runner{[&ioc] { ioc.run(); }};
     spdlog::info("macvmorx agent for node {} reporting to {} every {} ms (tart: {})", options.agent.node_id,
-                 options.server.to_string(),
+                 options.server.origin(),
                  std::chrono::duration_cast<std::chrono::milliseconds>(options.agent.heartbeat_interval).count(),
                  options.tart.tart);
 

@@ -3,6 +3,7 @@
 #include "option_checks.hpp"
 
 #include "macvmorx/base/duration.hpp"
+#include "macvmorx/http/base_url.hpp"
 
 #include <CLI/CLI.hpp>
 #include <unistd.h>
@@ -120,7 +121,7 @@ void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, Age
 
 std::optional<std::string> apply_agent_text(app::AgentCommandOptions& options, config::LogConfig& log,
                                             const AgentText& text) {
-    options.server = *agent::ServerAddress::parse(text.server);
+    options.server = http::BaseUrl::parse(text.server);
     const auto& tls = options.tls;
     if (!options.server.tls && (!tls.ca_file.empty() || !tls.certificate_file.empty())) {
         return "--ca-file and --client-cert need an https:// --server";

@@ -3,6 +3,7 @@
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/base/byte_size.hpp"
 #include "macvmorx/base/duration.hpp"
+#include "macvmorx/http/base_url.hpp"
 
 #include <arpa/inet.h>
 
@@ -34,7 +35,12 @@ const CLI::Validator byte_size_check{
 
 const CLI::Validator server_url_check{
     [](std::string& value) -> std::string {
-        return agent::ServerAddress::parse(value) ? std::string{} : "'" + value + "' is not an http(s)://host:port URL";
+        try {
+            http::BaseUrl::parse(value);
+            return std::string{};
+        } catch (const std::invalid_argument& error) {
+            return error.what();
+        }
     },
     "URL"};
 

@@ -4,6 +4,7 @@
 
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/config/actions_config.hpp"
+#include "macvmorx/http/base_url.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -102,7 +103,7 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
 }
 
 void apply_simulate_text(sim::SimulationOptions& options, config::LogConfig& log, const SimulateText& text) {
-    options.server = *agent::ServerAddress::parse(text.server);
+    options.server = http::BaseUrl::parse(text.server);
     options.heartbeat_interval = *parse_duration(text.heartbeat_interval);
     options.failure_duration = *parse_duration(text.failure_duration);
     options.profile.boot_time = *parse_duration(text.boot_time);

@@ -216,7 +216,7 @@ FleetSimulator::~FleetSimulator() = default;
 void FleetSimulator::run() {
     auto& fleet = *fleet_;
     spdlog::info("simulate: {} Macs reporting to {} every {}s; {} jobs per minute; {} node failures per hour",
-                 fleet.nodes.size(), fleet.options.server.to_string(),
+                 fleet.nodes.size(), fleet.options.server.origin(),
                  std::chrono::duration_cast<std::chrono::seconds>(fleet.options.heartbeat_interval).count(),
                  fleet.options.jobs_per_minute, fleet.options.node_failures_per_hour);
     // Spread the first heartbeats over one interval, as a real fleet's would be.

@@ -35,7 +35,7 @@ public:
         options.heartbeat_interval = 100ms;
         options.max_backoff = 500ms;
         options_ = options;
-        link_ = std::make_unique<macvmorx::agent::HttpOrchestratorLink>(ioc_, macvmorx::agent::ServerAddress{"127.0.0.1", port}, "");
+        link_ = std::make_unique<macvmorx::agent::HttpOrchestratorLink>(ioc_, macvmorx::http::BaseUrl{false, "127.0.0.1", port, ""}, "");
         thread_ = std::thread{[this] { ioc_.run(); }};
     }
     ~Host() {

@@ -24,7 +24,7 @@ namespace {
 
 SimulationOptions small_fast_fleet(std::uint16_t port) {
     SimulationOptions options;
-    options.server = {"127.0.0.1", port};
+    options.server = {false, "127.0.0.1", port, ""};
     options.nodes = 6;
     options.heartbeat_interval = 100ms;
     options.jobs_per_minute = 600;

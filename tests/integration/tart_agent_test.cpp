@@ -101,8 +101,15 @@ protected:
         for (auto* process : running) process->wait_for_exit(std::chrono::seconds{10});
         agent.reset();
         others.clear();
-        // Processes of a killed agent (a pull, a `tart run`) end once their state is gone.
-        std::filesystem::remove_all(state);
+        // Processes of a killed agent (a pull, a `tart run`) end once their state is gone. One that
+        // writes while the tree is removed leaves a directory behind ("cannot remove all" on a
+        // loaded machine): try again until the tree is gone.
+        for (int attempt = 0; attempt < 50; ++attempt) {
+            std::error_code ignored;
+            std::filesystem::remove_all(state, ignored);
+            if (!std::filesystem::exists(state, ignored)) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds{100});
+        }
     }
 
     // `macvmorx agent` as node `node_id`, over a fake tart keeping its state in `tart_state`.

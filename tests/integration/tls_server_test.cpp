@@ -200,16 +200,16 @@ TEST_F(Https, WithAClientCaAgentsMustShowACertificateNamingTheirNode) {
 TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
     TestDaemon daemon{tls_config(true)};
     write_identity("mac-7", agent_ca, "mac-7");
-    const auto address = macvmorx::agent::ServerAddress::parse("https://127.0.0.1:" + std::to_string(daemon.port()));
-    ASSERT_TRUE(address && address->tls);
-    EXPECT_EQ(address->to_string(), "https://127.0.0.1:" + std::to_string(daemon.port()));
+    const auto address = macvmorx::http::BaseUrl::parse("https://127.0.0.1:" + std::to_string(daemon.port()));
+    ASSERT_TRUE(address.tls);
+    EXPECT_EQ(address.origin(), "https://127.0.0.1:" + std::to_string(daemon.port()));
     macvmorx::http::ClientTls tls;
     tls.ca_file = write("agent-trust.pem", server_ca.certificate_pem());
     tls.certificate_file = (directory / "mac-7.pem").string();
     tls.key_file = (directory / "mac-7.key").string();
 
     boost::asio::io_context ioc;
-    macvmorx::agent::HttpOrchestratorLink link{ioc, *address, "", std::chrono::seconds{5}, tls};
+    macvmorx::agent::HttpOrchestratorLink link{ioc, address, "", std::chrono::seconds{5}, tls};
     const auto beat = [&](const std::string& node) {
         std::promise<macvmorx::agent::LinkResult> result;
         macvmorx::protocol::Heartbeat heartbeat;
@@ -229,7 +229,7 @@ TEST_F(Https, TheAgentLinkReportsOverMutualTls) {
     // Without its certificate the same link is refused; without trusting the server it never connects.
     macvmorx::http::ClientTls anonymous;
     anonymous.ca_file = tls.ca_file;
-    macvmorx::agent::HttpOrchestratorLink no_certificate{ioc, *address, "", std::chrono::seconds{5}, anonymous};
+    macvmorx::agent::HttpOrchestratorLink no_certificate{ioc, address, "", std::chrono::seconds{5}, anonymous};
     std::promise<macvmorx::agent::LinkResult> refused;
     macvmorx::protocol::Heartbeat heartbeat;
     heartbeat.node_id = "mac-7";

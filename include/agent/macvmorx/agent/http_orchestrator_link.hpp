@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/http/base_url.hpp"
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/http/async_client.hpp"
 
@@ -18,7 +19,7 @@ namespace macvmorx::agent {
 class HttpOrchestratorLink final : public OrchestratorLink {
 public:
     // `tls` applies when the address is https:// (the CA to trust, the agent's certificate).
-    HttpOrchestratorLink(boost::asio::io_context& ioc, ServerAddress server, std::string token,
+    HttpOrchestratorLink(boost::asio::io_context& ioc, http::BaseUrl server, std::string token,
                          Duration timeout = std::chrono::seconds{10}, http::ClientTls tls = {});
     ~HttpOrchestratorLink() override;
 
@@ -26,14 +27,14 @@ public:
     void poll_commands(const std::string& node_id, Duration wait, CommandsReply done) override;
     void acknowledge(const std::string& node_id, const std::string& command_id, Reply done) override;
     void report(const std::string& vm_id, const protocol::VmEvent& event, Reply done) override;
-    std::string destination() const override { return server_.to_string(); }
+    std::string destination() const override { return server_.origin(); }
 
-    const ServerAddress& server() const { return server_; }
+    const http::BaseUrl& server() const { return server_; }
 
 private:
     std::vector<std::pair<std::string, std::string>> headers(bool json) const;
 
-    ServerAddress server_;
+    http::BaseUrl server_;
     std::string token_;
     Duration timeout_;
     std::unique_ptr<http::AsyncClient> control_;

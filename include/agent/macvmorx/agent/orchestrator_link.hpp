@@ -14,16 +14,6 @@
 
 namespace macvmorx::agent {
 
-// Where the orchestrator listens: parsed from "http://host:port" or "https://host:port".
-struct ServerAddress {
-    std::string host;
-    std::uint16_t port = 8080;
-    bool tls = false;
-
-    static std::optional<ServerAddress> parse(std::string_view url);
-    std::string to_string() const;
-};
-
 // How a call to the orchestrator went.
 struct LinkResult {
     int status = 0;    // the HTTP status, 0 when there was no answer

@@ -4,6 +4,7 @@
 #include "macvmorx/agent/http_orchestrator_link.hpp"
 #include "macvmorx/agent/tart_backend.hpp"
 #include "macvmorx/config/log_config.hpp"
+#include "macvmorx/http/base_url.hpp"
 
 #include <string>
 
@@ -11,7 +12,7 @@ namespace macvmorx::app {
 
 // The settings of `macvmorx agent`, after flags, environment and defaults.
 struct AgentCommandOptions {
-    agent::ServerAddress server;
+    http::BaseUrl server;
     std::string token_file; // a bearer token for the orchestrator, read from this file
     http::ClientTls tls;    // for an https:// server: the CA to trust, the agent's certificate
     agent::AgentOptions agent;

@@ -3,6 +3,7 @@
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/sim/simulated_mac.hpp"
+#include "macvmorx/http/base_url.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -22,7 +23,7 @@ struct SimulatedImage {
 std::vector<SimulatedImage> default_images();
 
 struct SimulationOptions {
-    agent::ServerAddress server{"127.0.0.1", 8080};
+    http::BaseUrl server{false, "127.0.0.1", 8080, ""};
     std::string token; // bearer token for the orchestrator, if it wants one
     int nodes = 24;
     std::string node_prefix = "sim-mac-";
