@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <optional>
@@ -28,6 +29,9 @@ class Scheduler;
 }
 
 namespace macvmorx::lifecycle {
+
+class CommandMailbox;
+class DeadlineIndex;
 
 struct LifecycleOptions {
     // An assigned VM whose agent has not taken the createVm command by then fails (and is
@@ -85,6 +89,12 @@ struct LifecycleCounts {
 // Locking: one mutex guards all of it, and is taken before the scheduler's. Node records are
 // applied in revision order (an older one arriving late is ignored). Replies to waiting agents
 // and log lines are produced under the lock but delivered after it is released.
+//
+// Its parts (src/lifecycle/): the client operations, restore and the sweep (vm_lifecycle.cpp);
+// the state machine and placement (vm_transitions.cpp); node records (node_reconciliation.cpp);
+// agents' events, acknowledgements and polls (agent_reports.cpp). The commands waiting for each
+// agent, with the polls waiting for them, are a CommandMailbox; the records' deadlines, a
+// DeadlineIndex. Both are guarded by the lifecycle's mutex.
 class VmLifecycle {
 public:
     VmLifecycle(LifecycleOptions options, scheduling::Scheduler& scheduler, const Clock& clock, IdSource& ids);
@@ -138,18 +148,10 @@ public:
 
 private:
     struct Effects;
-    struct Waiter {
-        TimePoint deadline;
-        CommandsReply reply;
-        std::function<bool()> abandoned; // empty: never
-        bool gone() const { return abandoned && abandoned(); }
-    };
     struct NodeState {
         std::atomic<std::uint64_t> revision{0}; // also advanced by quiet heartbeats, under the shared lock
         bool online = false;
         bool speaks_protocol = false; // it acknowledged, reported or polled: it runs our agent protocol
-        std::vector<protocol::Command> commands;
-        std::vector<Waiter> waiters;
         std::set<std::string> vm_ids;             // records placed on or reported by this node, not final
         std::vector<std::string> reported_vm_ids; // host VM names in its latest heartbeat
         std::string agent_instance;               // of the latest heartbeat that named one
@@ -157,23 +159,27 @@ private:
         bool unmanaged_refused = false;           // it reported more than it may: said once
     };
 
+    // Lookups, and the end of every change (vm_lifecycle.cpp).
     NodeState& node_state(const std::string& node_id);
     VmRecord* find_record(std::string_view vm_id);
     VmRecord* find_on_node(NodeState& node, const std::string& node_id, std::string_view host_vm_id);
+    void notify(Effects& effects);
 
+    // The state machine: transitions, placement, the queue, commands (vm_transitions.cpp).
     void transition(VmRecord& vm, VmState state, std::string message, Effects& effects);
     bool place(VmRecord& vm, Effects& effects, double* decision_seconds = nullptr);
     void place_or_queue_first(VmRecord& vm, Effects& effects);
+    void place_elsewhere(VmRecord& vm, const std::string& node_id, Effects& effects);
     void drain_queue(Effects& effects);
     void detach(VmRecord& vm, Effects& effects);
     void fail(VmRecord& vm, std::string reason, Effects& effects, std::string_view cause);
     void finish(VmRecord& vm, VmState state, std::string message, Effects& effects);
     void start_deletion(VmRecord& vm, Effects& effects);
+    protocol::Command create_command(const VmRecord& vm);
     void send_command(const std::string& node_id, protocol::Command command, Effects& effects);
     void send_cleanup(const std::string& node_id, const std::string& vm_id, Effects& effects);
-    void drop_commands(NodeState& node, const std::string& vm_id, protocol::CommandType type);
-    std::vector<protocol::Command> deliver(NodeState& node);
-    void answer_waiters(NodeState& node, Effects& effects);
+
+    // What nodes' records say (node_reconciliation.cpp).
     void reconcile(const std::string& node_id, NodeState& node, const fleet::NodeRecord& record, Effects& effects);
     // Whether reconciling this heartbeat would change nothing: the node has no commands and
     // reports the same VMs, from the same agent instance, as the last time it was reconciled.
@@ -181,10 +187,6 @@ private:
     bool quiet(const fleet::NodeRecord& record) const;
     void node_went_offline(const std::string& node_id, NodeState& node, Effects& effects);
     void agent_restarted(const std::string& node_id, NodeState& node, Effects& effects);
-
-    void notify(Effects& effects);
-    std::optional<TimePoint> deadline_of(const VmRecord& vm) const;
-    void schedule_deadline(VmRecord& vm);
 
     const LifecycleOptions options_;
     std::vector<LifecycleObserver*> observers_;
@@ -195,11 +197,10 @@ private:
     // Exclusive for every change; shared only for a heartbeat that changes nothing (quiet()).
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, VmRecord> vms_;
-    std::unordered_map<std::string, NodeState> nodes_;
+    std::unordered_map<std::string, NodeState> nodes_; // every node with a mailbox has one
     std::deque<std::string> queue_;
-    std::set<std::string> nodes_with_waiters_;
-    std::set<std::pair<TimePoint, std::string>> deadlines_; // (when, VM id), for the sweep
-    bool releasing_waiters_ = false;
+    std::unique_ptr<CommandMailbox> mailbox_;  // commands for agents, long polls
+    std::unique_ptr<DeadlineIndex> deadlines_; // when each record next needs the sweep
 };
 
 } // namespace macvmorx::lifecycle
