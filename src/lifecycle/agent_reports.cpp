@@ -15,15 +15,13 @@ using protocol::VmEvent;
 
 EventOutcome VmLifecycle::record_event(std::string_view vm_id, const VmEvent& event,
                                        const std::function<bool(std::string_view node_id)>& may_report) {
-    Effects effects;
-    EventOutcome outcome = EventOutcome::applied;
-    {
-        std::lock_guard lock{mutex_};
+    return mutate([&](Effects& effects) {
         VmRecord* vm = find_record(vm_id);
         if (vm == nullptr) return EventOutcome::unknown_vm;
         if (may_report && !may_report(vm->node_id)) return EventOutcome::not_the_callers;
         if (!vm->node_id.empty()) node_state(vm->node_id).speaks_protocol = true;
         const VmState current = vm->state;
+        EventOutcome outcome = EventOutcome::applied;
         switch (event.state) {
         case VmState::provisioning:
             if (current == VmState::assigned) {
@@ -68,16 +66,12 @@ EventOutcome VmLifecycle::record_event(std::string_view vm_id, const VmEvent& ev
             vm->updated_at = clock_.now();
             effects.touch(vm->vm_id);
         }
-        notify(effects);
-    }
-    effects.run();
-    return outcome;
+        return outcome;
+    });
 }
 
 bool VmLifecycle::acknowledge(std::string_view node_id_view, std::string_view command_id) {
-    Effects effects;
-    {
-        std::lock_guard lock{mutex_};
+    return mutate([&](Effects& effects) {
         const std::string node_id{node_id_view};
         const auto node_it = nodes_.find(node_id);
         if (node_it == nodes_.end()) return false;
@@ -100,22 +94,18 @@ bool VmLifecycle::acknowledge(std::string_view node_id_view, std::string_view co
                 }
             }
         }
-        notify(effects);
-    }
-    effects.run();
-    return true;
+        return true;
+    });
 }
 
 void VmLifecycle::wait_for_commands(std::string_view node_id, TimePoint deadline, CommandsReply reply,
                                     std::function<bool()> abandoned) {
-    std::vector<std::function<void()>> answered_now; // at once, or gone clients and the oldest wait past the bound
-    {
-        std::lock_guard lock{mutex_};
+    mutate([&](Effects& effects) {
         const std::string id{node_id};
         node_state(id).speaks_protocol = true;
-        mailbox_->wait(id, deadline, std::move(reply), std::move(abandoned), answered_now);
-    }
-    for (const auto& answer : answered_now) answer();
+        // Answered once the lock is released: this poll at once, or the ones it pushes out.
+        mailbox_->wait(id, deadline, std::move(reply), std::move(abandoned), effects.replies);
+    });
 }
 
 } // namespace macvmorx::lifecycle

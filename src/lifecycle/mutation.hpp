@@ -1,18 +1,24 @@
 #pragma once
 
+// The one way the lifecycle changes: VmLifecycle::mutate, and the Effects a change produces.
+// Private to the lifecycle.
+
 #include "macvmorx/lifecycle/vm_lifecycle.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <functional>
+#include <mutex>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace macvmorx::lifecycle {
 
-// What a locked operation produced for the world outside the lock: log lines and replies to
-// waiting agents. Run after the mutex is released.
+// What a change produced: the records it touched and how the queue moved, for notify() to tell
+// the observers under the lock; log lines and replies to waiting agents, run after the mutex is
+// released.
 struct VmLifecycle::Effects {
     std::vector<std::pair<spdlog::level::level_enum, std::string>> logs;
     std::vector<std::function<void()>> replies;
@@ -31,5 +37,27 @@ struct VmLifecycle::Effects {
         for (const auto& reply : replies) reply();
     }
 };
+
+template <typename Change>
+auto VmLifecycle::mutate(Change&& change) {
+    Effects effects;
+    if constexpr (std::is_void_v<std::invoke_result_t<Change&, Effects&>>) {
+        {
+            std::lock_guard lock{mutex_};
+            change(effects);
+            notify(effects);
+        }
+        effects.run();
+    } else {
+        auto result = [&] {
+            std::lock_guard lock{mutex_};
+            auto changed = change(effects);
+            notify(effects);
+            return changed;
+        }();
+        effects.run();
+        return result;
+    }
+}
 
 } // namespace macvmorx::lifecycle

@@ -201,10 +201,7 @@ std::vector<Command> VmLifecycle::on_heartbeat(const fleet::NodeRecord& record) 
             return {};
         }
     }
-    Effects effects;
-    std::vector<Command> commands;
-    {
-        std::lock_guard lock{mutex_};
+    return mutate([&](Effects& effects) {
         const std::string& node_id = record.node_id();
         NodeState& node = node_state(node_id);
         if (record.revision > node.revision) {
@@ -214,17 +211,12 @@ std::vector<Command> VmLifecycle::on_heartbeat(const fleet::NodeRecord& record) 
             scheduler_.observe(record);
             if (!queue_.empty()) drain_queue(effects);
         }
-        commands = mailbox_->deliver(node_id);
-        notify(effects);
-    }
-    effects.run();
-    return commands;
+        return mailbox_->deliver(node_id);
+    });
 }
 
 void VmLifecycle::on_node_changed(const fleet::NodeRecord& record) {
-    Effects effects;
-    {
-        std::lock_guard lock{mutex_};
+    mutate([&](Effects& effects) {
         const std::string& node_id = record.node_id();
         NodeState& node = node_state(node_id);
         if (record.revision <= node.revision) return;
@@ -234,15 +226,11 @@ void VmLifecycle::on_node_changed(const fleet::NodeRecord& record) {
         scheduler_.observe(record);
         if (went_offline) node_went_offline(node_id, node, effects);
         if (!queue_.empty()) drain_queue(effects);
-        notify(effects);
-    }
-    effects.run();
+    });
 }
 
 void VmLifecycle::on_node_forgotten(std::string_view node_id_view) {
-    Effects effects;
-    {
-        std::lock_guard lock{mutex_};
+    mutate([&](Effects& effects) {
         const std::string node_id{node_id_view};
         const auto it = nodes_.find(node_id);
         if (it == nodes_.end()) return;
@@ -260,9 +248,7 @@ void VmLifecycle::on_node_forgotten(std::string_view node_id_view) {
         nodes_.erase(node_id);
         scheduler_.forget(node_id);
         drain_queue(effects);
-        notify(effects);
-    }
-    effects.run();
+    });
 }
 
 } // namespace macvmorx::lifecycle

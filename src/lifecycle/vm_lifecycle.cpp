@@ -1,8 +1,8 @@
-// The lifecycle's own state and the operations of its clients: construction, lookups, the end
-// of every change (notify), restoring an earlier run, requests and deletions, the periodic sweep.
-// The state machine is in vm_transitions.cpp, nodes' records in node_reconciliation.cpp, what
-// agents report in agent_reports.cpp; the commands for agents are a CommandMailbox, the
-// records' deadlines a DeadlineIndex.
+// The lifecycle's own state and its clients' operations: construction, lookups, the end of every
+// change (notify, called by mutate), restoring an earlier run, requests and deletions, the
+// periodic sweep. The state machine is in vm_transitions.cpp, nodes' records in
+// node_reconciliation.cpp, what agents report in agent_reports.cpp; the commands for agents are
+// a CommandMailbox, the records' deadlines a DeadlineIndex.
 
 #include "macvmorx/lifecycle/vm_lifecycle.hpp"
 
@@ -30,8 +30,8 @@ VmLifecycle::~VmLifecycle() = default;
 
 void VmLifecycle::add_observer(LifecycleObserver* observer) { observers_.push_back(observer); }
 
-// Ends an operation, still under the lock: the deadlines of the records it changed are set
-// again, and the observers told, in order.
+// Ends every change (mutate), still under the lock: the deadlines of the records it changed are
+// set again, and the observers told, in order.
 void VmLifecycle::notify(Effects& effects) {
     std::sort(effects.touched.begin(), effects.touched.end());
     effects.touched.erase(std::unique(effects.touched.begin(), effects.touched.end()), effects.touched.end());
@@ -73,9 +73,9 @@ VmRecord* VmLifecycle::find_on_node(NodeState& node, const std::string& node_id,
 }
 
 void VmLifecycle::restore(std::vector<VmRecord> records, const std::vector<std::string>& queue) {
-    Effects effects;
-    {
-        std::lock_guard lock{mutex_};
+    // Before serving, so no agent waits; no transition, so the observers hear nothing of the
+    // records they gave back.
+    mutate([&](Effects& effects) {
         for (auto& record : records) {
             const std::string id = record.vm_id;
             VmRecord& vm = vms_.insert_or_assign(id, std::move(record)).first->second;
@@ -101,19 +101,14 @@ void VmLifecycle::restore(std::vector<VmRecord> records, const std::vector<std::
             vm.deadline.reset();
             deadlines_->update(vm);
         }
-    }
-    // Before serving no agent waits; were one waiting, it would now be answered, not dropped.
-    effects.run();
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Clients
 
 RequestResult VmLifecycle::request_vm(const std::string& vm_id, VmSpec spec, bool wait) {
-    Effects effects;
-    RequestResult result{RequestOutcome::no_capacity, std::nullopt};
-    {
-        std::lock_guard lock{mutex_};
+    return mutate([&](Effects& effects) -> RequestResult {
         if (!vm_id.empty()) {
             if (const VmRecord* existing = find_record(vm_id)) {
                 const bool same = existing->spec.image_name == spec.image_name;
@@ -132,45 +127,36 @@ RequestResult VmLifecycle::request_vm(const std::string& vm_id, VmSpec spec, boo
         VmRecord& vm = vms_.emplace(id, std::move(fresh)).first->second;
 
         double decision_seconds = 0;
-        if (place(vm, effects, &decision_seconds)) {
-            result = {RequestOutcome::placed, vm};
-        } else if (wait && queue_.size() >= options_.max_queue_length) {
-            result = {RequestOutcome::queue_full, std::nullopt};
+        if (place(vm, effects, &decision_seconds)) return {RequestOutcome::placed, vm};
+        if (wait && queue_.size() >= options_.max_queue_length) {
             effects.log(spdlog::level::warn, "VM request for image {} refused: the queue holds {} requests, its limit",
                         vm.spec.image_name, queue_.size());
             vms_.erase(id);
-        } else if (wait) {
+            return {RequestOutcome::queue_full, std::nullopt};
+        }
+        if (wait) {
             queue_.push_back(id);
             effects.queue_changes.emplace_back(id, Effects::QueueChange::joined_back);
             effects.touch(id);
             for (auto* observer : observers_) observer->queued();
             effects.log(spdlog::level::info, "VM {} of image {} queued: no node fits yet ({} waiting)", id,
                         vm.spec.image_name, queue_.size());
-            result = {RequestOutcome::queued, vm};
-        } else {
-            for (auto* observer : observers_) observer->refused(decision_seconds);
-            vms_.erase(id);
+            return {RequestOutcome::queued, vm};
         }
-        notify(effects);
-    }
-    effects.run();
-    return result;
+        for (auto* observer : observers_) observer->refused(decision_seconds);
+        vms_.erase(id);
+        return {RequestOutcome::no_capacity, std::nullopt};
+    });
 }
 
 std::optional<VmRecord> VmLifecycle::delete_vm(std::string_view vm_id) {
-    Effects effects;
-    std::optional<VmRecord> result;
-    {
-        std::lock_guard lock{mutex_};
+    return mutate([&](Effects& effects) -> std::optional<VmRecord> {
         VmRecord* vm = find_record(vm_id);
         if (vm == nullptr) return std::nullopt;
         start_deletion(*vm, effects);
         drain_queue(effects);
-        result = *vm;
-        notify(effects);
-    }
-    effects.run();
-    return result;
+        return *vm;
+    });
 }
 
 std::optional<VmRecord> VmLifecycle::find(std::string_view vm_id) const {
@@ -219,9 +205,7 @@ LifecycleCounts VmLifecycle::counts() const {
 // Periodic work
 
 void VmLifecycle::sweep() {
-    Effects effects;
-    {
-        std::lock_guard lock{mutex_};
+    mutate([&](Effects& effects) {
         const TimePoint now = clock_.now();
         bool released = false;
         // Only the records whose deadline has come: a sweep costs what is due, not the fleet.
@@ -275,29 +259,19 @@ void VmLifecycle::sweep() {
             }
         }
         if (released || !queue_.empty()) drain_queue(effects);
-        notify(effects);
-    }
-    effects.run();
+    });
 }
 
 void VmLifecycle::expire_waiters() {
-    Effects effects;
-    {
-        std::lock_guard lock{mutex_};
+    mutate([&](Effects& effects) {
         mailbox_->expire(effects.replies);
-        notify(effects);
-    }
-    effects.run();
+    });
 }
 
 void VmLifecycle::release_waiters() {
-    Effects effects;
-    {
-        std::lock_guard lock{mutex_};
+    mutate([&](Effects& effects) {
         mailbox_->release(effects.replies);
-        notify(effects);
-    }
-    effects.run();
+    });
 }
 
 } // namespace macvmorx::lifecycle

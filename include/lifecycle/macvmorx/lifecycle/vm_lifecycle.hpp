@@ -159,11 +159,20 @@ private:
         bool unmanaged_refused = false;           // it reported more than it may: said once
     };
 
-    // Lookups, and the end of every change (vm_lifecycle.cpp).
+    // Every change goes through here, so that what follows a change cannot be forgotten: under
+    // the exclusive lock, `change(effects)` changes the records and returns the answer; then
+    // notify() sets the deadlines of the records it touched again and tells the observers
+    // (durable records, runner jobs, metrics), in order; once the lock is released, the log
+    // lines are written and the agents' polls answered. Defined in src/lifecycle/mutation.hpp.
+    // (A quiet heartbeat, which changes no record, takes the shared lock instead: on_heartbeat.)
+    template <typename Change>
+    auto mutate(Change&& change);
+    void notify(Effects& effects);
+
+    // Lookups (vm_lifecycle.cpp).
     NodeState& node_state(const std::string& node_id);
     VmRecord* find_record(std::string_view vm_id);
     VmRecord* find_on_node(NodeState& node, const std::string& node_id, std::string_view host_vm_id);
-    void notify(Effects& effects);
 
     // The state machine: transitions, placement, the queue, commands (vm_transitions.cpp).
     void transition(VmRecord& vm, VmState state, std::string message, Effects& effects);
