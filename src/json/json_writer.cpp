@@ -12,6 +12,14 @@ namespace macvmorx {
 
 namespace {
 
+// Signed or not, 64 bits fit in 20 digits and a sign.
+template <typename Integer>
+void append_integer(std::string& out, Integer number) {
+    char buffer[24];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
+    out.append(buffer, result.ptr);
+}
+
 // The bytes JSON strings must escape: control characters, the quote and the backslash; and the
 // bytes that start a multi-byte sequence, checked to be valid UTF-8 (a client's path may not be).
 constexpr std::array<bool, 256> needs_escape = [] {
@@ -182,17 +190,13 @@ JsonWriter& JsonWriter::value(double number) {
 
 JsonWriter& JsonWriter::value(std::int64_t number) {
     separate();
-    char buffer[24];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
-    out_.append(buffer, result.ptr);
+    append_integer(out_, number);
     return *this;
 }
 
 JsonWriter& JsonWriter::value(std::uint64_t number) {
     separate();
-    char buffer[24];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
-    out_.append(buffer, result.ptr);
+    append_integer(out_, number);
     return *this;
 }
 
