@@ -1,6 +1,7 @@
 #include "agent_options.hpp"
 
 #include "option_checks.hpp"
+#include "setting_sources.hpp"
 
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/http/base_url.hpp"
@@ -30,6 +31,9 @@ std::string host_name() {
 
 void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, AgentText& text, config::LogConfig& log) {
     options.agent.node_id = host_name();
+    text.server = default_orchestrator_url();
+    text.heartbeat_interval = format_duration(options.agent.heartbeat_interval);
+    text.boot_timeout = format_duration(options.tart.boot_timeout);
     command.add_option("--config", text.config_file,
                        "A TOML file of these settings, one key per flag without its dashes; flags and "
                        "variables beat it (docs/agent.md)")

@@ -15,12 +15,13 @@ class App;
 
 namespace macvmorx::cli {
 
-// The raw text of the agent's settings that need our own parsing.
+// The raw text of the agent's settings that need our own parsing. Their defaults are the
+// options' own, written out by add_agent_options.
 struct AgentText {
     std::string config_file; // read before parsing, by merge_settings_file
-    std::string server = "http://127.0.0.1:8080";
-    std::string heartbeat_interval = "5s";
-    std::string boot_timeout = "3m";
+    std::string server;
+    std::string heartbeat_interval;
+    std::string boot_timeout;
     std::vector<std::string> labels; // KEY=VALUE
     LogText log;
 };

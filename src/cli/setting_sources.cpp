@@ -2,6 +2,7 @@
 
 #include "macvmorx/config/actions_config.hpp"
 #include "macvmorx/config/settings_file.hpp"
+#include "macvmorx/config/server_settings.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -64,6 +65,10 @@ std::optional<std::string> merge_settings_file(const CLI::App& command, const st
         arguments.push_back(value);
     }
     return std::nullopt;
+}
+
+std::string default_orchestrator_url() {
+    return "http://127.0.0.1:" + std::string{config::find_setting(config::server_settings, "--port").default_text};
 }
 
 } // namespace macvmorx::cli

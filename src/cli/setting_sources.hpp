@@ -11,6 +11,10 @@ class App;
 // Where a setting came from besides a flag: its environment variable, or a settings file.
 namespace macvmorx::cli {
 
+// Where agents and simulated Macs report when told nothing: this host, on the server's default
+// port (the --port row of config/server_settings.hpp).
+std::string default_orchestrator_url();
+
 // When a refused value came from an environment variable rather than a flag, names the
 // variable in the message: the operator may not know it is set.
 std::string name_the_variable(const CLI::App& command, const std::vector<std::string>& arguments,

@@ -1,6 +1,7 @@
 #include "simulate_options.hpp"
 
 #include "option_checks.hpp"
+#include "setting_sources.hpp"
 
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/config/actions_config.hpp"
@@ -40,6 +41,11 @@ const CLI::Validator image_spec_check{
 
 void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, SimulateText& text,
                           config::LogConfig& log) {
+    text.server = default_orchestrator_url();
+    text.heartbeat_interval = format_duration(options.heartbeat_interval);
+    text.failure_duration = format_duration(options.failure_duration);
+    text.boot_time = format_duration(options.profile.boot_time);
+    text.job_runtime = format_duration(options.profile.job_runtime);
     simulate.add_option("--server", text.server, "The orchestrator to report to")
         ->envname("MACVMORX_SERVER")
         ->check(server_url_check)

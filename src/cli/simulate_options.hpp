@@ -14,13 +14,14 @@ class App;
 
 namespace macvmorx::cli {
 
-// The raw text of the simulator's settings that need our own parsing.
+// The raw text of the simulator's settings that need our own parsing. Their defaults are the
+// options' own, written out by add_simulate_options.
 struct SimulateText {
-    std::string server = "http://127.0.0.1:8080";
-    std::string heartbeat_interval = "5s";
-    std::string failure_duration = "2m";
-    std::string boot_time = "20s";
-    std::string job_runtime = "5m";
+    std::string server;
+    std::string heartbeat_interval;
+    std::string failure_duration;
+    std::string boot_time;
+    std::string job_runtime;
     std::vector<std::string> images;
     bool no_long_poll = false;
     bool no_queue = false;
