@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace macvmorx {
@@ -30,6 +30,10 @@ class Orchestrator;
 }
 
 namespace macvmorx::actions {
+
+class DeliveryLog;
+class RegistrarQueue;
+class RepositoryRotation;
 
 struct WorkflowJobsOptions {
     std::vector<config::RunnerPool> pools;
@@ -88,6 +92,13 @@ struct PoolStatus {
 // Locking: one mutex guards the records, runners and tasks; it is never held while calling
 // the orchestrator or the registrar. As a lifecycle observer it is called under the
 // lifecycle's lock (lifecycle before this one), and only notes what changed.
+//
+// Its parts (src/actions/): the job ledger, its deliveries and restore (workflow_jobs.cpp);
+// runner pools, their runners' stages and rebalancing (runner_pools.cpp); the registrar worker,
+// the GitHub calls that are due with their retries and rate limits (registrar_worker.cpp);
+// reconciliation with GitHub and its budget (github_reconciliation.cpp). The delivery ids are a
+// DeliveryLog, the calls owed to GitHub a RegistrarQueue, the repositories reconciliation asks
+// in turn a RepositoryRotation.
 class WorkflowJobs final : public lifecycle::LifecycleObserver {
 public:
     WorkflowJobs(WorkflowJobsOptions options, orchestrator::Orchestrator& orchestrator, github::RunnerRegistrar& registrar,
@@ -143,43 +154,40 @@ public:
     void vm_removed(const std::string& vm_id) override;
 
 private:
-    struct Runner;
-    // Complete here: libc++ (Apple's) wants a deque's element type complete where it is declared.
-    struct Task {
-        // retire_if_idle: a running runner no longer wanted goes only if GitHub lists it as not
-        // busy (a JIT runner may have just been given a job).
-        enum class Kind { register_runner, remove_runner, retire_if_idle } kind;
-        TimePoint due;
-        std::string vm_id; // register
-        std::string pool;  // remove
-        std::int64_t runner_id = 0;
-        int attempt = 0;
-    };
+    struct Runner;  // pool_runner.hpp
+    struct Actions; // what to do once the lock is released (pool_runner.hpp)
     struct Pool {
         // After GitHub refused to register a runner (not a passing failure), no new runner is
         // asked for before then, so that a wrong permission does not turn into a storm of calls.
         TimePoint paused_until{};
         int failures = 0;
     };
-    struct Actions; // what to do once the lock is released
 
+    // The job ledger: jobs by id, their states, deliveries (workflow_jobs.cpp).
     const config::RunnerPool* pool_config(const std::string& name) const;
     bool serves(const config::RunnerPool& pool, const github::WorkflowJobEvent& event) const;
+    void forget_old_jobs();
+    void changed(const JobRecord& job);
+
+    // Runner pools: runners and their stages, rebalancing (runner_pools.cpp).
     void balance(Actions& actions);
     void retire(Runner& runner, Actions& actions);
     void bind(JobRecord& job, Runner& runner);
     void end_runner(const std::string& vm_id, Actions& actions);
-    void forget_old_jobs();
-    void changed(const JobRecord& job);
+    void runner_failed(Runner& runner, const std::string& why);
     void carry_out(Actions& actions);
+
+    // The registrar worker: the GitHub calls that are due, retries, rate limits
+    // (registrar_worker.cpp).
     void register_runner(const std::string& vm_id);
     void remove_runner(const std::string& pool, std::int64_t runner_id, int attempt);
     void retire_if_idle(const std::string& vm_id);
+    void note_github_error(const github::RegistrarError& error);
+    Duration backoff(int attempt) const;
+
+    // GitHub reconciliation (github_reconciliation.cpp).
     void reconcile_runners();
     void refresh_organisation_repositories();
-    void note_github_error(const github::RegistrarError& error);
-    void runner_failed(Runner& runner, const std::string& why);
-    Duration backoff(int attempt) const;
 
     WorkflowJobsOptions options_;
     orchestrator::Orchestrator& orchestrator_;
@@ -188,23 +196,20 @@ private:
     IdSource& ids_;
     JobObserver* observer_ = nullptr;
 
+    // Guards everything below, the parts included: they lock nothing of their own.
     mutable std::mutex mutex_;
     std::condition_variable work_;
     bool rebalance_ = false;
     std::map<std::int64_t, JobRecord> jobs_;
     std::deque<std::int64_t> completed_order_;
+    std::unique_ptr<DeliveryLog> deliveries_;
     std::unordered_map<std::string, std::unique_ptr<Runner>> runners_; // by VM id
     std::unordered_map<std::string, std::string> runner_by_name_;      // runner name -> VM id
     std::unordered_map<std::string, Pool> pool_state_;
-    std::deque<Task> tasks_;
-    std::unordered_set<std::string> deliveries_;
-    std::deque<std::string> delivery_order_;
-    TimePoint next_reconcile_{}; // the first one at once
-    TimePoint github_paused_until_{};                     // a rate limit: no call to GitHub before then
-    std::map<std::string, TimePoint> recent_repositories_; // repository -> last news of a job of ours
-    std::size_t reconcile_cursor_ = 0;                      // through organisation_repositories_
-    std::size_t priority_cursor_ = 0;                       // through the repositories asked each time
-    std::vector<std::string> organisation_repositories_;    // sorted
+    std::unique_ptr<RegistrarQueue> tasks_;
+    TimePoint next_reconcile_{};                       // the first one at once
+    TimePoint github_paused_until_{};                  // a rate limit: no call to GitHub before then
+    std::unique_ptr<RepositoryRotation> repositories_; // which to ask, within the budget
     TimePoint next_repository_listing_{};
     std::uint64_t rate_limited_ = 0;
     std::uint64_t ignored_jobs_ = 0;
