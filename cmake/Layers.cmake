@@ -9,6 +9,13 @@ function(macvmorx_layer name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;LAYERS;PUBLIC_LIBRARIES;PRIVATE_LIBRARIES")
   list(TRANSFORM arg_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/src/" REGEX "^[^/]")
   list(TRANSFORM arg_LAYERS PREPEND "macvmorx_")
+  # Layers are declared bottom up: one may link only a layer declared before it, so that the
+  # layers cannot form a circle and no include can run back up.
+  foreach(lower IN LISTS arg_LAYERS)
+    if(NOT TARGET ${lower})
+      message(FATAL_ERROR "layer ${name} links ${lower}, which is not a layer declared below it")
+    endif()
+  endforeach()
   add_library(macvmorx_${name} STATIC ${arg_SOURCES})
   target_include_directories(macvmorx_${name} PUBLIC "${PROJECT_SOURCE_DIR}/include/${name}")
   target_link_libraries(macvmorx_${name}
