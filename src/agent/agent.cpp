@@ -1,9 +1,10 @@
 #include "macvmorx/agent/agent.hpp"
 
+#include "agent_timers.hpp"
+
 #include "macvmorx/agent/host_probe.hpp"
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/agent/vm_backend.hpp"
-#include "agent_timers.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>

@@ -1,10 +1,11 @@
 #include "node_access.hpp"
-#include "macvmorx/base/invalid_input.hpp"
+
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/api/wait_budget.hpp"
 #include "macvmorx/auth/token.hpp"
 #include "macvmorx/base/duration.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"

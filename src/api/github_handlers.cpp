@@ -1,6 +1,6 @@
 #include "macvmorx/actions/workflow_jobs.hpp"
-#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/github/webhook_signature.hpp"
 #include "macvmorx/github/workflow_job.hpp"
 #include "macvmorx/http/http_error.hpp"

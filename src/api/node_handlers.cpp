@@ -1,14 +1,15 @@
-#include "macvmorx/protocol/json_fields.hpp"
-#include "macvmorx/base/invalid_input.hpp"
 #include "node_access.hpp"
+
 #include "macvmorx/api/fleet_json.hpp"
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/protocol/command_json.hpp"
 #include "macvmorx/protocol/heartbeat_json.hpp"
+#include "macvmorx/protocol/json_fields.hpp"
 
 #include <cstdint>
 

@@ -1,5 +1,5 @@
-#include "macvmorx/api/handlers.hpp"
 #include "macvmorx/actions/workflow_jobs.hpp"
+#include "macvmorx/api/handlers.hpp"
 #include "macvmorx/auth/token.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"

@@ -1,4 +1,5 @@
 #include "node_access.hpp"
+
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/http/http_error.hpp"

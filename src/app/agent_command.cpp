@@ -1,12 +1,13 @@
 #include "macvmorx/app/agent_command.hpp"
 
+#include "signals.hpp"
+
 #include "macvmorx/agent/host_checks.hpp"
 #include "macvmorx/agent/host_probe.hpp"
 #include "macvmorx/agent/registry_client.hpp"
 #include "macvmorx/app/logging.hpp"
 #include "macvmorx/base/loopback.hpp"
 #include "macvmorx/config/actions_config.hpp"
-#include "signals.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,13 +1,15 @@
 #include "macvmorx/app/daemon.hpp"
 
+#include "signals.hpp"
+
 #include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/api/api_context.hpp"
-#include "macvmorx/api/wait_budget.hpp"
 #include "macvmorx/api/routes.hpp"
+#include "macvmorx/api/wait_budget.hpp"
 #include "macvmorx/app/logging.hpp"
-#include "macvmorx/base/version.hpp"
 #include "macvmorx/auth/token_guard.hpp"
 #include "macvmorx/base/id_source.hpp"
+#include "macvmorx/base/version.hpp"
 #include "macvmorx/github/github_client.hpp"
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/http/server.hpp"
@@ -16,7 +18,6 @@
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/storage/durable_store.hpp"
 #include "macvmorx/web/web_assets.hpp"
-#include "signals.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -1,7 +1,8 @@
 #include "macvmorx/app/simulation.hpp"
 
-#include "macvmorx/app/logging.hpp"
 #include "signals.hpp"
+
+#include "macvmorx/app/logging.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -1,8 +1,8 @@
 #include "setting_sources.hpp"
 
 #include "macvmorx/config/actions_config.hpp"
-#include "macvmorx/config/settings_file.hpp"
 #include "macvmorx/config/server_settings.hpp"
+#include "macvmorx/config/settings_file.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -1,6 +1,6 @@
 #include "macvmorx/http/router.hpp"
-#include "macvmorx/base/invalid_input.hpp"
 
+#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/http/client_log.hpp"
 #include "macvmorx/http/http_error.hpp"
 

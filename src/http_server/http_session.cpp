@@ -1,7 +1,8 @@
 #include "http_session.hpp"
 
-#include "macvmorx/http/client_log.hpp"
 #include "connection_registry.hpp"
+
+#include "macvmorx/http/client_log.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/http/router.hpp"
 

@@ -16,6 +16,12 @@ const CommandMailbox::Box* CommandMailbox::find(const std::string& node_id) cons
     return it == boxes_.end() ? nullptr : &it->second;
 }
 
+void CommandMailbox::erase_if_empty(std::unordered_map<std::string, Box>::iterator box) {
+    // Most nodes have nothing waiting most of the time: an empty box would cost each node a map
+    // entry for good.
+    if (box->second.commands.empty() && box->second.waiters.empty()) boxes_.erase(box);
+}
+
 std::vector<Command> CommandMailbox::deliver(Box& box) {
     const TimePoint now = clock_.now();
     for (auto& command : box.commands) {
@@ -63,6 +69,7 @@ std::optional<Command> CommandMailbox::withdraw(const std::string& node_id, Comm
     if (it == commands.end()) return std::nullopt;
     Command command = std::move(*it);
     commands.erase(it);
+    erase_if_empty(box);
     return command;
 }
 
@@ -70,6 +77,7 @@ void CommandMailbox::drop(const std::string& node_id, std::string_view vm_id, Co
     const auto box = boxes_.find(node_id);
     if (box == boxes_.end()) return;
     std::erase_if(box->second.commands, [&](const Command& c) { return c.type == type && c.vm_id == vm_id; });
+    erase_if_empty(box);
 }
 
 std::optional<Command> CommandMailbox::take(const std::string& node_id, std::string_view command_id) {
@@ -81,6 +89,7 @@ std::optional<Command> CommandMailbox::take(const std::string& node_id, std::str
     if (it == commands.end()) return std::nullopt;
     Command command = std::move(*it);
     commands.erase(it);
+    erase_if_empty(box);
     return command;
 }
 
@@ -91,11 +100,13 @@ bool CommandMailbox::idle(const std::string& node_id) const {
 
 void CommandMailbox::wait(const std::string& node_id, TimePoint deadline, CommandsReply reply,
                           std::function<bool()> abandoned, Replies& replies) {
-    Box& box = boxes_[node_id];
-    if (!box.commands.empty() || releasing_ || deadline <= clock_.now()) {
-        replies.push_back([reply = std::move(reply), commands = deliver(box)]() mutable { reply(std::move(commands)); });
+    const auto found = boxes_.find(node_id);
+    const bool has_commands = found != boxes_.end() && !found->second.commands.empty();
+    if (has_commands || releasing_ || deadline <= clock_.now()) {
+        replies.push_back([reply = std::move(reply), commands = deliver(node_id)]() mutable { reply(std::move(commands)); });
         return;
     }
+    Box& box = found != boxes_.end() ? found->second : boxes_[node_id];
     for (auto it = box.waiters.begin(); it != box.waiters.end();) {
         if (!it->gone()) {
             ++it;
@@ -116,7 +127,12 @@ void CommandMailbox::wait(const std::string& node_id, TimePoint deadline, Comman
 void CommandMailbox::expire(Replies& replies) {
     const TimePoint now = clock_.now();
     for (auto it = nodes_with_waiters_.begin(); it != nodes_with_waiters_.end();) {
-        auto& waiters = boxes_[*it].waiters;
+        const auto box = boxes_.find(*it);
+        if (box == boxes_.end()) {
+            it = nodes_with_waiters_.erase(it);
+            continue;
+        }
+        auto& waiters = box->second.waiters;
         for (auto waiter = waiters.begin(); waiter != waiters.end();) {
             if (waiter->deadline > now && !waiter->gone()) {
                 ++waiter;
@@ -125,7 +141,12 @@ void CommandMailbox::expire(Replies& replies) {
             replies.push_back([reply = std::move(waiter->reply)] { reply({}); });
             waiter = waiters.erase(waiter);
         }
-        it = waiters.empty() ? nodes_with_waiters_.erase(it) : std::next(it);
+        if (!waiters.empty()) {
+            ++it;
+            continue;
+        }
+        it = nodes_with_waiters_.erase(it);
+        erase_if_empty(box);
     }
 }
 

@@ -61,6 +61,9 @@ public:
     // Answers the node's polls with nothing and forgets its commands.
     void forget(const std::string& node_id, Replies& replies);
 
+    // The nodes for which something waits, commands or polls: what the mailbox costs in memory.
+    std::size_t nodes_held() const { return boxes_.size(); }
+
 private:
     struct Waiter {
         TimePoint deadline;
@@ -75,6 +78,8 @@ private:
 
     const Box* find(const std::string& node_id) const;
     std::vector<protocol::Command> deliver(Box& box);
+    // Removes a box that holds neither commands nor polls.
+    void erase_if_empty(std::unordered_map<std::string, Box>::iterator box);
 
     const Clock& clock_;
     const std::size_t max_waiters_per_node_;

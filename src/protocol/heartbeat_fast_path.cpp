@@ -1,7 +1,7 @@
 #include "heartbeat_fast_path.hpp"
 
-#include "macvmorx/protocol/json_fields.hpp"
 #include "macvmorx/protocol/heartbeat_json.hpp"
+#include "macvmorx/protocol/json_fields.hpp"
 
 #include <simdjson.h>
 

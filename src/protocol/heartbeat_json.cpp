@@ -1,6 +1,7 @@
 #include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include "heartbeat_fast_path.hpp"
+
 #include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/protocol/json_fields.hpp"

@@ -1,6 +1,6 @@
 #include "macvmorx/protocol/json_fields.hpp"
-#include "macvmorx/base/invalid_input.hpp"
 
+#include "macvmorx/base/invalid_input.hpp"
 
 #include <cmath>
 

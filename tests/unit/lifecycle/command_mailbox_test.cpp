@@ -248,3 +248,34 @@ TEST_F(CommandMailboxTest, ForgettingANodeAnswersItsPollsWithNothingAndDropsItsC
     mailbox.expire(replies);
     EXPECT_EQ(run_replies(), 0u);
 }
+
+// A fleet's nodes mostly have nothing waiting: the mailbox keeps no entry for them.
+TEST_F(CommandMailboxTest, ANodeWithNothingWaitingCostsTheMailboxNothing) {
+    mailbox.post("mac-1", command("cmd-1", CommandType::create_vm, "vm-1"), replies);
+    mailbox.post("mac-2", command("cmd-2", CommandType::create_vm, "vm-2"), replies);
+    mailbox.post("mac-3", command("cmd-3", CommandType::delete_vm, "vm-3"), replies);
+    EXPECT_EQ(mailbox.nodes_held(), 3u);
+    ASSERT_TRUE(mailbox.take("mac-1", "cmd-1"));
+    ASSERT_TRUE(mailbox.withdraw("mac-2", CommandType::create_vm, "vm-2"));
+    mailbox.drop("mac-3", "vm-3", CommandType::delete_vm);
+    EXPECT_EQ(mailbox.nodes_held(), 0u) << "taken, withdrawn and dropped: nothing left";
+
+    Poll answered_at_once, expired;
+    mailbox.wait("mac-4", clock.now(), answered_at_once.reply(), {}, replies);
+    EXPECT_EQ(mailbox.nodes_held(), 0u) << "a poll answered at once is not kept";
+    mailbox.wait("mac-4", clock.now() + 10s, expired.reply(), {}, replies);
+    EXPECT_EQ(mailbox.nodes_held(), 1u);
+    clock.advance(10s);
+    mailbox.expire(replies);
+    EXPECT_EQ(run_replies(), 2u);
+    EXPECT_EQ(mailbox.nodes_held(), 0u) << "its poll expired: nothing left";
+
+    // A node with a command and a poll keeps its entry until both are gone.
+    Poll waiting;
+    mailbox.wait("mac-5", clock.now() + 10s, waiting.reply(), {}, replies);
+    mailbox.post("mac-5", command("cmd-5", CommandType::create_vm, "vm-5"), replies);
+    EXPECT_EQ(run_replies(), 1u);
+    EXPECT_EQ(mailbox.nodes_held(), 1u) << "the command stays until the agent acknowledges it";
+    ASSERT_TRUE(mailbox.take("mac-5", "cmd-5"));
+    EXPECT_EQ(mailbox.nodes_held(), 0u);
+}
