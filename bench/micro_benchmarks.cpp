@@ -282,10 +282,11 @@ void BM_ScheduleVmThroughRouter(benchmark::State& state) {
         http::Request request;
         request.method = http::Method::post;
         request.target = "/api/schedule-vm";
+        request.headers = {{"Host", "127.0.0.1"}, {"Content-Type", "application/json"}};
         request.body = R"({"imageName":")" + std::string(bench::image_pool[image]) + R"("})";
         auto response = fleet.router.handle(request);
         if (response.status != 200) {
-            state.SkipWithError("placement refused");
+            state.SkipWithError(("placement refused: " + std::to_string(response.status) + " " + response.body).c_str());
             break;
         }
         const auto at = response.body.find(R"("vmId":")") + 8;
