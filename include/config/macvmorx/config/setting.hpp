@@ -35,7 +35,7 @@ constexpr const Setting& find_setting(std::span<const Setting> table, std::strin
 // Defaults read at compile time, so that a default a struct cannot hold does not build.
 namespace setting_default {
 
-consteval std::uint64_t leading_number(std::string_view& text) {
+constexpr std::uint64_t leading_number(std::string_view& text) {
     std::uint64_t number = 0;
     std::size_t digits = 0;
     while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
