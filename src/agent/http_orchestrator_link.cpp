@@ -44,7 +44,6 @@ HttpOrchestratorLink::HttpOrchestratorLink(boost::asio::io_context& ioc, http::B
                                    Duration timeout, http::ClientTls tls)
     : server_{std::move(server)},
       token_{std::move(token)},
-      timeout_{timeout},
       control_{std::make_unique<http::AsyncClient>(ioc, server_.host, server_.port, timeout,
                                                    server_.tls ? std::optional{tls} : std::nullopt)},
       // The long poll's own deadline comes on top of the wait it asks for.

@@ -36,7 +36,6 @@ private:
 
     http::BaseUrl server_;
     std::string token_;
-    Duration timeout_;
     std::unique_ptr<http::AsyncClient> control_;
     std::unique_ptr<http::AsyncClient> poll_;
 };
