@@ -6,6 +6,8 @@
 
 #include "macvmorx/config/log_config.hpp"
 
+#include "markdown_table.hpp"
+
 #include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
 
@@ -14,48 +16,12 @@
 #include <string>
 #include <vector>
 
+using macvmorx::testing::cells;
+using macvmorx::testing::joined;
+using macvmorx::testing::literal_defaults;
+using macvmorx::testing::quoted;
+
 namespace {
-
-std::string trim(const std::string& text) {
-    const auto first = text.find_first_not_of(' ');
-    if (first == std::string::npos) return {};
-    return text.substr(first, text.find_last_not_of(' ') - first + 1);
-}
-
-std::vector<std::string> cells(const std::string& row) {
-    std::vector<std::string> result;
-    std::string cell;
-    for (std::size_t i = 1; i < row.size(); ++i) { // after the leading '|'
-        if (row[i] == '|') {
-            result.push_back(trim(cell));
-            cell.clear();
-        } else {
-            cell += row[i];
-        }
-    }
-    return result;
-}
-
-// The `quoted` parts of a cell, in order.
-std::vector<std::string> quoted(const std::string& cell) {
-    std::vector<std::string> parts;
-    for (auto open = cell.find('`'); open != std::string::npos; open = cell.find('`', open)) {
-        const auto close = cell.find('`', open + 1);
-        if (close == std::string::npos) break;
-        parts.push_back(cell.substr(open + 1, close - open - 1));
-        open = close + 1;
-    }
-    return parts;
-}
-
-// A default the docs write as a value (`5s`, or `tart`, `ssh` for two flags); prose ("none",
-// "the host name") says no value and is not compared.
-std::vector<std::string> literal_defaults(const std::string& cell) {
-    const auto parts = quoted(cell);
-    std::string rebuilt;
-    for (const auto& part : parts) rebuilt += (rebuilt.empty() ? "`" : ", `") + part + "`";
-    return !parts.empty() && rebuilt == cell ? parts : std::vector<std::string>{};
-}
 
 // `~/` as the daemon's user sees it.
 std::string expand_home(const std::string& text) {
@@ -130,12 +96,6 @@ std::vector<std::string> differences(const std::string& path, const std::string&
         }
     }
     return found;
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-    std::string text;
-    for (const auto& line : lines) text += line + "\n";
-    return text;
 }
 
 } // namespace

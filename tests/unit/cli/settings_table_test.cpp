@@ -4,6 +4,8 @@
 #include "macvmorx/config/log_settings.hpp"
 #include "macvmorx/config/server_settings.hpp"
 
+#include "markdown_table.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -13,6 +15,10 @@
 #include <vector>
 
 using macvmorx::config::Setting;
+using macvmorx::testing::cells;
+using macvmorx::testing::joined;
+using macvmorx::testing::literal_defaults;
+using macvmorx::testing::quoted;
 
 namespace {
 
@@ -28,47 +34,6 @@ const Setting* find(const std::vector<const Setting*>& settings, const std::stri
         if (setting->long_flag() == long_flag) return setting;
     }
     return nullptr;
-}
-
-std::string trim(const std::string& text) {
-    const auto first = text.find_first_not_of(' ');
-    if (first == std::string::npos) return {};
-    return text.substr(first, text.find_last_not_of(' ') - first + 1);
-}
-
-std::vector<std::string> cells(const std::string& row) {
-    std::vector<std::string> result;
-    std::string cell;
-    for (std::size_t i = 1; i < row.size(); ++i) { // after the leading '|'
-        if (row[i] == '|') {
-            result.push_back(trim(cell));
-            cell.clear();
-        } else {
-            cell += row[i];
-        }
-    }
-    return result;
-}
-
-// The `quoted` parts of a cell, in order.
-std::vector<std::string> quoted(const std::string& cell) {
-    std::vector<std::string> parts;
-    for (std::size_t open = cell.find('`'); open != std::string::npos; open = cell.find('`', open)) {
-        const auto close = cell.find('`', open + 1);
-        if (close == std::string::npos) break;
-        parts.push_back(cell.substr(open + 1, close - open - 1));
-        open = close + 1;
-    }
-    return parts;
-}
-
-// The literal defaults of a cell: `a`, or `a`, `b` for a row of two flags. Prose ("none",
-// "hardware threads") and an empty cell name no literal default.
-std::vector<std::string> literal_defaults(const std::string& cell) {
-    const auto parts = quoted(cell);
-    std::string rebuilt;
-    for (const auto& part : parts) rebuilt += (rebuilt.empty() ? "`" : ", `") + part + "`";
-    return !parts.empty() && rebuilt == cell ? parts : std::vector<std::string>{};
 }
 
 // Compares every row of the file's "| Flag | Environment | Default | Meaning |" tables with the
@@ -118,12 +83,6 @@ std::vector<std::string> differences(const std::string& path, const std::vector<
         }
     }
     return found;
-}
-
-std::string joined(const std::vector<std::string>& lines) {
-    std::string text;
-    for (const auto& line : lines) text += line + "\n";
-    return text;
 }
 
 } // namespace
