@@ -1,6 +1,8 @@
 #include "http_session.hpp"
 
 #include "connection_registry.hpp"
+#include "peer_certificate.hpp"
+#include "request_framing.hpp"
 
 #include "macvmorx/http/client_log.hpp"
 #include "macvmorx/http/http_error.hpp"
@@ -12,7 +14,6 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -57,28 +58,6 @@ Stream make_stream(tcp::socket&& socket, net::ssl::context* tls) {
     } else {
         return Stream{std::move(socket)};
     }
-}
-
-std::string asn1_text(const ASN1_STRING* text) {
-    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
-                       static_cast<std::size_t>(ASN1_STRING_length(text)));
-}
-
-// The DNS names and the common name of a certificate: what may name a node.
-std::vector<std::string> certificate_names(X509* certificate) {
-    std::vector<std::string> names;
-    auto* alt_names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
-    if (alt_names != nullptr) {
-        for (int i = 0; i < sk_GENERAL_NAME_num(alt_names); ++i) {
-            const GENERAL_NAME* name = sk_GENERAL_NAME_value(alt_names, i);
-            if (name->type == GEN_DNS) names.push_back(asn1_text(name->d.dNSName));
-        }
-        GENERAL_NAMES_free(alt_names);
-    }
-    X509_NAME* subject = X509_get_subject_name(certificate);
-    const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-    if (index >= 0) names.push_back(asn1_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index))));
-    return names;
 }
 
 } // namespace
@@ -191,32 +170,6 @@ void HttpSession<Stream>::do_read() {
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&HttpSession::on_read_header, this->shared_from_this()));
 }
-
-namespace {
-
-// RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no length a
-// server can trust, and one with both Transfer-Encoding and Content-Length may be read one way
-// by a proxy and another way here: both are refused and the connection closed, so that no body
-// is ever read as a request of its own (request smuggling).
-std::optional<std::string> framing_problem(const bhttp::request_parser<bhttp::string_body>::value_type& message) {
-    const auto encoding = message[bhttp::field::transfer_encoding];
-    if (encoding.empty()) return std::nullopt;
-    if (message.find(bhttp::field::content_length) != message.end()) {
-        return "Transfer-Encoding and Content-Length together";
-    }
-    auto last = encoding.substr(encoding.rfind(',') == std::string_view::npos ? 0 : encoding.rfind(',') + 1);
-    while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
-    while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
-    if (!beast::iequals(last, "chunked")) return "a Transfer-Encoding whose last coding is not chunked";
-    // Beast takes the first header of a name: a second Transfer-Encoding is another reading.
-    if (std::distance(message.equal_range(bhttp::field::transfer_encoding).first,
-                      message.equal_range(bhttp::field::transfer_encoding).second) > 1) {
-        return "more than one Transfer-Encoding header";
-    }
-    return std::nullopt;
-}
-
-} // namespace
 
 template <class Stream>
 void HttpSession<Stream>::on_read_header(beast::error_code ec, std::size_t) {

@@ -94,6 +94,8 @@ private:
         std::vector<std::function<void()>> waiting;
     };
 
+    // A process spec for `tart ARGUMENTS...` with the environment every tart gets.
+    ProcessSpec tart(std::vector<std::string> arguments, Duration timeout = {}) const;
     void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done,
              std::function<void(const std::string&)> on_output = {});
     void clone(const VmLaunch& launch, Started done);
