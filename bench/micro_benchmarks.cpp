@@ -232,12 +232,12 @@ scheduling::Scheduler& scheduler_of(std::size_t nodes) {
     if (scheduler) return *scheduler;
     scheduler = std::make_unique<scheduling::Scheduler>(scheduling::SchedulerOptions{});
     for (std::size_t node = 0; node < nodes; ++node) {
-        fleet::NodeRecord record;
-        record.report = protocol::parse_heartbeat(bench::heartbeat_body(node).json);
-        record.report.cpu_usage_percent = static_cast<double>((node * 7919) % 10000) / 100.0;
-        if (node % 100 == 0) record.report.cached_images.emplace_back(rare_image);
-        record.first_seen = record.last_seen = TimePoint{std::chrono::seconds{1'800'000'000}};
-        scheduler->observe(record);
+        auto record = std::make_shared<fleet::NodeRecord>();
+        record->report = protocol::parse_heartbeat(bench::heartbeat_body(node).json);
+        record->report.cpu_usage_percent = static_cast<double>((node * 7919) % 10000) / 100.0;
+        if (node % 100 == 0) record->report.cached_images.emplace_back(rare_image);
+        record->first_seen = record->last_seen = TimePoint{std::chrono::seconds{1'800'000'000}};
+        scheduler->observe(std::move(record));
     }
     return *scheduler;
 }
@@ -384,16 +384,18 @@ void BM_HeapPerNode(benchmark::State& state) {
             }
             records_bytes = static_cast<double>(heap_in_use() - before);
         }
-        // The scheduler's view alone.
+        // The scheduler's view alone: its indexes over records published already.
         {
+            std::vector<fleet::NodeSnapshot> records;
+            records.reserve(nodes);
+            for (const auto& heartbeat : heartbeats) {
+                auto record = std::make_shared<fleet::NodeRecord>();
+                record->report = heartbeat;
+                records.push_back(std::move(record));
+            }
             const auto before = heap_in_use();
             auto scheduler = std::make_unique<scheduling::Scheduler>(scheduling::SchedulerOptions{});
-            fleet::NodeRecord record;
-            for (const auto& heartbeat : heartbeats) {
-                record.report = heartbeat;
-                scheduler->observe(record);
-            }
-            record = {};
+            for (const auto& record : records) scheduler->observe(record);
             scheduler_bytes = static_cast<double>(heap_in_use() - before);
         }
     }

@@ -4,7 +4,6 @@
 #include "macvmorx/lifecycle/vm_lifecycle.hpp"
 
 #include "command_mailbox.hpp"
-#include "contains.hpp"
 #include "mutation.hpp"
 
 namespace macvmorx::lifecycle {
@@ -88,7 +87,7 @@ bool VmLifecycle::acknowledge(std::string_view node_id_view, std::string_view co
             } else if (command.type == CommandType::delete_vm && vm->state == VmState::deleting) {
                 vm->delete_acked = true;
                 effects.touch(vm->vm_id);
-                if (!contains(node.reported_vm_ids, vm->host_vm_id)) {
+                if (!node.reports(vm->host_vm_id)) {
                     finish(*vm, VmState::deleted, "deleted by the agent", effects);
                     drain_queue(effects);
                 }

@@ -9,19 +9,48 @@
 #include "mutation.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <utility>
+
 namespace macvmorx::lifecycle {
 
 using protocol::Command;
 using protocol::CommandType;
 
-void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const fleet::NodeRecord& record,
+namespace {
+
+// An agent instance is only ever compared: its hash stands for it (0: the heartbeat named none).
+std::size_t instance_hash(std::string_view instance) {
+    return instance.empty() ? 0 : std::hash<std::string_view>{}(instance);
+}
+
+// Whether two heartbeats list the same host VM names in the same order.
+bool same_vm_names(const std::vector<protocol::VmReport>& before, const std::vector<protocol::VmReport>& now) {
+    return std::equal(before.begin(), before.end(), now.begin(), now.end(),
+                      [](const auto& a, const auto& b) { return a.vm_id == b.vm_id; });
+}
+
+} // namespace
+
+bool VmLifecycle::NodeState::reports(std::string_view host_vm_id) const {
+    if (!reconciled) return false;
+    const auto& vms = reconciled->report.vms;
+    return std::any_of(vms.begin(), vms.end(), [host_vm_id](const auto& vm) { return vm.vm_id == host_vm_id; });
+}
+
+std::mutex& VmLifecycle::stripe_of(std::string_view node_id) const {
+    return stripes_[std::hash<std::string_view>{}(node_id) % stripes_.size()];
+}
+
+void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const fleet::NodeSnapshot& snapshot,
                             Effects& effects) {
+    const fleet::NodeRecord& record = *snapshot;
     const auto& reported = record.report.vms;
-    node.reported_vm_ids.clear();
-    for (const auto& vm : reported) node.reported_vm_ids.push_back(vm.vm_id);
-    const std::string& instance = record.report.agent_instance;
-    const bool restarted = !instance.empty() && !node.agent_instance.empty() && instance != node.agent_instance;
-    if (!instance.empty()) node.agent_instance = instance;
+    node.reconciled = snapshot;
+    const std::size_t instance = instance_hash(record.report.agent_instance);
+    const bool restarted = instance != 0 && node.agent_instance != 0 && instance != node.agent_instance;
+    if (instance != 0) node.agent_instance = instance;
 
     for (const auto& report : reported) {
         VmRecord* vm = find_on_node(node, node_id, report.vm_id);
@@ -31,7 +60,7 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
                 VmRecord* candidate = find_record(candidate_id);
                 if (candidate != nullptr && is_starting(candidate->state) && !candidate->seen_on_host &&
                     candidate->spec.image_name == report.image_name &&
-                    !contains(node.reported_vm_ids, candidate->vm_id)) {
+                    !node.reports(candidate->vm_id)) {
                     candidate->host_vm_id = report.vm_id;
                     vm = candidate;
                     break;
@@ -110,7 +139,7 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
     const std::vector<std::string> known(node.vm_ids.begin(), node.vm_ids.end());
     for (const auto& vm_id : known) {
         VmRecord* vm = find_record(vm_id);
-        if (vm == nullptr || contains(node.reported_vm_ids, vm->host_vm_id)) continue;
+        if (vm == nullptr || node.reports(vm->host_vm_id)) continue;
         switch (vm->state) {
         case VmState::running:
             // Reported before and gone now: it ended on its own (a runner finished its job).
@@ -139,7 +168,7 @@ void VmLifecycle::agent_restarted(const std::string& node_id, NodeState& node, E
     for (const auto& vm_id : known) {
         VmRecord* vm = find_record(vm_id);
         if (vm == nullptr || !vm->managed) continue;
-        const bool listed = contains(node.reported_vm_ids, vm->host_vm_id);
+        const bool listed = node.reports(vm->host_vm_id);
         const bool taken = vm->state == VmState::provisioning || (vm->state == VmState::running && !vm->seen_on_host);
         if (taken && !listed) {
             // The old agent took the createVm and the new one knows nothing of it: waiting for the
@@ -168,36 +197,40 @@ void VmLifecycle::node_went_offline(const std::string& node_id, NodeState& node,
     }
 }
 
-bool VmLifecycle::quiet(const fleet::NodeRecord& record) const {
+bool VmLifecycle::quiet(const fleet::NodeRecord& record, const NodeState* node) const {
     if (!queue_.empty()) return false;
     const auto& reported = record.report.vms;
-    const auto it = nodes_.find(record.node_id());
     const std::string& instance = record.report.agent_instance;
     // A node's first agent instance is remembered, so that its restart is noticed.
-    if (it == nodes_.end()) return reported.empty() && instance.empty();
-    const NodeState& node = it->second;
-    if (!node.online || !mailbox_->idle(record.node_id())) return false;
-    if (!instance.empty() && instance != node.agent_instance) return false;
-    if (node.reported_vm_ids.size() != reported.size()) return false;
-    for (std::size_t i = 0; i < reported.size(); ++i) {
-        if (node.reported_vm_ids[i] != reported[i].vm_id) return false;
-    }
-    return true;
+    if (node == nullptr) return reported.empty() && instance.empty();
+    if (!node->online || !mailbox_->idle(record.node_id())) return false;
+    if (!instance.empty() && instance_hash(instance) != node->agent_instance) return false;
+    if (!node->reconciled) return reported.empty();
+    return same_vm_names(node->reconciled->report.vms, reported);
 }
 
-std::vector<Command> VmLifecycle::on_heartbeat(const fleet::NodeRecord& record) {
+std::vector<Command> VmLifecycle::on_heartbeat(const fleet::NodeSnapshot& snapshot) {
+    const fleet::NodeRecord& record = *snapshot;
+    fleet::NodeSnapshot replaced; // the record the view leaves, freed once the locks are released
     {
         // Most heartbeats: nothing to reconcile, no commands. Heartbeats of different nodes then
         // share the lock, and only the scheduler's view (it has its own lock) is updated.
         std::shared_lock lock{mutex_};
-        if (quiet(record)) {
-            if (const auto it = nodes_.find(record.node_id()); it != nodes_.end()) {
-                auto& revision = it->second.revision;
-                std::uint64_t seen = revision.load();
-                while (seen < record.revision && !revision.compare_exchange_weak(seen, record.revision)) {
+        std::unique_lock stripe{stripe_of(record.node_id())};
+        const auto it = nodes_.find(record.node_id());
+        NodeState* node = it == nodes_.end() ? nullptr : &it->second;
+        if (quiet(record, node)) {
+            if (node != nullptr) {
+                std::uint64_t seen = node->revision.load();
+                while (seen < record.revision && !node->revision.compare_exchange_weak(seen, record.revision)) {
+                }
+                // The same VMs: the view follows the newer record, and the older one can go.
+                if (node->reconciled && node->reconciled->revision < record.revision) {
+                    replaced = std::exchange(node->reconciled, snapshot);
                 }
             }
-            scheduler_.observe(record);
+            stripe.unlock();
+            scheduler_.observe(snapshot);
             return {};
         }
     }
@@ -207,15 +240,16 @@ std::vector<Command> VmLifecycle::on_heartbeat(const fleet::NodeRecord& record) 
         if (record.revision > node.revision) {
             node.revision = record.revision;
             node.online = record.online;
-            reconcile(node_id, node, record, effects);
-            scheduler_.observe(record);
+            reconcile(node_id, node, snapshot, effects);
+            scheduler_.observe(snapshot);
             if (!queue_.empty()) drain_queue(effects);
         }
         return mailbox_->deliver(node_id);
     });
 }
 
-void VmLifecycle::on_node_changed(const fleet::NodeRecord& record) {
+void VmLifecycle::on_node_changed(const fleet::NodeSnapshot& snapshot) {
+    const fleet::NodeRecord& record = *snapshot;
     mutate([&](Effects& effects) {
         const std::string& node_id = record.node_id();
         NodeState& node = node_state(node_id);
@@ -223,7 +257,12 @@ void VmLifecycle::on_node_changed(const fleet::NodeRecord& record) {
         node.revision = record.revision;
         const bool went_offline = node.online && !record.online;
         node.online = record.online;
-        scheduler_.observe(record);
+        // A record republished offline or drained lists the VMs reconciled already: view it, so
+        // that the older record can go. (One that lists others waits for its heartbeat's turn.)
+        if (node.reconciled && same_vm_names(node.reconciled->report.vms, record.report.vms)) {
+            node.reconciled = snapshot;
+        }
+        scheduler_.observe(snapshot);
         if (went_offline) node_went_offline(node_id, node, effects);
         if (!queue_.empty()) drain_queue(effects);
     });

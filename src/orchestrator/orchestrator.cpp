@@ -37,7 +37,7 @@ HeartbeatOutcome Orchestrator::record_heartbeat(protocol::Heartbeat heartbeat) {
         outcome.back_online = slot && !slot->online;
         slot = record;
     });
-    outcome.commands = lifecycle_.on_heartbeat(*record);
+    outcome.commands = lifecycle_.on_heartbeat(record);
 
     if (outcome.new_node) {
         spdlog::info("node {} registered (status {}, {} VMs, {} cached images)", node_id, record->report.status,
@@ -66,7 +66,7 @@ fleet::NodeSnapshot Orchestrator::republish(std::string_view node_id,
         slot = copy;
         published = std::move(copy);
     });
-    if (published) lifecycle_.on_node_changed(*published);
+    if (published) lifecycle_.on_node_changed(published);
     return published;
 }
 
@@ -137,7 +137,7 @@ FleetSummary Orchestrator::summary() const {
 }
 
 void Orchestrator::sweep() {
-    for (const auto& record : monitor_.sweep()) lifecycle_.on_node_changed(*record);
+    for (const auto& record : monitor_.sweep()) lifecycle_.on_node_changed(record);
     lifecycle_.sweep();
 }
 

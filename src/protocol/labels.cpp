@@ -19,11 +19,16 @@ void normalize(Labels& labels) {
     labels = std::move(unique);
 }
 
+const Label* find(const Labels& labels, std::string_view key) {
+    const auto it = std::lower_bound(labels.begin(), labels.end(), key,
+                                     [](const Label& label, std::string_view wanted) { return label.key < wanted; });
+    return it != labels.end() && it->key == key ? &*it : nullptr;
+}
+
 bool satisfies(const Labels& node, const Labels& required) {
     return std::all_of(required.begin(), required.end(), [&node](const Label& want) {
-        const auto it = std::lower_bound(node.begin(), node.end(), want.key,
-                                         [](const Label& label, const std::string& key) { return label.key < key; });
-        return it != node.end() && it->key == want.key && (want.value.empty() || it->value == want.value);
+        const Label* label = find(node, want.key);
+        return label != nullptr && (want.value.empty() || label->value == want.value);
     });
 }
 

@@ -2,57 +2,60 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace macvmorx::scheduling {
 
 bool Scheduler::RankOrder::operator()(const RankKey& a, const RankKey& b) const {
     if (a.used_slots != b.used_slots) return a.used_slots < b.used_slots;
     if (a.cpu_percent != b.cpu_percent) return a.cpu_percent < b.cpu_percent;
-    return *a.node_id < *b.node_id;
+    return *a.node->node_id < *b.node->node_id;
 }
 
 double Scheduler::NodeSlots::free_memory_gb() const {
     double reserved = 0;
     for (const auto& reservation : reservations) reserved += reservation.memory_gb;
-    return total_memory_gb - used_memory_gb - reserved;
+    const auto& report = record->report;
+    return report.total_memory_gb - report.memory_usage_gb - reserved;
+}
+
+template <typename Visit>
+void Scheduler::NodeSlots::for_each_image(Visit&& visit) const {
+    // A node fetching an image for an earlier placement is as good as one caching it.
+    if (record) {
+        for (const auto& image : record->report.cached_images) visit(image);
+    }
+    for (const auto& reservation : reservations) visit(reservation.image_name);
 }
 
 Scheduler::Scheduler(SchedulerOptions options) : options_{options} {}
 
+// The images a node is indexed under come from its record and reservations, which change only
+// between an unindex and the next index: so unindex finds the same names index used.
 void Scheduler::unindex(NodeSlots& node) {
     if (!node.indexed_as) return;
     const RankKey key = *node.indexed_as;
     free_nodes_.erase(key);
-    for (const auto& image : node.indexed_images) {
+    node.for_each_image([&](const std::string& image) {
         const auto it = free_nodes_by_image_.find(image);
-        if (it == free_nodes_by_image_.end()) continue;
+        if (it == free_nodes_by_image_.end()) return;
         it->second.erase(key);
         // Only images with a free node have an entry, so the map cannot grow with every name
         // nodes ever reported.
         if (it->second.empty()) free_nodes_by_image_.erase(it);
-    }
+    });
     node.indexed_as.reset();
-    node.indexed_images.clear();
 }
 
 void Scheduler::index(NodeSlots& node) {
     if (!node.accepts_new_vms || node.used_slots() >= options_.max_vms_per_node) return;
-    const RankKey key{node.used_slots(), node.cpu_percent, &node.node_id};
+    const RankKey key{node.used_slots(), node.cpu_percent, &node};
     free_nodes_.insert(key);
-    // A node fetching an image for an earlier placement is as good as one caching it.
-    node.indexed_images = node.cached_images;
-    for (const auto& reservation : node.reservations) {
-        if (!std::binary_search(node.cached_images.begin(), node.cached_images.end(), reservation.image_name) &&
-            std::find(node.indexed_images.begin(), node.indexed_images.end(), reservation.image_name) ==
-                node.indexed_images.end()) {
-            node.indexed_images.push_back(reservation.image_name);
-        }
-    }
-    for (const auto& image : node.indexed_images) {
+    node.for_each_image([&](const std::string& image) {
         auto it = free_nodes_by_image_.find(image);
         if (it == free_nodes_by_image_.end()) it = free_nodes_by_image_.emplace(image, RankedNodes{}).first;
-        it->second.insert(key);
-    }
+        it->second.insert(key); // a name that comes twice is inserted once
+    });
     node.indexed_as = key;
 }
 
@@ -60,72 +63,65 @@ void Scheduler::rekey(NodeSlots& node, RankKey key) {
     const RankKey old = *node.indexed_as;
     const auto move = [&](RankedNodes& set) {
         auto handle = set.extract(old);
+        if (handle.empty()) return; // an image name that came twice: moved already
         handle.value() = key;
         set.insert(std::move(handle));
     };
     move(free_nodes_);
-    for (const auto& image : node.indexed_images) move(free_nodes_by_image_.find(image)->second);
+    node.for_each_image([&](const std::string& image) { move(free_nodes_by_image_.find(image)->second); });
     node.indexed_as = key;
 }
 
 namespace {
 
-// Whether a sorted, duplicate-free list holds exactly the images of `reported` (in any order,
-// agents list them most recently used first).
-bool same_images(const std::vector<std::string>& sorted, const std::vector<std::string>& reported) {
-    if (sorted.size() != reported.size()) return false;
-    // Both ways, so that a list repeating one image while missing another does not pass.
-    return std::all_of(reported.begin(), reported.end(),
-                       [&sorted](const std::string& image) {
-                           return std::binary_search(sorted.begin(), sorted.end(), image);
-                       }) &&
-           std::all_of(sorted.begin(), sorted.end(), [&reported](const std::string& image) {
-               return std::find(reported.begin(), reported.end(), image) != reported.end();
-           });
+// Whether two image lists name the same images, in any order (agents list them most recently
+// used first, so the order changes with use). Both ways, so that a list repeating one image
+// while missing another does not pass. A handful of names: comparing each with each is cheaper
+// than sorting copies.
+bool same_images(const std::vector<std::string>& before, const std::vector<std::string>& now) {
+    if (before.size() != now.size()) return false;
+    const auto within = [](const std::vector<std::string>& names, const std::string& name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    return std::all_of(now.begin(), now.end(), [&](const std::string& image) { return within(before, image); }) &&
+           std::all_of(before.begin(), before.end(), [&](const std::string& image) { return within(now, image); });
 }
 
 } // namespace
 
-void Scheduler::observe(const fleet::NodeRecord& record) {
-    const auto& report = record.report;
+void Scheduler::observe(fleet::NodeSnapshot record) {
+    // Declared before the lock so that the record it replaces is freed after the lock is released.
+    fleet::NodeSnapshot replaced;
     std::lock_guard lock{mutex_};
-    auto it = nodes_.find(report.node_id);
+    auto it = nodes_.find(record->node_id());
     if (it == nodes_.end()) {
-        it = nodes_.emplace(report.node_id, NodeSlots{}).first;
-        it->second.node_id = report.node_id;
+        it = nodes_.emplace(record->node_id(), NodeSlots{}).first;
+        it->second.node_id = &it->first;
     }
     NodeSlots& node = it->second;
-    if (record.revision != 0 && record.revision < node.revision) return;
-    node.revision = record.revision;
-    node.total_memory_gb = report.total_memory_gb;
-    node.used_memory_gb = report.memory_usage_gb;
+    if (node.record && record->revision != 0 && record->revision < node.record->revision) return;
 
+    const auto& report = record->report;
     const int running = report.running_vms();
     const int cpu = static_cast<int>(std::lround(report.cpu_usage_percent));
-    const bool accepts = fleet::accepts_new_vms(record);
-    const bool images_unchanged = same_images(node.cached_images, report.cached_images);
-    const bool labels_unchanged =
-        record.operator_labels.empty() ? node.labels == report.labels : node.labels == record.labels();
+    const bool accepts = fleet::accepts_new_vms(*record);
 
-    // Most heartbeats change the CPU figure only: move the node within its sets, or nothing.
-    if (images_unchanged && labels_unchanged && accepts == node.accepts_new_vms && running == node.running_vms) {
+    // Most heartbeats change the CPU figure only: keep the new record, and move the node within
+    // its sets or leave it. (Labels and memory are read at placement time, not indexed.)
+    if (node.record && accepts == node.accepts_new_vms && running == node.running_vms &&
+        same_images(node.record->report.cached_images, report.cached_images)) {
+        replaced = std::exchange(node.record, std::move(record));
         if (cpu == node.cpu_percent) return;
         node.cpu_percent = cpu;
-        if (node.indexed_as) rekey(node, {node.used_slots(), cpu, &node.node_id});
+        if (node.indexed_as) rekey(node, {node.used_slots(), cpu, &node});
         return;
     }
 
     unindex(node);
+    replaced = std::exchange(node.record, std::move(record));
     node.running_vms = running;
     node.cpu_percent = cpu;
     node.accepts_new_vms = accepts;
-    if (!labels_unchanged) node.labels = record.operator_labels.empty() ? report.labels : record.labels();
-    if (!images_unchanged) {
-        node.cached_images = report.cached_images;
-        std::sort(node.cached_images.begin(), node.cached_images.end());
-        node.cached_images.erase(std::unique(node.cached_images.begin(), node.cached_images.end()),
-                                 node.cached_images.end());
-    }
     index(node);
 }
 
@@ -138,17 +134,16 @@ void Scheduler::forget(std::string_view node_id) {
 }
 
 bool Scheduler::fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided) {
-    if (!protocol::satisfies(node.labels, request.required_labels)) return false;
+    if (!node.record->satisfies(request.required_labels)) return false;
     if (request.memory_gb && node.free_memory_gb() < *request.memory_gb) return false;
-    return allow_avoided || std::find(request.avoid_nodes.begin(), request.avoid_nodes.end(), node.node_id) ==
+    return allow_avoided || std::find(request.avoid_nodes.begin(), request.avoid_nodes.end(), *node.node_id) ==
                                 request.avoid_nodes.end();
 }
 
-const Scheduler::NodeSlots* Scheduler::first_fit(const RankedNodes& candidates, const PlacementRequest& request,
+Scheduler::NodeSlots* Scheduler::first_fit(const RankedNodes& candidates, const PlacementRequest& request,
                                                  bool allow_avoided) const {
     for (const auto& key : candidates) {
-        const NodeSlots& node = nodes_.find(*key.node_id)->second;
-        if (fits(node, request, allow_avoided)) return &node;
+        if (fits(*key.node, request, allow_avoided)) return key.node;
     }
     return nullptr;
 }
@@ -156,7 +151,7 @@ const Scheduler::NodeSlots* Scheduler::first_fit(const RankedNodes& candidates, 
 std::optional<Placement> Scheduler::place(const PlacementRequest& request) {
     std::lock_guard lock{mutex_};
     const auto by_image = free_nodes_by_image_.find(request.image_name);
-    const NodeSlots* chosen = nullptr;
+    NodeSlots* chosen = nullptr;
     bool cached = false;
     for (const bool allow_avoided : {false, true}) {
         if (allow_avoided && request.avoid_nodes.empty()) break;
@@ -167,11 +162,11 @@ std::optional<Placement> Scheduler::place(const PlacementRequest& request) {
     }
     if (chosen == nullptr) return std::nullopt;
 
-    NodeSlots& node = nodes_.find(chosen->node_id)->second;
+    NodeSlots& node = *chosen;
     unindex(node);
     node.reservations.push_back({request.vm_id, request.image_name, request.memory_gb.value_or(0)});
     index(node);
-    return Placement{node.node_id, request.vm_id, request.image_name, cached};
+    return Placement{*node.node_id, request.vm_id, request.image_name, cached};
 }
 
 void Scheduler::restore_reservation(std::string_view node_id, const PlacementRequest& request) {
@@ -179,7 +174,7 @@ void Scheduler::restore_reservation(std::string_view node_id, const PlacementReq
     auto it = nodes_.find(node_id);
     if (it == nodes_.end()) {
         it = nodes_.emplace(std::string(node_id), NodeSlots{}).first;
-        it->second.node_id = std::string(node_id);
+        it->second.node_id = &it->first;
     }
     NodeSlots& node = it->second;
     unindex(node);

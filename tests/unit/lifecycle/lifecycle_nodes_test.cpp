@@ -219,3 +219,25 @@ TEST_F(LifecycleTest, ADrainedNodeKeepsItsVmsAndTakesNoNewOnes) {
     beat("mac-2", {}, {}, 99);
     EXPECT_EQ(request("sonoma").record->node_id, "mac-2");
 }
+
+// One node state: the store, the scheduler and the lifecycle share the record published last,
+// and none of them keeps an older one alive (or a copy of it).
+TEST_F(LifecycleTest, NoPartHoldsAnOlderRecordOfTheNodeOnceANewerOneIsPublished) {
+    agent_instance["mac-1"] = "instance-a";
+    beat("mac-1", {{"vm-x", "sonoma"}});
+    using Held = std::weak_ptr<const macvmorx::fleet::NodeRecord>;
+    Held before = orchestrator->node("mac-1");
+    beat("mac-1", {{"vm-x", "sonoma"}}, {}, 20);
+    EXPECT_TRUE(before.expired()) << "an older record is still held after a heartbeat that changes nothing";
+    before = orchestrator->node("mac-1");
+    beat("mac-1", {{"vm-x", "sonoma"}, {"vm-y", "sonoma"}});
+    EXPECT_TRUE(before.expired()) << "an older record is still held after a heartbeat with another VM";
+    before = orchestrator->node("mac-1");
+    orchestrator->set_drained("mac-1", true);
+    EXPECT_TRUE(before.expired()) << "an older record is still held after draining the node";
+    // The view still tells what the node reported last: the VM it no longer lists has ended.
+    beat("mac-1", {{"vm-x", "sonoma"}});
+    const auto unmanaged = orchestrator->vms(VmFilter{VmState::unmanaged, "mac-1", ""});
+    ASSERT_EQ(unmanaged.size(), 1u);
+    EXPECT_EQ(unmanaged[0].host_vm_id, "vm-x");
+}

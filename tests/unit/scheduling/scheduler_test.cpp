@@ -23,7 +23,7 @@ protected:
     Scheduler scheduler{SchedulerOptions{2}};
     int next_vm = 0;
 
-    void observe(const NodeRecord& node) { scheduler.observe(node); }
+    void observe(const NodeRecord& node) { scheduler.observe(std::make_shared<const NodeRecord>(node)); }
 
     std::optional<macvmorx::scheduling::Placement> place(const std::string& image) {
         return scheduler.place(PlacementRequest{image, "vm-" + std::to_string(++next_vm), {}, {}, {}});
@@ -286,4 +286,62 @@ TEST_F(SchedulerTest, AnOlderRecordOfANodeIsIgnored) {
     observe(newer);
     observe(older);
     EXPECT_TRUE(place("sonoma")) << "the offline record came late and changes nothing";
+}
+
+TEST_F(SchedulerTest, KeepsThePublishedRecordItselfAndLetsTheOlderOneGo) {
+    auto first = std::make_shared<NodeRecord>(record(heartbeat("mac-a", {"sonoma"}, 10)));
+    first->revision = 1;
+    const std::weak_ptr<const NodeRecord> first_seen = first;
+    scheduler.observe(std::move(first));
+    auto second = std::make_shared<NodeRecord>(record(heartbeat("mac-a", {"sonoma"}, 20)));
+    second->revision = 2;
+    scheduler.observe(second);
+    EXPECT_TRUE(first_seen.expired()) << "the scheduler kept an older record alive";
+    EXPECT_EQ(second.use_count(), 2) << "the scheduler shares the published record: this test's and its own";
+    EXPECT_EQ(place("sonoma")->node_id, "mac-a");
+}
+
+TEST_F(SchedulerTest, ImagesListedInAnotherOrderOrTwiceAreTheSameImages) {
+    observe(record(heartbeat("mac-a", {"sonoma", "ventura"}, 10)));
+    observe(record(heartbeat("mac-b", {}, 1)));
+    observe(record(heartbeat("mac-a", {"ventura", "sonoma", "sonoma"}, 10)));
+    const auto first = place("sonoma");
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->node_id, "mac-a");
+    EXPECT_TRUE(first->image_cached);
+    // The same images in another order with a CPU change: the node moves within its sets.
+    observe(record(heartbeat("mac-a", {"ventura", "ventura", "sonoma"}, 50)));
+    const auto second = place("ventura");
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->node_id, "mac-a");
+    EXPECT_TRUE(second->image_cached);
+    // Once the node is gone, no index still names it under an image.
+    EXPECT_TRUE(scheduler.release("mac-a", first->vm_id));
+    EXPECT_TRUE(scheduler.release("mac-a", second->vm_id));
+    scheduler.forget("mac-a");
+    const auto third = place("sonoma");
+    ASSERT_TRUE(third);
+    EXPECT_EQ(third->node_id, "mac-b");
+    EXPECT_FALSE(third->image_cached);
+}
+
+TEST_F(SchedulerTest, LabelsAreReadFromTheLatestRecord) {
+    auto report = heartbeat("mac-a", {"sonoma"}, 10);
+    report.labels = {{"arch", "x86_64"}};
+    observe(record(report));
+    PlacementRequest request{"sonoma", "", {{"arch", "arm64"}}, {}, {}};
+    EXPECT_FALSE(place(request));
+    report.labels = {{"arch", "arm64"}}; // only the labels change
+    observe(record(report));
+    EXPECT_EQ(place(request)->node_id, "mac-a");
+}
+
+TEST_F(SchedulerTest, AnOperatorsLabelOverridesTheAgentsOfTheSameKey) {
+    auto report = heartbeat("mac-a", {"sonoma"}, 10);
+    report.labels = {{"arch", "x86_64"}, {"pool", "a"}};
+    auto node = record(report);
+    node.operator_labels = {{"arch", "arm64"}};
+    observe(node);
+    EXPECT_FALSE(place(PlacementRequest{"sonoma", "", {{"arch", "x86_64"}}, {}, {}}));
+    EXPECT_EQ(place(PlacementRequest{"sonoma", "", {{"arch", "arm64"}, {"pool", "a"}}, {}, {}})->node_id, "mac-a");
 }

@@ -25,6 +25,8 @@ struct NodeRecord {
     const std::string& node_id() const { return report.node_id; }
     // The labels placements match: the agent's, overridden by the operator's.
     protocol::Labels labels() const;
+    // Whether those labels satisfy `required` (protocol::satisfies), without merging them.
+    bool satisfies(const protocol::Labels& required) const;
 };
 
 // What an operator decided about a node; kept across restarts and for nodes not heard from yet.

@@ -120,9 +120,9 @@ public:
 
     // Node records as the store publishes them.
     // A heartbeat: reconciles the VMs, returns the commands to send the agent.
-    std::vector<protocol::Command> on_heartbeat(const fleet::NodeRecord& node);
+    std::vector<protocol::Command> on_heartbeat(const fleet::NodeSnapshot& node);
     // Any other change (offline, drained): no new VM list.
-    void on_node_changed(const fleet::NodeRecord& node);
+    void on_node_changed(const fleet::NodeSnapshot& node);
     void on_node_forgotten(std::string_view node_id);
 
     // Agents.
@@ -153,10 +153,16 @@ private:
         bool online = false;
         bool speaks_protocol = false; // it acknowledged, reported or polled: it runs our agent protocol
         std::set<std::string> vm_ids;             // records placed on or reported by this node, not final
-        std::vector<std::string> reported_vm_ids; // host VM names in its latest heartbeat
-        std::string agent_instance;               // of the latest heartbeat that named one
+        // The published record whose VM list was reconciled last: a view, not a copy of its
+        // names. A quiet heartbeat (the same VMs) moves it to the newer record, so that it never
+        // keeps an older one alive; on the shared lock that takes the node's stripe (stripe_of).
+        fleet::NodeSnapshot reconciled;
+        std::size_t agent_instance = 0;           // hash of the latest instance a heartbeat named; 0: none
         std::size_t unmanaged_records = 0;        // records of VMs nobody asked for, retained ones too
         bool unmanaged_refused = false;           // it reported more than it may: said once
+
+        // Whether the reconciled heartbeat lists this host VM name.
+        bool reports(std::string_view host_vm_id) const;
     };
 
     // Every change goes through here, so that what follows a change cannot be forgotten: under
@@ -189,11 +195,13 @@ private:
     void send_cleanup(const std::string& node_id, const std::string& vm_id, Effects& effects);
 
     // What nodes' records say (node_reconciliation.cpp).
-    void reconcile(const std::string& node_id, NodeState& node, const fleet::NodeRecord& record, Effects& effects);
+    void reconcile(const std::string& node_id, NodeState& node, const fleet::NodeSnapshot& record, Effects& effects);
     // Whether reconciling this heartbeat would change nothing: the node has no commands and
     // reports the same VMs, from the same agent instance, as the last time it was reconciled.
-    // Called under the shared lock.
-    bool quiet(const fleet::NodeRecord& record) const;
+    // `node` is its state, or null for a node not known yet. Called under the shared lock and the
+    // node's stripe.
+    bool quiet(const fleet::NodeRecord& record, const NodeState* node) const;
+    std::mutex& stripe_of(std::string_view node_id) const;
     void node_went_offline(const std::string& node_id, NodeState& node, Effects& effects);
     void agent_restarted(const std::string& node_id, NodeState& node, Effects& effects);
 
@@ -207,6 +215,8 @@ private:
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, VmRecord> vms_;
     std::unordered_map<std::string, NodeState> nodes_; // every node with a mailbox has one
+    // Guard NodeState::reconciled between quiet heartbeats, which hold mutex_ shared only.
+    mutable std::array<std::mutex, 64> stripes_;
     std::deque<std::string> queue_;
     std::unique_ptr<CommandMailbox> mailbox_;  // commands for agents, long polls
     std::unique_ptr<DeadlineIndex> deadlines_; // when each record next needs the sweep

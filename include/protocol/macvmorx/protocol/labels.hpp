@@ -20,6 +20,9 @@ using Labels = std::vector<Label>;
 // Sorts by key and keeps the last value given for a repeated key.
 void normalize(Labels& labels);
 
+// The label of `key`, or null.
+const Label* find(const Labels& labels, std::string_view key);
+
 // Whether a node with `node` labels satisfies `required`: every required key must be present,
 // and when the required label has a value, with that value.
 bool satisfies(const Labels& node, const Labels& required);

@@ -35,10 +35,12 @@ struct CapacitySummary {
 // (in whole percent: finer differences are noise between two heartbeats), then the smallest
 // node id. Nodes to avoid are taken only when nothing else fits.
 //
-// The scheduler keeps its own view of each node (what `observe` told it plus reservations) and
-// two ordered indexes over the nodes with a free slot: one for the whole fleet and one per
-// image, both sorted in tie-break order. An unconstrained decision is the first entry of at
-// most two ordered sets, never a scan of the fleet; constraints skip entries in that order.
+// The scheduler holds no copy of a node: it keeps the published record `observe` gave it (the
+// same immutable record the node store points to, shared), the few figures its indexes are
+// sorted by, and its reservations. Two ordered indexes cover the nodes with a free slot: one for
+// the whole fleet and one per image (cached, or being fetched for a reservation), both sorted in
+// tie-break order. An unconstrained decision is the first entry of at most two ordered sets,
+// never a scan of the fleet; constraints skip entries in that order.
 //
 // A reservation lasts until `release`: the VM lifecycle releases it when the VM runs (the
 // heartbeat then counts it), fails or is deleted.
@@ -48,9 +50,9 @@ class Scheduler {
 public:
     explicit Scheduler(SchedulerOptions options);
 
-    // Records a node's latest state (its report, online, drained). A record older than one
-    // already observed is ignored.
-    void observe(const fleet::NodeRecord& node);
+    // Records a node's latest state (its report, online, drained) by keeping the published
+    // record. A record older than one already observed is ignored.
+    void observe(fleet::NodeSnapshot node);
 
     // Removes a node and its reservations.
     void forget(std::string_view node_id);
@@ -78,11 +80,13 @@ private:
         double memory_gb = 0;
     };
 
+    struct NodeSlots;
+
     // The tie-break order; a key is a copy of the ranking fields taken when it was indexed.
     struct RankKey {
         int used_slots;
         int cpu_percent;
-        const std::string* node_id;
+        NodeSlots* node;
 
         bool operator==(const RankKey&) const = default;
     };
@@ -92,29 +96,28 @@ private:
     using RankedNodes = std::set<RankKey, RankOrder>;
 
     struct NodeSlots {
-        std::string node_id;
-        std::uint64_t revision = 0; // of the record observed last
+        const std::string* node_id = nullptr; // the key of this entry in nodes_
+        fleet::NodeSnapshot record;            // observed last; empty while only a restored reservation is known
+        // What the indexes are sorted and split by, as of `record` (the CPU in whole percent).
         int running_vms = 0;
         int cpu_percent = 0;
-        double total_memory_gb = 0;
-        double used_memory_gb = 0;
         bool accepts_new_vms = false;
-        std::vector<std::string> cached_images; // sorted, unique
-        protocol::Labels labels;
         std::vector<Reservation> reservations; // oldest first
         std::optional<RankKey> indexed_as;     // set while the node is in the free indexes
-        std::vector<std::string> indexed_images; // the images it is indexed under
 
         int used_slots() const { return running_vms + static_cast<int>(reservations.size()); }
         double free_memory_gb() const;
+        // Calls `visit` with each image the node is indexed under: those its record caches, then
+        // those it fetches for a reservation (a name may come twice).
+        template <typename Visit>
+        void for_each_image(Visit&& visit) const;
     };
-
 
     void unindex(NodeSlots& node);
     void index(NodeSlots& node);
     // Moves an indexed node to its new place in the sets it is in, without allocating.
     void rekey(NodeSlots& node, RankKey key);
-    const NodeSlots* first_fit(const RankedNodes& candidates, const PlacementRequest& request, bool allow_avoided) const;
+    NodeSlots* first_fit(const RankedNodes& candidates, const PlacementRequest& request, bool allow_avoided) const;
     static bool fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided);
 
     const SchedulerOptions options_;
