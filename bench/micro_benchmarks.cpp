@@ -405,7 +405,7 @@ void BM_HeapPerNode(benchmark::State& state) {
     state.counters["scheduler_B_per_node"] = per_node(scheduler_bytes);
 }
 // {nodes, max VMs per node}: 0 is an idle fleet, 2 the mix of 0-2 VMs the load generator sends.
-BENCHMARK(BM_HeapPerNode)->Args({10'000, 0})->Args({10'000, 2})->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HeapPerNode)->Args({10'000, 0})->Args({10'000, 2})->Args({100'000, 0})->Args({100'000, 2})->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // One change of the placement queue made durable (a request joins, another leaves, committed)
 // with `range(0)` requests already waiting: the cost of a change must not grow with the queue

@@ -6,12 +6,6 @@
 
 namespace macvmorx::scheduling {
 
-bool Scheduler::RankOrder::operator()(const RankKey& a, const RankKey& b) const {
-    if (a.used_slots != b.used_slots) return a.used_slots < b.used_slots;
-    if (a.cpu_percent != b.cpu_percent) return a.cpu_percent < b.cpu_percent;
-    return *a.node->node_id < *b.node->node_id;
-}
-
 double Scheduler::NodeSlots::free_memory_gb() const {
     double reserved = 0;
     for (const auto& reservation : reservations) reserved += reservation.memory_gb;
@@ -21,11 +15,19 @@ double Scheduler::NodeSlots::free_memory_gb() const {
 
 template <typename Visit>
 void Scheduler::NodeSlots::for_each_image(Visit&& visit) const {
-    // A node fetching an image for an earlier placement is as good as one caching it.
-    if (record) {
-        for (const auto& image : record->report.cached_images) visit(image);
+    static const std::vector<std::string> none;
+    const auto& cached = record ? record->report.cached_images : none;
+    for (const auto& image : cached) visit(image);
+    // A node fetching an image for an earlier placement is as good as one caching it. An image
+    // it caches already, or fetches for an earlier reservation, is not visited twice.
+    for (auto it = reservations.begin(); it != reservations.end(); ++it) {
+        const auto& image = it->image_name;
+        const auto same = [&image](const Reservation& earlier) { return earlier.image_name == image; };
+        if (std::find(cached.begin(), cached.end(), image) == cached.end() &&
+            std::none_of(reservations.begin(), it, same)) {
+            visit(image);
+        }
     }
-    for (const auto& reservation : reservations) visit(reservation.image_name);
 }
 
 Scheduler::Scheduler(SchedulerOptions options) : options_{options} {}
@@ -49,7 +51,7 @@ void Scheduler::unindex(NodeSlots& node) {
 
 void Scheduler::index(NodeSlots& node) {
     if (!node.accepts_new_vms || node.used_slots() >= options_.max_vms_per_node) return;
-    const RankKey key{node.used_slots(), node.cpu_percent, &node};
+    const RankKey key{node.used_slots(), node.cpu_percent, node.node_id, &node};
     free_nodes_.insert(key);
     node.for_each_image([&](const std::string& image) {
         auto it = free_nodes_by_image_.find(image);
@@ -113,7 +115,7 @@ void Scheduler::observe(fleet::NodeSnapshot record) {
         replaced = std::exchange(node.record, std::move(record));
         if (cpu == node.cpu_percent) return;
         node.cpu_percent = cpu;
-        if (node.indexed_as) rekey(node, {node.used_slots(), cpu, &node});
+        if (node.indexed_as) rekey(node, {node.used_slots(), cpu, node.node_id, &node});
         return;
     }
 
