@@ -7,9 +7,11 @@
 #include "macvmorx/api/api_context.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/base/clock.hpp"
+#include "macvmorx/base/histogram.hpp"
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/fleet/node_record.hpp"
 #include "macvmorx/http/router.hpp"
+#include "macvmorx/metrics/http_metrics.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
 #include "macvmorx/storage/durable_store.hpp"
@@ -17,6 +19,8 @@
 #include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include <benchmark/benchmark.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
 #ifdef MACVMORX_BENCH_SIMDJSON
@@ -29,6 +33,7 @@
 #include <filesystem>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -40,7 +45,8 @@ namespace {
 
 using namespace macvmorx;
 
-// A daemon's state without its sockets: orchestrator, router, and the fleet's heartbeats.
+// A daemon's state without its sockets: orchestrator, router, and the fleet's heartbeats. The
+// router counts and times every answer into HttpMetrics, as the daemon's does.
 struct Fleet {
     ManualClock clock;
     SequentialIdSource ids;
@@ -48,9 +54,12 @@ struct Fleet {
     web::WebAssets web = web::WebAssets::embedded();
     api::ApiContext context{orchestrator, web};
     http::Router router = api::build_router(context);
+    metrics::HttpMetrics http_metrics{router};
     std::vector<bench::HeartbeatBody> bodies;
 
     explicit Fleet(std::size_t nodes) {
+        router.set_observer(&http_metrics);
+        context.http_metrics = &http_metrics;
         bodies.reserve(nodes);
         for (std::size_t node = 0; node < nodes; ++node) {
             bodies.push_back(bench::heartbeat_body(node));
@@ -429,6 +438,36 @@ static void BM_DurableQueueChange(benchmark::State& state) {
     std::filesystem::remove_all(directory);
 }
 BENCHMARK(BM_DurableQueueChange)->Arg(100)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------------------------------------
+// Recording a figure, from one thread and from two at once into the same series: what the
+// router's observer does per answer (one counter, one latency histogram). The lock-free
+// histogram and counter of base/ against prometheus-cpp's (Histogram::Observe takes a mutex;
+// Counter::Increment is a compare-and-swap loop on an atomic<double>).
+
+void BM_LockFreeHistogramObserve(benchmark::State& state) {
+    static Histogram histogram{Histogram::latency_bounds()};
+    for (auto _ : state) histogram.observe(0.0003);
+}
+BENCHMARK(BM_LockFreeHistogramObserve)->Threads(1)->Threads(2);
+
+void BM_PrometheusHistogramObserve(benchmark::State& state) {
+    static prometheus::Histogram histogram{Histogram::latency_bounds()};
+    for (auto _ : state) histogram.Observe(0.0003);
+}
+BENCHMARK(BM_PrometheusHistogramObserve)->Threads(1)->Threads(2);
+
+void BM_AtomicCounterIncrement(benchmark::State& state) {
+    static std::atomic<std::uint64_t> counter{0};
+    for (auto _ : state) counter.fetch_add(1, std::memory_order_relaxed);
+}
+BENCHMARK(BM_AtomicCounterIncrement)->Threads(1)->Threads(2);
+
+void BM_PrometheusCounterIncrement(benchmark::State& state) {
+    static prometheus::Counter counter;
+    for (auto _ : state) counter.Increment();
+}
+BENCHMARK(BM_PrometheusCounterIncrement)->Threads(1)->Threads(2);
 
 } // namespace
 
