@@ -150,7 +150,7 @@ DeliveryResult WorkflowJobs::receive(const std::string& delivery_id, const githu
             job.state = JobState::in_progress;
             job.started_at = now;
             job.runner_name = event.runner_name;
-            wait_.observe(std::chrono::duration<double>(now - job.queued_at).count());
+            if (wait_observer_ != nullptr) wait_observer_->job_started(std::chrono::duration<double>(now - job.queued_at).count());
             if (const auto name = runner_by_name_.find(event.runner_name); name != runner_by_name_.end()) {
                 bind(job, *runners_.at(name->second));
             }

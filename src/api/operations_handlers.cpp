@@ -7,7 +7,7 @@
 #include "macvmorx/metrics/github_metrics.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
 #include "macvmorx/metrics/placement_metrics.hpp"
-#include "macvmorx/metrics/prometheus_writer.hpp"
+#include "macvmorx/metrics/scrape.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/storage/durable_store.hpp"
 
@@ -26,18 +26,20 @@ http::Response handle_metrics(const http::Request&, ApiContext& context) {
     http::Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.set_header("Cache-Control", "no-store");
-    const auto nodes = context.orchestrator.nodes();
-    response.body.reserve(8192 + nodes.size() * 8 * 80);
-    metrics::PrometheusWriter out{response.body};
-    metrics::write_build_info(out, context.started_at);
-    metrics::write_fleet(out, context.orchestrator.summary());
-    if (context.placement_metrics != nullptr) context.placement_metrics->write(out);
+    metrics::Scrape scrape;
+    metrics::collect_build_info(scrape, context.started_at);
+    metrics::collect_fleet(scrape, context.orchestrator.summary());
+    if (context.placement_metrics != nullptr) context.placement_metrics->collect(scrape);
     if (context.http_metrics != nullptr) {
-        context.http_metrics->write_heartbeats(out);
-        context.http_metrics->write(out);
+        context.http_metrics->collect_heartbeats(scrape);
+        context.http_metrics->collect(scrape);
     }
-    if (context.workflow_jobs != nullptr) metrics::write_github_metrics(out, *context.workflow_jobs);
-    metrics::write_nodes(out, nodes);
+    if (context.workflow_jobs != nullptr) {
+        metrics::collect_github(scrape, *context.workflow_jobs);
+        if (context.job_wait_metrics != nullptr) context.job_wait_metrics->collect(scrape);
+    }
+    metrics::collect_nodes(scrape, context.orchestrator.nodes());
+    response.body = scrape.text();
     return response;
 }
 

@@ -13,8 +13,10 @@
 #include "macvmorx/github/github_client.hpp"
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/http/server.hpp"
+#include "macvmorx/metrics/github_metrics.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
 #include "macvmorx/metrics/placement_metrics.hpp"
+#include "macvmorx/metrics/scrape.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/storage/durable_store.hpp"
 #include "macvmorx/web/web_assets.hpp"
@@ -69,7 +71,7 @@ struct Daemon::Parts {
           web{config.web_dir.empty() ? web::WebAssets::embedded() : web::WebAssets::from_directory(config.web_dir)},
           context{orchestrator, web},
           router{api::build_router(context)},
-          http_metrics{router},
+          http_metrics{router, *metrics_registry},
           guard{clock},
           server{server_options(config), router} {
         router.set_observer(&http_metrics);
@@ -88,8 +90,10 @@ struct Daemon::Parts {
     web::WebAssets web;
     api::ApiContext context;
     http::Router router;
+    std::shared_ptr<prometheus::Registry> metrics_registry = metrics::make_registry();
     metrics::HttpMetrics http_metrics;
-    metrics::PlacementMetrics placement_metrics;
+    metrics::PlacementMetrics placement_metrics{*metrics_registry};
+    metrics::JobWaitMetrics job_wait_metrics{*metrics_registry};
     api::WaitBudget waits{1024}; // long polls per token
     auth::TokenGuard guard; // on the router only with a tokens file
     std::atomic<bool> ready{false};
@@ -141,6 +145,8 @@ void Daemon::Parts::start_github_actions(storage::StoredState* stored) {
         workflow_jobs->restore(std::move(stored->jobs), stored->deliveries);
     }
     if (durable) workflow_jobs->set_observer(durable.get());
+    workflow_jobs->set_wait_observer(&job_wait_metrics);
+    context.job_wait_metrics = &job_wait_metrics;
     context.workflow_jobs = workflow_jobs.get();
     context.webhook_secret = &config.github_secrets.webhook_secret;
     github_worker = std::thread{[this] {

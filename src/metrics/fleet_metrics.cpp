@@ -1,53 +1,64 @@
 #include "macvmorx/metrics/fleet_metrics.hpp"
 
+#include "families.hpp"
 #include "macvmorx/base/version.hpp"
-#include "macvmorx/metrics/prometheus_writer.hpp"
+#include "macvmorx/metrics/scrape.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
 #include <chrono>
-#include <cstdint>
 
 namespace macvmorx::metrics {
 namespace {
+
+using prometheus::MetricType;
 
 constexpr double bytes_per_gb = 1024.0 * 1024.0 * 1024.0;
 
 double seconds_since_epoch(TimePoint time) { return std::chrono::duration<double>(time.time_since_epoch()).count(); }
 
+// A gauge family of one sample without labels.
+void gauge(Scrape& scrape, const char* name, const char* help, double value) {
+    auto one = family(name, help, MetricType::Gauge);
+    sample(one, {}, value);
+    scrape.add(std::move(one));
+}
+
 } // namespace
 
-void write_build_info(PrometheusWriter& out, TimePoint started_at) {
-    out.family("macvmorx_build_info", "The running build.", "gauge");
-    out.sample("macvmorx_build_info", {{"version", version()}}, std::uint64_t{1});
-    out.family("macvmorx_start_time_seconds", "When the daemon started, in seconds since the Unix epoch.", "gauge");
-    out.sample("macvmorx_start_time_seconds", {}, seconds_since_epoch(started_at));
+void collect_build_info(Scrape& scrape, TimePoint started_at) {
+    auto build = family("macvmorx_build_info", "The running build.", MetricType::Gauge);
+    sample(build, {{"version", version()}}, 1);
+    scrape.add(std::move(build));
+    gauge(scrape, "macvmorx_start_time_seconds", "When the daemon started, in seconds since the Unix epoch.",
+          seconds_since_epoch(started_at));
 }
 
-void write_fleet(PrometheusWriter& out, const orchestrator::FleetSummary& summary) {
-    out.family("macvmorx_nodes", "Nodes by state (draining: drained by an operator or reporting draining, "
-                                 "maintenance or degraded).",
-               "gauge");
-    out.sample("macvmorx_nodes", {{"state", "online"}}, std::uint64_t{summary.online});
-    out.sample("macvmorx_nodes", {{"state", "offline"}}, std::uint64_t{summary.offline});
-    out.sample("macvmorx_nodes", {{"state", "draining"}}, std::uint64_t{summary.drained});
-    out.family("macvmorx_nodes_accepting_vms", "Online nodes that take new VMs.", "gauge");
-    out.sample("macvmorx_nodes_accepting_vms", {}, std::uint64_t{summary.accepting_vms});
-    out.family("macvmorx_vm_slots", "VM slots of the nodes that take new VMs: total, free, and reserved by "
-                                    "placements not yet running.",
-               "gauge");
-    out.sample("macvmorx_vm_slots", {{"kind", "total"}}, std::uint64_t{summary.capacity.total_slots});
-    out.sample("macvmorx_vm_slots", {{"kind", "free"}}, std::uint64_t{summary.capacity.free_slots});
-    out.sample("macvmorx_vm_slots", {{"kind", "reserved"}}, std::uint64_t{summary.capacity.reserved_slots});
-    out.family("macvmorx_vms", "VM records by state.", "gauge");
+void collect_fleet(Scrape& scrape, const orchestrator::FleetSummary& summary) {
+    const auto number = [](std::size_t value) { return static_cast<double>(value); };
+    auto nodes = family("macvmorx_nodes",
+                        "Nodes by state (draining: drained by an operator or reporting draining, maintenance or degraded).",
+                        MetricType::Gauge);
+    sample(nodes, {{"state", "online"}}, number(summary.online));
+    sample(nodes, {{"state", "offline"}}, number(summary.offline));
+    sample(nodes, {{"state", "draining"}}, number(summary.drained));
+    scrape.add(std::move(nodes));
+    gauge(scrape, "macvmorx_nodes_accepting_vms", "Online nodes that take new VMs.", number(summary.accepting_vms));
+    auto slots = family("macvmorx_vm_slots",
+                        "VM slots of the nodes that take new VMs: total, free, and reserved by placements not yet running.",
+                        MetricType::Gauge);
+    sample(slots, {{"kind", "total"}}, number(summary.capacity.total_slots));
+    sample(slots, {{"kind", "free"}}, number(summary.capacity.free_slots));
+    sample(slots, {{"kind", "reserved"}}, number(summary.capacity.reserved_slots));
+    scrape.add(std::move(slots));
+    auto vms = family("macvmorx_vms", "VM records by state.", MetricType::Gauge);
     for (std::size_t state = 0; state < summary.vms.by_state.size(); ++state) {
-        out.sample("macvmorx_vms", {{"state", protocol::to_string(static_cast<protocol::VmState>(state))}},
-                   std::uint64_t{summary.vms.by_state[state]});
+        sample(vms, {{"state", protocol::to_string(static_cast<protocol::VmState>(state))}}, number(summary.vms.by_state[state]));
     }
-    out.family("macvmorx_placement_queue_length", "VM requests waiting for a node.", "gauge");
-    out.sample("macvmorx_placement_queue_length", {}, std::uint64_t{summary.vms.queued});
+    scrape.add(std::move(vms));
+    gauge(scrape, "macvmorx_placement_queue_length", "VM requests waiting for a node.", number(summary.vms.queued));
 }
 
-void write_nodes(PrometheusWriter& out, const std::vector<fleet::NodeSnapshot>& nodes) {
+void collect_nodes(Scrape& scrape, const std::vector<fleet::NodeSnapshot>& nodes) {
     struct Gauge {
         const char* name;
         const char* help;
@@ -71,8 +82,10 @@ void write_nodes(PrometheusWriter& out, const std::vector<fleet::NodeSnapshot>& 
          [](const fleet::NodeRecord& n) { return seconds_since_epoch(n.last_seen); }},
     };
     for (const auto& gauge : gauges) {
-        out.family(gauge.name, gauge.help, "gauge");
-        for (const auto& node : nodes) out.sample(gauge.name, {{"node", node->node_id()}}, gauge.value(*node));
+        auto one = family(gauge.name, gauge.help, MetricType::Gauge);
+        one.metric.reserve(nodes.size());
+        for (const auto& node : nodes) sample(one, {{"node", node->node_id()}}, gauge.value(*node));
+        scrape.add(std::move(one));
     }
 }
 

@@ -1,8 +1,15 @@
 #include "macvmorx/metrics/http_metrics.hpp"
 
-#include "macvmorx/metrics/prometheus_writer.hpp"
+#include "buckets.hpp"
+#include "families.hpp"
+#include "macvmorx/metrics/scrape.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace macvmorx::metrics {
 namespace {
@@ -22,7 +29,21 @@ std::string_view reason_of(int status) {
     }
 }
 
+struct Names {
+    const char* name;
+    const char* help;
+};
+constexpr Names requests_names{"macvmorx_http_requests_total", "HTTP requests answered, by route pattern, method and status."};
+constexpr Names durations_names{"macvmorx_http_request_duration_seconds", "Time to answer a request, by route pattern."};
+constexpr Names refused_names{"macvmorx_http_requests_refused_total",
+                              "Requests refused before routing (malformed, header or body too large), by status."};
+
 std::string status_label(int status) { return status == 0 ? "other" : std::to_string(status); }
+
+double value_of(const std::atomic<prometheus::Counter*>& slot) {
+    const auto* counter = slot.load(std::memory_order_acquire);
+    return counter == nullptr ? 0 : counter->Value();
+}
 
 } // namespace
 
@@ -31,79 +52,114 @@ std::size_t HttpMetrics::slot_of(int status) {
     return static_cast<std::size_t>(it - statuses.begin()); // "other" is the last slot
 }
 
-HttpMetrics::HttpMetrics(const http::Router& router)
-    : refused_{std::make_unique<std::atomic<std::uint64_t>[]>(statuses.size())},
-      refused_heartbeats_{std::make_unique<std::atomic<std::uint64_t>[]>(statuses.size())} {
+HttpMetrics::HttpMetrics(const http::Router& router, prometheus::Registry& registry)
+    : requests_{prometheus::BuildCounter().Name(requests_names.name).Help(requests_names.help).Register(registry)},
+      durations_{prometheus::BuildHistogram().Name(durations_names.name).Help(durations_names.help).Register(registry)},
+      refused_{prometheus::BuildCounter().Name(refused_names.name).Help(refused_names.help).Register(registry)},
+      routes_(router.routes().size() + 1) {
     const auto& table = router.routes();
-    for (std::size_t i = 0; i <= table.size(); ++i) {
-        RouteCounters counters;
-        counters.route = i < table.size() ? table[i].pattern : "unmatched";
-        counters.method = i < table.size() ? std::string(http::to_string(table[i].method)) : "any";
-        counters.by_status = std::make_unique<std::atomic<std::uint64_t>[]>(statuses.size());
-        counters.latency = std::make_unique<Histogram>(Histogram::latency_bounds());
-        if (i < table.size() && table[i].pattern == "/api/heartbeat") heartbeat_route_ = i;
-        routes_.push_back(std::move(counters));
+    for (std::size_t i = 0; i < table.size(); ++i) {
+        routes_[i].route = table[i].pattern;
+        routes_[i].method = http::to_string(table[i].method);
+        if (table[i].pattern == "/api/heartbeat") heartbeat_route_ = i;
     }
+    routes_.back().route = "unmatched";
+    routes_.back().method = "any";
 }
 
+HttpMetrics::~HttpMetrics() = default;
+
 void HttpMetrics::on_answer(std::size_t route, http::Method, int status, double seconds) {
-    auto& counters = routes_[std::min(route, routes_.size() - 1)];
-    counters.by_status[slot_of(status)].fetch_add(1, std::memory_order_relaxed);
-    counters.latency->observe(seconds);
+    auto& series = routes_[std::min(route, routes_.size() - 1)];
+    const auto slot = slot_of(status);
+    auto* answered = series.by_status[slot].load(std::memory_order_acquire);
+    if (answered == nullptr) answered = &first_answer(series, slot);
+    answered->Increment();
+    auto* latency = series.latency.load(std::memory_order_acquire);
+    if (latency == nullptr) latency = &first_latency(series);
+    latency->Observe(seconds);
 }
 
 void HttpMetrics::on_refused(std::string_view target, int status) {
-    refused_[slot_of(status)].fetch_add(1, std::memory_order_relaxed);
-    if (target.starts_with("/api/heartbeat")) refused_heartbeats_[slot_of(status)].fetch_add(1, std::memory_order_relaxed);
+    const auto slot = slot_of(status);
+    auto* refused = refused_by_status_[slot].load(std::memory_order_acquire);
+    if (refused == nullptr) refused = &first_refusal(slot);
+    refused->Increment();
+    if (target.starts_with("/api/heartbeat")) refused_heartbeats_[slot].fetch_add(1, std::memory_order_relaxed);
 }
 
-void HttpMetrics::write(PrometheusWriter& out) const {
-    out.family("macvmorx_http_requests_total", "HTTP requests answered, by route pattern, method and status.", "counter");
-    for (const auto& counters : routes_) {
+// Two threads may make the same series at once: the family gives both the same metric.
+prometheus::Counter& HttpMetrics::first_answer(RouteSeries& series, std::size_t slot) {
+    auto& counter = requests_.Add({{"route", series.route}, {"method", series.method}, {"status", status_label(statuses[slot])}});
+    series.by_status[slot].store(&counter, std::memory_order_release);
+    return counter;
+}
+
+prometheus::Histogram& HttpMetrics::first_latency(RouteSeries& series) {
+    auto& histogram = durations_.Add({{"route", series.route}, {"method", series.method}}, latency_buckets());
+    series.latency.store(&histogram, std::memory_order_release);
+    return histogram;
+}
+
+prometheus::Counter& HttpMetrics::first_refusal(std::size_t slot) {
+    auto& counter = refused_.Add({{"status", status_label(statuses[slot])}});
+    refused_by_status_[slot].store(&counter, std::memory_order_release);
+    return counter;
+}
+
+// Built from the kept series rather than the families' own Collect: in the order of the route
+// table and of the statuses, and with the labels in the order operators know (route, method,
+// status); prometheus-cpp's families would sort them by name and the series by hash.
+void HttpMetrics::collect(Scrape& scrape) const {
+    auto requests = family(requests_names.name, requests_names.help, prometheus::MetricType::Counter);
+    auto durations = family(durations_names.name, durations_names.help, prometheus::MetricType::Histogram);
+    for (const auto& series : routes_) {
         for (std::size_t slot = 0; slot < statuses.size(); ++slot) {
-            const auto count = counters.by_status[slot].load(std::memory_order_relaxed);
-            if (count == 0) continue;
-            const std::string status = status_label(statuses[slot]);
-            out.sample("macvmorx_http_requests_total",
-                       {{"route", counters.route}, {"method", counters.method}, {"status", status}}, count);
+            const auto* counter = series.by_status[slot].load(std::memory_order_acquire);
+            if (counter == nullptr) continue;
+            auto& metric = requests.metric.emplace_back(counter->Collect());
+            set_labels(metric, {{"route", series.route}, {"method", series.method}, {"status", status_label(statuses[slot])}});
+        }
+        if (const auto* latency = series.latency.load(std::memory_order_acquire)) {
+            auto& metric = durations.metric.emplace_back(latency->Collect());
+            set_labels(metric, {{"route", series.route}, {"method", series.method}});
         }
     }
-    out.family("macvmorx_http_request_duration_seconds", "Time to answer a request, by route pattern.", "histogram");
-    for (const auto& counters : routes_) {
-        if (counters.latency->snapshot().count == 0) continue;
-        out.histogram("macvmorx_http_request_duration_seconds", {{"route", counters.route}, {"method", counters.method}},
-                      *counters.latency);
-    }
-    out.family("macvmorx_http_requests_refused_total",
-               "Requests refused before routing (malformed, header or body too large), by status.", "counter");
+    auto refused = family(refused_names.name, refused_names.help, prometheus::MetricType::Counter);
     for (std::size_t slot = 0; slot < statuses.size(); ++slot) {
-        const auto count = refused_[slot].load(std::memory_order_relaxed);
-        if (count > 0) out.sample("macvmorx_http_requests_refused_total", {{"status", status_label(statuses[slot])}}, count);
+        if (const auto* counter = refused_by_status_[slot].load(std::memory_order_acquire)) {
+            auto& metric = refused.metric.emplace_back(counter->Collect());
+            set_labels(metric, {{"status", status_label(statuses[slot])}});
+        }
     }
+    scrape.add(std::move(requests));
+    scrape.add(std::move(durations));
+    scrape.add(std::move(refused));
 }
 
-void HttpMetrics::write_heartbeats(PrometheusWriter& out) const {
-    std::uint64_t accepted = 0;
-    std::array<std::uint64_t, statuses.size()> rejected{};
+void HttpMetrics::collect_heartbeats(Scrape& scrape) const {
+    double accepted = 0;
+    std::array<double, statuses.size()> rejected{};
     for (std::size_t slot = 0; slot < statuses.size(); ++slot) {
-        const auto answered = heartbeat_route_ == http::RequestObserver::no_route
-                                  ? 0
-                                  : routes_[heartbeat_route_].by_status[slot].load(std::memory_order_relaxed);
+        const double answered =
+            heartbeat_route_ == http::RequestObserver::no_route ? 0 : value_of(routes_[heartbeat_route_].by_status[slot]);
         if (statuses[slot] == 200) {
             accepted += answered;
         } else {
             rejected[slot] += answered;
         }
-        rejected[slot] += refused_heartbeats_[slot].load(std::memory_order_relaxed);
+        rejected[slot] += static_cast<double>(refused_heartbeats_[slot].load(std::memory_order_relaxed));
     }
-    std::uint64_t total_rejected = 0;
+    double total_rejected = 0;
     for (const auto count : rejected) total_rejected += count;
-    out.family("macvmorx_heartbeats_received_total", "Heartbeats received, accepted or not.", "counter");
-    out.sample("macvmorx_heartbeats_received_total", {}, accepted + total_rejected);
-    out.family("macvmorx_heartbeats_rejected_total", "Heartbeats refused, by reason.", "counter");
+    auto received =
+        family("macvmorx_heartbeats_received_total", "Heartbeats received, accepted or not.", prometheus::MetricType::Counter);
+    sample(received, {}, accepted + total_rejected);
+    scrape.add(std::move(received));
+
     // Reasons may share a status class ("server_error"): add them up per reason. The usual
     // reasons are always written, so that a first refusal is a change a rate() can see.
-    std::vector<std::pair<std::string_view, std::uint64_t>> by_reason{
+    std::vector<std::pair<std::string_view, double>> by_reason{
         {"malformed", 0}, {"invalid_value", 0}, {"too_large", 0}, {"unsupported_media_type", 0}};
     for (std::size_t slot = 0; slot < statuses.size(); ++slot) {
         if (rejected[slot] == 0) continue;
@@ -115,7 +171,9 @@ void HttpMetrics::write_heartbeats(PrometheusWriter& out) const {
             it->second += rejected[slot];
         }
     }
-    for (const auto& [reason, count] : by_reason) out.sample("macvmorx_heartbeats_rejected_total", {{"reason", reason}}, count);
+    auto refused = family("macvmorx_heartbeats_rejected_total", "Heartbeats refused, by reason.", prometheus::MetricType::Counter);
+    for (const auto& [reason, count] : by_reason) sample(refused, {{"reason", reason}}, count);
+    scrape.add(std::move(refused));
 }
 
 } // namespace macvmorx::metrics

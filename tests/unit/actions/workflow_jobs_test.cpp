@@ -3,9 +3,9 @@
 #include "fleet_builders.hpp"
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/github/workflow_job.hpp"
-#include "macvmorx/metrics/prometheus_writer.hpp"
-#include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/metrics/github_metrics.hpp"
+#include "macvmorx/metrics/scrape.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
 
 #include <gtest/gtest.h>
 
@@ -105,6 +105,13 @@ WorkflowJobEvent job_event(std::string action, std::int64_t id, std::string runn
     return event;
 }
 
+// Hears how long each job waited for its runner, as metrics/ does.
+class RecordingWaits final : public macvmorx::actions::JobWaitObserver {
+public:
+    void job_started(double seconds_waited) override { waits.push_back(seconds_waited); }
+    std::vector<double> waits;
+};
+
 class WorkflowJobsTest : public ::testing::Test {
 protected:
     explicit WorkflowJobsTest(int warm = 0) {
@@ -174,6 +181,19 @@ TEST_F(WorkflowJobsTest, AQueuedJobGetsARegisteredRunnerInAVmWhoseCommandCarries
     EXPECT_EQ(commands[0].runner_config, "jit-config-of-" + runner + "-in-sonoma");
 }
 
+TEST_F(WorkflowJobsTest, TheWaitObserverHearsHowLongEachJobWaitedForItsRunnerOnce) {
+    RecordingWaits waits;
+    jobs->set_wait_observer(&waits);
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    clock.advance(45s);
+    jobs->receive("d-2", job_event("in_progress", 1, "macvmorx-runner-of-someone"));
+    clock.advance(5s);
+    jobs->receive("d-3", job_event("in_progress", 1, "macvmorx-runner-of-someone"));
+    EXPECT_EQ(waits.waits, std::vector<double>{45.0}) << "a second in_progress is no second start";
+}
+
 TEST_F(WorkflowJobsTest, JobsOfNoPoolAreIgnoredAndCounted) {
     orchestrator.record_heartbeat(heartbeat("mac-1"));
     const auto result = jobs->receive("d-1", job_event("queued", 1, {}, {"ubuntu-latest"}));
@@ -181,9 +201,9 @@ TEST_F(WorkflowJobsTest, JobsOfNoPoolAreIgnoredAndCounted) {
     jobs->run_due_tasks();
     EXPECT_TRUE(registrar.registered.empty());
     EXPECT_FALSE(jobs->find(1));
-    std::string text;
-    macvmorx::metrics::PrometheusWriter out{text};
-    macvmorx::metrics::write_github_metrics(out, *jobs);
+    macvmorx::metrics::Scrape scrape;
+    macvmorx::metrics::collect_github(scrape, *jobs);
+    const auto text = scrape.text();
     EXPECT_NE(text.find("macvmorx_github_jobs_ignored_total 1\n"), std::string::npos) << text;
 }
 
@@ -291,9 +311,9 @@ TEST_F(WorkflowJobsTest, ARateLimitStopsEveryCallToGithubUntilItPasses) {
     clock.advance(1s);
     jobs->run_due_tasks();
     EXPECT_EQ(registrar.registered.size(), 3u) << "both runners once the minute passed";
-    std::string text;
-    macvmorx::metrics::PrometheusWriter out{text};
-    macvmorx::metrics::write_github_metrics(out, *jobs);
+    macvmorx::metrics::Scrape scrape;
+    macvmorx::metrics::collect_github(scrape, *jobs);
+    const auto text = scrape.text();
     EXPECT_NE(text.find("macvmorx_github_rate_limited_total 1\n"), std::string::npos) << text;
 }
 
@@ -394,9 +414,9 @@ TEST_F(WorkflowJobsTest, AJobOutsideEveryPoolsScopeIsReportedNotServed) {
     EXPECT_EQ(jobs->receive("d-4", shouted).outcome, DeliveryOutcome::applied);
     jobs->run_due_tasks();
     EXPECT_EQ(registrar.registered.size(), 1u) << "job 8 only";
-    std::string text;
-    macvmorx::metrics::PrometheusWriter out{text};
-    macvmorx::metrics::write_github_metrics(out, *jobs);
+    macvmorx::metrics::Scrape scrape;
+    macvmorx::metrics::collect_github(scrape, *jobs);
+    const auto text = scrape.text();
     EXPECT_NE(text.find("macvmorx_github_jobs_out_of_scope_total 1\n"), std::string::npos) << text;
 }
 

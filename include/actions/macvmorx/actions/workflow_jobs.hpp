@@ -1,12 +1,12 @@
 #pragma once
 
 #include "macvmorx/actions/job_observer.hpp"
+#include "macvmorx/actions/job_wait_observer.hpp"
 #include "macvmorx/actions/job_record.hpp"
 #include "macvmorx/github/runner_registrar.hpp"
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/config/actions_config.hpp"
 #include "macvmorx/lifecycle/lifecycle_observer.hpp"
-#include "macvmorx/base/histogram.hpp"
 
 #include <condition_variable>
 #include <cstdint>
@@ -107,6 +107,8 @@ public:
 
     // Durable records: set before use; not owned.
     void set_observer(JobObserver* observer) { observer_ = observer; }
+    // Metrics: told how long each job waited for a runner. Set before use; not owned.
+    void set_wait_observer(JobWaitObserver* observer) { wait_observer_ = observer; }
     // Brings back the jobs and delivery ids of an earlier run. Runners are not brought back:
     // queued jobs get fresh ones; the VM of a job in progress is deleted when it completes.
     void restore(std::vector<JobRecord> jobs, const std::vector<std::string>& deliveries);
@@ -137,7 +139,8 @@ public:
     // worker every reconcile_interval; calls GitHub.
     void reconcile();
 
-    // What the ledger counts, for metrics/ to write out.
+    // What the ledger counts, for metrics/ to write out (how long jobs wait goes to the
+    // JobWaitObserver).
     struct Figures {
         std::uint64_t ignored_jobs = 0;        // queued jobs whose labels match no pool
         std::uint64_t out_of_scope_jobs = 0;   // a pool's labels, outside its scope
@@ -146,8 +149,6 @@ public:
         std::optional<std::int64_t> rate_limit_remaining; // GitHub's last X-RateLimit-Remaining
     };
     Figures figures() const;
-    // From a job's queued webhook to a runner starting it.
-    const Histogram& job_wait() const { return wait_; }
 
     // lifecycle::LifecycleObserver
     void vm_changed(const lifecycle::VmRecord& vm) override;
@@ -195,6 +196,7 @@ private:
     const Clock& clock_;
     IdSource& ids_;
     JobObserver* observer_ = nullptr;
+    JobWaitObserver* wait_observer_ = nullptr;
 
     // Guards everything below, the parts included: they lock nothing of their own.
     mutable std::mutex mutex_;
@@ -215,7 +217,6 @@ private:
     std::uint64_t ignored_jobs_ = 0;
     std::uint64_t out_of_scope_jobs_ = 0;
     std::uint64_t registration_failures_ = 0;
-    Histogram wait_{Histogram::startup_bounds()};
 };
 
 } // namespace macvmorx::actions

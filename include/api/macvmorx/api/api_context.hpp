@@ -13,6 +13,7 @@ class WebAssets;
 }
 namespace macvmorx::metrics {
 class HttpMetrics;
+class JobWaitMetrics;
 class PlacementMetrics;
 }
 namespace macvmorx::actions {
@@ -33,6 +34,7 @@ struct ApiContext {
     const web::WebAssets& web;
     const metrics::HttpMetrics* http_metrics = nullptr;
     const metrics::PlacementMetrics* placement_metrics = nullptr;
+    const metrics::JobWaitMetrics* job_wait_metrics = nullptr;
     // Serving and records loaded; false while starting and stopping.
     const std::atomic<bool>* ready = nullptr;
     // Durable records: state-changing answers are sent once their change is written.

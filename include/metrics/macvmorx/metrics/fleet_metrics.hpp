@@ -11,13 +11,13 @@ struct FleetSummary;
 
 namespace macvmorx::metrics {
 
-class PrometheusWriter;
+class Scrape;
 
 // The running build and when the daemon started.
-void write_build_info(PrometheusWriter& out, TimePoint started_at);
+void collect_build_info(Scrape& scrape, TimePoint started_at);
 // The fleet's families: nodes by state, VM slots, VMs by state, the placement queue.
-void write_fleet(PrometheusWriter& out, const orchestrator::FleetSummary& summary);
+void collect_fleet(Scrape& scrape, const orchestrator::FleetSummary& summary);
 // One series per node for each figure its heartbeat reports.
-void write_nodes(PrometheusWriter& out, const std::vector<fleet::NodeSnapshot>& nodes);
+void collect_nodes(Scrape& scrape, const std::vector<fleet::NodeSnapshot>& nodes);
 
 } // namespace macvmorx::metrics

@@ -1,21 +1,30 @@
 #pragma once
 
 #include "macvmorx/lifecycle/lifecycle_observer.hpp"
-#include "macvmorx/base/histogram.hpp"
 
 #include <array>
-#include <atomic>
 #include <string_view>
-#include <cstdint>
+
+namespace prometheus {
+class Counter;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+} // namespace prometheus
 
 namespace macvmorx::metrics {
 
-class PrometheusWriter;
+class Scrape;
 
 // Placements by result, how long a decision takes, how long VMs take to start, and what hosts
-// report beyond the records they may make the daemon keep.
+// report beyond the records they may make the daemon keep: prometheus-cpp counters and
+// histograms of a registry, every series made at construction. Told under the lifecycle's lock;
+// `collect` from any thread.
 class PlacementMetrics final : public lifecycle::LifecycleObserver {
 public:
+    explicit PlacementMetrics(prometheus::Registry& registry);
+
     void placed(bool image_cached, double decision_seconds) override;
     void refused(double decision_seconds) override;
     void queued() override;
@@ -24,19 +33,26 @@ public:
     void lost() override;
     void unmanaged_not_recorded() override;
 
-    void write(PrometheusWriter& out) const;
+    void collect(Scrape& scrape) const;
 
 private:
-    std::atomic<std::uint64_t> cached_{0};
-    std::atomic<std::uint64_t> download_{0};
-    std::atomic<std::uint64_t> no_capacity_{0};
-    std::atomic<std::uint64_t> queued_{0};
-    std::atomic<std::uint64_t> lost_{0};
-    std::atomic<std::uint64_t> unmanaged_not_recorded_{0};
-    // By cause (queue_timeout, placement_ttl, start_deadline, agent_reported, agent_restarted) and outcome.
-    std::array<std::array<std::atomic<std::uint64_t>, 2>, 5> failures_{};
-    Histogram decision_{Histogram::decision_bounds()};
-    Histogram startup_{Histogram::startup_bounds()};
+    prometheus::Family<prometheus::Counter>& failures_family_;
+    prometheus::Family<prometheus::Counter>& lost_family_;
+    prometheus::Family<prometheus::Counter>& unmanaged_family_;
+    prometheus::Family<prometheus::Counter>& placements_family_;
+    prometheus::Family<prometheus::Histogram>& decision_family_;
+    prometheus::Family<prometheus::Histogram>& startup_family_;
+    // By cause (queue_timeout, placement_ttl, start_deadline, agent_reported, agent_restarted)
+    // and outcome (failed, placed again).
+    std::array<std::array<prometheus::Counter*, 2>, 5> failures_{};
+    prometheus::Counter& lost_;
+    prometheus::Counter& unmanaged_not_recorded_;
+    prometheus::Counter& cached_;
+    prometheus::Counter& download_;
+    prometheus::Counter& no_capacity_;
+    prometheus::Counter& queued_;
+    prometheus::Histogram& decision_;
+    prometheus::Histogram& startup_;
 };
 
 } // namespace macvmorx::metrics

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+struct MetricFamily;
+} // namespace prometheus
+
+namespace macvmorx::metrics {
+
+// The registry in which the metrics recorded as events happen (HttpMetrics, PlacementMetrics,
+// JobWaitMetrics) keep their families: owned by whoever wires them (the daemon, a test) and
+// given to each of them by reference.
+std::shared_ptr<prometheus::Registry> make_registry();
+
+// The metric families of one scrape of /metrics, in the order they are added, and their text
+// exposition (format 0.0.4), written by prometheus-cpp's TextSerializer: the only writer of the
+// format. Sources add the families of the registry's metrics and those built at scrape time from
+// the state they read. One per scrape, on the thread that answers it.
+class Scrape {
+public:
+    Scrape();
+    ~Scrape();
+    Scrape(const Scrape&) = delete;
+    Scrape& operator=(const Scrape&) = delete;
+
+    void add(prometheus::MetricFamily&& family);
+    void add(std::vector<prometheus::MetricFamily>&& families);
+
+    std::string text() const;
+
+private:
+    std::vector<prometheus::MetricFamily> families_;
+};
+
+} // namespace macvmorx::metrics
