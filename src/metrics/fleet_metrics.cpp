@@ -6,6 +6,7 @@
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
 #include <chrono>
+#include <utility>
 
 namespace macvmorx::metrics {
 namespace {

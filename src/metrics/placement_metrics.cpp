@@ -7,6 +7,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <initializer_list>
+#include <string>
+
 namespace macvmorx::metrics {
 namespace {
 
