@@ -16,10 +16,11 @@ namespace macvmorx::metrics {
 // given to each of them by reference.
 std::shared_ptr<prometheus::Registry> make_registry();
 
-// The metric families of one scrape of /metrics, in the order they are added, and their text
-// exposition (format 0.0.4), written by prometheus-cpp's TextSerializer: the only writer of the
-// format. Sources add the families of the registry's metrics and those built at scrape time from
-// the state they read. One per scrape, on the thread that answers it.
+// One scrape of /metrics: its text exposition (format 0.0.4), written by prometheus-cpp's
+// TextSerializer, the only writer of the format. Sources add the families of the registry's
+// metrics and those built at scrape time from the state they read; each family is written as it
+// is added and then freed, so that a fleet's per-node families (8 of one sample per node) never
+// stand in memory all at once. One per scrape, on the thread that answers it.
 class Scrape {
 public:
     Scrape();
@@ -30,10 +31,12 @@ public:
     void add(prometheus::MetricFamily&& family);
     void add(std::vector<prometheus::MetricFamily>&& families);
 
+    // The text of the families added so far.
     std::string text() const;
 
 private:
-    std::vector<prometheus::MetricFamily> families_;
+    struct Output;
+    std::unique_ptr<Output> out_;
 };
 
 } // namespace macvmorx::metrics
