@@ -3,6 +3,7 @@
 #include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/protocol/heartbeat_json.hpp"
+#include "macvmorx/protocol/image_source.hpp"
 #include "macvmorx/protocol/json_fields.hpp"
 
 namespace macvmorx::api {
@@ -14,6 +15,7 @@ VmRequest parse_vm_request(std::string_view body) {
     const FieldReader fields{document};
     VmRequest request;
     request.spec.image_name = fields.required_string("imageName", protocol::image_name_rule);
+    protocol::image_source(request.spec.image_name, "imageName"); // a bucket object's URL must be well formed
     request.vm_id = fields.string("vmId", protocol::vm_id_rule);
     request.spec.labels = fields.labels("labels");
     if (const auto cpu = fields.optional_integer("cpu", 1, 64)) request.spec.cpu = static_cast<int>(*cpu);

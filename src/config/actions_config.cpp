@@ -2,6 +2,8 @@
 
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/base/loopback.hpp"
+#include "macvmorx/protocol/image_source.hpp"
+#include "macvmorx/protocol/json_fields.hpp"
 
 #include <toml++/toml.h>
 
@@ -218,6 +220,13 @@ ActionsConfig load_actions_config(const std::filesystem::path& file) {
         if (pool.runs_on.empty()) read.fail("runs_on", "is required: the labels of the jobs this pool takes");
         pool.image = read.string(*table, "image");
         if (pool.image.empty()) read.fail("image", "is required");
+        if (!protocol::fits(pool.image, protocol::image_name_rule)) {
+            read.fail("image", "'" + pool.image + "' may only hold " + std::string(protocol::image_name_rule.allowed_description) +
+                                   ", at most " + std::to_string(protocol::image_name_rule.max_length) + " characters");
+        }
+        if (const auto problem = protocol::image_source_problem(pool.image); !problem.empty()) {
+            read.fail("image", "'" + pool.image + "': " + problem);
+        }
         const auto scope_text = read.string(*table, "scope");
         const auto scope = GithubScope::parse(scope_text);
         if (!scope) read.fail("scope", "'" + scope_text + "' is not org:OWNER or repo:OWNER/REPO");

@@ -245,3 +245,25 @@ TEST_F(AgentProtocolTest, BadAgentAndClientRequestsGetClearErrors) {
     expect_error(ci.post_json("/api/schedule-vm", R"({"imageName":"x","vmId":"has space"})"), 422);
     EXPECT_EQ(json::parse(ci.get("/api/vms").body).size(), 1u) << "refused requests made no records";
 }
+
+// Issue 21: an image may be an object in a bucket. Its URL is checked where it comes in; a VM of
+// a well-formed one is placed like any other, and its create command names the same image.
+TEST_F(AgentProtocolTest, ABucketObjectIsAnImageAndAMalformedOneIsRefusedWithTheReason) {
+    heartbeat();
+    const auto placed = ci.post_json("/api/schedule-vm", R"({"imageName":"gs://acme-images/macos/sequoia.tvm"})");
+    ASSERT_EQ(placed.status, 200) << placed.body;
+    EXPECT_EQ(json::parse(placed.body)["imageName"], "gs://acme-images/macos/sequoia.tvm");
+    const auto commands = json::parse(agent.get("/api/nodes/mac-1/commands").body);
+    ASSERT_FALSE(commands["commands"].empty()) << commands.dump();
+    EXPECT_EQ(commands["commands"][0]["imageName"], "gs://acme-images/macos/sequoia.tvm");
+
+    for (const char* name : {"gs://acme-images/../other-lab/sequoia.tvm", "s3://Acme/sequoia.tvm", "gs://acme-images",
+                             "ftp://acme-images/sequoia.tvm", "s3://acme-images/macos//sequoia.tvm"}) {
+        const auto refused = ci.post_json("/api/schedule-vm", std::string{R"({"imageName":")"} + name + "\"}");
+        EXPECT_EQ(refused.status, 422) << name << ": " << refused.body;
+        const auto error = json::parse(refused.body);
+        EXPECT_EQ(error["field"], "imageName") << refused.body;
+        EXPECT_NE(error["detail"].get<std::string>().find(name), std::string::npos) << refused.body;
+    }
+    EXPECT_EQ(json::parse(ci.get("/api/vms").body).size(), 1u) << "refused requests made no records";
+}

@@ -87,3 +87,17 @@ TEST_F(AgentImages, AnImageInUseIsNotEvictedAndTheVmThatFindsNoRoomFails) {
 }
 
 } // namespace
+
+// Issue 21: until the agent downloads bucket objects, a VM of one fails with that reason, and
+// nothing is asked of tart.
+TEST_F(AgentImages, AVmOfABucketImageFailsSayingTheAgentCannotDownloadItYet) {
+    start();
+    link.give({create_vm("c1", "vm-1", "gs://acme-images/macos/sequoia.tvm")});
+    ASSERT_TRUE(run_until([&] { return !link.events_of("vm-1", VmState::failed).empty(); }));
+
+    EXPECT_NE(link.events_of("vm-1", VmState::failed).at(0).message.find(
+                  "image gs://acme-images/macos/sequoia.tvm: this agent does not download images from a storage bucket yet"),
+              std::string::npos);
+    EXPECT_TRUE(backend.pulls.empty());
+    EXPECT_TRUE(backend.started.empty());
+}

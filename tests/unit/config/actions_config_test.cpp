@@ -117,6 +117,20 @@ TEST(ActionsConfig, MistakesNameTheFileTheSettingAndTheProblem) {
     EXPECT_NE(error_of(twice + "warm = 1.0\n").find("pools[0].warm"), std::string::npos);
 }
 
+TEST(ActionsConfig, APoolsImageIsAnOciReferenceOrAWellFormedBucketObject) {
+    const std::string pool = "[[pools]]\nname = \"a\"\nruns_on = [\"x\"]\nscope = \"org:acme\"\n";
+    EXPECT_EQ(error_of(pool + "image = \"gs://acme-images/macos/sequoia.tvm\"\n"), "");
+    EXPECT_EQ(error_of(pool + "image = \"s3://acme-images/sequoia.tvm\"\n"), "");
+    const auto dots = error_of(pool + "image = \"gs://acme-images/../sequoia.tvm\"\n");
+    EXPECT_NE(dots.find("pools[0].image: 'gs://acme-images/../sequoia.tvm': an object path has no '.' or '..' segment"),
+              std::string::npos)
+        << dots;
+    EXPECT_NE(error_of(pool + "image = \"ftp://acme/x.tvm\"\n").find("not ftp://"), std::string::npos);
+    EXPECT_NE(error_of(pool + "image = \"s3://acme-images/x.tvm?versionId=2\"\n").find("pools[0].image"), std::string::npos);
+    EXPECT_NE(error_of(pool + "image = \"macos sonoma\"\n").find("pools[0].image: 'macos sonoma' may only hold"),
+              std::string::npos);
+}
+
 TEST(ActionsConfig, SecretsComeFromFilesWithoutTheTrailingNewline) {
     const auto path = write_config("s3cret\n");
     EXPECT_EQ(macvmorx::config::read_secret_file(path.string(), "--github-webhook-secret-file"), "s3cret");
