@@ -45,7 +45,7 @@ public:
 
 struct ServerOptions {
     std::string bind_address = "0.0.0.0";
-    std::uint16_t port = 8080;
+    std::uint16_t port = 0; // 0: any free port; the daemon gives the --port setting's (config/server_settings.hpp)
     unsigned threads = 1;
     ServerLimits limits;
     std::optional<TlsFiles> tls;

@@ -23,7 +23,7 @@ struct SimulatedImage {
 std::vector<SimulatedImage> default_images();
 
 struct SimulationOptions {
-    http::BaseUrl server{false, "127.0.0.1", 8080, ""};
+    http::BaseUrl server; // the daemon: given by the command line (the --port setting's default) or a test
     std::string token; // bearer token for the orchestrator, if it wants one
     int nodes = 24;
     std::string node_prefix = "sim-mac-";
