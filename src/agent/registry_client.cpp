@@ -3,6 +3,7 @@
 #include "macvmorx/agent/oci_name.hpp"
 #include "macvmorx/base/loopback.hpp"
 #include "macvmorx/http/web_client.hpp"
+#include "macvmorx/object_store/sigv4.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -39,20 +40,6 @@ std::string base64(std::string_view text) {
     return encoded;
 }
 
-std::string url_encode(std::string_view text) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string encoded;
-    for (const unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            encoded += static_cast<char>(c);
-        } else {
-            encoded += '%';
-            encoded += hex[c >> 4];
-            encoded += hex[c & 15];
-        }
-    }
-    return encoded;
-}
 
 // A challenge: `Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull"`
 // (RFC 6750 and the Docker token authentication spec, as OCI/WWWAuthenticate.swift reads it).
@@ -186,7 +173,7 @@ double RegistryClient::ask(const std::string& image) const {
                 std::string query;
                 for (const char* key : {"scope", "service"}) {
                     if (const auto it = challenge.parameters.find(key); it != challenge.parameters.end()) {
-                        query += (query.empty() ? "?" : "&") + std::string{key} + "=" + url_encode(it->second);
+                        query += (query.empty() ? "?" : "&") + std::string{key} + "=" + object_store::uri_encode(it->second, false);
                     }
                 }
                 std::vector<http::Header> token_headers;

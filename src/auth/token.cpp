@@ -1,5 +1,7 @@
 #include "macvmorx/auth/token.hpp"
 
+#include "macvmorx/base/hex.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -59,15 +61,7 @@ std::string sha256_hex(std::string_view text) {
     if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
         throw std::runtime_error("OpenSSL could not compute a SHA-256");
     }
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(std::size_t{length} * 2);
-    for (unsigned int i = 0; i < length; ++i) {
-        const unsigned char byte = digest[i];
-        out += hex[byte >> 4];
-        out += hex[byte & 0x0f];
-    }
-    return out;
+    return to_hex(digest.data(), length);
 }
 
 std::string generate_token() {

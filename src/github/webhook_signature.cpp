@@ -1,5 +1,7 @@
 #include "macvmorx/github/webhook_signature.hpp"
 
+#include "macvmorx/base/hex.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -13,13 +15,7 @@ std::string webhook_signature(std::string_view secret, std::string_view body) {
     unsigned int length = 0;
     HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()),
          body.size(), digest.data(), &length);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string signature = "sha256=";
-    for (unsigned int i = 0; i < length; ++i) {
-        signature += hex[digest[i] >> 4];
-        signature += hex[digest[i] & 0xF];
-    }
-    return signature;
+    return "sha256=" + to_hex(digest.data(), length);
 }
 
 bool signature_matches(std::string_view secret, std::string_view body, std::string_view header) {

@@ -1,5 +1,7 @@
 #include "macvmorx/object_store/checksum.hpp"
 
+#include "macvmorx/base/hex.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -26,16 +28,6 @@ struct Crc32cTables {
 const Crc32cTables& crc_tables() {
     static const Crc32cTables tables;
     return tables;
-}
-
-std::string hex(const unsigned char* data, std::size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string text;
-    for (std::size_t i = 0; i < size; ++i) {
-        text += digits[data[i] >> 4];
-        text += digits[data[i] & 0xF];
-    }
-    return text;
 }
 
 std::string base64(const unsigned char* data, std::size_t size) {
@@ -90,9 +82,9 @@ std::string Checksums::crc32c_base64() const {
     return base64(big_endian, 4);
 }
 std::string Checksums::md5_base64() const { return base64(md5.data(), md5.size()); }
-std::string Checksums::md5_hex() const { return hex(md5.data(), md5.size()); }
+std::string Checksums::md5_hex() const { return to_hex(md5.data(), md5.size()); }
 std::string Checksums::sha256_base64() const { return base64(sha256.data(), sha256.size()); }
-std::string Checksums::sha256_hex() const { return hex(sha256.data(), sha256.size()); }
+std::string Checksums::sha256_hex() const { return to_hex(sha256.data(), sha256.size()); }
 
 struct ObjectDigest::State {
     std::uint64_t size = 0;

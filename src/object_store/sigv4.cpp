@@ -1,5 +1,7 @@
 #include "macvmorx/object_store/sigv4.hpp"
 
+#include "macvmorx/base/hex.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -11,17 +13,6 @@ namespace macvmorx::object_store {
 namespace {
 
 using Digest = std::array<unsigned char, 32>;
-
-std::string hex(const unsigned char* data, std::size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string text;
-    text.reserve(size * 2);
-    for (std::size_t i = 0; i < size; ++i) {
-        text += digits[data[i] >> 4];
-        text += digits[data[i] & 0xF];
-    }
-    return text;
-}
 
 Digest hmac(std::string_view key, std::string_view data) {
     Digest digest{};
@@ -81,7 +72,7 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
 std::string sha256_hex(std::string_view data) {
     Digest digest{};
     SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
-    return hex(digest.data(), digest.size());
+    return to_hex(digest.data(), digest.size());
 }
 
 SigV4Signature sign_v4(const SigV4Request& request, const SigV4Scope& scope, const AwsCredentials& credentials) {
@@ -127,7 +118,7 @@ SigV4Signature sign_v4(const SigV4Request& request, const SigV4Scope& scope, con
     const Digest service_key = hmac(view(region_key), scope.service);
     const Digest signing_key = hmac(view(service_key), "aws4_request");
     const Digest signature = hmac(view(signing_key), result.string_to_sign);
-    result.signature = hex(signature.data(), signature.size());
+    result.signature = to_hex(signature.data(), signature.size());
 
     result.authorization = "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + credential_scope +
                            ", SignedHeaders=" + result.signed_headers + ", Signature=" + result.signature;
