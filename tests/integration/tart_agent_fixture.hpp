@@ -157,8 +157,16 @@ protected:
 
 inline json get(macvmorx::http::HttpClient& client, const std::string& target) { return json::parse(client.get(target).body); }
 
+// A node is listed once the store holds its first heartbeat, and placeable a moment later, once
+// the VM lifecycle has applied it (the scheduler learns of it there): a 503 in that moment is
+// what a client would try again after Retry-After, so the tests try again for up to a second.
 inline int place(macvmorx::http::HttpClient& client, const std::string& vm_id, const std::string& image) {
-    return client.post_json("/api/schedule-vm", json{{"imageName", image}, {"vmId", vm_id}}.dump()).status;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+    for (;;) {
+        const int status = client.post_json("/api/schedule-vm", json{{"imageName", image}, {"vmId", vm_id}}.dump()).status;
+        if (status != 503 || std::chrono::steady_clock::now() >= give_up) return status;
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
 }
 
 inline bool vm_is(macvmorx::http::HttpClient& client, const std::string& vm_id, const std::string& vm_state) {
