@@ -2,6 +2,8 @@
 
 #include "macvmorx/agent/oci_name.hpp"
 #include "macvmorx/base/loopback.hpp"
+#include "macvmorx/base/ascii.hpp"
+#include "macvmorx/base/byte_size.hpp"
 #include "macvmorx/http/web_client.hpp"
 #include "macvmorx/object_store/sigv4.hpp"
 
@@ -18,7 +20,6 @@
 namespace macvmorx::agent {
 namespace {
 
-constexpr double gib = 1024.0 * 1024.0 * 1024.0;
 constexpr double other_vm_files = 128.0 * 1024 * 1024; // VMStorageOCI.swift's otherVMFilesSize
 
 // The manifest kinds tart pushes and pulls (OCI/Manifest.swift).
@@ -51,8 +52,7 @@ struct Challenge {
 Challenge parse_challenge(std::string_view header) {
     Challenge challenge;
     const auto space = header.find(' ');
-    challenge.scheme = std::string{header.substr(0, space)};
-    for (auto& c : challenge.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    challenge.scheme = ascii_lower(header.substr(0, space));
     std::string_view rest = space == std::string_view::npos ? std::string_view{} : header.substr(space + 1);
     while (!rest.empty()) {
         while (!rest.empty() && (rest.front() == ' ' || rest.front() == ',')) rest.remove_prefix(1);
@@ -119,7 +119,7 @@ std::optional<double> manifest_disk_size_gb(std::string_view manifest) {
         }
     }
     if (bytes <= 0) return std::nullopt;
-    return (bytes + other_vm_files) / gib;
+    return (bytes + other_vm_files) / bytes_per_gib;
 }
 
 RegistryClient::RegistryClient(std::optional<RegistryCredentials> credentials, Duration timeout)

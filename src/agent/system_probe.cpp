@@ -1,5 +1,7 @@
 #include "macvmorx/agent/host_probe.hpp"
 
+#include "macvmorx/base/byte_size.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -18,7 +20,6 @@
 namespace macvmorx::agent {
 namespace {
 
-constexpr double gib = 1024.0 * 1024.0 * 1024.0;
 
 // statfs, not statvfs: macOS's statvfs counts blocks in 32 bits, too few for a large volume.
 void sample_disk(const std::string& path, HostFigures& figures) {
@@ -32,8 +33,8 @@ void sample_disk(const std::string& path, HostFigures& figures) {
 #endif
     const double total = static_cast<double>(volume.f_blocks) * block;
     const double available = static_cast<double>(volume.f_bavail) * block;
-    figures.disk_total_gb = total / gib;
-    figures.disk_used_gb = (total - available) / gib;
+    figures.disk_total_gb = total / bytes_per_gib;
+    figures.disk_used_gb = (total - available) / bytes_per_gib;
 }
 
 // How far a counter `bits` wide moved from `before` to `after`, across a wrap; 0 when it went back.
@@ -79,8 +80,8 @@ void sample_memory(HostFigures& figures) {
     host_page_size(this_host(), &page_size);
     const double available =
         static_cast<double>(stats.free_count + stats.inactive_count + stats.speculative_count) * page_size;
-    figures.memory_total_gb = static_cast<double>(total) / gib;
-    figures.memory_used_gb = (static_cast<double>(total) - available) / gib;
+    figures.memory_total_gb = static_cast<double>(total) / bytes_per_gib;
+    figures.memory_used_gb = (static_cast<double>(total) - available) / bytes_per_gib;
 }
 
 #else

@@ -1,5 +1,7 @@
 #include "macvmorx/agent/tart_output.hpp"
 
+#include "macvmorx/base/ascii.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -7,13 +9,6 @@
 
 namespace macvmorx::agent {
 namespace {
-
-std::string lower(std::string_view text) {
-    std::string result{text};
-    std::transform(result.begin(), result.end(), result.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return result;
-}
 
 bool contains(std::string_view text, std::string_view words) { return text.find(words) != std::string_view::npos; }
 
@@ -40,7 +35,7 @@ std::optional<int> pull_percent(std::string_view line) {
 }
 
 bool is_vm_limit_error(std::string_view output) {
-    const std::string text = lower(output);
+    const std::string text = ascii_lower(output);
     // tart: "The number of VMs exceeds the system limit (other running VMs: ...)".
     // Virtualization.framework (VZErrorVirtualMachineLimitExceeded), as older tarts passed it on:
     // "The number of virtual machines exceeds the limit the system supports."
@@ -52,7 +47,7 @@ bool is_vm_limit_error(std::string_view output) {
 HostProblem host_problem_in(std::string_view output) {
     if (is_vm_limit_error(output)) return HostProblem::vm_limit;
     // The errors tart's FAQ lists for a VM started without an unlocked login keychain.
-    const std::string text = lower(output);
+    const std::string text = ascii_lower(output);
     if (contains(text, "seckeycreaterandomkey_ios failed") || contains(text, "failed to generate keypair") ||
         contains(text, "interaction is not allowed with the security server")) {
         return HostProblem::keychain_locked;
@@ -78,13 +73,13 @@ std::optional<std::string> vm_crash_in(std::string_view output) {
 }
 
 bool is_registry_auth_error(std::string_view output) {
-    const std::string text = lower(output);
+    const std::string text = ascii_lower(output);
     return contains(text, "code: 401") || contains(text, "code: 403") || contains(text, "authfailed") ||
            contains(text, "unauthorized") || contains(text, "\"denied\"") ||
            contains(text, "authentication required");
 }
 
-bool is_no_route_to_host(std::string_view output) { return contains(lower(output), "no route to host"); }
+bool is_no_route_to_host(std::string_view output) { return contains(ascii_lower(output), "no route to host"); }
 
 std::optional<std::vector<TartListEntry>> parse_tart_list(std::string_view output) {
     const auto document = nlohmann::json::parse(output, nullptr, false);

@@ -1,5 +1,6 @@
 #include "macvmorx/config/actions_config.hpp"
 
+#include "macvmorx/base/ascii.hpp"
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/base/loopback.hpp"
 #include "macvmorx/protocol/image_source.hpp"
@@ -15,12 +16,6 @@
 
 namespace macvmorx::config {
 namespace {
-
-std::string lower(std::string_view text) {
-    std::string out{text};
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 bool is_name(std::string_view text) {
     return !text.empty() && text.size() <= 100 && std::all_of(text.begin(), text.end(), [](char c) {
@@ -111,16 +106,16 @@ std::string GithubScope::api_path() const {
 bool GithubScope::covers(std::string_view repository_name) const {
     const auto slash = repository_name.find('/');
     if (slash == std::string_view::npos) return false;
-    if (lower(std::string{repository_name.substr(0, slash)}) != lower(owner)) return false;
-    return is_organisation() || lower(std::string{repository_name.substr(slash + 1)}) == lower(repository);
+    if (ascii_lower(repository_name.substr(0, slash)) != ascii_lower(owner)) return false;
+    return is_organisation() || ascii_lower(repository_name.substr(slash + 1)) == ascii_lower(repository);
 }
 
 bool RunnerPool::takes(const std::vector<std::string>& labels) const {
     if (labels.empty()) return false;
     std::set<std::string> offered;
-    for (const auto& label : runs_on) offered.insert(lower(label));
+    for (const auto& label : runs_on) offered.insert(ascii_lower(label));
     return std::all_of(labels.begin(), labels.end(), [&offered](const std::string& label) {
-        return offered.contains(lower(label));
+        return offered.contains(ascii_lower(label));
     });
 }
 

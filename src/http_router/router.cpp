@@ -1,5 +1,6 @@
 #include "macvmorx/http/router.hpp"
 
+#include "macvmorx/base/ascii.hpp"
 #include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/http/client_log.hpp"
 #include "macvmorx/http/http_error.hpp"
@@ -54,10 +55,8 @@ std::vector<std::string> parse_target(Request& request) {
 
 bool is_json_media_type(std::string_view content_type) {
     const auto semicolon = content_type.find(';');
-    std::string media{content_type.substr(0, semicolon)};
+    std::string media = ascii_lower(content_type.substr(0, semicolon));
     while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
-    std::transform(media.begin(), media.end(), media.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"));
 }
 

@@ -1,5 +1,6 @@
 #include "macvmorx/object_store/checksum.hpp"
 
+#include "macvmorx/base/ascii.hpp"
 #include "macvmorx/base/hex.hpp"
 
 #include <openssl/evp.h>
@@ -40,12 +41,6 @@ std::string base64(const unsigned char* data, std::size_t size) {
 bool is_hex(std::string_view text) {
     return std::all_of(text.begin(), text.end(),
                        [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); });
-}
-
-std::string lower(std::string_view text) {
-    std::string result(text);
-    for (auto& c : result) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-    return result;
 }
 
 std::string_view kind_name(ChecksumKind kind) {
@@ -151,7 +146,7 @@ std::string checksum_mismatch(const Checksums& actual, const ExpectedChecksum& e
         ours = is_hex(theirs) && theirs.size() == 64 ? actual.sha256_hex() : actual.sha256_base64();
         break;
     }
-    if (ours.size() == 32 || ours.size() == 64) theirs = lower(theirs); // hex: either case
+    if (ours.size() == 32 || ours.size() == 64) theirs = ascii_lower(theirs); // hex: either case
     if (ours == theirs) return {};
     return expected.source + " (" + std::string(kind_name(expected.kind)) + "): the store says " + expected.value +
            ", the download has " + ours;

@@ -1,5 +1,6 @@
 #include "macvmorx/object_store/sigv4.hpp"
 
+#include "macvmorx/base/ascii.hpp"
 #include "macvmorx/base/hex.hpp"
 
 #include <openssl/evp.h>
@@ -24,13 +25,6 @@ Digest hmac(std::string_view key, std::string_view data) {
 
 std::string_view view(const Digest& digest) {
     return {reinterpret_cast<const char*>(digest.data()), digest.size()};
-}
-
-std::string lower(std::string_view text) {
-    std::string result(text);
-    std::transform(result.begin(), result.end(), result.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-    return result;
 }
 
 // A header value as SigV4 signs it: trimmed, inner runs of spaces made one.
@@ -90,7 +84,7 @@ SigV4Signature sign_v4(const SigV4Request& request, const SigV4Scope& scope, con
 
     // Headers: names in lower case, sorted; the values of a repeated name joined by ','.
     std::vector<std::pair<std::string, std::string>> headers;
-    for (const auto& [name, value] : request.headers) headers.emplace_back(lower(name), canonical_value(value));
+    for (const auto& [name, value] : request.headers) headers.emplace_back(ascii_lower(name), canonical_value(value));
     std::stable_sort(headers.begin(), headers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string canonical_headers;
     for (std::size_t i = 0; i < headers.size(); ++i) {

@@ -1,4 +1,5 @@
 #include "heartbeat_fast_path.hpp"
+#include "heartbeat_rules.hpp"
 
 #include "macvmorx/protocol/heartbeat_json.hpp"
 #include "macvmorx/protocol/json_fields.hpp"
@@ -12,14 +13,6 @@ namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
-
-constexpr double max_gigabytes = 1'000'000;
-constexpr std::int64_t max_runtime_seconds = std::int64_t{10} * 365 * 24 * 3600;
-constexpr StringRule optional_image_rule{0, image_name_rule.max_length, image_name_rule.allowed,
-                                         image_name_rule.allowed_description};
-constexpr StringRule hostname_rule{0, 255};
-constexpr StringRule address_rule{0, 64};
-constexpr StringRule status_rule{0, 64};
 
 bool read_string(element value, const StringRule& rule, std::string& out) {
     std::string_view text;

@@ -1,6 +1,7 @@
 #include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include "heartbeat_fast_path.hpp"
+#include "heartbeat_rules.hpp"
 
 #include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/json/json_writer.hpp"
@@ -11,15 +12,7 @@ namespace {
 
 constexpr StringRule node_id_rule = identifier_rule;
 constexpr StringRule image_rule = image_name_rule;
-constexpr StringRule optional_image_rule{0, image_name_rule.max_length, image_name_rule.allowed,
-                                         image_name_rule.allowed_description};
 constexpr StringRule reported_vm_id_rule = identifier_rule;
-constexpr StringRule hostname_rule{0, 255};
-constexpr StringRule address_rule{0, 64};
-constexpr StringRule status_rule{0, 64};
-
-// Large enough for any real Mac, small enough to catch unit mistakes (bytes sent as GB).
-constexpr double max_gigabytes = 1'000'000;
 
 VmReport parse_vm(const nlohmann::json& item, std::size_t index) {
     const std::string path = "vms[" + std::to_string(index) + "]";
@@ -28,7 +21,7 @@ VmReport parse_vm(const nlohmann::json& item, std::size_t index) {
     VmReport report;
     report.vm_id = vm.required_string("vmId", reported_vm_id_rule);
     report.image_name = vm.string("imageName", optional_image_rule);
-    report.runtime_seconds = vm.integer("runtimeSeconds", 0, std::int64_t{10} * 365 * 24 * 3600, 0);
+    report.runtime_seconds = vm.integer("runtimeSeconds", 0, max_runtime_seconds, 0);
     report.vm_hostname = vm.string("vmHostname", hostname_rule);
     report.vm_ip_address = vm.string("vmIpAddress", address_rule);
     return report;

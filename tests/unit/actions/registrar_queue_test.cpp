@@ -5,6 +5,8 @@
 
 #include "macvmorx/base/clock.hpp"
 
+#include "test_time.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
@@ -17,7 +19,7 @@ using macvmorx::actions::RegistrarTask;
 
 namespace {
 
-const TimePoint t0{std::chrono::seconds{1'800'000'000}};
+using macvmorx::testing::t0;
 
 struct WatchedClock final : Clock {
     TimePoint now() const override { return t0; }

@@ -4,6 +4,8 @@
 
 #include "actions/repository_rotation.hpp"
 
+#include "test_time.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -15,7 +17,7 @@ using macvmorx::actions::RepositoryRotation;
 
 namespace {
 
-const TimePoint t0{std::chrono::seconds{1'800'000'000}};
+using macvmorx::testing::t0;
 using Names = std::vector<std::string>;
 
 } // namespace

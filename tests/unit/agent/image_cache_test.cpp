@@ -1,14 +1,13 @@
 #include "macvmorx/agent/image_cache.hpp"
 
+#include "test_time.hpp"
+
 #include <gtest/gtest.h>
 
 using namespace std::chrono_literals;
 using macvmorx::TimePoint;
 using macvmorx::agent::ImageCache;
-
-namespace {
-const TimePoint t0{std::chrono::seconds{1'800'000'000}};
-}
+using macvmorx::testing::t0;
 
 TEST(ImageCache, ReportsImagesMostRecentlyUsedFirst) {
     ImageCache cache{5, 10};

@@ -3,6 +3,8 @@
 
 #include "lifecycle/deadline_index.hpp"
 
+#include "test_time.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -18,7 +20,7 @@ using macvmorx::protocol::VmState;
 
 namespace {
 
-const TimePoint t0{std::chrono::seconds{1'800'000'000}};
+using macvmorx::testing::t0;
 
 LifecycleOptions options() {
     LifecycleOptions made;
