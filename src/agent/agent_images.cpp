@@ -51,17 +51,12 @@ void Agent::let_go_of_image(AgentVm& vm) {
 // else as its registry tells, else as large as the largest image known here (a fleet's images
 // are alike; tart's own pruning is off).
 void Agent::fetch(const std::string& image) {
-    if (image.find("://") != std::string::npos) {
-        // A bucket object (gs://, s3://) is downloaded, checked and imported by the agent, which
-        // this agent cannot do yet (issue 21): said plainly, rather than in tart's words for a
-        // reference it cannot read. (The daemon refuses malformed ones; an agent checks anyway.)
-        const auto problem = protocol::image_source_problem(image);
-        const std::string why = problem.empty() ? "this agent does not download images from a storage bucket yet; "
-                                                  "give the pool an OCI image (tart pull) instead"
-                                                : problem;
+    // A malformed bucket object's name (the daemon refuses them; an agent checks anyway) is said
+    // plainly, rather than in tart's words for a reference it cannot read.
+    if (const auto problem = protocol::image_source_problem(image); !problem.empty()) {
         const auto waiting = std::move(waiting_for_image_[image]);
         waiting_for_image_.erase(image);
-        for (const auto& vm_id : waiting) fail(vm_id, "image " + image + ": " + why);
+        for (const auto& vm_id : waiting) fail(vm_id, "image " + image + ": " + problem);
         return;
     }
     if (const double known = known_size_gb(image); known > 0) return make_room_and_pull(image, known);

@@ -125,6 +125,7 @@ std::optional<OciName> parse_oci_name(std::string_view text) {
 }
 
 std::string image_key(std::string_view image) {
+    if (image.find("://") != std::string_view::npos) return std::string{image}; // a bucket object's URL
     const auto parsed = parse_oci_name(image);
     return parsed ? parsed->canonical() : std::string{image};
 }

@@ -1,8 +1,11 @@
 #include "macvmorx/agent/tart_backend.hpp"
 
+#include "macvmorx/agent/bucket_images.hpp"
 #include "macvmorx/agent/oci_name.hpp"
 #include "macvmorx/agent/registry_client.hpp"
 #include "macvmorx/agent/tart_output.hpp"
+#include "macvmorx/object_store/s3_reader.hpp"
+#include "macvmorx/protocol/image_source.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -10,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -19,6 +23,20 @@ namespace {
 // Every tart the agent runs: the agent's image cache decides what is deleted, not tart's own
 // pruning before a pull or a clone (Commands/Prune.swift's reclaimIfNeeded).
 const std::vector<std::string> tart_environment{"TART_NO_AUTO_PRUNE=1"};
+
+// The reader of a bucket image's store, with the settings of the agent's environment as AWS's
+// tools read them (s3_settings.hpp), read anew for each download.
+std::unique_ptr<object_store::ObjectReader> bucket_reader(const std::string& image) {
+    if (protocol::image_source(image).kind == protocol::ImageSource::Kind::gcs) {
+        throw std::runtime_error(
+            "this agent does not read Cloud Storage's JSON API yet; reach the bucket through its S3-compatible XML API "
+            "instead: s3://BUCKET/PATH with AWS_ENDPOINT_URL_S3=https://storage.googleapis.com and an HMAC key in "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    }
+    static const SystemClock clock;
+    return std::make_unique<object_store::S3Reader>(object_store::s3_settings([](const char* name) { return std::getenv(name); }),
+                                                    clock);
+}
 
 std::string credentials_hint(const std::string& image) {
     return " (the registry wants credentials for " + image +
@@ -33,6 +51,10 @@ TartBackend::TartBackend(boost::asio::io_context& ioc, TartOptions options, std:
     if (options_.vm_log_dir.empty()) {
         options_.vm_log_dir = (std::filesystem::temp_directory_path() / "macvmorx-vm-logs").string();
     }
+    if (options_.image_download_dir.empty()) {
+        options_.image_download_dir = (std::filesystem::temp_directory_path() / "macvmorx-image-downloads").string();
+    }
+    buckets_ = std::make_unique<BucketImages>(ioc_, BucketImageOptions{options_.image_download_dir}, bucket_reader);
     std::error_code failed;
     std::filesystem::create_directories(options_.vm_log_dir, failed);
     std::filesystem::permissions(options_.vm_log_dir, std::filesystem::perms::owner_all,
@@ -63,7 +85,13 @@ std::string TartBackend::log_file(const std::string& vm_name, const char* what) 
 // ---------------------------------------------------------------------------------------------
 // Images
 
+std::string TartBackend::tart_name(const std::string& image) const {
+    const auto source = protocol::image_source(image);
+    return source.in_bucket() ? protocol::local_vm_name(source) : image;
+}
+
 void TartBackend::pull_image(const std::string& image, Progress progress, Done done) {
+    if (protocol::image_source(image).in_bucket()) return pull_from_bucket(image, std::move(progress), std::move(done));
     progress(0, "pulling " + image);
     // tart's percentages come line by line while it pulls; a line may arrive in two pieces.
     auto meter = [progress, image, partial = std::string{}](const std::string& piece) mutable {
@@ -90,12 +118,36 @@ void TartBackend::pull_image(const std::string& image, Progress progress, Done d
         std::move(meter));
 }
 
+// The object's archive is downloaded and verified (BucketImages), imported under the object's
+// local name (tart takes no '/' there, Commands/Import.swift) and deleted: the imported VM is
+// what the cache holds and VMs clone.
+void TartBackend::pull_from_bucket(const std::string& image, Progress progress, Done done) {
+    buckets_->download(image, progress, [this, image, progress, done = std::move(done),
+                                         alive = std::weak_ptr<bool>(alive_)](Outcome outcome, std::string archive) {
+        if (!alive.lock()) return;
+        if (!outcome.ok) return done(std::move(outcome));
+        const std::string local = tart_name(image);
+        progress(0.99, "importing " + image + " as " + local);
+        run({options_.tart, "import", archive, local}, options_.pull_timeout,
+            [this, image, local, archive, done](ProcessResult result) {
+                std::error_code ignored;
+                std::filesystem::remove(archive, ignored);
+                if (!result.ok()) return done(Outcome::failure(result.describe("tart import " + image)));
+                buckets_->remember(local, image);
+                // The size is learnt from `tart list`.
+                inventory([done](Outcome, Inventory) { done(Outcome::success()); });
+            });
+    });
+}
+
 void TartBackend::delete_image(const std::string& image, Done done) {
     // Deleting a tag deletes the digest it links to when nothing else links there, and the other
     // way round (VMStorageOCI.swift's delete and gc): the image goes whole.
-    run({options_.tart, "delete", image}, options_.command_timeout, [this, image, done = std::move(done)](ProcessResult result) {
-        if (!result.ok()) return done(Outcome::failure(result.describe("tart delete " + image)));
+    const std::string name = tart_name(image);
+    run({options_.tart, "delete", name}, options_.command_timeout, [this, image, name, done = std::move(done)](ProcessResult result) {
+        if (!result.ok()) return done(Outcome::failure(result.describe("tart delete " + name)));
         image_sizes_.erase(image_key(image));
+        buckets_->forget(name);
         done(Outcome::success());
     });
 }
@@ -106,7 +158,9 @@ double TartBackend::image_size_gb(const std::string& image) const {
 }
 
 void TartBackend::expected_size_gb(const std::string& image, std::function<void(double)> done) {
-    if (const double held = image_size_gb(image); held > 0 || !registry_) {
+    // A bucket object's archive is compressed: its size does not tell the imported VM's.
+    const bool from_registry = registry_ && !protocol::image_source(image).in_bucket();
+    if (const double held = image_size_gb(image); held > 0 || !from_registry) {
         return boost::asio::post(ioc_, [done = std::move(done), held] { done(held); });
     }
     // Answered on the registry client's thread: back to ours, unless this backend is gone by then.
@@ -254,6 +308,12 @@ void TartBackend::inventory(std::function<void(Outcome, Inventory)> done) {
         std::vector<std::string> tags;
         std::map<std::string, bool> digests; // digest name -> linked from a tag
         for (const auto& entry : *entries) {
+            if (const auto image = entry.oci ? std::nullopt : buckets_->image_of(entry.name)) {
+                // A local VM imported from a bucket: the image it stands for.
+                image_sizes_[image_key(*image)] = entry.size_gb;
+                inventory.images.push_back({*image, entry.size_gb});
+                continue;
+            }
             if (!entry.oci) {
                 inventory.vms.push_back({entry.name, entry.running});
                 continue;

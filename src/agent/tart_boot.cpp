@@ -39,7 +39,7 @@ void TartBackend::start_vm(const VmLaunch& launch, Started done) {
 }
 
 void TartBackend::clone(const VmLaunch& launch, Started done) {
-    run({options_.tart, "clone", launch.image, launch.vm_name}, options_.command_timeout,
+    run({options_.tart, "clone", tart_name(launch.image), launch.vm_name}, options_.command_timeout,
         [this, launch, done = std::move(done)](ProcessResult cloned) mutable {
             if (!cloned.ok()) return done(Outcome::failure(cloned.describe("tart clone " + launch.image)), {});
             // A fresh MAC address: a clone keeps its image's (Commands/Clone.swift makes a new one

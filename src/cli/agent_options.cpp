@@ -108,10 +108,15 @@ void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, Age
     if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
         options.agent.state_file = std::string{home} + "/.macvmorx/agent-state.json";
         options.tart.vm_log_dir = std::string{home} + "/.macvmorx/vm-logs";
+        options.tart.image_download_dir = std::string{home} + "/.macvmorx/image-downloads";
     }
     command.add_option("--vm-log-dir", options.tart.vm_log_dir,
                        "Where `tart run` and the runner in each VM write their output (a file per VM)")
         ->envname("MACVMORX_AGENT_VM_LOG_DIR")
+        ->capture_default_str();
+    command.add_option("--image-download-dir", options.tart.image_download_dir,
+                       "Where images from storage buckets download (resumable) before tart imports them")
+        ->envname("MACVMORX_AGENT_IMAGE_DOWNLOAD_DIR")
         ->capture_default_str();
     command.add_option("--state-file", options.agent.state_file,
                        "Where the agent remembers its VMs across restarts (no secrets); empty: nowhere")

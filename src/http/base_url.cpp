@@ -73,4 +73,11 @@ std::string BaseUrl::origin() const {
     return std::string(tls ? "https://" : "http://") + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+std::string BaseUrl::authority() const {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    std::string text = ipv6 ? "[" + host + "]" : host;
+    if (port != (tls ? 443 : 80)) text += ":" + std::to_string(port);
+    return text;
+}
+
 } // namespace macvmorx::http

@@ -225,7 +225,9 @@ void AsyncClient::request(Method method, std::string target, std::string body, s
                           Callback done) {
     Impl::Pending pending;
     pending.request = {to_verb(method), target, 11};
-    pending.request.set(bhttp::field::host, impl_->host + ":" + std::to_string(impl_->port));
+    // An IPv6 address goes in brackets (RFC 9110 §7.2), as in a URL.
+    const bool ipv6 = impl_->host.find(':') != std::string::npos;
+    pending.request.set(bhttp::field::host, (ipv6 ? "[" + impl_->host + "]" : impl_->host) + ":" + std::to_string(impl_->port));
     pending.request.set(bhttp::field::user_agent, "macvmorx");
     for (auto& header : headers) pending.request.set(header.name, header.value);
     pending.request.body() = std::move(body);

@@ -125,6 +125,7 @@ protected:
                                            "--heartbeat-interval", "200ms", "--guest-user", "runner", "--log-level",
                                            "debug", "--state-file", (tart_state / "agent-state.json").string(),
                                            "--vm-log-dir", (tart_state / "vm-logs").string(),
+                                           "--image-download-dir", (tart_state / "image-downloads").string(),
                                            // The fake's images take 1 GB of this machine's real disk.
                                            "--min-free-disk", "0"};
         arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());

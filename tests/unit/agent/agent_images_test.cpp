@@ -88,16 +88,28 @@ TEST_F(AgentImages, AnImageInUseIsNotEvictedAndTheVmThatFindsNoRoomFails) {
 
 } // namespace
 
-// Issue 21: until the agent downloads bucket objects, a VM of one fails with that reason, and
-// nothing is asked of tart.
-TEST_F(AgentImages, AVmOfABucketImageFailsSayingTheAgentCannotDownloadItYet) {
+// Issue 21: a bucket object is an image like any other to the agent: the backend fetches it
+// (TartBackend downloads and imports it), once for every VM that waits for it.
+TEST_F(AgentImages, ABucketImageIsFetchedOnceByTheBackendForEveryVmThatWaits) {
     start();
-    link.give({create_vm("c1", "vm-1", "gs://acme-images/macos/sequoia.tvm")});
+    link.give({create_vm("c1", "vm-1", "s3://acme-images/macos/sequoia.tvm"),
+               create_vm("c2", "vm-2", "s3://acme-images/macos/sequoia.tvm")});
+    ASSERT_TRUE(run_until([&] { return backend.started.size() == 2; }));
+
+    EXPECT_EQ(backend.pulls, std::vector<std::string>{"s3://acme-images/macos/sequoia.tvm"});
+    EXPECT_EQ(backend.started[0].image, "s3://acme-images/macos/sequoia.tvm");
+}
+
+// A malformed one (which the daemon refuses; an agent checks anyway) fails its VM saying what is
+// wrong, and nothing is asked of the backend.
+TEST_F(AgentImages, AVmOfAMalformedBucketObjectFailsSayingWhatIsWrong) {
+    start();
+    link.give({create_vm("c1", "vm-1", "gs://acme-images/../other-lab/sequoia.tvm")});
     ASSERT_TRUE(run_until([&] { return !link.events_of("vm-1", VmState::failed).empty(); }));
 
-    EXPECT_NE(link.events_of("vm-1", VmState::failed).at(0).message.find(
-                  "image gs://acme-images/macos/sequoia.tvm: this agent does not download images from a storage bucket yet"),
-              std::string::npos);
+    const auto message = link.events_of("vm-1", VmState::failed).at(0).message;
+    EXPECT_NE(message.find("image gs://acme-images/../other-lab/sequoia.tvm: "), std::string::npos) << message;
+    EXPECT_NE(message.find(".."), std::string::npos) << message;
     EXPECT_TRUE(backend.pulls.empty());
     EXPECT_TRUE(backend.started.empty());
 }

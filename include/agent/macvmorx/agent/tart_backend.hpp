@@ -14,6 +14,7 @@ class io_context;
 
 namespace macvmorx::agent {
 
+class BucketImages;
 class RegistryClient;
 
 struct TartOptions {
@@ -45,9 +46,12 @@ struct TartOptions {
     // Where `tart run` and the command in the guest write their output, a file per VM: with no
     // pipe to the agent they outlive it (an upgrade, a crash) and the next agent takes them over.
     std::string vm_log_dir;
+    // Where images from storage buckets download (resumable parts) before `tart import`.
+    std::string image_download_dir;
 };
 
-// VMs through Cirrus Labs' tart: `tart pull`, `clone`, `set --random-mac`, `run --no-graphics`,
+// VMs through Cirrus Labs' tart: `tart pull` (or a bucket object's download and `tart import`
+// under its local name, bucket_images.hpp), `clone`, `set --random-mac`, `run --no-graphics`,
 // `ip --wait`, `stop`, `delete`, `list --format json`, `fqn`, and the runner in the guest over
 // SSH. Every command runs with an argument vector, a timeout and TART_NO_AUTO_PRUNE (the agent
 // owns the image cache: tart must not delete images behind its back, Commands/Prune.swift); a
@@ -94,6 +98,9 @@ private:
         std::vector<std::function<void()>> waiting;
     };
 
+    void pull_from_bucket(const std::string& image, Progress progress, Done done);
+    // The name tart knows `image` by: a bucket object's local VM name, else the image's own.
+    std::string tart_name(const std::string& image) const;
     // A process spec for `tart ARGUMENTS...` with the environment every tart gets.
     ProcessSpec tart(std::vector<std::string> arguments, Duration timeout = {}) const;
     void run(std::vector<std::string> argv, Duration timeout, ProcessRunner::Done done,
@@ -119,6 +126,7 @@ private:
     TartOptions options_;
     std::shared_ptr<RegistryClient> registry_;
     ProcessRunner processes_;
+    std::unique_ptr<BucketImages> buckets_;
     std::map<std::string, Running> running_;
     std::map<std::string, double> image_sizes_;   // image_key -> GB on disk, of the images held
     std::map<std::string, Deletion> deletions_;   // clone name -> deletions of it under way

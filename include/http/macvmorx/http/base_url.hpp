@@ -26,6 +26,10 @@ struct BaseUrl {
 
     // "https://host:port", brackets around an IPv6 address; for logs.
     std::string origin() const;
+
+    // The Host header's value (RFC 9110 §7.2): "host", "host:port" when the port is not the
+    // scheme's own, "[::1]:9000" for an IPv6 address.
+    std::string authority() const;
 };
 
 } // namespace macvmorx::http

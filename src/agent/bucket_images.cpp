@@ -1,0 +1,125 @@
+#include "macvmorx/agent/bucket_images.hpp"
+
+#include "macvmorx/object_store/object_download.hpp"
+#include "macvmorx/object_store/object_reader.hpp"
+#include "macvmorx/protocol/image_source.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+namespace macvmorx::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string gigabytes(std::uint64_t bytes) { return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9); }
+
+} // namespace
+
+BucketImages::BucketImages(boost::asio::io_context& ioc, BucketImageOptions options, ReaderFactory readers)
+    : ioc_{ioc}, options_{std::move(options)}, readers_{std::move(readers)} {
+    std::error_code failed;
+    fs::create_directories(options_.download_dir, failed);
+    if (failed) spdlog::warn("agent: cannot make the image download folder {}: {}", options_.download_dir, failed.message());
+    std::ifstream file(fs::path{options_.download_dir} / "imported.json");
+    if (!file) return;
+    const auto index = nlohmann::json::parse(file, nullptr, false);
+    if (!index.is_object()) {
+        spdlog::warn("agent: {}/imported.json is damaged; images imported before are reported by their local names",
+                     options_.download_dir);
+        return;
+    }
+    for (const auto& [local_name, image] : index.items()) {
+        if (image.is_string()) imported_[local_name] = image.get<std::string>();
+    }
+}
+
+BucketImages::~BucketImages() {
+    stopping_->store(true);
+    for (auto& worker : workers_) {
+        if (worker.joinable()) worker.join();
+    }
+}
+
+void BucketImages::download(const std::string& image, VmBackend::Progress progress, Downloaded done) {
+    std::erase_if(workers_, [](std::thread& worker) { return !worker.joinable(); });
+    const auto source = protocol::image_source(image);
+    const fs::path archive = fs::path{options_.download_dir} / (protocol::local_vm_name(source) + ".tvm");
+    progress(0, "downloading " + image);
+    // The download reports from its thread; each report and the end are posted back.
+    auto post = [&ioc = ioc_, stopping = stopping_](auto work) {
+        if (!stopping->load()) boost::asio::post(ioc, std::move(work));
+    };
+    workers_.emplace_back([this, image, source, archive, progress = std::move(progress), done = std::move(done), post,
+                           stopping = stopping_]() mutable {
+        Outcome outcome;
+        try {
+            const auto reader = readers_(image);
+            object_store::DownloadOptions options;
+            options.attempts = options_.attempts;
+            options.cancelled = [stopping] { return stopping->load(); };
+            options.sleep = [stopping](Duration wait) {
+                // Waits in steps, so that a stopping agent does not wait out a backoff.
+                const auto until = std::chrono::steady_clock::now() + wait;
+                while (!stopping->load() && std::chrono::steady_clock::now() < until) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+                }
+            };
+            options.progress = [&](const object_store::DownloadProgress& step) {
+                const auto message = fmt::format("downloading {}: {:.0f}% ({} of {}, {:.0f} MB/s)", image,
+                                                 step.fraction() * 100, gigabytes(step.bytes), gigabytes(step.total),
+                                                 step.bytes_per_second / 1e6);
+                // Done only once imported: the image is not usable before.
+                post([progress, fraction = std::min(step.fraction(), 0.99), message] { progress(fraction, message); });
+            };
+            const auto result = object_store::download_object(*reader, source.bucket, source.object, archive, options);
+            spdlog::info("agent: downloaded {} ({}; {} resumed from an earlier run), verified", image,
+                         gigabytes(result.checksums.size), gigabytes(result.resumed_from));
+        } catch (const std::exception& error) {
+            outcome = Outcome::failure("downloading image " + image + " failed: " + error.what());
+        }
+        post([done = std::move(done), outcome = std::move(outcome), archive] { done(outcome, archive.string()); });
+    });
+}
+
+std::optional<std::string> BucketImages::image_of(const std::string& local_name) const {
+    const auto it = imported_.find(local_name);
+    if (it == imported_.end()) return std::nullopt;
+    return it->second;
+}
+
+void BucketImages::remember(const std::string& local_name, const std::string& image) {
+    imported_[local_name] = image;
+    save_index();
+}
+
+void BucketImages::forget(const std::string& local_name) {
+    if (imported_.erase(local_name) > 0) save_index();
+}
+
+void BucketImages::save_index() const {
+    const fs::path path = fs::path{options_.download_dir} / "imported.json";
+    fs::path temporary = path;
+    temporary += ".new";
+    {
+        std::ofstream file(temporary, std::ios::trunc);
+        file << nlohmann::json(imported_).dump(2) << '\n';
+        if (!file.flush()) {
+            spdlog::warn("agent: cannot write {}: images imported from buckets will be reported by their local names",
+                         temporary.string());
+            return;
+        }
+    }
+    std::error_code failed;
+    fs::rename(temporary, path, failed);
+    if (failed) spdlog::warn("agent: cannot write {}: {}", path.string(), failed.message());
+}
+
+} // namespace macvmorx::agent
