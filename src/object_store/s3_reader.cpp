@@ -4,6 +4,7 @@
 #include "macvmorx/http/web_client.hpp"
 #include "macvmorx/object_store/sigv4.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <map>
