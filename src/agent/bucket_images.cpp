@@ -80,9 +80,23 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
                 // Done only once imported: the image is not usable before.
                 post([progress, fraction = std::min(step.fraction(), 0.99), message] { progress(fraction, message); });
             };
-            const auto result = object_store::download_object(*reader, source.bucket, source.object, archive, options);
+            // A mismatch deletes the part: the one more try starts from scratch, in case the bytes
+            // were damaged on the way or on disk rather than in the store.
+            object_store::DownloadResult result;
+            for (int attempt = 1;; ++attempt) {
+                try {
+                    result = object_store::download_object(*reader, source.bucket, source.object, archive, options);
+                    break;
+                } catch (const object_store::ChecksumMismatch& mismatch) {
+                    if (attempt == 2) throw;
+                    spdlog::warn("agent: {}; downloading it once more from scratch", mismatch.what());
+                }
+            }
             spdlog::info("agent: downloaded {} ({}; {} resumed from an earlier run), verified", image,
                          gigabytes(result.checksums.size), gigabytes(result.resumed_from));
+        } catch (const object_store::ChecksumMismatch& mismatch) {
+            // The reason's name first, for scripts and searches (issue 21), then both values.
+            outcome = Outcome::failure("imageChecksumMismatch: " + std::string{mismatch.what()});
         } catch (const std::exception& error) {
             outcome = Outcome::failure("downloading image " + image + " failed: " + error.what());
         }

@@ -79,15 +79,22 @@ struct WebClient::Impl {
         return result;
     }
 
+    // Sends the request; `written` tells whether it reached the server whole.
     template <typename Stream>
-    beast::error_code exchange(Stream& stream, bhttp::request<bhttp::string_body>& request, ClientResponse& response) {
+    beast::error_code write(Stream& stream, bhttp::request<bhttp::string_body>& request) {
         beast::error_code result;
         written = false;
         lowest().expires_after(options.timeout);
         bhttp::async_write(stream, request, [&result](beast::error_code ec, std::size_t) { result = ec; });
         run();
+        written = !result;
+        return result;
+    }
+
+    template <typename Stream>
+    beast::error_code exchange(Stream& stream, bhttp::request<bhttp::string_body>& request, ClientResponse& response) {
+        beast::error_code result = write(stream, request);
         if (result) return result;
-        written = true;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(64u << 20);
         // A HEAD's answer announces a length but carries no body (RFC 9110 §9.3.2).
@@ -114,13 +121,8 @@ struct WebClient::Impl {
                                         ClientResponse& response, const BodySink& sink, bool& delivered) {
         static constexpr std::size_t piece_size = 256 * 1024;
         static constexpr std::size_t kept_error_body = 64 * 1024;
-        beast::error_code result;
-        written = false;
-        lowest().expires_after(options.timeout);
-        bhttp::async_write(stream, request, [&result](beast::error_code ec, std::size_t) { result = ec; });
-        run();
+        beast::error_code result = write(stream, request);
         if (result) return result;
-        written = true;
         bhttp::response_parser<bhttp::buffer_body> parser;
         parser.body_limit(boost::none); // the size is the store's business; the sink decides
         if (request.method() == bhttp::verb::head) parser.skip(true); // as in exchange

@@ -49,7 +49,7 @@ protected:
     }
 
     S3rver s3{{"images"}};
-    const std::string archive = vm_archive(3 * 1024 * 1024);
+    const std::string archive = vm_archive(1024 * 1024 + 77);
     const std::string local_name = macvmorx::protocol::local_vm_name(macvmorx::protocol::image_source(image));
 };
 
@@ -99,7 +99,7 @@ TEST_F(BucketImage, ARestartedAgentKnowsTheImportedVmAsTheImageAndDoesNotDownloa
     EXPECT_EQ(calls_starting(state, "import "), 1u) << calls();
 }
 
-TEST_F(BucketImage, AnObjectItsSidecarDisagreesWithFailsTheVmNamingBothValuesAndIsNotImported) {
+TEST_F(BucketImage, AnObjectItsSidecarDisagreesWithIsTriedOnceMoreThenFailsTheVmNamingBothValuesAndIsNotImported) {
     s3.put("images", "macos/sequoia.tvm.sha256", std::string(64, 'c') + "  sequoia.tvm\n");
     TestDaemon daemon;
     auto client = daemon.client();
@@ -109,10 +109,13 @@ TEST_F(BucketImage, AnObjectItsSidecarDisagreesWithFailsTheVmNamingBothValuesAnd
     ASSERT_TRUE(vm_is(client, "vm-a", "failed")) << agent->output();
 
     const std::string reason = get(client, "/api/vms/vm-a")["failureReason"];
+    EXPECT_NE(reason.find("imageChecksumMismatch: s3://images/macos/sequoia.tvm: "), std::string::npos) << reason;
     EXPECT_NE(reason.find(".sha256 sidecar"), std::string::npos) << reason;
     EXPECT_NE(reason.find(std::string(64, 'c')), std::string::npos) << reason;
     EXPECT_EQ(calls_starting(state, "import "), 0u) << calls();
     EXPECT_FALSE(std::filesystem::exists(state / "image-downloads" / (local_name + ".tvm.part")));
+    // Tried once more from scratch before the VM failed.
+    EXPECT_NE(agent->output().find("downloading it once more from scratch"), std::string::npos) << agent->output();
 }
 
 TEST_F(BucketImage, AnUnknownAccessKeyFailsTheVmSayingWhereTheCredentialsCameFrom) {
