@@ -133,3 +133,22 @@ TEST_F(BucketImage, AnUnknownAccessKeyFailsTheVmSayingWhereTheCredentialsCameFro
 }
 
 } // namespace
+
+namespace {
+
+// Until the agent reads Cloud Storage's JSON API, a gs:// VM fails saying how to reach the bucket
+// through its S3-compatible XML API instead, and nothing is imported.
+TEST_F(BucketImage, AVmOfACloudStorageImageFailsSayingHowToUseTheXmlApiMeanwhile) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port(), {}, environment());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "vm-g", "gs://acme-images/macos/sequoia.tvm"), 200);
+    ASSERT_TRUE(vm_is(client, "vm-g", "failed")) << agent->output();
+
+    const std::string reason = get(client, "/api/vms/vm-g")["failureReason"];
+    EXPECT_NE(reason.find("AWS_ENDPOINT_URL_S3=https://storage.googleapis.com"), std::string::npos) << reason;
+    EXPECT_EQ(calls_starting(state, "import "), 0u) << calls();
+}
+
+} // namespace
