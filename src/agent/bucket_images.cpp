@@ -44,13 +44,19 @@ BucketImages::BucketImages(boost::asio::io_context& ioc, BucketImageOptions opti
 
 BucketImages::~BucketImages() {
     stopping_->store(true);
-    for (auto& worker : workers_) {
-        if (worker.joinable()) worker.join();
-    }
+    for (auto& worker : workers_) worker.thread.join();
+}
+
+void BucketImages::join_finished() {
+    std::erase_if(workers_, [](Worker& worker) {
+        if (!worker.finished->load()) return false;
+        worker.thread.join();
+        return true;
+    });
 }
 
 void BucketImages::download(const std::string& image, VmBackend::Progress progress, Downloaded done) {
-    std::erase_if(workers_, [](std::thread& worker) { return !worker.joinable(); });
+    join_finished();
     const auto source = protocol::image_source(image);
     const fs::path archive = fs::path{options_.download_dir} / (protocol::local_vm_name(source) + ".tvm");
     progress(0, "downloading " + image);
@@ -58,8 +64,9 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
     auto post = [&ioc = ioc_, stopping = stopping_](auto work) {
         if (!stopping->load()) boost::asio::post(ioc, std::move(work));
     };
-    workers_.emplace_back([this, image, source, archive, progress = std::move(progress), done = std::move(done), post,
-                           stopping = stopping_]() mutable {
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread([this, image, source, archive, progress = std::move(progress), done = std::move(done), post,
+                        stopping = stopping_, finished]() mutable {
         Outcome outcome;
         try {
             const auto reader = readers_(image);
@@ -101,7 +108,9 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
             outcome = Outcome::failure("downloading image " + image + " failed: " + error.what());
         }
         post([done = std::move(done), outcome = std::move(outcome), archive] { done(outcome, archive.string()); });
+        finished->store(true);
     });
+    workers_.push_back({std::move(thread), std::move(finished)});
 }
 
 std::optional<std::string> BucketImages::image_of(const std::string& local_name) const {

@@ -61,8 +61,15 @@ private:
     BucketImageOptions options_;
     ReaderFactory readers_;
     std::map<std::string, std::string> imported_; // local VM name -> image name
+    struct Worker {
+        std::thread thread;
+        std::shared_ptr<std::atomic<bool>> finished;
+    };
+    // Joins the workers whose download ended, so that a long-lived agent keeps no dead threads.
+    void join_finished();
+
     std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
-    std::vector<std::thread> workers_;
+    std::vector<Worker> workers_;
 };
 
 } // namespace macvmorx::agent
