@@ -3,6 +3,7 @@
 #include "macvmorx/http/base_url.hpp"
 #include "macvmorx/http/web_client.hpp"
 #include "macvmorx/object_store/sigv4.hpp"
+#include "ranged_body.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -190,24 +191,16 @@ void S3Reader::read(const std::string& bucket, const std::string& object, const 
     const std::string what = "downloading " + describe(bucket, object);
     std::vector<std::pair<std::string, std::string>> extra{{"Range", "bytes=" + std::to_string(offset) + "-"}};
     if (!version.version.empty()) extra.emplace_back("If-Match", version.version);
-    // A store that ignores Range answers the whole object (200): what comes before `offset` is
-    // skipped here rather than written twice.
-    std::uint64_t to_skip = 0;
-    bool checked = false;
+    RangedBody body{offset, sink};
     const auto forward = [&](const http::ClientResponse& head, std::string_view piece) {
-        if (!checked) {
-            checked = true;
+        if (body.first()) {
             const auto etag = head.header("ETag");
             if (!version.version.empty() && etag && *etag != version.version) {
                 throw ObjectStoreError(Kind::changed, what + ": the object changed during the download (ETag " +
                                                           version.version + ", now " + std::string(*etag) + ")");
             }
-            to_skip = head.status == 200 ? offset : 0;
         }
-        const auto skipped = std::min<std::uint64_t>(to_skip, piece.size());
-        to_skip -= skipped;
-        piece.remove_prefix(static_cast<std::size_t>(skipped));
-        if (!piece.empty()) sink(piece);
+        body.take(head.status, piece);
     };
     http::ClientResponse response;
     try {

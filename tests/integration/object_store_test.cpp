@@ -1,6 +1,7 @@
 // Images from an S3-compatible bucket, against s3rver (a third-party S3 server, run on a loopback
 // port): what an object is, its download streamed to disk, cut, resumed, retried and verified.
 
+#include "object_store_helpers.hpp"
 #include "s3rver.hpp"
 
 #include "macvmorx/base/clock.hpp"
@@ -26,61 +27,12 @@ using macvmorx::object_store::ObjectSink;
 using macvmorx::object_store::ObjectStoreError;
 using macvmorx::object_store::ObjectVersion;
 using macvmorx::object_store::S3Reader;
+using macvmorx::testing::CuttingReader;
+using macvmorx::testing::file_bytes;
+using macvmorx::testing::random_bytes;
 using macvmorx::testing::S3rver;
 
 namespace {
-
-std::string random_bytes(std::size_t size, unsigned seed) {
-    std::mt19937 generator{seed};
-    std::string bytes(size, '\0');
-    for (auto& byte : bytes) byte = static_cast<char>(generator() & 0xFF);
-    return bytes;
-}
-
-std::string read_file(const fs::path& path) {
-    std::ifstream file(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-// The real reader, whose reads break off after `cut_after` bytes (as a dropped connection does)
-// the first `cuts` times.
-class CuttingReader final : public ObjectReader {
-public:
-    CuttingReader(ObjectReader& inner, std::uint64_t cut_after, int cuts) : inner_{inner}, cut_after_{cut_after}, cuts_{cuts} {}
-
-    std::string describe(const std::string& bucket, const std::string& object) const override {
-        return inner_.describe(bucket, object);
-    }
-    ObjectVersion stat(const std::string& bucket, const std::string& object) override { return inner_.stat(bucket, object); }
-    void read(const std::string& bucket, const std::string& object, const ObjectVersion& version, std::uint64_t offset,
-              const ObjectSink& sink) override {
-        offsets.push_back(offset);
-        if (cuts_ == 0) return inner_.read(bucket, object, version, offset, sink);
-        --cuts_;
-        std::uint64_t passed = 0;
-        struct Cut {};
-        try {
-            inner_.read(bucket, object, version, offset, [&](std::string_view piece) {
-                const auto room = cut_after_ - passed;
-                if (piece.size() >= room) {
-                    sink(piece.substr(0, static_cast<std::size_t>(room)));
-                    throw Cut{};
-                }
-                passed += piece.size();
-                sink(piece);
-            });
-        } catch (const Cut&) {
-            throw ObjectStoreError(ObjectStoreError::Kind::transient, "connection reset by the test");
-        }
-    }
-
-    std::vector<std::uint64_t> offsets; // where each read started
-
-private:
-    ObjectReader& inner_;
-    std::uint64_t cut_after_;
-    int cuts_;
-};
 
 class ObjectStoreTest : public ::testing::Test {
 protected:
@@ -138,7 +90,7 @@ TEST_F(ObjectStoreTest, AnObjectIsStreamedToDiskVerifiedAndGivenItsNameOnlyWhenW
 
     const auto result = download_object(reader_, "images", "macos/sequoia.tvm", destination_, download_options);
 
-    EXPECT_EQ(read_file(destination_), object_);
+    EXPECT_EQ(file_bytes(destination_), object_);
     EXPECT_FALSE(leftovers());
     EXPECT_EQ(result.resumed_from, 0u);
     EXPECT_EQ(result.transferred, object_.size());
@@ -156,7 +108,7 @@ TEST_F(ObjectStoreTest, ACutTransferIsTakenUpWhereItStoppedAfterAWaitThatDoubles
     CuttingReader cutting{reader_, 1024 * 1024, 2};
     const auto result = download_object(cutting, "images", "macos/sequoia.tvm", destination_, options());
 
-    EXPECT_EQ(read_file(destination_), object_);
+    EXPECT_EQ(file_bytes(destination_), object_);
     EXPECT_EQ(cutting.offsets, (std::vector<std::uint64_t>{0, 1024 * 1024, 2 * 1024 * 1024}));
     EXPECT_EQ(result.transferred, object_.size()); // nothing taken twice
     EXPECT_EQ(waits_, (std::vector<macvmorx::Duration>{std::chrono::seconds{1}, std::chrono::seconds{2}}));
@@ -178,7 +130,7 @@ TEST_F(ObjectStoreTest, AnAgentRestartedMidwayResumesWithARangeRequest) {
     EXPECT_EQ(watched.offsets, (std::vector<std::uint64_t>{1024 * 1024}));
     EXPECT_EQ(result.resumed_from, 1024u * 1024u);
     EXPECT_EQ(result.transferred, object_.size() - 1024 * 1024);
-    EXPECT_EQ(read_file(destination_), object_);
+    EXPECT_EQ(file_bytes(destination_), object_);
     EXPECT_FALSE(leftovers());
 }
 
@@ -228,7 +180,7 @@ TEST_F(ObjectStoreTest, AnObjectReplacedBetweenRunsIsDownloadedAfreshNotSpliced)
     server_.put("images", "macos/sequoia.tvm", replacement);
     const auto result = download_object(reader_, "images", "macos/sequoia.tvm", destination_, options());
     EXPECT_EQ(result.resumed_from, 0u);
-    EXPECT_EQ(read_file(destination_), replacement);
+    EXPECT_EQ(file_bytes(destination_), replacement);
 }
 
 TEST_F(ObjectStoreTest, WrongCredentialsAreRefusedWithWhereTheyCameFrom) {

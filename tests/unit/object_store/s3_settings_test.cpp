@@ -2,6 +2,8 @@
 
 #include "macvmorx/object_store/s3_settings.hpp"
 
+#include "fake_environment.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,18 +14,9 @@
 #include <unistd.h>
 
 using macvmorx::object_store::s3_settings;
+using macvmorx::testing::FakeEnvironment;
 
 namespace {
-
-struct FakeEnvironment {
-    std::map<std::string, std::string> variables;
-    macvmorx::object_store::Environment reader() const {
-        return [this](const char* name) -> const char* {
-            const auto it = variables.find(name);
-            return it == variables.end() ? nullptr : it->second.c_str();
-        };
-    }
-};
 
 std::string write_credentials(const std::string& text) {
     const auto path = std::filesystem::temp_directory_path() /

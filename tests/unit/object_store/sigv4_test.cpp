@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 using macvmorx::object_store::AwsCredentials;
-using macvmorx::object_store::sha256_hex;
 using macvmorx::object_store::sign_v4;
 using macvmorx::object_store::SigV4Request;
 using macvmorx::object_store::SigV4Scope;
@@ -34,7 +33,7 @@ SigV4Request suite_request(std::string path = "/", std::vector<std::pair<std::st
 
 } // namespace
 
-TEST(SigV4, TheEmptyBodyHashesAsAwsSays) { EXPECT_EQ(sha256_hex(""), empty_body_hash); }
+TEST(SigV4, TheEmptyBodyHashesAsAwsSays) { EXPECT_EQ(macvmorx::object_store::sha256_hex(""), empty_body_hash); }
 
 TEST(SigV4, GetVanillaMatchesTheTestSuite) {
     const auto signed_request = sign_v4(suite_request(), suite_scope, suite_credentials);

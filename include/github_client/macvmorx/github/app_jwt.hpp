@@ -13,7 +13,4 @@ namespace macvmorx::github {
 // Throws std::runtime_error when the key is not an RSA private key in PEM.
 std::string app_jwt(std::int64_t app_id, std::string_view private_key_pem, TimePoint now);
 
-// base64url without padding, as JWTs use it.
-std::string base64url(std::string_view bytes);
-
 } // namespace macvmorx::github
