@@ -3,6 +3,7 @@
 #include "macvmorx/object_store/object_download.hpp"
 #include "macvmorx/object_store/object_reader.hpp"
 #include "macvmorx/protocol/image_source.hpp"
+#include "macvmorx/protocol/vm_event.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -58,7 +59,9 @@ void BucketImages::join_finished() {
 void BucketImages::download(const std::string& image, VmBackend::Progress progress, Downloaded done) {
     join_finished();
     const auto source = protocol::image_source(image);
-    const fs::path archive = fs::path{options_.download_dir} / (protocol::local_vm_name(source) + ".tvm");
+    // The object's kind in the file's name: Virtualization.framework loads a restore image by it.
+    const fs::path archive = fs::path{options_.download_dir} /
+                             (protocol::local_vm_name(source) + (protocol::is_restore_image(source) ? ".ipsw" : ".tvm"));
     progress(0, "downloading " + image);
     // The download reports from its thread; each report and the end are posted back.
     auto post = [&ioc = ioc_, stopping = stopping_](auto work) {
@@ -103,7 +106,7 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
                          gigabytes(result.checksums.size), gigabytes(result.resumed_from));
         } catch (const object_store::ChecksumMismatch& mismatch) {
             // The reason's name first, for scripts and searches (issue 21), then both values.
-            outcome = Outcome::failure("imageChecksumMismatch: " + std::string{mismatch.what()});
+            outcome = Outcome::failure(std::string{protocol::image_checksum_mismatch} + ": " + mismatch.what());
         } catch (const std::exception& error) {
             outcome = Outcome::failure("downloading image " + image + " failed: " + error.what());
         }

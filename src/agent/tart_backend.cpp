@@ -4,6 +4,7 @@
 #include "macvmorx/agent/oci_name.hpp"
 #include "macvmorx/agent/registry_client.hpp"
 #include "macvmorx/agent/tart_output.hpp"
+#include "macvmorx/object_store/gcs_reader.hpp"
 #include "macvmorx/object_store/s3_reader.hpp"
 #include "macvmorx/protocol/image_source.hpp"
 
@@ -24,18 +25,15 @@ namespace {
 // pruning before a pull or a clone (Commands/Prune.swift's reclaimIfNeeded).
 const std::vector<std::string> tart_environment{"TART_NO_AUTO_PRUNE=1"};
 
-// The reader of a bucket image's store, with the settings of the agent's environment as AWS's
-// tools read them (s3_settings.hpp), read anew for each download.
+// The reader of a bucket image's store, with the settings of the agent's environment as the
+// store's own tools read them (s3_settings.hpp, gcs_settings.hpp), read anew for each download.
 std::unique_ptr<object_store::ObjectReader> bucket_reader(const std::string& image) {
-    if (protocol::image_source(image).kind == protocol::ImageSource::Kind::gcs) {
-        throw std::runtime_error(
-            "this agent does not read Cloud Storage's JSON API yet; reach the bucket through its S3-compatible XML API "
-            "instead: s3://BUCKET/PATH with AWS_ENDPOINT_URL_S3=https://storage.googleapis.com and an HMAC key in "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-    }
     static const SystemClock clock;
-    return std::make_unique<object_store::S3Reader>(object_store::s3_settings([](const char* name) { return std::getenv(name); }),
-                                                    clock);
+    const auto environment = [](const char* name) { return std::getenv(name); };
+    if (protocol::image_source(image).kind == protocol::ImageSource::Kind::gcs) {
+        return std::make_unique<object_store::GcsReader>(object_store::gcs_settings(environment), clock);
+    }
+    return std::make_unique<object_store::S3Reader>(object_store::s3_settings(environment), clock);
 }
 
 std::string credentials_hint(const std::string& image) {
@@ -118,25 +116,31 @@ void TartBackend::pull_image(const std::string& image, Progress progress, Done d
         std::move(meter));
 }
 
-// The object's archive is downloaded and verified (BucketImages), imported under the object's
-// local name (tart takes no '/' there, Commands/Import.swift) and deleted: the imported VM is
-// what the cache holds and VMs clone.
+// The object is downloaded and verified (BucketImages), then becomes a local VM under the
+// object's local name (tart takes no '/' there, Commands/Import.swift): a VM archive (`tart
+// export`) is imported, a restore image (.ipsw) installed into a new VM (`tart create
+// --from-ipsw`, Commands/Create.swift). The download is deleted: the local VM is what the cache
+// holds and VMs clone.
 void TartBackend::pull_from_bucket(const std::string& image, Progress progress, Done done) {
     buckets_->download(image, progress, [this, image, progress, done = std::move(done),
-                                         alive = std::weak_ptr<bool>(alive_)](Outcome outcome, std::string archive) {
+                                         alive = std::weak_ptr<bool>(alive_)](Outcome outcome, std::string download) {
         if (!alive.lock()) return;
         if (!outcome.ok) return done(std::move(outcome));
         const std::string local = tart_name(image);
-        progress(0.99, "importing " + image + " as " + local);
-        run({options_.tart, "import", archive, local}, options_.pull_timeout,
-            [this, image, local, archive, done](ProcessResult result) {
-                std::error_code ignored;
-                std::filesystem::remove(archive, ignored);
-                if (!result.ok()) return done(Outcome::failure(result.describe("tart import " + image)));
-                buckets_->remember(local, image);
-                // The size is learnt from `tart list`.
-                inventory([done](Outcome, Inventory) { done(Outcome::success()); });
-            });
+        const bool restore_image = protocol::is_restore_image(protocol::image_source(image));
+        progress(0.99, (restore_image ? "installing macOS from " : "importing ") + image + " as " + local);
+        std::vector<std::string> command = restore_image
+                                               ? std::vector<std::string>{options_.tart, "create", local, "--from-ipsw", download}
+                                               : std::vector<std::string>{options_.tart, "import", download, local};
+        const std::string what = restore_image ? "tart create --from-ipsw " + image : "tart import " + image;
+        run(std::move(command), options_.pull_timeout, [this, image, local, download, what, done](ProcessResult result) {
+            std::error_code ignored;
+            std::filesystem::remove(download, ignored);
+            if (!result.ok()) return done(Outcome::failure(result.describe(what)));
+            buckets_->remember(local, image);
+            // The size is learnt from `tart list`.
+            inventory([done](Outcome, Inventory) { done(Outcome::success()); });
+        });
     });
 }
 

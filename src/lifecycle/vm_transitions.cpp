@@ -8,6 +8,7 @@
 #include "contains.hpp"
 #include "mutation.hpp"
 #include "macvmorx/base/id_source.hpp"
+#include "macvmorx/protocol/vm_event.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
 
 #include <algorithm>
@@ -116,9 +117,9 @@ void VmLifecycle::fail(VmRecord& vm, std::string reason, Effects& effects, std::
     const std::string node_id = vm.node_id;
     const bool had_started = vm.state == VmState::running || vm.state == VmState::lost;
     // Placing again only helps when macvmorx drives the creation, i.e. the node runs its agent;
-    // a VM that ran once has done its job.
+    // a VM that ran once has done its job, and one whose image is bad would fail anywhere.
     const bool retry = !node_id.empty() && !had_started && vm.attempts < options_.max_attempts &&
-                       node_state(node_id).speaks_protocol;
+                       node_state(node_id).speaks_protocol && !protocol::names_reason(reason, protocol::image_checksum_mismatch);
     vm.failure_reason = reason;
     for (auto* observer : observers_) observer->failed(cause, retry);
     if (had_started) send_cleanup(node_id, vm.host_vm_id, effects);

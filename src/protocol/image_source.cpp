@@ -1,5 +1,6 @@
 #include "macvmorx/protocol/image_source.hpp"
 
+#include "macvmorx/base/ascii.hpp"
 #include "macvmorx/base/invalid_input.hpp"
 
 #include <algorithm>
@@ -116,6 +117,11 @@ ImageSource image_source(std::string_view name, const std::string& field) {
     source.bucket = std::string(rest.substr(0, slash));
     source.object = std::string(rest.substr(slash + 1));
     return source;
+}
+
+bool is_restore_image(const ImageSource& source) {
+    const std::string_view object = source.object;
+    return source.in_bucket() && object.size() > 5 && ascii_lower(object.substr(object.size() - 5)) == ".ipsw";
 }
 
 std::string local_vm_name(const ImageSource& source) {

@@ -1,11 +1,13 @@
 // Images in a storage bucket, end to end: `macvmorx agent` downloads an `s3://` object from
-// s3rver (a third-party S3 server on a loopback port), verifies it, imports it into the fake
-// tart under its local name, and clones VMs from it; failures reach the VM's record with the
-// reason.
+// s3rver (a third-party S3 server on a loopback port) or a `gs://` one from the Cloud Storage
+// stand-in, verifies it, imports it into the fake tart under its local name (or installs a
+// restore image), and clones VMs from it; failures reach the VM's record with the reason.
 
 #include "tart_agent_fixture.hpp"
 
+#include "fake_cloud_storage.hpp"
 #include "s3rver.hpp"
+#include "test_keys.hpp"
 
 #include "macvmorx/protocol/image_source.hpp"
 
@@ -136,19 +138,103 @@ TEST_F(BucketImage, AnUnknownAccessKeyFailsTheVmSayingWhereTheCredentialsCameFro
 
 namespace {
 
-// Until the agent reads Cloud Storage's JSON API, a gs:// VM fails saying how to reach the bucket
-// through its S3-compatible XML API instead, and nothing is imported.
-TEST_F(BucketImage, AVmOfACloudStorageImageFailsSayingHowToUseTheXmlApiMeanwhile) {
+using macvmorx::testing::FakeCloudStorage;
+
+constexpr const char* gcs_image = "gs://acme-images/macos/sequoia.tvm";
+
+// The same, from Cloud Storage's JSON API (the stand-in of fake_cloud_storage.hpp, through
+// STORAGE_EMULATOR_HOST), with a service account's key as an operator gives it.
+class CloudStorageImage : public BucketImage {
+protected:
+    void SetUp() override {
+        BucketImage::SetUp();
+        storage.put("acme-images", "macos/sequoia.tvm", archive);
+        storage.require_tokens();
+        const auto& key = macvmorx::testing::shared_rsa_key();
+        storage.add_service_account("images@acme.iam.gserviceaccount.com", key.public_pem);
+        std::ofstream(state / "gcs-key.json") << nlohmann::json{{"type", "service_account"},
+                                                                {"client_email", "images@acme.iam.gserviceaccount.com"},
+                                                                {"private_key", key.private_pem},
+                                                                {"token_uri", storage.url() + "/token"}}
+                                                     .dump();
+    }
+    std::vector<std::string> gcs_environment() const {
+        return {"STORAGE_EMULATOR_HOST=" + storage.host(), "GOOGLE_APPLICATION_CREDENTIALS=" + (state / "gcs-key.json").string()};
+    }
+
+    FakeCloudStorage storage;
+    const std::string gcs_local_name = macvmorx::protocol::local_vm_name(macvmorx::protocol::image_source(gcs_image));
+};
+
+TEST_F(CloudStorageImage, VmsOfAGsImageRunFromOneDownloadOfTheJsonApiWithAServiceAccountsToken) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port(), {}, gcs_environment());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+
+    ASSERT_EQ(place(client, "vm-a", gcs_image), 200);
+    ASSERT_EQ(place(client, "vm-b", gcs_image), 200);
+    ASSERT_TRUE(vm_is(client, "vm-a", "running")) << client.get("/api/vms/vm-a").body << agent->output();
+    ASSERT_TRUE(vm_is(client, "vm-b", "running")) << client.get("/api/vms/vm-b").body << agent->output();
+
+    EXPECT_EQ(storage.media_ranges(), (std::vector<std::string>{"bytes=0-"})) << "one download for both VMs";
+    EXPECT_GE(storage.tokens_issued(), 1);
+    EXPECT_EQ(calls_starting(state, "import "), 1u) << calls();
+    EXPECT_NE(calls().find("clone " + gcs_local_name + " macvmorx-vm-a"), std::string::npos) << calls();
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({gcs_image}); }))
+        << get(client, "/api/nodes/mac-tart").dump();
+}
+
+TEST_F(CloudStorageImage, DamagedBytesFailTheVmWithImageChecksumMismatchAfterOneMoreTryAndNothingIsImported) {
+    storage.corrupt("acme-images", "macos/sequoia.tvm");
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port(), {}, gcs_environment());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "vm-g", gcs_image), 200);
+    ASSERT_TRUE(vm_is(client, "vm-g", "failed")) << agent->output();
+
+    const std::string reason = get(client, "/api/vms/vm-g")["failureReason"];
+    EXPECT_NE(reason.find("imageChecksumMismatch: gs://acme-images/macos/sequoia.tvm: Cloud Storage crc32c"), std::string::npos)
+        << reason;
+    EXPECT_EQ(storage.media_ranges(), (std::vector<std::string>{"bytes=0-", "bytes=0-"})) << "once more from scratch, and not placed again";
+    EXPECT_EQ(get(client, "/api/vms/vm-g")["attempts"], 1);
+    EXPECT_EQ(calls_starting(state, "import "), 0u) << calls();
+}
+
+TEST_F(CloudStorageImage, AKeyOfAnotherAccountFailsTheVmSayingWhichFileAndWhatTheTokenServiceSaid) {
+    storage.add_service_account("images@acme.iam.gserviceaccount.com", macvmorx::testing::make_rsa_key().public_pem);
+    TestDaemon daemon;
+    auto client = daemon.client();
+    start_agent(daemon.port(), {}, gcs_environment());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_EQ(place(client, "vm-g", gcs_image), 200);
+    ASSERT_TRUE(vm_is(client, "vm-g", "failed")) << agent->output();
+
+    const std::string reason = get(client, "/api/vms/vm-g")["failureReason"];
+    EXPECT_NE(reason.find("Invalid JWT Signature"), std::string::npos) << reason;
+    EXPECT_NE(reason.find((state / "gcs-key.json").string()), std::string::npos) << reason;
+    EXPECT_TRUE(storage.media_ranges().empty());
+}
+
+// A restore image becomes a base VM by tart's install from it, under the object's local name.
+TEST_F(BucketImage, AnIpswObjectIsInstalledIntoABaseVmWithTartCreateFromIpsw) {
+    constexpr const char* ipsw = "s3://images/macos/UniversalMac_15.1_Restore.ipsw";
+    s3.put("images", "macos/UniversalMac_15.1_Restore.ipsw", std::string("PK\x03\x04", 4) + archive);
+    const std::string local = macvmorx::protocol::local_vm_name(macvmorx::protocol::image_source(ipsw));
     TestDaemon daemon;
     auto client = daemon.client();
     start_agent(daemon.port(), {}, environment());
     ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
-    ASSERT_EQ(place(client, "vm-g", "gs://acme-images/macos/sequoia.tvm"), 200);
-    ASSERT_TRUE(vm_is(client, "vm-g", "failed")) << agent->output();
+    ASSERT_EQ(place(client, "vm-i", ipsw), 200);
+    ASSERT_TRUE(vm_is(client, "vm-i", "running")) << client.get("/api/vms/vm-i").body << agent->output();
 
-    const std::string reason = get(client, "/api/vms/vm-g")["failureReason"];
-    EXPECT_NE(reason.find("AWS_ENDPOINT_URL_S3=https://storage.googleapis.com"), std::string::npos) << reason;
+    const auto downloaded = state / "image-downloads" / (local + ".ipsw");
+    EXPECT_NE(calls().find("create " + local + " --from-ipsw " + downloaded.string()), std::string::npos) << calls();
     EXPECT_EQ(calls_starting(state, "import "), 0u) << calls();
+    EXPECT_FALSE(std::filesystem::exists(downloaded));
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({ipsw}); }))
+        << get(client, "/api/nodes/mac-tart").dump();
 }
 
 } // namespace

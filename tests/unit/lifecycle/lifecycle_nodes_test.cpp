@@ -124,6 +124,29 @@ TEST_F(LifecycleTest, RetriesStopAtTheAttemptLimit) {
     EXPECT_EQ(orchestrator->scheduler().reserved_slots("mac-1") + orchestrator->scheduler().reserved_slots("mac-2"), 0);
 }
 
+TEST_F(LifecycleTest, AVmWhoseImageFailsItsChecksumIsNotPlacedAgainAnywhere) {
+    beat("mac-1");
+    beat("mac-2");
+    const auto vm_id = placed();
+    take(node_of(vm_id), vm_id);
+    const std::string reason = "pulling image gs://acme/sequoia.tvm failed: imageChecksumMismatch: gs://acme/sequoia.tvm: "
+                               "Cloud Storage crc32c (CRC-32C): the store says hpFuWg==, the download has NK+I4w==";
+    EXPECT_EQ(orchestrator->record_vm_event(vm_id, {VmState::failed, reason, {}}), EventOutcome::applied);
+    const auto vm = orchestrator->vm(vm_id);
+    EXPECT_EQ(vm->state, VmState::failed) << "another host would download the same bad bytes";
+    EXPECT_EQ(vm->attempts, 1);
+    EXPECT_EQ(vm->failure_reason, reason);
+}
+
+TEST(VmEventReasons, AReasonIsNamedAtTheStartOrAfterAnotherMessagesColon) {
+    using macvmorx::protocol::names_reason;
+    EXPECT_TRUE(names_reason("imageChecksumMismatch: a", "imageChecksumMismatch"));
+    EXPECT_TRUE(names_reason("pulling image x failed: imageChecksumMismatch: a", "imageChecksumMismatch"));
+    EXPECT_FALSE(names_reason("pulling image imageChecksumMismatch.tvm failed: boot", "imageChecksumMismatch"));
+    EXPECT_FALSE(names_reason("imageChecksumMismatches: a", "imageChecksumMismatch"));
+    EXPECT_FALSE(names_reason("boot failed", "imageChecksumMismatch"));
+}
+
 TEST_F(LifecycleTest, APlacementOnANodeWithoutOurAgentFailsAfterTheTtlWithoutRetry) {
     beat("mac-1");
     beat("mac-2");

@@ -89,3 +89,12 @@ TEST(ImageSource, EachObjectHasAStableLocalNameTartTakes) {
     }
     EXPECT_EQ(names.size(), 6u) << "two objects shared a local name";
 }
+
+TEST(ImageSource, AnIpswObjectIsARestoreImageAnyOtherAVmArchive) {
+    using macvmorx::protocol::is_restore_image;
+    EXPECT_TRUE(is_restore_image(image_source("gs://acme-images/restore/UniversalMac_15.1_24B83_Restore.ipsw")));
+    EXPECT_TRUE(is_restore_image(image_source("s3://images/Restore.IPSW")));
+    EXPECT_FALSE(is_restore_image(image_source("s3://images/macos/sequoia.tvm")));
+    EXPECT_FALSE(is_restore_image(image_source("s3://images/ipsw")));
+    EXPECT_FALSE(is_restore_image(image_source("ghcr.io/acme/restore.ipsw"))) << "an OCI reference is pulled, whatever its name";
+}

@@ -29,6 +29,11 @@ std::string image_source_problem(std::string_view image_name);
 // InvalidValue, naming `field`, with what is wrong.
 ImageSource image_source(std::string_view image_name, const std::string& field = "imageName");
 
+// Whether the object is a macOS restore image (its name ends in ".ipsw", in any case), which the
+// agent installs into a new VM (`tart create --from-ipsw`), rather than a VM archive (`tart
+// export`'s, any other name), which it imports.
+bool is_restore_image(const ImageSource& source);
+
 // The local VM name the agent imports a bucket object as: tart's import takes a local name, no
 // '/' (Commands/Import.swift), and VMs clone it. Readable, stable across runs and machines, and
 // different for different objects (a hash of the whole URL ends it: the readable part alone
