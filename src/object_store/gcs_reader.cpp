@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <string>
+#include <vector>
 #include <system_error>
 
 namespace macvmorx::object_store {

@@ -16,7 +16,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
+#include <sys/wait.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
