@@ -96,6 +96,7 @@ protocol::Heartbeat Agent::build_heartbeat() {
     heartbeat.cached_images = cache_.names();
     heartbeat.labels = options_.labels;
     heartbeat.agent_instance = instance_;
+    heartbeat.peer_url = options_.peer_url;
     return heartbeat;
 }
 

@@ -38,6 +38,7 @@ BucketImages::BucketImages(boost::asio::io_context& ioc, BucketImageOptions opti
                      options_.download_dir);
         return;
     }
+    std::lock_guard lock{mutex_};
     for (const auto& [local_name, image] : index.items()) {
         if (image.is_string()) imported_[local_name] = image.get<std::string>();
     }
@@ -59,9 +60,7 @@ void BucketImages::join_finished() {
 void BucketImages::download(const std::string& image, VmBackend::Progress progress, Downloaded done) {
     join_finished();
     const auto source = protocol::image_source(image);
-    // The object's kind in the file's name: Virtualization.framework loads a restore image by it.
-    const fs::path archive = fs::path{options_.download_dir} /
-                             (protocol::local_vm_name(source) + (protocol::is_restore_image(source) ? ".ipsw" : ".tvm"));
+    const fs::path archive = archive_path(image);
     progress(0, "downloading " + image);
     // The download reports from its thread; each report and the end are posted back.
     auto post = [&ioc = ioc_, stopping = stopping_](auto work) {
@@ -73,7 +72,20 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
         Outcome outcome;
         try {
             const auto reader = readers_(image);
+            // The lab's Macs that hold the image first, the bucket for what they do not give.
+            object_store::PeerOffer offer;
+            if (options_.find_peers) {
+                try {
+                    offer = options_.find_peers(image);
+                } catch (const std::exception& error) {
+                    spdlog::warn("agent: no peers for {} ({}); downloading it from its bucket", image, error.what());
+                }
+            }
+            std::optional<object_store::PeeredReader> peered;
+            if (!offer.peers.empty()) peered.emplace(*reader, image, offer);
+            object_store::ObjectReader& from = peered ? static_cast<object_store::ObjectReader&>(*peered) : *reader;
             object_store::DownloadOptions options;
+            if (options_.keep_seeds) options.manifest_chunk_size = object_store::default_chunk_size;
             options.attempts = options_.attempts;
             options.cancelled = [stopping] { return stopping->load(); };
             options.sleep = [stopping](Duration wait) {
@@ -95,15 +107,23 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
             object_store::DownloadResult result;
             for (int attempt = 1;; ++attempt) {
                 try {
-                    result = object_store::download_object(*reader, source.bucket, source.object, archive, options);
+                    result = object_store::download_object(from, source.bucket, source.object, archive, options);
                     break;
                 } catch (const object_store::ChecksumMismatch& mismatch) {
                     if (attempt == 2) throw;
                     spdlog::warn("agent: {}; downloading it once more from scratch", mismatch.what());
                 }
             }
-            spdlog::info("agent: downloaded {} ({}; {} resumed from an earlier run), verified", image,
-                         gigabytes(result.checksums.size), gigabytes(result.resumed_from));
+            spdlog::info("agent: downloaded {} ({}; {} resumed from an earlier run, {} from peers, {} from the bucket), verified",
+                         image, gigabytes(result.checksums.size), gigabytes(result.resumed_from),
+                         gigabytes(peered ? peered->bytes_from_peers() : 0),
+                         gigabytes(peered ? peered->bytes_from_store() : result.transferred));
+            if (options_.keep_seeds) {
+                // Written beside the archive before it is imported: a seed has both or is none.
+                std::ofstream manifest(archive.string() + ".manifest.json", std::ios::trunc);
+                manifest << result.manifest.to_json();
+                if (!manifest.flush()) spdlog::warn("agent: cannot write the chunk manifest of {}: it is served to no peer", image);
+            }
         } catch (const object_store::ChecksumMismatch& mismatch) {
             // The reason's name first, for scripts and searches (issue 21), then both values.
             outcome = Outcome::failure(std::string{protocol::image_checksum_mismatch} + ": " + mismatch.what());
@@ -116,19 +136,54 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
     workers_.push_back({std::move(thread), std::move(finished)});
 }
 
+std::string BucketImages::archive_path(const std::string& image) const {
+    const auto source = protocol::image_source(image);
+    // The object's kind in the file's name: Virtualization.framework loads a restore image by it.
+    return (fs::path{options_.download_dir} /
+            (protocol::local_vm_name(source) + (protocol::is_restore_image(source) ? ".ipsw" : ".tvm")))
+        .string();
+}
+
+std::optional<SeedFiles> BucketImages::seed(const std::string& image) const {
+    if (!options_.keep_seeds || !protocol::image_source(image).in_bucket()) return std::nullopt;
+    {
+        std::lock_guard lock{mutex_};
+        const auto local = protocol::local_vm_name(protocol::image_source(image));
+        const auto it = imported_.find(local);
+        if (it == imported_.end() || it->second != image) return std::nullopt;
+    }
+    SeedFiles files{archive_path(image), archive_path(image) + ".manifest.json"};
+    std::error_code missing;
+    if (!fs::exists(files.archive, missing) || !fs::exists(files.manifest, missing)) return std::nullopt;
+    return files;
+}
+
 std::optional<std::string> BucketImages::image_of(const std::string& local_name) const {
+    std::lock_guard lock{mutex_};
     const auto it = imported_.find(local_name);
     if (it == imported_.end()) return std::nullopt;
     return it->second;
 }
 
 void BucketImages::remember(const std::string& local_name, const std::string& image) {
+    std::lock_guard lock{mutex_};
     imported_[local_name] = image;
     save_index();
 }
 
 void BucketImages::forget(const std::string& local_name) {
-    if (imported_.erase(local_name) > 0) save_index();
+    std::string image;
+    {
+        std::lock_guard lock{mutex_};
+        const auto it = imported_.find(local_name);
+        if (it == imported_.end()) return;
+        image = it->second;
+        imported_.erase(it);
+        save_index();
+    }
+    std::error_code ignored;
+    fs::remove(archive_path(image), ignored);
+    fs::remove(archive_path(image) + ".manifest.json", ignored);
 }
 
 void BucketImages::save_index() const {

@@ -52,7 +52,11 @@ TartBackend::TartBackend(boost::asio::io_context& ioc, TartOptions options, std:
     if (options_.image_download_dir.empty()) {
         options_.image_download_dir = (std::filesystem::temp_directory_path() / "macvmorx-image-downloads").string();
     }
-    buckets_ = std::make_unique<BucketImages>(ioc_, BucketImageOptions{options_.image_download_dir}, bucket_reader);
+    BucketImageOptions bucket_options;
+    bucket_options.download_dir = options_.image_download_dir;
+    bucket_options.keep_seeds = options_.keep_image_seeds;
+    bucket_options.find_peers = options_.find_image_peers;
+    buckets_ = std::make_unique<BucketImages>(ioc_, std::move(bucket_options), bucket_reader);
     std::error_code failed;
     std::filesystem::create_directories(options_.vm_log_dir, failed);
     std::filesystem::permissions(options_.vm_log_dir, std::filesystem::perms::owner_all,
@@ -134,8 +138,12 @@ void TartBackend::pull_from_bucket(const std::string& image, Progress progress, 
                                                : std::vector<std::string>{options_.tart, "import", download, local};
         const std::string what = restore_image ? "tart create --from-ipsw " + image : "tart import " + image;
         run(std::move(command), options_.pull_timeout, [this, image, local, download, what, done](ProcessResult result) {
-            std::error_code ignored;
-            std::filesystem::remove(download, ignored);
+            // Kept for the lab's peers when this Mac serves them (deleted with the image), else gone.
+            if (!result.ok() || !options_.keep_image_seeds) {
+                std::error_code ignored;
+                std::filesystem::remove(download, ignored);
+                std::filesystem::remove(download + ".manifest.json", ignored);
+            }
             if (!result.ok()) return done(Outcome::failure(result.describe(what)));
             buckets_->remember(local, image);
             // The size is learnt from `tart list`.
@@ -155,6 +163,8 @@ void TartBackend::delete_image(const std::string& image, Done done) {
         done(Outcome::success());
     });
 }
+
+std::optional<SeedFiles> TartBackend::image_seed(const std::string& image) const { return buckets_->seed(image); }
 
 double TartBackend::image_size_gb(const std::string& image) const {
     const auto it = image_sizes_.find(image_key(image));

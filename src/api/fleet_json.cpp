@@ -29,8 +29,9 @@ void write_node(JsonWriter& json, const fleet::NodeRecord& node, const NodeCapac
         .field("maxVms", capacity.max_vms)
         .field("reservedSlots", capacity.reserved_slots)
         .field("freeSlots", fleet::accepts_new_vms(node) ? std::max(0, capacity.max_vms - used) : 0)
-        .field("agentInstance", report.agent_instance)
-        .end_object();
+        .field("agentInstance", report.agent_instance);
+    if (!report.peer_url.empty()) json.field("peerUrl", report.peer_url);
+    json.end_object();
 }
 
 } // namespace macvmorx::api

@@ -26,6 +26,8 @@ http::Router build_router(ApiContext& context) {
     router.add({Method::get, "/api/nodes/{nodeId}/commands", bind_async(handle_poll_commands), "An agent's pending commands (long poll with ?wait=25s)", Body::none, Access::report});
     router.add({Method::post, "/api/nodes/{nodeId}/commands/{commandId}/ack", bind(handle_ack_command), "An agent acknowledges a command", Body::none, Access::report});
     router.add({Method::post, "/api/vms/{vmId}/events", bind(handle_vm_event), "An agent reports a VM's progress or failure", Body::json, Access::report});
+    router.add({Method::get, "/api/nodes/{nodeId}/image-peers", bind(handle_image_peers), "The Macs of its lab a Mac may fetch a bucket image from (?imageName=), with a grant", Body::none, Access::report});
+    router.add({Method::get, "/api/peer-grants/key", bind(handle_peer_grant_key), "The public key that peer grants are checked with", Body::none, Access::report});
     // Nodes
     router.add({Method::get, "/api/fleet", bind(handle_fleet_summary), "Fleet totals: nodes, slots, VMs by state, queue", Body::none, Access::read});
     router.add({Method::get, "/api/nodes", bind(handle_list_nodes), "Every node, sorted by nodeId", Body::none, Access::read});

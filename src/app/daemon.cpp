@@ -4,6 +4,7 @@
 
 #include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/api/api_context.hpp"
+#include "macvmorx/api/peer_grants.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/api/wait_budget.hpp"
 #include "macvmorx/app/logging.hpp"
@@ -81,6 +82,7 @@ struct Daemon::Parts {
         context.ready = &ready;
         context.started_at = clock.now();
         context.waits = &waits;
+        context.peer_grants = &peer_grants;
     }
 
     config::ServerConfig config;
@@ -95,6 +97,7 @@ struct Daemon::Parts {
     metrics::PlacementMetrics placement_metrics{*metrics_registry};
     metrics::JobWaitMetrics job_wait_metrics{*metrics_registry};
     api::WaitBudget waits{1024}; // long polls per token
+    api::PeerGrants peer_grants;
     auth::TokenGuard guard; // on the router only with a tokens file
     std::atomic<bool> ready{false};
     std::unique_ptr<storage::DurableStore> durable;

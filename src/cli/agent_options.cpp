@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace macvmorx::cli {
 namespace {
@@ -118,6 +119,23 @@ void add_agent_options(CLI::App& command, app::AgentCommandOptions& options, Age
                        "Where images from storage buckets download (resumable) before tart imports them")
         ->envname("MACVMORX_AGENT_IMAGE_DOWNLOAD_DIR")
         ->capture_default_str();
+    command.add_option("--peer-listen", text.peer_listen,
+                       "ADDRESS:PORT where this Mac serves its bucket images to its lab's other Macs (empty: it serves "
+                       "none, and deletes each archive once imported)")
+        ->envname("MACVMORX_AGENT_PEER_LISTEN");
+    command.add_option("--peer-url", options.agent.peer_url,
+                       "The URL other Macs reach --peer-listen at (default: http://HOST-NAME:PORT)")
+        ->envname("MACVMORX_AGENT_PEER_URL");
+    command.add_option("--peer-max-uploads", options.peer_server.max_uploads, "Uploads to peers at once")
+        ->envname("MACVMORX_AGENT_PEER_MAX_UPLOADS")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    options.peer_upload_mb_per_second = options.peer_server.upload_bytes_per_second / 1e6;
+    command.add_option("--peer-upload-rate", options.peer_upload_mb_per_second,
+                       "MB/s this Mac uploads to peers at most, on average (0: no bound)")
+        ->envname("MACVMORX_AGENT_PEER_UPLOAD_RATE")
+        ->check(CLI::Range(0.0, 100000.0))
+        ->capture_default_str();
     command.add_option("--state-file", options.agent.state_file,
                        "Where the agent remembers its VMs across restarts (no secrets); empty: nowhere")
         ->envname("MACVMORX_AGENT_STATE_FILE")
@@ -136,6 +154,31 @@ std::optional<std::string> apply_agent_text(app::AgentCommandOptions& options, c
         return "--ca-file and --client-cert need an https:// --server";
     }
     options.agent.heartbeat_interval = *parse_duration(text.heartbeat_interval);
+    options.peer_server.upload_bytes_per_second = options.peer_upload_mb_per_second * 1e6;
+    options.serve_peers = !text.peer_listen.empty();
+    if (options.serve_peers) {
+        // "0.0.0.0:9100", "[::]:9100", ":9100" (every address)
+        const auto colon = text.peer_listen.rfind(':');
+        if (colon == std::string::npos) return "--peer-listen: '" + text.peer_listen + "' is not ADDRESS:PORT";
+        std::string address = text.peer_listen.substr(0, colon);
+        if (address.size() >= 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+        const std::string port = text.peer_listen.substr(colon + 1);
+        if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            std::stoi(port) > 65535) {
+            return "--peer-listen: '" + port + "' is not a port";
+        }
+        options.peer_server.bind_address = address.empty() ? "0.0.0.0" : address;
+        options.peer_server.port = static_cast<std::uint16_t>(std::stoi(port));
+        options.peer_url_host = address.empty() || address == "0.0.0.0" || address == "::" ? host_name() : address;
+    }
+    if (!options.agent.peer_url.empty()) {
+        if (!options.serve_peers) return "--peer-url needs --peer-listen";
+        try {
+            (void)http::BaseUrl::parse(options.agent.peer_url);
+        } catch (const std::invalid_argument& error) {
+            return "--peer-url: " + std::string{error.what()};
+        }
+    }
     options.tart.boot_timeout = *parse_duration(text.boot_timeout);
     for (const auto& label : text.labels) {
         const auto equals = label.find('=');

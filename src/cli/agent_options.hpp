@@ -23,6 +23,7 @@ struct AgentText {
     std::string heartbeat_interval;
     std::string boot_timeout;
     std::vector<std::string> labels; // KEY=VALUE
+    std::string peer_listen;         // ADDRESS:PORT; empty: no peers
     LogText log;
 };
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -33,13 +34,14 @@ void write_text(const fs::path& path, const std::string& text) {
     if (!file.flush()) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
 }
 
-// Feeds the bytes already on disk to the digest: a resumed download is checked whole.
-void digest_file(const fs::path& path, ObjectDigest& digest) {
+// Feeds the bytes already on disk to the digests: a resumed download is checked whole.
+template <typename Feed>
+void digest_file(const fs::path& path, Feed& feed) {
     std::ifstream file(path, std::ios::binary);
     std::vector<char> buffer(1u << 20);
     while (file) {
         file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        digest.update({buffer.data(), static_cast<std::size_t>(file.gcount())});
+        feed({buffer.data(), static_cast<std::size_t>(file.gcount())});
     }
 }
 
@@ -95,7 +97,13 @@ DownloadResult download_object(ObjectReader& reader, const std::string& bucket, 
         write_text(version_file, identity);
     }
     ObjectDigest digest;
-    if (offset > 0) digest_file(part, digest);
+    std::optional<ChunkHasher> chunks;
+    if (options.manifest_chunk_size > 0) chunks.emplace(options.manifest_chunk_size);
+    const auto feed = [&digest, &chunks](std::string_view bytes) {
+        digest.update(bytes);
+        if (chunks) chunks->update(bytes);
+    };
+    if (offset > 0) digest_file(part, feed);
     result.resumed_from = offset;
 
     std::ofstream out(part, std::ios::binary | std::ios::app);
@@ -122,7 +130,7 @@ DownloadResult download_object(ObjectReader& reader, const std::string& bucket, 
                 if (!out.write(piece.data(), static_cast<std::streamsize>(piece.size()))) {
                     throw std::runtime_error("writing " + part.string() + " failed: " + std::strerror(errno));
                 }
-                digest.update(piece);
+                feed(piece);
                 offset += piece.size();
                 result.transferred += piece.size();
                 if (offset - reported >= progress_step) report();
@@ -145,6 +153,9 @@ DownloadResult download_object(ObjectReader& reader, const std::string& bucket, 
     if (!out) throw std::runtime_error("writing " + part.string() + " failed: " + std::strerror(errno));
 
     result.checksums = digest.finish();
+    if (chunks) {
+        result.manifest = {name, version.version, version.size, options.manifest_chunk_size, chunks->finish()};
+    }
     for (const auto& expected : version.checksums) {
         if (const auto mismatch = checksum_mismatch(result.checksums, expected); !mismatch.empty()) {
             remove_part(part, version_file);

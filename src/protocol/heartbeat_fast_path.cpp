@@ -190,6 +190,9 @@ std::optional<protocol::Heartbeat> parse_heartbeat_fast(std::string_view body) {
         } else if (key == "agentInstance") {
             heartbeat.agent_instance.clear();
             if (!null && !read_string(value, agent_instance_rule, heartbeat.agent_instance)) return std::nullopt;
+        } else if (key == "peerUrl") {
+            heartbeat.peer_url.clear();
+            if (!null && !read_string(value, peer_url_rule, heartbeat.peer_url)) return std::nullopt;
         }
     }
     if (!has_node) return std::nullopt;

@@ -75,6 +75,7 @@ void write_heartbeat(JsonWriter& json, const Heartbeat& heartbeat) {
     json.key("labels");
     write_labels(json, heartbeat.labels);
     if (!heartbeat.agent_instance.empty()) json.field("agentInstance", heartbeat.agent_instance);
+    if (!heartbeat.peer_url.empty()) json.field("peerUrl", heartbeat.peer_url);
     json.end_object();
 }
 
@@ -108,6 +109,7 @@ Heartbeat parse_heartbeat_checked(std::string_view body) {
     heartbeat.cached_images = fields.string_array("cachedImages", max_cached_images, image_rule);
     heartbeat.labels = fields.labels("labels");
     heartbeat.agent_instance = fields.string("agentInstance", agent_instance_rule);
+    heartbeat.peer_url = fields.string("peerUrl", peer_url_rule);
     return heartbeat;
 }
 

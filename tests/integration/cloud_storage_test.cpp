@@ -142,6 +142,23 @@ TEST_F(CloudStorageTest, ACutDownloadResumesWithARangeRequestOfTheSameGeneration
     EXPECT_EQ(waits_, (std::vector<macvmorx::Duration>{std::chrono::seconds{1}}));
 }
 
+TEST_F(CloudStorageTest, AResumedDownloadsChunkManifestIsTheWholeObjects) {
+    GcsReader reader{settings(), clock_};
+    CuttingReader cutting{reader, 1024 * 1024 + 5, 1};
+    auto with_manifest = options();
+    with_manifest.manifest_chunk_size = 1024 * 1024;
+    const auto result = download_object(cutting, "images", "macos/sequoia.tvm", destination_, with_manifest);
+    const auto& manifest = result.manifest;
+    EXPECT_EQ(manifest.object, "gs://images/macos/sequoia.tvm");
+    EXPECT_EQ(manifest.version, storage_.generation("images", "macos/sequoia.tvm"));
+    EXPECT_EQ(manifest.size, object_.size());
+    ASSERT_EQ(manifest.chunks.size(), 4u);
+    for (std::size_t i = 0; i < manifest.chunks.size(); ++i) {
+        EXPECT_EQ(manifest.chunks[i], macvmorx::object_store::chunk_hash(std::string_view{object_}.substr(i * 1024 * 1024, 1024 * 1024)))
+            << "chunk " << i;
+    }
+}
+
 TEST_F(CloudStorageTest, DamagedBytesFailTheCrc32cNamingBothValuesAndNothingIsKept) {
     storage_.corrupt("images", "macos/sequoia.tvm");
     GcsReader reader{settings(), clock_};

@@ -37,3 +37,19 @@ TEST(Rs256Jwt, RefusesAKeyThatIsNotAnRsaPrivateKey) {
     EXPECT_THROW(sign_rs256("{}", "not a key"), std::runtime_error);
     EXPECT_THROW(sign_rs256("{}", macvmorx::testing::shared_rsa_key().public_pem), std::runtime_error);
 }
+
+TEST(Rs256Jwt, ATokenVerifiesWithItsKeysPublicHalfOnlyAndGivesItsClaims) {
+    const auto key = macvmorx::jwt::generate_rsa_key();
+    const std::string claims = R"({"sub":"mac-02","aud":"mac-01","exp":2000000000})";
+    const std::string token = sign_rs256(claims, key.private_pem, "grants-1");
+    EXPECT_EQ(macvmorx::jwt::verified_rs256_claims(token, key.public_pem), claims);
+    EXPECT_TRUE(macvmorx::testing::rs256_verifies(token, key.public_pem)) << "OpenSSL's own check agrees";
+
+    EXPECT_FALSE(macvmorx::jwt::verified_rs256_claims(token, macvmorx::testing::shared_rsa_key().public_pem)) << "another key";
+    std::string forged = token;
+    forged[forged.find('.') + 2] ^= 1; // the claims changed after signing
+    EXPECT_FALSE(macvmorx::jwt::verified_rs256_claims(forged, key.public_pem));
+    const std::string unsigned_token = base64url(R"({"alg":"none"})") + "." + base64url(claims) + ".";
+    EXPECT_FALSE(macvmorx::jwt::verified_rs256_claims(unsigned_token, key.public_pem)) << "alg none";
+    EXPECT_FALSE(macvmorx::jwt::verified_rs256_claims("not a token", key.public_pem));
+}

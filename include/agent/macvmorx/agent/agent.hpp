@@ -40,6 +40,9 @@ struct AgentOptions {
     std::uint64_t seed = 0; // for the jitter of retries
     // Where the agent remembers its clones across restarts (VmJournal); empty: nowhere.
     std::string state_file;
+    // Where this Mac serves its bucket images to its lab's peers, named in every heartbeat;
+    // empty: it serves none.
+    std::string peer_url;
 };
 
 // A VM on this host as the agent knows it.

@@ -10,11 +10,13 @@
 // Threading: called on the agent's io_context; completions are posted back to it.
 
 #include "macvmorx/agent/vm_backend.hpp"
+#include "macvmorx/object_store/peered_reader.hpp"
 
 #include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -24,15 +26,23 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace macvmorx::object_store {
-class ObjectReader;
-}
-
 namespace macvmorx::agent {
 
 struct BucketImageOptions {
     std::string download_dir; // archives while they download (resumable) and the index
     int attempts = 6;          // per download, for transient failures (object_download.hpp)
+    // Keep each verified archive with its chunk manifest once imported, to serve it to the lab's
+    // other Macs (the image's seed), until the image is evicted.
+    bool keep_seeds = false;
+    // Whom to fetch an image from before its bucket (the daemon's answer); called on the
+    // download's thread, may throw (the download then takes the bucket alone). Unset: no peers.
+    std::function<object_store::PeerOffer(const std::string& image)> find_peers;
+};
+
+// An image's verified archive and its chunk manifest, kept for the lab's peers.
+struct SeedFiles {
+    std::string archive;
+    std::string manifest;
 };
 
 class BucketImages {
@@ -52,7 +62,13 @@ public:
     // The image a local VM stands for, if it was imported from a bucket.
     std::optional<std::string> image_of(const std::string& local_name) const;
     void remember(const std::string& local_name, const std::string& image);
+    // Forgets the local VM and deletes its seed, if one was kept.
     void forget(const std::string& local_name);
+
+    // The seed of `image`, when one is kept and its VM is imported. Any thread.
+    std::optional<SeedFiles> seed(const std::string& image) const;
+    // The download's file name of `image` in the download folder (its seed's, once imported).
+    std::string archive_path(const std::string& image) const;
 
 private:
     void save_index() const;
@@ -60,6 +76,7 @@ private:
     boost::asio::io_context& ioc_;
     BucketImageOptions options_;
     ReaderFactory readers_;
+    mutable std::mutex mutex_; // imported_: changed on the io_context, read by the peer server too
     std::map<std::string, std::string> imported_; // local VM name -> image name
     struct Worker {
         std::thread thread;

@@ -1,11 +1,14 @@
 #pragma once
 
+#include "macvmorx/agent/bucket_images.hpp"
 #include "macvmorx/agent/process_runner.hpp"
 #include "macvmorx/agent/vm_backend.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace boost::asio {
@@ -14,7 +17,6 @@ class io_context;
 
 namespace macvmorx::agent {
 
-class BucketImages;
 class RegistryClient;
 
 struct TartOptions {
@@ -48,6 +50,10 @@ struct TartOptions {
     std::string vm_log_dir;
     // Where images from storage buckets download (resumable parts) before `tart import`.
     std::string image_download_dir;
+    // Keep each bucket image's verified archive, to serve it to the lab's peers, and whom to
+    // fetch one from first (bucket_images.hpp).
+    bool keep_image_seeds = false;
+    std::function<object_store::PeerOffer(const std::string& image)> find_image_peers;
 };
 
 // VMs through Cirrus Labs' tart: `tart pull` (or a bucket object's download and `tart import`
@@ -72,6 +78,9 @@ public:
     void pull_image(const std::string& image, Progress progress, Done done) override;
     void delete_image(const std::string& image, Done done) override;
     double image_size_gb(const std::string& image) const override;
+    // The verified archive and chunk manifest of a bucket image this Mac serves to its peers,
+    // when it keeps one (keep_image_seeds). Any thread.
+    std::optional<SeedFiles> image_seed(const std::string& image) const;
     void expected_size_gb(const std::string& image, std::function<void(double)> done) override;
     void start_vm(const VmLaunch& launch, Started done) override;
     void adopt_vm(const std::string& vm_name, bool watch_runner, Started done) override;

@@ -3,6 +3,7 @@
 #include "macvmorx/base/clock.hpp"
 
 #include <atomic>
+#include <cstddef>
 #include <string>
 
 namespace macvmorx::orchestrator {
@@ -25,6 +26,7 @@ class DurableStore;
 
 namespace macvmorx::api {
 
+class PeerGrants;
 class WaitBudget;
 
 // What handlers work on. Owned by the daemon (or a test); handlers only borrow it. The optional
@@ -46,6 +48,12 @@ struct ApiContext {
     const std::string* webhook_secret = nullptr;
     // Long polls per token; null: unbounded (tests of single handlers).
     WaitBudget* waits = nullptr;
+    // The grants with which Macs fetch bucket images from each other; null: none issued.
+    const PeerGrants* peer_grants = nullptr;
 };
+
+// How many Macs an image-peers answer names at most: enough to spread a fetch, few enough that
+// a Mac's uploads stay few.
+inline constexpr std::size_t max_image_peers = 3;
 
 } // namespace macvmorx::api

@@ -24,6 +24,11 @@ void handle_forget_node(const http::Request& request, ApiContext& context, Reply
 void handle_set_node_labels(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_fleet_summary(const http::Request& request, ApiContext& context);
 
+// Peers (peer_handlers.cpp): whom a Mac may fetch a bucket image from, with a grant, and the key
+// that grants are checked with.
+http::Response handle_image_peers(const http::Request& request, ApiContext& context);
+http::Response handle_peer_grant_key(const http::Request& request, ApiContext& context);
+
 // VMs (vm_handlers.cpp); placements and deletions are answered once they are durable.
 void handle_schedule_vm(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_list_vms(const http::Request& request, ApiContext& context);

@@ -6,6 +6,7 @@
 
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/object_store/checksum.hpp"
+#include "macvmorx/object_store/chunk_manifest.hpp"
 #include "macvmorx/object_store/object_reader.hpp"
 
 #include <cstdint>
@@ -34,6 +35,9 @@ struct DownloadOptions {
     // Asked before each piece is written: true stops the download (DownloadCancelled), the part
     // kept for a later run.
     std::function<bool()> cancelled;
+    // When not 0, the result carries a chunk manifest of chunks this long, made in the same pass
+    // as the checksums, for the peers this Mac will serve the object to.
+    std::uint64_t manifest_chunk_size = 0;
 };
 
 struct DownloadResult {
@@ -41,6 +45,7 @@ struct DownloadResult {
     std::uint64_t resumed_from = 0;     // bytes found on disk from an earlier run and kept
     std::uint64_t transferred = 0;      // bytes this run took from the store
     int attempts = 0;                   // reads it took
+    ChunkManifest manifest;             // with DownloadOptions::manifest_chunk_size, else empty
 };
 
 class DownloadCancelled : public std::runtime_error {

@@ -39,6 +39,9 @@ struct Heartbeat {
     // Chosen afresh each time the agent starts. A new one means the agent restarted and
     // forgot the VMs it was making but does not list (docs/agent-protocol.md).
     std::string agent_instance;
+    // Where the agent serves the bucket images it holds to the other Macs of its lab
+    // (docs/agent-protocol.md, "Peers"); empty when it serves none.
+    std::string peer_url;
 
     // The bytes of text the daemon keeps for this report: what one host can make it hold, and
     // what the per-host budget bounds (docs/security.md).

@@ -61,6 +61,10 @@ inline constexpr StringRule image_name_rule{1, 256, &image_characters, "letters,
 inline constexpr StringRule label_key_rule{1, 64, &label_key_characters, "letters, digits and . _ / -"};
 inline constexpr StringRule label_value_rule{0, 128};
 inline constexpr StringRule agent_instance_rule{0, 64, &identifier_characters, "letters, digits, '.', '_' or '-'"};
+inline constexpr CharSet url_characters{
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:/[]%~"};
+// Where an agent serves the images it holds to its peers ("http://mac-07.lab:9100").
+inline constexpr StringRule peer_url_rule{0, 256, &url_characters, "a URL: letters, digits and . _ - : / [ ] % ~"};
 // A sentence for an operator: any printable text (UTF-8 included), on one line, since no rule
 // lets control characters through.
 inline constexpr StringRule status_reason_rule{0, 512};
