@@ -217,6 +217,51 @@ TEST_F(CloudStorageImage, AKeyOfAnotherAccountFailsTheVmSayingWhichFileAndWhatTh
     EXPECT_TRUE(storage.media_ranges().empty());
 }
 
+// The lab's peers, end to end: three Macs, each VM placed on the next by a label. The first
+// downloads from the bucket; the second takes the image from the first, asking the bucket only
+// what the object is; once both are gone, the third takes it from the bucket.
+TEST_F(CloudStorageImage, ASecondMacTakesTheImageFromTheFirstAndAThirdFromTheBucketOnceTheyAreGone) {
+    TestDaemon daemon;
+    auto client = daemon.client();
+    const auto place_on = [&](const std::string& vm_id, const std::string& mac) {
+        return client
+            .post_json("/api/schedule-vm", json{{"imageName", gcs_image}, {"vmId", vm_id}, {"labels", {{"mac", mac}}}}.dump())
+            .status;
+    };
+    start_agent(daemon.port(), {"--peer-listen", "127.0.0.1:0", "--label", "mac=one"}, gcs_environment());
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-tart").status == 200; })) << agent->output();
+    ASSERT_TRUE(eventually([&] { return place_on("vm-a", "one") == 200; })) << agent->output();
+    ASSERT_TRUE(vm_is(client, "vm-a", "running")) << agent->output();
+    EXPECT_EQ(storage.media_ranges(), (std::vector<std::string>{"bytes=0-"}));
+    const std::string peer_url = get(client, "/api/nodes/mac-tart").value("peerUrl", "");
+    EXPECT_TRUE(peer_url.starts_with("http://127.0.0.1:")) << get(client, "/api/nodes/mac-tart").dump();
+    // The first keeps the verified archive for its peers.
+    EXPECT_TRUE(std::filesystem::exists(state / "image-downloads" / (gcs_local_name + ".tvm.manifest.json")));
+
+    const auto second_state = state / "mac-two";
+    others.push_back(launch_agent(daemon.port(), "mac-two", second_state, {"--peer-listen", "127.0.0.1:0", "--label", "mac=two"},
+                                  gcs_environment()));
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-two").status == 200; })) << others.back()->output();
+    ASSERT_TRUE(eventually([&] { return place_on("vm-b", "two") == 200; }));
+    ASSERT_TRUE(vm_is(client, "vm-b", "running")) << others.back()->output();
+    EXPECT_EQ(storage.media_ranges(), (std::vector<std::string>{"bytes=0-"})) << "no byte of it from the bucket";
+    EXPECT_NE(others.back()->output().find("GB from peers, 0.0 GB from the bucket"), std::string::npos) << others.back()->output();
+    EXPECT_EQ(calls_starting(second_state, "import "), 1u);
+
+    // Both go away without a word (the daemon still names them until they time out).
+    kill_agent();
+    others.back()->signal(SIGKILL);
+    ASSERT_TRUE(others.back()->wait_for_exit(std::chrono::seconds{10}).has_value());
+    const auto third_state = state / "mac-three";
+    others.push_back(launch_agent(daemon.port(), "mac-three", third_state, {"--label", "mac=three"}, gcs_environment()));
+    ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-three").status == 200; })) << others.back()->output();
+    ASSERT_TRUE(eventually([&] { return place_on("vm-c", "three") == 200; }));
+    ASSERT_TRUE(vm_is(client, "vm-c", "running")) << others.back()->output();
+    EXPECT_EQ(storage.media_ranges(), (std::vector<std::string>{"bytes=0-", "bytes=0-"}));
+    // Without --peer-listen, the archive goes once imported.
+    EXPECT_FALSE(std::filesystem::exists(third_state / "image-downloads" / (gcs_local_name + ".tvm")));
+}
+
 // A restore image becomes a base VM by tart's install from it, under the object's local name.
 TEST_F(BucketImage, AnIpswObjectIsInstalledIntoABaseVmWithTartCreateFromIpsw) {
     constexpr const char* ipsw = "s3://images/macos/UniversalMac_15.1_Restore.ipsw";
