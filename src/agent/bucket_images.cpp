@@ -74,13 +74,22 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
             const auto reader = readers_(image);
             // The lab's Macs that hold the image first, the bucket for what they do not give.
             object_store::PeerOffer offer;
-            if (options_.find_peers) {
+            while (options_.find_peers && !stopping->load()) {
                 try {
                     offer = options_.find_peers(image);
                 } catch (const std::exception& error) {
                     spdlog::warn("agent: no peers for {} ({}); downloading it from its bucket", image, error.what());
+                    offer = {};
+                }
+                if (!offer.wait) break;
+                // The daemon spreads the lab's fetches: wait for a copy in the lab, or a free upload.
+                post([progress, reason = offer.reason] { progress(0, reason); });
+                const auto until = std::chrono::steady_clock::now() + offer.retry_after;
+                while (!stopping->load() && std::chrono::steady_clock::now() < until) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds{50});
                 }
             }
+            if (stopping->load()) throw object_store::DownloadCancelled(image + ": the agent is stopping");
             std::optional<object_store::PeeredReader> peered;
             if (!offer.peers.empty()) peered.emplace(*reader, image, offer);
             object_store::ObjectReader& from = peered ? static_cast<object_store::ObjectReader&>(*peered) : *reader;

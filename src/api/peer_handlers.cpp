@@ -19,6 +19,11 @@ const PeerGrants& grants_of(const ApiContext& context) {
     return *context.peer_grants;
 }
 
+fleet::ImageFetches& fetches_of(const ApiContext& context) {
+    if (context.image_fetches == nullptr) throw http::HttpError(503, "peers unavailable", "this daemon plans no fetches");
+    return *context.image_fetches;
+}
+
 } // namespace
 
 http::Response handle_image_peers(const http::Request& request, ApiContext& context) {
@@ -36,19 +41,24 @@ http::Response handle_image_peers(const http::Request& request, ApiContext& cont
     }
     const auto& grants = grants_of(context);
     const auto now = context.orchestrator.clock().now();
-    const auto peers = fleet::image_peers(context.orchestrator.nodes(), *requester, *image, max_image_peers);
+    const auto plan = fetches_of(context).plan(context.orchestrator.nodes(), *requester, std::string{*image}, now);
 
     http::Response response;
     JsonWriter json{response.body};
     json.begin_object().field("imageName", *image);
     json.key("peers").begin_array();
-    for (const auto& peer : peers) {
+    for (const auto& peer : plan.peers) {
         json.begin_object().field("nodeId", peer->node_id()).field("url", peer->report.peer_url).end_object();
     }
     json.end_array();
-    json.field("grant", grants.grant(node_id, *image, now))
-        .field("grantExpiresAt", format_rfc3339(now + PeerGrants::lifetime))
-        .end_object();
+    if (plan.wait) {
+        json.field("wait", true)
+            .field("retryAfterSeconds", std::chrono::duration_cast<std::chrono::seconds>(plan.retry_after).count())
+            .field("reason", plan.reason);
+    } else if (!plan.peers.empty()) {
+        json.field("grant", grants.grant(node_id, *image, now)).field("grantExpiresAt", format_rfc3339(now + PeerGrants::lifetime));
+    }
+    json.end_object();
     return response;
 }
 

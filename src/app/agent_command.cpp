@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -40,6 +41,9 @@ public:
                                 "/image-peers?imageName=" + object_store::uri_encode(image, false));
         object_store::PeerOffer offer;
         offer.grant = answer.value("grant", std::string{});
+        offer.wait = answer.value("wait", false);
+        offer.retry_after = std::chrono::seconds{std::clamp<std::int64_t>(answer.value("retryAfterSeconds", 15), 1, 300)};
+        offer.reason = answer.value("reason", std::string{});
         for (const auto& peer : answer.value("peers", nlohmann::json::array())) {
             offer.peers.push_back({peer.value("nodeId", std::string{}), peer.value("url", std::string{})});
         }

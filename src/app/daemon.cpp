@@ -7,6 +7,7 @@
 #include "macvmorx/api/peer_grants.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/api/wait_budget.hpp"
+#include "macvmorx/fleet/image_peers.hpp"
 #include "macvmorx/app/logging.hpp"
 #include "macvmorx/auth/token_guard.hpp"
 #include "macvmorx/base/id_source.hpp"
@@ -83,6 +84,7 @@ struct Daemon::Parts {
         context.started_at = clock.now();
         context.waits = &waits;
         context.peer_grants = &peer_grants;
+        context.image_fetches = &image_fetches;
     }
 
     config::ServerConfig config;
@@ -98,6 +100,7 @@ struct Daemon::Parts {
     metrics::JobWaitMetrics job_wait_metrics{*metrics_registry};
     api::WaitBudget waits{1024}; // long polls per token
     api::PeerGrants peer_grants;
+    fleet::ImageFetches image_fetches;
     auth::TokenGuard guard; // on the router only with a tokens file
     std::atomic<bool> ready{false};
     std::unique_ptr<storage::DurableStore> durable;

@@ -7,12 +7,20 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <iostream>
 #include <cstring>
 #include <thread>
 
 namespace macvmorx::app {
 
 int run_simulation(const sim::SimulationOptions& options, const config::LogConfig& log) {
+    if (options.image_rollout_gb > 0) {
+        auto rollout = options.rollout;
+        rollout.macs = options.nodes;
+        rollout.image_gb = options.image_rollout_gb;
+        std::cout << sim::rollout_table(rollout);
+        return 0;
+    }
     block_signals();
     configure_logging(log);
     sim::FleetSimulator simulator{options};

@@ -103,6 +103,24 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
                         "Share of deletions that leave a ghost VM holding one of macOS's two slots")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
+    simulate.add_option("--image-rollout", options.image_rollout_gb,
+                        "GB of a new bucket image the --nodes Macs of a lab all take: prints the model's minutes and "
+                        "bytes from the bucket with and without peers, then exits (no daemon)")
+        ->check(CLI::Range(0.0, 10'000.0))
+        ->capture_default_str();
+    simulate.add_option("--uplink-mbps", options.rollout.uplink_mbit_per_second, "The lab's link to the bucket, shared")
+        ->check(CLI::Range(1.0, 1'000'000.0))
+        ->capture_default_str();
+    simulate.add_option("--lan-mbps", options.rollout.lan_mbit_per_second, "Each Mac's network card, each way")
+        ->check(CLI::Range(1.0, 1'000'000.0))
+        ->capture_default_str();
+    simulate.add_option("--peer-upload-rate", options.rollout.peer_upload_mb_per_second,
+                        "MB/s each Mac uploads to peers at most (0: no bound)")
+        ->check(CLI::Range(0.0, 100'000.0))
+        ->capture_default_str();
+    simulate.add_option("--peer-max-uploads", options.rollout.peer_max_uploads, "Uploads to peers at once per Mac")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
     simulate.add_flag("--no-long-poll", text.no_long_poll, "Agents learn of commands only from heartbeat answers");
     simulate.add_flag("--no-queue", text.no_queue, "Jobs do not wait when the fleet is full (they get 503)");
     add_log_options(simulate, log, text.log);

@@ -99,7 +99,9 @@ struct PeeredReader::Impl {
         const auto length = manifest.chunk_length(index);
         const std::vector<http::Header> range{{"Range", "bytes=" + std::to_string(first) + "-" + std::to_string(first + length - 1)}};
         const std::size_t count = offer.peers.size();
-        for (std::size_t round = 0; round < 2; ++round) { // a busy peer is asked once more
+        // A busy peer (503) is asked again after its Retry-After, for up to 20 seconds: the daemon
+        // admits no more fetches than the holders serve, so a wait is short.
+        for (std::size_t round = 0; round < 10; ++round) {
             bool any_busy = false;
             for (std::size_t step = 0; step < count; ++step) {
                 const std::size_t i = (index + step) % count;
@@ -118,7 +120,7 @@ struct PeeredReader::Impl {
                 given_up[i] = true;
             }
             if (!any_busy) break;
-            std::this_thread::sleep_for(std::chrono::seconds{1});
+            std::this_thread::sleep_for(std::chrono::seconds{2});
         }
         return std::nullopt;
     }

@@ -55,6 +55,13 @@ std::string grant_for(const std::string& image_name, const macvmorx::testing::Rs
     return macvmorx::jwt::sign_rs256(claims.dump(), key.private_pem, "k1");
 }
 
+PeerOffer offer_of(std::vector<macvmorx::object_store::ImagePeer> peers, std::string grant) {
+    PeerOffer offer;
+    offer.peers = std::move(peers);
+    offer.grant = std::move(grant);
+    return offer;
+}
+
 // A Mac that holds the image: its archive and manifest in a folder, and its peer server.
 struct HoldingMac {
     HoldingMac(const fs::path& folder, const std::string& bytes, const ChunkManifest& manifest, PeerServerOptions options = {})
@@ -122,7 +129,7 @@ TEST_F(ImagePeersTest, ASecondMacTakesEveryChunkFromItsPeersAndNothingFromTheBuc
     HoldingMac first{directory_ / "mac-1", object_, manifest_};
     HoldingMac second{directory_ / "mac-2", object_, manifest_};
     const auto& key = macvmorx::testing::shared_rsa_key();
-    PeeredReader reader{store_, held_image, PeerOffer{{{"mac-1", first.url()}, {"mac-2", second.url()}}, grant_for(held_image, key)}};
+    PeeredReader reader{store_, held_image, offer_of({{"mac-1", first.url()}, {"mac-2", second.url()}}, grant_for(held_image, key))};
     const auto result = download_object(reader, "images", "macos/sequoia.tvm", directory_ / "new.tvm");
     EXPECT_EQ(file_bytes(directory_ / "new.tvm"), object_);
     EXPECT_EQ(reader.bytes_from_peers(), object_.size());
@@ -139,7 +146,7 @@ TEST_F(ImagePeersTest, APeerWhoseArchiveIsDamagedIsGivenUpAndItsChunksComeFromTh
     HoldingMac liar{directory_ / "mac-1", damaged, manifest_};
     HoldingMac honest{directory_ / "mac-2", object_, manifest_};
     PeeredReader reader{store_, held_image,
-                        PeerOffer{{{"mac-1", liar.url()}, {"mac-2", honest.url()}}, grant_for(held_image, macvmorx::testing::shared_rsa_key())}};
+                        offer_of({{"mac-1", liar.url()}, {"mac-2", honest.url()}}, grant_for(held_image, macvmorx::testing::shared_rsa_key()))};
     download_object(reader, "images", "macos/sequoia.tvm", directory_ / "new.tvm");
     EXPECT_EQ(file_bytes(directory_ / "new.tvm"), object_);
     EXPECT_EQ(reader.bytes_from_peers() + reader.bytes_from_store(), object_.size());
@@ -151,7 +158,7 @@ TEST_F(ImagePeersTest, WithoutAValidGrantPeersServeNothingAndTheBucketGivesAll) 
     for (const auto& grant : {grant_for(held_image, {other_key.private_pem, other_key.public_pem}),
                               grant_for("gs://images/macos/other.tvm", macvmorx::testing::shared_rsa_key()),
                               grant_for(held_image, macvmorx::testing::shared_rsa_key(), -10), std::string{}}) {
-        PeeredReader reader{store_, held_image, PeerOffer{{{"mac-1", holder.url()}}, grant}};
+        PeeredReader reader{store_, held_image, offer_of({{"mac-1", holder.url()}}, grant)};
         const auto target = directory_ / "new.tvm";
         fs::remove(target);
         download_object(reader, "images", "macos/sequoia.tvm", target);
@@ -166,7 +173,7 @@ TEST_F(ImagePeersTest, APeerGoneMidwayLeavesItsChunksToTheBucket) {
     auto holder = std::make_unique<HoldingMac>(directory_ / "mac-1", object_, manifest_);
     const std::string url = holder->url();
     holder.reset(); // the Mac went away after the daemon named it
-    PeeredReader reader{store_, held_image, PeerOffer{{{"mac-1", url}}, grant_for(held_image, macvmorx::testing::shared_rsa_key())}};
+    PeeredReader reader{store_, held_image, offer_of({{"mac-1", url}}, grant_for(held_image, macvmorx::testing::shared_rsa_key()))};
     download_object(reader, "images", "macos/sequoia.tvm", directory_ / "new.tvm");
     EXPECT_EQ(file_bytes(directory_ / "new.tvm"), object_);
     EXPECT_EQ(reader.bytes_from_store(), object_.size());
@@ -175,7 +182,7 @@ TEST_F(ImagePeersTest, APeerGoneMidwayLeavesItsChunksToTheBucket) {
 TEST_F(ImagePeersTest, APeerOfAnotherVersionIsNotUsed) {
     HoldingMac stale{directory_ / "mac-1", object_, manifest_};
     storage_.put("images", "macos/sequoia.tvm", random_bytes(2 * chunk, 12)); // a new generation since
-    PeeredReader reader{store_, held_image, PeerOffer{{{"mac-1", stale.url()}}, grant_for(held_image, macvmorx::testing::shared_rsa_key())}};
+    PeeredReader reader{store_, held_image, offer_of({{"mac-1", stale.url()}}, grant_for(held_image, macvmorx::testing::shared_rsa_key()))};
     download_object(reader, "images", "macos/sequoia.tvm", directory_ / "new.tvm");
     EXPECT_EQ(file_bytes(directory_ / "new.tvm").size(), 2 * chunk);
     EXPECT_EQ(reader.bytes_from_peers(), 0u);

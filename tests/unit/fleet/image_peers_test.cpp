@@ -64,3 +64,70 @@ TEST(ImagePeers, APeerIsOfTheRequestersLabByItsLabel) {
     const auto unlabelled = record(heartbeat("mac-plain"));
     EXPECT_EQ(ids(image_peers(nodes, unlabelled, peer_image, 3)), (std::vector<std::string>{"mac-unlabelled"}));
 }
+
+namespace {
+
+using macvmorx::fleet::ImageFetches;
+
+NodeSnapshot mac(const std::string& id, std::vector<std::string> images = {}, bool online = true) {
+    return serving(id, std::move(images), 0, online);
+}
+
+std::vector<std::string> peer_ids(const macvmorx::fleet::FetchPlan& plan) { return ids(plan.peers); }
+
+const macvmorx::TimePoint start{std::chrono::hours{1000}};
+
+} // namespace
+
+TEST(ImageFetches, TheFirstFetchesTheLabsCopyFromTheBucketWhileTheOthersWait) {
+    ImageFetches fetches;
+    std::vector<NodeSnapshot> nodes{mac("mac-1"), mac("mac-2"), mac("mac-3")};
+    const auto first = fetches.plan(nodes, *nodes[0], peer_image, start);
+    EXPECT_FALSE(first.wait);
+    EXPECT_TRUE(first.peers.empty()) << "the bucket";
+    const auto second = fetches.plan(nodes, *nodes[1], peer_image, start);
+    EXPECT_TRUE(second.wait);
+    EXPECT_EQ(second.retry_after, std::chrono::seconds{15});
+    EXPECT_NE(second.reason.find("waiting for mac-1 to fetch the lab's copy"), std::string::npos) << second.reason;
+    EXPECT_EQ(fetches.under_way("", peer_image), (std::pair<std::size_t, std::size_t>{1, 0}));
+
+    // mac-1 holds it now: each holder serves two fetches at once.
+    nodes[0] = mac("mac-1", {peer_image});
+    nodes.push_back(mac("mac-4"));
+    EXPECT_EQ(peer_ids(fetches.plan(nodes, *nodes[1], peer_image, start)), (std::vector<std::string>{"mac-1"}));
+    EXPECT_EQ(peer_ids(fetches.plan(nodes, *nodes[2], peer_image, start)), (std::vector<std::string>{"mac-1"}));
+    const auto fourth = fetches.plan(nodes, *nodes[3], peer_image, start);
+    EXPECT_TRUE(fourth.wait);
+    EXPECT_NE(fourth.reason.find("to have an upload free (2 fetches under way)"), std::string::npos) << fourth.reason;
+
+    // mac-2 holds it too: the least loaded holder comes first.
+    nodes[1] = mac("mac-2", {peer_image});
+    EXPECT_EQ(peer_ids(fetches.plan(nodes, *nodes[3], peer_image, start)), (std::vector<std::string>{"mac-2", "mac-1"}));
+}
+
+TEST(ImageFetches, AWaitEndsAtTheBucketWhenTheLabsFetcherIsGoneOrAfterMaxWait) {
+    ImageFetches fetches;
+    std::vector<NodeSnapshot> nodes{mac("mac-1"), mac("mac-2"), mac("mac-3")};
+    fetches.plan(nodes, *nodes[0], peer_image, start);
+    EXPECT_TRUE(fetches.plan(nodes, *nodes[1], peer_image, start).wait);
+    nodes[0] = mac("mac-1", {}, false); // went offline mid-fetch
+    const auto next = fetches.plan(nodes, *nodes[1], peer_image, start + std::chrono::seconds{15});
+    EXPECT_FALSE(next.wait) << "mac-2 fetches the lab's copy now";
+    EXPECT_TRUE(next.peers.empty());
+
+    EXPECT_TRUE(fetches.plan(nodes, *nodes[2], peer_image, start).wait);
+    const auto late = fetches.plan(nodes, *nodes[2], peer_image, start + std::chrono::minutes{31});
+    EXPECT_FALSE(late.wait) << "no Mac waits longer than max_wait while nothing moves in its lab";
+    EXPECT_EQ(fetches.under_way("", peer_image), (std::pair<std::size_t, std::size_t>{2, 0}));
+}
+
+TEST(ImageFetches, LabsFetchTheirOwnCopies) {
+    ImageFetches fetches;
+    auto berlin = record(heartbeat("mac-berlin"));
+    berlin.report.labels.push_back({"lab", "berlin"});
+    auto austin = record(heartbeat("mac-austin"));
+    austin.report.labels.push_back({"lab", "austin"});
+    const std::vector<NodeSnapshot> nodes{std::make_shared<const NodeRecord>(berlin), std::make_shared<const NodeRecord>(austin)};
+    EXPECT_FALSE(fetches.plan(nodes, berlin, peer_image, start).wait);
+    EXPECT_FALSE(fetches.plan(nodes, austin, peer_image, start).wait) << "another lab's fetch does not hold this one back";
+}

@@ -20,6 +20,9 @@ class PlacementMetrics;
 namespace macvmorx::actions {
 class WorkflowJobs;
 }
+namespace macvmorx::fleet {
+class ImageFetches;
+}
 namespace macvmorx::storage {
 class DurableStore;
 }
@@ -50,10 +53,9 @@ struct ApiContext {
     WaitBudget* waits = nullptr;
     // The grants with which Macs fetch bucket images from each other; null: none issued.
     const PeerGrants* peer_grants = nullptr;
+    // The fetches of bucket images under way, per lab: who takes which from where.
+    fleet::ImageFetches* image_fetches = nullptr;
 };
 
-// How many Macs an image-peers answer names at most: enough to spread a fetch, few enough that
-// a Mac's uploads stay few.
-inline constexpr std::size_t max_image_peers = 3;
 
 } // namespace macvmorx::api

@@ -33,7 +33,7 @@ struct PeerServerOptions {
     std::string bind_address = "0.0.0.0";
     std::uint16_t port = 0;
     int max_uploads = 2;                   // answers with bytes under way at once
-    double upload_bytes_per_second = 50e6; // on average; 0: no bound
+    double upload_bytes_per_second = 100e6; // on average (800 Mbit/s); 0: no bound
     // The largest range one request may ask for: a chunk (object_store's default_chunk_size).
     std::uint64_t max_range_bytes = 64ull * 1024 * 1024;
 };

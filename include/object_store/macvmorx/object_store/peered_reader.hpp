@@ -29,6 +29,11 @@ struct ImagePeer {
 struct PeerOffer {
     std::vector<ImagePeer> peers;
     std::string grant;
+    // Ask again after `retry_after` rather than fetch now: another Mac of the lab is fetching
+    // the lab's copy, or those that hold it serve as many as they may. `reason` says which.
+    bool wait = false;
+    Duration retry_after{};
+    std::string reason;
 };
 
 struct PeerFetchOptions {

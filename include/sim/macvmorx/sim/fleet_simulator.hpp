@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/sim/image_rollout.hpp"
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/sim/simulated_mac.hpp"
@@ -23,6 +24,11 @@ struct SimulatedImage {
 std::vector<SimulatedImage> default_images();
 
 struct SimulationOptions {
+    // Not a fleet against a daemon but the model of a lab taking a new bucket image of this many
+    // GB, with and without peers (image_rollout.hpp); its Macs are `nodes`. 0: the fleet.
+    double image_rollout_gb = 0;
+    RolloutOptions rollout;
+
     http::BaseUrl server; // the daemon: given by the command line (the --port setting's default) or a test
     std::string token; // bearer token for the orchestrator, if it wants one
     int nodes = 24;
