@@ -9,7 +9,8 @@
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/protocol/image_source.hpp"
-#include "macvmorx/protocol/json_fields.hpp"
+
+#include <cstdint>
 
 namespace macvmorx::api {
 namespace {
@@ -52,8 +53,9 @@ http::Response handle_image_peers(const http::Request& request, ApiContext& cont
     }
     json.end_array();
     if (plan.wait) {
+        const auto retry_after = std::chrono::duration_cast<std::chrono::seconds>(plan.retry_after).count();
         json.field("wait", true)
-            .field("retryAfterSeconds", std::chrono::duration_cast<std::chrono::seconds>(plan.retry_after).count())
+            .field("retryAfterSeconds", static_cast<std::int64_t>(retry_after))
             .field("reason", plan.reason);
     } else if (!plan.peers.empty()) {
         json.field("grant", grants.grant(node_id, *image, now)).field("grantExpiresAt", format_rfc3339(now + PeerGrants::lifetime));
