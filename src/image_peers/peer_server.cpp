@@ -138,7 +138,7 @@ struct PeerServer::Impl {
         const auto wait = pace(last - first + 1);
         // Read and answered on a thread of its own: the wait must not hold a server thread. At
         // most max_uploads of them.
-        std::thread([this, reply = std::move(reply), path = seed.archive, first, last, size, wait] {
+        std::thread([this, reply = std::move(reply), path = seed.archive, first, last, size, wait]() mutable {
             std::this_thread::sleep_for(wait);
             http::Response response;
             response.status = 206;
@@ -154,6 +154,7 @@ struct PeerServer::Impl {
                 uploaded += response.body.size();
             }
             reply->send(std::move(response));
+            reply.reset(); // the session's, let go before the server may go
             uploads.fetch_sub(1);
         }).detach();
     }
