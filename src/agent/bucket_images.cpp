@@ -195,6 +195,7 @@ void BucketImages::forget(const std::string& local_name) {
     fs::remove(archive_path(image) + ".manifest.json", ignored);
 }
 
+// Called with mutex_ held.
 void BucketImages::save_index() const {
     const fs::path path = fs::path{options_.download_dir} / "imported.json";
     fs::path temporary = path;

@@ -59,12 +59,14 @@ FetchPlan ImageFetches::plan(const std::vector<NodeSnapshot>& nodes, const NodeR
 
     FetchPlan plan;
     const auto admit = [&](bool from_bucket, std::vector<std::string> peers) {
-        fetches.push_back({requester.node_id(), from_bucket, std::move(peers), now});
+        fetches.push_back({requester.node_id(), from_bucket, !requester.report.peer_url.empty(), std::move(peers), now});
         waiting_since_.erase(waiting_key);
         progress = now;
     };
     if (holders.empty()) {
-        const auto bucket = std::find_if(fetches.begin(), fetches.end(), [](const Fetch& fetch) { return fetch.from_bucket; });
+        // Only a copy that will be served is worth waiting for.
+        const auto bucket =
+            std::find_if(fetches.begin(), fetches.end(), [](const Fetch& fetch) { return fetch.from_bucket && fetch.serves; });
         if (bucket == fetches.end() || waited_enough) {
             admit(true, {});
             return plan;

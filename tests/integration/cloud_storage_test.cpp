@@ -5,6 +5,7 @@
 
 #include "fake_cloud_storage.hpp"
 #include "object_store_helpers.hpp"
+#include "test_directory.hpp"
 #include "test_keys.hpp"
 
 #include "macvmorx/base/clock.hpp"
@@ -60,14 +61,9 @@ CommandResult run(const std::string& command) {
 class CloudStorageTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        directory_ = fs::temp_directory_path() / ("macvmorx-gcs-" + std::to_string(::getpid()) + "-" +
-                                                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(directory_);
-        fs::create_directories(directory_);
         destination_ = directory_ / "sequoia.tvm";
         storage_.put("images", "macos/sequoia.tvm", object_);
     }
-    void TearDown() override { fs::remove_all(directory_); }
 
     GcsSettings settings() const {
         GcsSettings result;
@@ -93,7 +89,7 @@ protected:
     FakeCloudStorage storage_;
     SystemClock clock_;
     const std::string object_ = random_bytes(3 * 1024 * 1024 + 321, 3);
-    fs::path directory_;
+    macvmorx::testing::TestDirectory directory_{"gcs"};
     fs::path destination_;
     std::vector<macvmorx::Duration> waits_;
 };

@@ -5,6 +5,7 @@
 
 #include "fake_cloud_storage.hpp"
 #include "object_store_helpers.hpp"
+#include "test_directory.hpp"
 #include "test_keys.hpp"
 
 #include "macvmorx/base/clock.hpp"
@@ -91,17 +92,12 @@ struct HoldingMac {
 class ImagePeersTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        directory_ = fs::temp_directory_path() / ("macvmorx-peers-" + std::to_string(::getpid()) + "-" +
-                                                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(directory_);
-        fs::create_directories(directory_);
         storage_.put("images", "macos/sequoia.tvm", object_);
         // The first Mac's download from the bucket, and the manifest it made.
         DownloadOptions first;
         first.manifest_chunk_size = chunk;
         manifest_ = download_object(store_, "images", "macos/sequoia.tvm", directory_ / "first.tvm", first).manifest;
     }
-    void TearDown() override { fs::remove_all(directory_); }
 
     GcsSettings settings() const {
         GcsSettings result;
@@ -115,7 +111,7 @@ protected:
     SystemClock clock_;
     GcsReader store_{settings(), clock_};
     const std::string object_ = random_bytes(4 * chunk + 4321, 11);
-    fs::path directory_;
+    macvmorx::testing::TestDirectory directory_{"peers"};
     ChunkManifest manifest_;
 };
 

@@ -2,6 +2,7 @@
 // port): what an object is, its download streamed to disk, cut, resumed, retried and verified.
 
 #include "object_store_helpers.hpp"
+#include "test_directory.hpp"
 #include "s3rver.hpp"
 
 #include "macvmorx/base/clock.hpp"
@@ -37,14 +38,9 @@ namespace {
 class ObjectStoreTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        directory_ = fs::temp_directory_path() / ("macvmorx-download-" + std::to_string(::getpid()) + "-" +
-                                                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(directory_);
-        fs::create_directories(directory_);
         destination_ = directory_ / "sequoia.tvm";
         server_.put("images", "macos/sequoia.tvm", object_);
     }
-    void TearDown() override { fs::remove_all(directory_); }
 
     // Waits are recorded, not slept.
     DownloadOptions options() {
@@ -61,7 +57,7 @@ protected:
     SystemClock clock_;
     S3Reader reader_{server_.settings(), clock_};
     const std::string object_ = random_bytes(3 * 1024 * 1024 + 123, 1);
-    fs::path directory_;
+    macvmorx::testing::TestDirectory directory_{"download"};
     fs::path destination_;
     std::vector<macvmorx::Duration> waits_;
 };

@@ -131,3 +131,14 @@ TEST(ImageFetches, LabsFetchTheirOwnCopies) {
     EXPECT_FALSE(fetches.plan(nodes, berlin, peer_image, start).wait);
     EXPECT_FALSE(fetches.plan(nodes, austin, peer_image, start).wait) << "another lab's fetch does not hold this one back";
 }
+
+TEST(ImageFetches, NoMacWaitsForTheCopyOfAMacThatServesNoPeers) {
+    ImageFetches fetches;
+    auto quiet = record(heartbeat("mac-quiet")); // no --peer-listen
+    const std::vector<NodeSnapshot> nodes{std::make_shared<const NodeRecord>(quiet), mac("mac-2")};
+    EXPECT_FALSE(fetches.plan(nodes, quiet, peer_image, start).wait);
+    const auto second = fetches.plan(nodes, *nodes[1], peer_image, start);
+    EXPECT_FALSE(second.wait) << "mac-quiet's copy would never reach it";
+    EXPECT_TRUE(second.peers.empty());
+    EXPECT_EQ(fetches.under_way("", peer_image), (std::pair<std::size_t, std::size_t>{2, 0}));
+}

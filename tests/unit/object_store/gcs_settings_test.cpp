@@ -4,6 +4,7 @@
 #include "macvmorx/object_store/gcs_settings.hpp"
 
 #include "fake_environment.hpp"
+#include "test_directory.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,14 +22,6 @@ namespace {
 
 class GcsSettingsTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        directory_ = std::filesystem::temp_directory_path() /
-                     ("macvmorx-gcs-settings-" + std::to_string(::getpid()) + "-" +
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::create_directories(directory_);
-    }
-    void TearDown() override { std::filesystem::remove_all(directory_); }
-
     std::string write(const std::string& name, const std::string& text) const {
         const auto path = directory_ / name;
         std::filesystem::create_directories(path.parent_path());
@@ -36,13 +29,13 @@ protected:
         return path.string();
     }
 
-    std::filesystem::path directory_;
+    macvmorx::testing::TestDirectory directory_{"gcs-settings"};
 };
 
 } // namespace
 
 TEST_F(GcsSettingsTest, CloudStorageItselfAnonymouslyWhenNothingIsSet) {
-    FakeEnvironment environment{{{"HOME", directory_.string()}}};
+    FakeEnvironment environment{{{"HOME", directory_.path().string()}}};
     const auto settings = gcs_settings(environment.reader());
     EXPECT_EQ(settings.endpoint, "https://storage.googleapis.com");
     EXPECT_EQ(settings.credentials, GcsSettings::Credentials::none);

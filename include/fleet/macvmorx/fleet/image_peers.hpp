@@ -52,8 +52,8 @@ public:
 
     // The plan for `requester`, fetching `image`, given every node's record (`nodes`): peers
     // when some of its lab hold the image and serve fewer fetches than they may; the bucket
-    // when none holds it and no Mac of the lab is fetching it from there, or when it has waited
-    // max_wait without progress in the lab; else wait. A fetch ends when its Mac lists the
+    // when none holds it and no Mac of the lab that serves peers is fetching it from there, or
+    // when it has waited max_wait without progress in the lab; else wait. A fetch ends when its Mac lists the
     // image, goes offline or asks again.
     FetchPlan plan(const std::vector<NodeSnapshot>& nodes, const NodeRecord& requester, const std::string& image, TimePoint now);
 
@@ -64,6 +64,7 @@ private:
     struct Fetch {
         std::string node_id;
         bool from_bucket = false;
+        bool serves = false; // its Mac will serve the image to peers once it holds it
         std::vector<std::string> peers;
         TimePoint started;
     };
