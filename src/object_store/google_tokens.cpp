@@ -156,7 +156,9 @@ std::string run_command(const std::string& command, Duration timeout) {
             break;
         }
         pollfd readable{pipe_ends[0], POLLIN, 0};
-        if (::poll(&readable, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+        const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno != EINTR) break;
+        if (ready <= 0) continue; // the time is up (checked above), or a signal
         char buffer[4096];
         const auto got = ::read(pipe_ends[0], buffer, sizeof buffer);
         if (got > 0) {

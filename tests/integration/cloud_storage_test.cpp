@@ -301,6 +301,21 @@ TEST_F(CloudStorageTest, ATokenCommandsOutputIsTheTokenAndItsFailureIsDenied) {
     }
 }
 
+TEST_F(CloudStorageTest, ATokenCommandThatHangsIsStoppedAndTheFetchMayBeTriedAgain) {
+    storage_.require_tokens();
+    auto given = settings();
+    given.credentials = GcsSettings::Credentials::command;
+    given.token_command = "exec sleep 30";
+    GcsReader reader{given, clock_, std::chrono::seconds{1}};
+    try {
+        reader.stat("images", "macos/sequoia.tvm");
+        FAIL() << "a hung token command gave a token";
+    } catch (const ObjectStoreError& error) {
+        EXPECT_EQ(error.kind(), ObjectStoreError::Kind::transient) << error.what();
+        EXPECT_NE(std::string{error.what()}.find("did not finish in time"), std::string::npos) << error.what();
+    }
+}
+
 TEST_F(CloudStorageTest, NoCredentialsForAPrivateBucketAreDeniedSayingWhatToGiveTheAgent) {
     storage_.require_tokens();
     GcsReader reader{settings(), clock_};
