@@ -116,6 +116,9 @@ TEST(HeartbeatJson, AValueOutOfRangeIsA422NamingTheField) {
               std::make_pair(422, std::string("agentInstance")));
     EXPECT_EQ(refusal(with(R"("agentInstance":"a b")")), std::make_pair(422, std::string("agentInstance")));
     EXPECT_EQ(refusal(with(R"("agentInstance":7)")), std::make_pair(400, std::string("agentInstance")));
+    EXPECT_EQ(refusal(with(R"("peerUrl":"http://mac 7:9100")")), std::make_pair(422, std::string("peerUrl")));
+    EXPECT_EQ(refusal(with(R"("peerUrl":")" + std::string(257, 'h') + R"(")")), std::make_pair(422, std::string("peerUrl")));
+    EXPECT_EQ(refusal(with(R"("peerUrl":9100)")), std::make_pair(400, std::string("peerUrl")));
     EXPECT_EQ(refusal(with(R"("statusReason":")" + std::string(513, 'r') + R"(")")),
               std::make_pair(422, std::string("statusReason")));
     EXPECT_EQ(refusal(with(R"("statusReason":"two\nlines")")), std::make_pair(422, std::string("statusReason")));
@@ -123,9 +126,11 @@ TEST(HeartbeatJson, AValueOutOfRangeIsA422NamingTheField) {
     EXPECT_EQ(refusal(with(R"("statusReason":"del\u007f")")), std::make_pair(422, std::string("statusReason")));
 }
 
-TEST(HeartbeatJson, TheAgentInstanceIsReadAndWrittenBack) {
-    const auto heartbeat = parse_heartbeat(with(R"("agentInstance":"5f0c9a3e71d2b846")"));
+TEST(HeartbeatJson, TheAgentInstanceAndPeerUrlAreReadAndWrittenBack) {
+    const auto heartbeat =
+        parse_heartbeat(with(R"("agentInstance":"5f0c9a3e71d2b846","peerUrl":"http://[fd00::7]:9100")"));
     EXPECT_EQ(heartbeat.agent_instance, "5f0c9a3e71d2b846");
+    EXPECT_EQ(heartbeat.peer_url, "http://[fd00::7]:9100");
     std::string out;
     macvmorx::JsonWriter json{out};
     macvmorx::protocol::write_heartbeat(json, heartbeat);

@@ -25,7 +25,8 @@ const json full = json::parse(R"({
     "diskUsageGB": 150.0, "totalDiskGB": 500.0, "status": "degraded",
     "statusReason": "the login keychain is locked: tart cannot read the registry's password",
     "cachedImages": ["ghcr.io/acme/macos:15", "macos-ventura-base"],
-    "labels": {"arch": "arm64", "xcode": "16.1"}, "agentInstance": "5f0c9a3e71d2b846"
+    "labels": {"arch": "arm64", "xcode": "16.1"}, "agentInstance": "5f0c9a3e71d2b846",
+    "peerUrl": "http://mac-mini-001.lab:9100"
 })");
 
 struct Outcome {
@@ -75,6 +76,7 @@ TEST(HeartbeatFastPath, TakesValidHeartbeats) {
     ASSERT_TRUE(fast);
     EXPECT_TRUE(*fast == parse_heartbeat_checked(full.dump()));
     EXPECT_EQ(fast->agent_instance, "5f0c9a3e71d2b846");
+    EXPECT_EQ(fast->peer_url, "http://mac-mini-001.lab:9100");
     EXPECT_EQ(fast->status_reason, "the login keychain is locked: tart cannot read the registry's password");
     ASSERT_TRUE(parse_heartbeat_fast(R"({"nodeId":"a"})"));
     EXPECT_EQ(parse_heartbeat_fast(R"({"nodeId":"a"})")->status, "unknown");
