@@ -44,13 +44,8 @@ void handle_poll_commands(const http::Request& request, ApiContext& context, std
     }
     const bool known = context.orchestrator.wait_for_commands(
         node_id, wait,
-        [reply, share](std::vector<protocol::Command> commands) {
-            http::Response response;
-            JsonWriter json{response.body};
-            json.begin_object().key("commands");
-            protocol::write_commands(json, commands);
-            json.end_object();
-            reply->send(std::move(response));
+        [reply, share, &context](std::vector<protocol::Command> commands) {
+            send_commands_when_durable(context, reply, std::move(commands), {});
         },
         [reply] { return reply->abandoned(); });
     if (!known) {

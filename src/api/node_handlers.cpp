@@ -30,17 +30,12 @@ http::Response node_answer(const fleet::NodeRecord& node, ApiContext& context) {
 
 } // namespace
 
-http::Response handle_heartbeat(const http::Request& request, ApiContext& context) {
+void handle_heartbeat(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply) {
     auto heartbeat = protocol::parse_heartbeat(request.body);
     require_node_access(request, heartbeat.node_id);
-    const auto outcome = context.orchestrator.record_heartbeat(std::move(heartbeat));
-    if (outcome.commands.empty()) return http::Response::json(200, R"({"message":"Heartbeat received"})");
-    http::Response response;
-    JsonWriter json{response.body};
-    json.begin_object().field("message", "Heartbeat received").key("commands");
-    protocol::write_commands(json, outcome.commands);
-    json.end_object();
-    return response;
+    auto outcome = context.orchestrator.record_heartbeat(std::move(heartbeat));
+    if (outcome.commands.empty()) return reply->send(http::Response::json(200, R"({"message":"Heartbeat received"})"));
+    send_commands_when_durable(context, reply, std::move(outcome.commands), "Heartbeat received");
 }
 
 http::Response handle_list_nodes(const http::Request&, ApiContext& context) {

@@ -22,7 +22,7 @@ http::Router build_router(ApiContext& context) {
     http::Router router;
     // method, pattern, handler, summary, body, who may call it (docs/security.md)
     // Agents
-    router.add({Method::post, "/api/heartbeat", bind(handle_heartbeat), "An agent reports its Mac and VMs; the answer carries its commands", Body::json, Access::report});
+    router.add({Method::post, "/api/heartbeat", bind_async(handle_heartbeat), "An agent reports its Mac and VMs; the answer carries its commands", Body::json, Access::report});
     router.add({Method::get, "/api/nodes/{nodeId}/commands", bind_async(handle_poll_commands), "An agent's pending commands (long poll with ?wait=25s)", Body::none, Access::report});
     router.add({Method::post, "/api/nodes/{nodeId}/commands/{commandId}/ack", bind(handle_ack_command), "An agent acknowledges a command", Body::none, Access::report});
     router.add({Method::post, "/api/vms/{vmId}/events", bind(handle_vm_event), "An agent reports a VM's progress or failure", Body::json, Access::report});
@@ -50,7 +50,7 @@ http::Router build_router(ApiContext& context) {
     router.add({Method::get, "/metrics", bind(handle_metrics), "Prometheus metrics", Body::none, Access::read});
     router.add({Method::get, "/api/whoami", bind(handle_whoami), "The caller's token: name and role (admin when the API is open)", Body::none, Access::authenticated});
     router.add({Method::get, "/healthz", bind(handle_healthz), "The process is alive", Body::none, Access::open});
-    router.add({Method::get, "/readyz", bind(handle_readyz), "Serving, with its records loaded", Body::none, Access::open});
+    router.add({Method::get, "/readyz", bind(handle_readyz), "Serving, with its records loaded, and leading (followers answer 503 naming the leader)", Body::none, Access::open});
     // Dashboard
     router.add({Method::get, "/", bind(handle_dashboard), "The dashboard", Body::none, Access::open});
     router.add({Method::get, "/assets/{file}", bind(handle_web_asset), "The dashboard's scripts and styles", Body::none, Access::open});

@@ -1,9 +1,11 @@
 #include "macvmorx/app/daemon.hpp"
 
+#include "leader_election.hpp"
 #include "signals.hpp"
 
 #include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/api/api_context.hpp"
+#include "macvmorx/api/leadership.hpp"
 #include "macvmorx/api/peer_grants.hpp"
 #include "macvmorx/api/routes.hpp"
 #include "macvmorx/api/wait_budget.hpp"
@@ -17,18 +19,23 @@
 #include "macvmorx/http/server.hpp"
 #include "macvmorx/metrics/github_metrics.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
+#include "macvmorx/metrics/leadership_metrics.hpp"
 #include "macvmorx/metrics/placement_metrics.hpp"
 #include "macvmorx/metrics/scrape.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/storage/durable_store.hpp"
+#include "macvmorx/storage/leader_lease.hpp"
 #include "macvmorx/web/web_assets.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <atomic>
+#include <random>
 #include <thread>
 
 namespace macvmorx::app {
@@ -60,6 +67,23 @@ http::ServerOptions server_options(const config::ServerConfig& config) {
         options.tls = http::TlsFiles{config.tls_certificate_file, config.tls_key_file, config.client_ca_file};
     }
     return options;
+}
+
+// This run of this daemon, as the lease names its holder: a daemon that steps down and starts
+// again is another holder, so that its old term's epoch can never be renewed.
+std::string holder_id(std::uint16_t port) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::random_device random;
+    char suffix[9];
+    std::snprintf(suffix, sizeof suffix, "%08x", random());
+    return std::string{host} + ":" + std::to_string(port) + "/" + std::to_string(::getpid()) + "/" + suffix;
+}
+
+std::string default_advertise_url(const config::ServerConfig& config, std::uint16_t port) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return std::string{config.tls_certificate_file.empty() ? "http" : "https"} + "://" + host + ":" + std::to_string(port);
 }
 
 } // namespace
@@ -104,6 +128,18 @@ struct Daemon::Parts {
     auth::TokenGuard guard; // on the router only with a tokens file
     std::atomic<bool> ready{false};
     std::unique_ptr<storage::DurableStore> durable;
+    // Several daemons on PostgreSQL (--database-url): the lease and what it fences, whether this
+    // one leads, and the loop that decides it. Absent for a daemon alone.
+    metrics::LeadershipMetrics leadership_metrics{*metrics_registry};
+    std::shared_ptr<storage::WriteFence> fence;
+    std::unique_ptr<storage::LeaderLease> lease;
+    std::unique_ptr<api::Leadership> leadership;
+    std::unique_ptr<api::LeaderGate> gate;
+    std::unique_ptr<LeaderElection> election;
+    std::function<void()> on_step_down;
+    std::atomic<bool> stepped_down{false};
+    // Sweeps wait until then after a failover: nodes are unknown until their next heartbeat.
+    std::atomic<TimePoint> sweeps_from{TimePoint{}};
     // GitHub Actions, when runner pools are configured; the worker makes the calls to GitHub.
     std::unique_ptr<github::GithubClient> github;
     std::unique_ptr<actions::WorkflowJobs> workflow_jobs;
@@ -124,7 +160,62 @@ struct Daemon::Parts {
     // `stored` holds what an earlier run left, when records are durable.
     void start_github_actions(storage::StoredState* stored);
     void stop_github_actions();
+    // Loads the records into the orchestrator and has the store observe every change from then.
+    void restore_records();
+    // Several daemons: the store on PostgreSQL, the gate, and the election, started once serving.
+    void open_shared_database();
+    bool promote(std::uint64_t epoch);
+    bool may_sweep() const;
 };
+
+void Daemon::Parts::restore_records() {
+    auto state = durable->load();
+    spdlog::info("loaded {} VM records, {} queued requests and {} node settings from {}", state.vms.size(),
+                 state.queue.size(), state.nodes.size(), durable->location());
+    orchestrator.restore(std::move(state.vms), state.queue, std::move(state.nodes));
+    // Observed only after the restore: what was just read need not be written again.
+    orchestrator.add_lifecycle_observer(durable.get());
+    orchestrator.set_settings_observer(durable.get());
+    context.durable = durable.get();
+    if (config.actions) start_github_actions(&state);
+}
+
+void Daemon::Parts::open_shared_database() {
+    fence = std::make_shared<storage::WriteFence>(holder_id(config.port));
+    durable = std::make_unique<storage::DurableStore>(
+        storage::PostgresOptions{config.database_url, config.database_start_wait}, fence);
+    durable->set_commit_observer(
+        [this](std::chrono::duration<double> seconds, bool committed) { leadership_metrics.commit(seconds, committed); });
+    durable->set_fenced_handler([this] {
+        if (election) election->fenced();
+    });
+    leadership = std::make_unique<api::Leadership>(config.advertise_url);
+    gate = std::make_unique<api::LeaderGate>(*leadership);
+    router.set_route_gate(gate.get());
+    context.leadership = leadership.get();
+    spdlog::info("records in PostgreSQL at {}; following until this daemon takes the leader's lease",
+                 durable->location());
+}
+
+bool Daemon::Parts::promote(std::uint64_t epoch) {
+    try {
+        restore_records();
+    } catch (const std::exception& error) {
+        spdlog::error("cannot load the records to lead: {}", error.what());
+        return false;
+    }
+    // Agents report to the new leader within a heartbeat or two; until one offline timeout has
+    // passed, no node is declared lost and no VM gone for want of a report.
+    sweeps_from = clock.now() + config.offline_timeout;
+    leadership->lead();
+    spdlog::info("leading (epoch {}) at {}", epoch, leadership->self_url());
+    return true;
+}
+
+bool Daemon::Parts::may_sweep() const {
+    if (!leadership) return true;
+    return leadership->role() == api::Role::leader && clock.now() >= sweeps_from.load();
+}
 
 void Daemon::Parts::start_github_actions(storage::StoredState* stored) {
     const auto& actions_config = *config.actions;
@@ -217,38 +308,65 @@ std::uint16_t Daemon::start() {
                      "Give --tokens-file (docs/security.md) before exposing the port.",
                      parts_->config.bind_address, parts_->config.port);
     }
-    std::optional<storage::StoredState> stored;
-    if (!parts_->config.data_dir.empty()) {
-        parts_->durable = std::make_unique<storage::DurableStore>(parts_->config.data_dir);
-        auto& state = stored.emplace(parts_->durable->load());
-        spdlog::info("loaded {} VM records, {} queued requests and {} node settings from {}", state.vms.size(),
-                     state.queue.size(), state.nodes.size(), parts_->durable->file().string());
-        parts_->orchestrator.restore(std::move(state.vms), state.queue, std::move(state.nodes));
-        // Observed only after the restore: what was just read need not be written again.
-        parts_->orchestrator.add_lifecycle_observer(parts_->durable.get());
-        parts_->orchestrator.set_settings_observer(parts_->durable.get());
-        parts_->context.durable = parts_->durable.get();
+    auto& parts = *parts_;
+    const bool shared = !parts.config.database_url.empty();
+    if (shared) {
+        parts.open_shared_database();
+    } else if (!parts.config.data_dir.empty()) {
+        parts.durable = std::make_unique<storage::DurableStore>(parts.config.data_dir);
+        parts.restore_records();
+    } else if (parts.config.actions) {
+        parts.start_github_actions(nullptr);
     }
-    if (parts_->config.actions) parts_->start_github_actions(stored ? &*stored : nullptr);
-    const auto port = parts_->server.start();
-    auto& orchestrator = parts_->orchestrator;
-    parts_->server.every(parts_->config.monitor_interval, [&orchestrator] { orchestrator.sweep(); });
-    if (auto* jobs = parts_->workflow_jobs.get()) {
-        parts_->server.every(parts_->config.monitor_interval, [jobs] { jobs->sweep(); });
-    }
+    const auto port = parts.server.start();
+    auto& orchestrator = parts.orchestrator;
+    parts.server.every(parts.config.monitor_interval, [&parts] {
+        if (parts.may_sweep()) parts.orchestrator.sweep();
+    });
+    parts.server.every(parts.config.monitor_interval, [&parts] {
+        if (parts.may_sweep() && parts.workflow_jobs) parts.workflow_jobs->sweep();
+    });
     // Long polls end at their deadline within this much.
-    parts_->server.every(std::chrono::milliseconds{100}, [&orchestrator] { orchestrator.expire_long_polls(); });
-    parts_->ready = true;
+    parts.server.every(std::chrono::milliseconds{100}, [&orchestrator] { orchestrator.expire_long_polls(); });
+    if (shared) {
+        parts.leadership->set_self_url(parts.config.advertise_url.empty() ? default_advertise_url(parts.config, port)
+                                                                         : parts.config.advertise_url);
+        parts.lease = std::make_unique<storage::LeaderLease>(parts.config.database_url, parts.fence->holder(),
+                                                             parts.leadership->self_url(), parts.config.lease_duration);
+        LeaderElection::Actions actions;
+        actions.promote = [&parts](std::uint64_t epoch) { return parts.promote(epoch); };
+        actions.step_down = [&parts](const std::string&) {
+            parts.stepped_down = true;
+            if (parts.on_step_down) parts.on_step_down();
+        };
+        parts.election = std::make_unique<LeaderElection>(*parts.lease, *parts.fence, *parts.leadership,
+                                                          parts.leadership_metrics, std::move(actions));
+        parts.election->start();
+    } else {
+        parts.leadership_metrics.set_leader(true);
+    }
+    parts.context.leadership_metrics = &parts.leadership_metrics;
+    parts.ready = true;
     return port;
 }
 
+void Daemon::on_step_down(std::function<void()> action) { parts_->on_step_down = std::move(action); }
+
+bool Daemon::stepped_down() const { return parts_->stepped_down.load(); }
+
 void Daemon::stop() {
     parts_->ready = false;
+    // No promotion under way from here, and no lease renewed.
+    if (parts_->election) parts_->election->stop();
     // Agents waiting in a long poll get their answer now rather than holding the shutdown up.
     parts_->orchestrator.release_long_polls();
     parts_->stop_github_actions();
     parts_->server.stop();
-    if (parts_->durable && !parts_->durable->flush()) spdlog::error("some changes could not be written to disk");
+    if (parts_->durable && !parts_->stepped_down && !parts_->durable->flush()) {
+        spdlog::error("some changes could not be written to {}", parts_->durable->location());
+    }
+    // Last: the lease ends once everything is written, so the next leader loads it all.
+    if (parts_->election) parts_->election->release();
 }
 
 std::uint16_t Daemon::port() const { return parts_->server.port(); }
@@ -267,40 +385,63 @@ int run_server(const config::ServerConfig& config) {
         std::fprintf(stderr, "macvmorx: error: cannot open the log file %s: %s\n", config.log.file.c_str(), error.what());
         return 1;
     }
-    Daemon daemon{config};
-    std::uint16_t port = 0;
-    try {
-        port = daemon.start();
-    } catch (const storage::StorageError& error) {
-        spdlog::critical("cannot use the data directory: {}", error.what());
-        return 1;
-    } catch (const auth::TokenFileError& error) {
-        spdlog::critical("cannot use the tokens file: {}", error.what());
-        return 1;
-    } catch (const http::TlsError& error) {
-        spdlog::critical("cannot serve HTTPS: {}", error.what());
-        return 1;
-    } catch (const std::exception& error) {
-        spdlog::critical("cannot listen on {}:{}: {}", config.bind_address, config.port, error.what());
-        return 1;
-    }
     auto effective = config;
-    effective.port = port;
-    spdlog::info("macvmorx {} listening on {}://{}:{} ({})", version(),
-                 config.tls_certificate_file.empty() ? "http" : "https", config.bind_address, port,
-                 config::describe(effective));
-
-    for (;;) {
-        const int signal_number = wait_for_signal();
-        if (signal_number == SIGHUP) {
-            spdlog::info("received SIGHUP, reloading");
-            daemon.reload();
-            continue;
+    // A daemon that steps down is made again, a follower with nothing of its term in memory, on
+    // the same port (docs/high-availability.md).
+    for (bool first = true;; first = false) {
+        Daemon daemon{effective};
+        daemon.on_step_down([] { ::kill(::getpid(), SIGUSR2); });
+        std::uint16_t port = 0;
+        try {
+            port = daemon.start();
+        } catch (const storage::DatabaseUnreachable& error) {
+            spdlog::critical("cannot reach the database: {}", error.what());
+            return exit_database_unreachable;
+        } catch (const storage::SchemaTooNew& error) {
+            spdlog::critical("cannot use the database: {}; run the newer macvmorx, or restore a backup", error.what());
+            return exit_schema_too_new;
+        } catch (const storage::StorageError& error) {
+            spdlog::critical("cannot use the {}: {}", config.database_url.empty() ? "data directory" : "database",
+                             error.what());
+            return 1;
+        } catch (const auth::TokenFileError& error) {
+            spdlog::critical("cannot use the tokens file: {}", error.what());
+            return 1;
+        } catch (const http::TlsError& error) {
+            spdlog::critical("cannot serve HTTPS: {}", error.what());
+            return 1;
+        } catch (const std::exception& error) {
+            spdlog::critical("cannot listen on {}:{}: {}", config.bind_address, effective.port, error.what());
+            return 1;
         }
-        spdlog::info("received {}, shutting down", strsignal(signal_number));
-        break;
+        effective.port = port;
+        if (first) {
+            spdlog::info("macvmorx {} listening on {}://{}:{} ({})", version(),
+                         config.tls_certificate_file.empty() ? "http" : "https", config.bind_address, port,
+                         config::describe(effective));
+        } else {
+            spdlog::info("serving again on port {}, as a follower", port);
+        }
+
+        bool again = false;
+        for (;;) {
+            const int signal_number = wait_for_signal();
+            if (signal_number == SIGHUP) {
+                spdlog::info("received SIGHUP, reloading");
+                daemon.reload();
+                continue;
+            }
+            if (signal_number == SIGUSR2) {
+                if (!daemon.stepped_down()) continue; // not ours: only a step-down restarts
+                again = true;
+                break;
+            }
+            spdlog::info("received {}, shutting down", strsignal(signal_number));
+            break;
+        }
+        daemon.stop();
+        if (!again) break;
     }
-    daemon.stop();
     spdlog::info("stopped");
     return 0;
 }

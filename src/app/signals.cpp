@@ -12,6 +12,7 @@ sigset_t handled_signals() {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2); // a daemon that stepped down asks to be made again
     return set;
 }
 

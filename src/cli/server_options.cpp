@@ -49,6 +49,8 @@ void apply_text(config::ServerConfig& config, const ServerText& text) {
     config.idle_timeout = *parse_duration(text.idle_timeout);
     config.io_timeout = *parse_duration(text.io_timeout);
     config.max_body_bytes = static_cast<std::size_t>(*parse_byte_size(text.max_body_size));
+    config.lease_duration = *parse_duration(text.lease_duration);
+    config.database_start_wait = *parse_duration(text.database_start_wait);
     if (text.in_memory) config.data_dir.clear();
 }
 
@@ -86,6 +88,11 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
         ->needs(tls_cert);
     const auto& in_memory = server_setting("--in-memory");
     server.add_flag(std::string{in_memory.flags}, text.in_memory, std::string{in_memory.help});
+    auto* database_url = add_setting(server, server_setting("--database-url"), config.database_url);
+    database_url->excludes(server.get_option("--in-memory"));
+    add_setting(server, server_setting("--advertise-url"), config.advertise_url)->needs(database_url);
+    add_setting(server, server_setting("--lease-duration"), text.lease_duration)->needs(database_url);
+    add_setting(server, server_setting("--database-start-wait"), text.database_start_wait)->needs(database_url);
     add_setting(server, server_setting("--web-dir"), config.web_dir)->check(CLI::ExistingDirectory);
     add_setting(server, server_setting("--config"), text.config_file)->check(CLI::ExistingFile);
     add_setting(server, server_setting("--github-api-url"), text.github_api_url);

@@ -24,6 +24,8 @@ struct ServerText {
     std::string idle_timeout{config::server_setting("--idle-timeout").default_text};
     std::string io_timeout{config::server_setting("--io-timeout").default_text};
     std::string max_body_size{config::server_setting("--max-body-size").default_text};
+    std::string lease_duration{config::server_setting("--lease-duration").default_text};
+    std::string database_start_wait{config::server_setting("--database-start-wait").default_text};
     bool in_memory = false;
     // GitHub Actions: the file, and flags that override what it says.
     std::string config_file;

@@ -16,6 +16,23 @@ bool is_open_beyond_loopback(const ServerConfig& config) {
     return !is_loopback_host(address);
 }
 
+std::string without_password(const std::string& url) {
+    std::string shown = url;
+    // postgresql://user:secret@host/db
+    if (const auto scheme = shown.find("://"); scheme != std::string::npos) {
+        const auto at = shown.find('@', scheme + 3);
+        const auto colon = shown.find(':', scheme + 3);
+        if (at != std::string::npos && colon < at) shown.replace(colon + 1, at - colon - 1, "***");
+    }
+    // ...?password=secret, or key=value pairs: password=secret
+    for (auto at = shown.find("password="); at != std::string::npos; at = shown.find("password=", at + 1)) {
+        const auto start = at + 9;
+        const auto end = shown.find_first_of("& ", start);
+        shown.replace(start, (end == std::string::npos ? shown.size() : end) - start, "***");
+    }
+    return shown;
+}
+
 std::string describe(const ServerConfig& config) {
     std::string line;
     line += "bind=" + config.bind_address;
@@ -36,7 +53,13 @@ std::string describe(const ServerConfig& config) {
     line += " io-timeout=" + format_duration(config.io_timeout);
     line += " log-level=" + config.log.level + " log-format=" + config.log.format;
     if (!config.log.file.empty()) line += " log-file=" + config.log.file;
-    line += " data-dir=" + (config.data_dir.empty() ? std::string{"none (in memory)"} : config.data_dir);
+    if (!config.database_url.empty()) {
+        line += " database-url=" + without_password(config.database_url);
+        line += " advertise-url=" + config.advertise_url;
+        line += " lease-duration=" + format_duration(config.lease_duration);
+    } else {
+        line += " data-dir=" + (config.data_dir.empty() ? std::string{"none (in memory)"} : config.data_dir);
+    }
     line += " web=" + (config.web_dir.empty() ? std::string{"embedded"} : config.web_dir);
     line += " tokens=" + (config.tokens_file.empty() ? std::string{"none (open API)"} : config.tokens_file);
     line += " tls=" + (config.tls_certificate_file.empty() ? std::string{"off"} : config.tls_certificate_file);

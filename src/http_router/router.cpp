@@ -296,6 +296,7 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
     try {
         const Route& route = resolve(request);
         route_index = static_cast<std::size_t>(&route - routes_.data());
+        if (gate_ != nullptr) gate_->check(route, request);
         check_same_origin(request);
         if (guard_ != nullptr) guard_->check(route.access, request);
         check_content_type(route, request);

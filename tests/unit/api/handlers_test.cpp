@@ -8,6 +8,8 @@
 #include "macvmorx/web/web_assets.hpp"
 
 #include <gtest/gtest.h>
+
+#include <optional>
 #include <nlohmann/json.hpp>
 
 using namespace std::chrono_literals;
@@ -54,7 +56,14 @@ TEST_F(HandlersTest, AHeartbeatIsAcknowledged) {
 TEST_F(HandlersTest, TheHeartbeatHandlerCanBeCalledWithoutTheRouter) {
     Request request;
     request.body = R"({"nodeId":"direct"})";
-    EXPECT_EQ(macvmorx::api::handle_heartbeat(request, context).status, 200);
+    struct Captured : macvmorx::http::Reply {
+        std::optional<macvmorx::http::Response> response;
+        void send(macvmorx::http::Response sent) override { response = std::move(sent); }
+    };
+    auto reply = std::make_shared<Captured>();
+    macvmorx::api::handle_heartbeat(request, context, reply);
+    ASSERT_TRUE(reply->response);
+    EXPECT_EQ(reply->response->status, 200);
     EXPECT_NE(orchestrator.node("direct"), nullptr);
 }
 

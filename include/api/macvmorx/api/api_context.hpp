@@ -15,6 +15,7 @@ class WebAssets;
 namespace macvmorx::metrics {
 class HttpMetrics;
 class JobWaitMetrics;
+class LeadershipMetrics;
 class PlacementMetrics;
 }
 namespace macvmorx::actions {
@@ -29,6 +30,7 @@ class DurableStore;
 
 namespace macvmorx::api {
 
+class Leadership;
 class PeerGrants;
 class WaitBudget;
 
@@ -40,11 +42,14 @@ struct ApiContext {
     const metrics::HttpMetrics* http_metrics = nullptr;
     const metrics::PlacementMetrics* placement_metrics = nullptr;
     const metrics::JobWaitMetrics* job_wait_metrics = nullptr;
+    const metrics::LeadershipMetrics* leadership_metrics = nullptr;
     // Serving and records loaded; false while starting and stopping.
     const std::atomic<bool>* ready = nullptr;
     // Durable records: state-changing answers are sent once their change is written.
     storage::DurableStore* durable = nullptr;
     TimePoint started_at{};
+    // Of several daemons on one PostgreSQL, whether this one leads; null: a daemon alone.
+    const Leadership* leadership = nullptr;
     // GitHub Actions, when runner pools are configured: the jobs, and the secret webhook
     // deliveries are signed with.
     actions::WorkflowJobs* workflow_jobs = nullptr;

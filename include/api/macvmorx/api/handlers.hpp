@@ -7,13 +7,17 @@
 #include "macvmorx/api/api_context.hpp"
 #include "macvmorx/http/message.hpp"
 #include "macvmorx/http/router.hpp"
+#include "macvmorx/protocol/command.hpp"
 
 #include <memory>
+#include <string_view>
+#include <vector>
 
 namespace macvmorx::api {
 
 // Nodes and heartbeats (node_handlers.cpp)
-http::Response handle_heartbeat(const http::Request& request, ApiContext& context);
+// Asynchronous only when it carries commands: they are sent once their records are durable.
+void handle_heartbeat(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply);
 http::Response handle_list_nodes(const http::Request& request, ApiContext& context);
 http::Response handle_get_node(const http::Request& request, ApiContext& context);
 // Operators' changes are answered once they are durable (an asynchronous Reply).
@@ -57,6 +61,11 @@ http::Response handle_get_job(const http::Request& request, ApiContext& context)
 // Sends `response` once every change made so far is durable; at once without durable records.
 // A change that cannot be written is answered 503.
 void answer_when_durable(ApiContext& context, const Reply& reply, http::Response response);
+// Sends the commands an agent is to carry out once the changes that made them are durable, so
+// that no Mac acts on a placement the store did not commit (a leader fenced out, a database
+// away): then the answer carries no commands, and they stay for the agent's next poll.
+void send_commands_when_durable(ApiContext& context, const Reply& reply, std::vector<protocol::Command> commands,
+                                std::string_view message);
 
 // The dashboard (web_handlers.cpp)
 http::Response handle_dashboard(const http::Request& request, ApiContext& context);

@@ -3,6 +3,7 @@
 #include "macvmorx/config/server_config.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace macvmorx {
@@ -34,6 +35,11 @@ public:
     // Graceful stop: in-flight requests finish, then the threads end. Idempotent.
     void stop();
 
+    // Several daemons on PostgreSQL: `action` runs (on another thread) when this daemon stops
+    // leading; it must be stopped and made again, a follower with nothing of its term in memory.
+    void on_step_down(std::function<void()> action);
+    bool stepped_down() const;
+
     std::uint16_t port() const;
     // Client connections open now (each takes one of --max-connections).
     std::size_t open_connections() const;
@@ -44,6 +50,10 @@ private:
     struct Parts;
     std::unique_ptr<Parts> parts_;
 };
+
+// Exit statuses of `macvmorx server` besides 0, 1 (cannot start) and 2 (a bad setting).
+inline constexpr int exit_database_unreachable = 69; // EX_UNAVAILABLE (sysexits.h)
+inline constexpr int exit_schema_too_new = 65;       // EX_DATAERR: the database is a newer macvmorx's
 
 // Runs the daemon until SIGINT or SIGTERM; returns the process exit status.
 int run_server(const config::ServerConfig& config);

@@ -43,6 +43,13 @@ struct ServerConfig {
     std::string tls_key_file;
     std::string client_ca_file;
     std::string data_dir{server_setting("--data-dir").default_text}; // durable records; empty: in memory only
+    // Several daemons on PostgreSQL (docs/high-availability.md): the database, where this daemon
+    // is reached when it leads (empty: http://HOSTNAME:PORT), the leader's lease, and how long
+    // to wait for the database at start. With a database URL, data_dir is not used.
+    std::string database_url;
+    std::string advertise_url;
+    Duration lease_duration = setting_default::duration(server_setting("--lease-duration"));
+    Duration database_start_wait = setting_default::duration(server_setting("--database-start-wait"));
     // GitHub Actions (--config): runner pools and how to reach GitHub; absent when not used.
     std::optional<ActionsConfig> actions;
     GithubSecrets github_secrets; // never printed or logged
@@ -54,6 +61,9 @@ unsigned default_thread_count();
 // Whether anyone beyond this machine may use the API without a token: no tokens file, and an
 // address other than loopback. The daemon warns about it at start.
 bool is_open_beyond_loopback(const ServerConfig& config);
+
+// A database URL as logs may show it: its password replaced by ***.
+std::string without_password(const std::string& url);
 
 // One line naming every setting and its value, for the startup log.
 std::string describe(const ServerConfig& config);

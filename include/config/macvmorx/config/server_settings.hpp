@@ -40,6 +40,17 @@ inline constexpr auto server_settings = std::to_array<Setting>({
     {"--data-dir", "MACVMORX_DATA_DIR", "", "./macvmorx-data", "",
      "Where VM records, the queue and node settings are kept (SQLite) across restarts"},
     {"--in-memory", "", "", "", "", "Keep no durable records (tests, throwaway demos)"},
+    {"--database-url", "MACVMORX_DATABASE_URL", "", "", "",
+     "Keep the records in PostgreSQL instead (postgresql://user@host/db), shared by several daemons of which one "
+     "leads (docs/high-availability.md)"},
+    {"--advertise-url", "MACVMORX_ADVERTISE_URL", "", "", "URL",
+     "With --database-url: where clients reach this daemon when it leads; followers redirect there (default "
+     "http://HOSTNAME:PORT)"},
+    {"--lease-duration", "MACVMORX_LEASE_DURATION", "", "3s", "DURATION",
+     "With --database-url: how long the leader's lease lasts unrenewed (renewed every third of it), so how soon a "
+     "follower takes over from a leader that is gone"},
+    {"--database-start-wait", "MACVMORX_DATABASE_START_WAIT", "", "15s", "DURATION",
+     "With --database-url: how long to wait for PostgreSQL at start before giving up (exit status 69)"},
     {"--tokens-file", "MACVMORX_TOKENS_FILE", "", "", "",
      "Require tokens: a file of their SHA-256 hashes and roles, re-read on SIGHUP (docs/security.md)"},
     {"--tls-cert", "MACVMORX_TLS_CERT", "", "", "", "Serve HTTPS only: the certificate chain (PEM), re-read on SIGHUP"},

@@ -59,6 +59,16 @@ public:
     virtual void check(Access access, Request& request) const = 0;
 };
 
+// Decides whether this process answers a route at all, before access is checked: a daemon that
+// follows another sends clients to the leader (docs/high-availability.md). Implementations are
+// thread-safe.
+class RouteGate {
+public:
+    virtual ~RouteGate() = default;
+    // Throws HttpError (a 307 to the leader, or 503) unless this process answers the request.
+    virtual void check(const struct Route& route, const Request& request) const = 0;
+};
+
 // What a route's body must be. A JSON route refuses another declared Content-Type with 415.
 enum class Body { none, json, any };
 
@@ -102,6 +112,8 @@ public:
     void set_observer(RequestObserver* observer) { observer_ = observer; }
     // Set before serving; not owned. Without a guard every route is open.
     void set_access_guard(const AccessGuard* guard) { guard_ = guard; }
+    // Set before serving; not owned. Without a gate every route is answered here.
+    void set_route_gate(const RouteGate* gate) { gate_ = gate; }
     // The transport tells the router of requests it refused itself.
     void refused(std::string_view target, int status) const;
     // How many client errors (4xx) this router and its transport log: a throttle per daemon.
@@ -120,6 +132,7 @@ private:
     std::vector<CompiledRoute> compiled_;
     RequestObserver* observer_ = nullptr;
     const AccessGuard* guard_ = nullptr;
+    const RouteGate* gate_ = nullptr;
     std::shared_ptr<ClientErrorThrottle> client_errors_;
 };
 

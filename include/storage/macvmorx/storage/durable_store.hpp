@@ -6,6 +6,9 @@
 #include "macvmorx/lifecycle/vm_record.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 
+#include "macvmorx/base/clock.hpp"
+
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -21,10 +24,38 @@
 
 namespace macvmorx::storage {
 
-// The data directory cannot be used: unwritable, corrupt, or from a newer macvmorx.
+// The records cannot be used: an unwritable, corrupt or unreachable database.
 class StorageError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+// The database was written by a newer macvmorx (its schema is ahead of this binary's).
+class SchemaTooNew : public StorageError {
+public:
+    using StorageError::StorageError;
+};
+
+// The database could not be reached at start, within the time given to it.
+class DatabaseUnreachable : public StorageError {
+public:
+    using StorageError::StorageError;
+};
+
+// A write refused because this daemon no longer holds the lease it writes under: another
+// daemon leads. Nothing of the transaction was written.
+class FencedOut : public StorageError {
+public:
+    using StorageError::StorageError;
+};
+
+class RecordBackend;
+class WriteFence;
+
+// Where PostgreSQL is, and how long to wait for it at start.
+struct PostgresOptions {
+    std::string url; // postgresql://user[:password]@host[:port]/database[?options]
+    Duration start_wait = std::chrono::seconds{15};
 };
 
 // What an earlier run left.
@@ -36,14 +67,18 @@ struct StoredState {
     std::vector<std::string> deliveries; // GitHub delivery ids, oldest first
 };
 
-// VM records, the placement queue and operators' node settings, kept in SQLite (WAL mode) so
-// that a restart loses none of them. Heartbeats and node metrics are not kept: the next
-// heartbeats rebuild them.
+// VM records, the placement queue, operators' node settings, GitHub jobs and webhook
+// deliveries, kept in a database so that a restart or a failover loses none of them: SQLite (WAL
+// mode) in the data directory for a single daemon, or PostgreSQL for several (one leads, and
+// every write it makes is fenced by its lease, docs/high-availability.md). Heartbeats and node
+// metrics are not kept: the next heartbeats rebuild them.
 //
 // Changes arrive as observer calls under the lifecycle's lock; they are queued (a copy, no I/O)
-// and a writer thread commits them in batches, so that writing never slows the heartbeat path.
-// A caller that must not answer before its change is on disk asks for a ticket after making
-// the change and waits for it with `when_durable`.
+// and a writer thread commits them in batches, one transaction per batch, so that writing never
+// slows the heartbeat path and one commit serves every change that waited for it. A caller that
+// must not answer before its change is durable asks for a ticket after making the change and
+// waits for it with `when_durable`. A failed commit is retried every second with everything
+// that arrived meanwhile; a commit refused by the fence is never retried.
 //
 // Threading: every public member is safe from any thread.
 class DurableStore final : public lifecycle::LifecycleObserver,
@@ -52,6 +87,9 @@ class DurableStore final : public lifecycle::LifecycleObserver,
 public:
     // Opens or creates `directory`/macvmorx.db. Throws StorageError with what is wrong.
     explicit DurableStore(const std::filesystem::path& directory);
+    // Connects to PostgreSQL (retrying until `options.start_wait` has passed: DatabaseUnreachable)
+    // and brings its schema up to date; every commit checks `fence` first. Throws StorageError.
+    DurableStore(const PostgresOptions& options, std::shared_ptr<const WriteFence> fence);
     // Writes what is still queued, then stops the writer.
     ~DurableStore() override;
     DurableStore(const DurableStore&) = delete;
@@ -78,39 +116,38 @@ public:
     // Waits until everything queued so far is committed; false if writing failed.
     bool flush();
 
-    const std::filesystem::path& file() const { return file_; }
+    // Where the records live, for logs: the file, or the database URL without its password.
+    const std::string& location() const { return location_; }
+    // The last commit failed (the database is away): writes are not being acknowledged.
+    bool failing() const;
+
+    // Told of every commit: how long it took and whether it was written. Set before changes.
+    void set_commit_observer(std::function<void(std::chrono::duration<double> seconds, bool committed)> observer);
+    // Called once, on the writer thread, when a commit is refused by the fence: this daemon has
+    // lost its lease and must step down. Set before changes.
+    void set_fenced_handler(std::function<void()> handler);
 
 private:
-    struct Database;
-    struct Batch {
-        std::map<std::string, std::optional<lifecycle::VmRecord>> vms; // the latest copy, or removed
-        // The queue's changes, in order: a row added at the front or the back, or one removed.
-        enum class QueueChange { joined_back, joined_front, left };
-        std::vector<std::pair<std::string, QueueChange>> queue;
-        std::map<std::string, std::optional<fleet::NodeSettings>> nodes;
-        std::map<std::int64_t, std::optional<actions::JobRecord>> jobs;
-        std::vector<std::pair<std::string, bool>> deliveries; // remembered (true) or forgotten, in order
-        bool empty() const { return vms.empty() && queue.empty() && nodes.empty() && jobs.empty() && deliveries.empty(); }
-    };
+    explicit DurableStore(std::unique_ptr<RecordBackend> backend);
+    struct Batch;
 
     void write_loop();
     void enqueue(const std::function<void(Batch&)>& change);
 
-    std::filesystem::path file_;
-    std::unique_ptr<Database> database_;
-    // The queue's first and last positions on disk (the writer thread's): a request joins before
-    // the first or after the last, so that no other row moves.
-    std::int64_t queue_front_ = 0;
-    std::int64_t queue_back_ = 0;
+    std::unique_ptr<RecordBackend> backend_;
+    std::string location_;
+    std::function<void(std::chrono::duration<double>, bool)> commit_observer_;
+    std::function<void()> fenced_handler_;
 
     mutable std::mutex mutex_; // guards everything below
     std::condition_variable wake_;
     std::condition_variable written_;
-    Batch pending_;
+    std::unique_ptr<Batch> pending_;
     std::uint64_t queued_ = 0;  // changes queued
     std::uint64_t durable_ = 0;  // changes committed
     std::uint64_t answered_ = 0; // changes committed whose waiters have been told
     bool failing_ = false;      // the last commit failed
+    bool fenced_ = false;       // a commit was refused by the fence: nothing more is written
     bool stopping_ = false;
     std::multimap<std::uint64_t, std::function<void(bool)>> waiters_;
     std::thread writer_;

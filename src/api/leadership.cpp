@@ -1,0 +1,80 @@
+#include "macvmorx/api/leadership.hpp"
+
+#include "macvmorx/http/http_error.hpp"
+
+namespace macvmorx::api {
+
+std::string_view to_string(Role role) {
+    switch (role) {
+    case Role::follower: return "follower";
+    case Role::starting: return "starting";
+    case Role::leader: return "leader";
+    }
+    return "follower";
+}
+
+std::string Leadership::self_url() const {
+    std::lock_guard lock{mutex_};
+    return self_url_;
+}
+
+void Leadership::set_self_url(std::string url) {
+    std::lock_guard lock{mutex_};
+    self_url_ = std::move(url);
+}
+
+Role Leadership::role() const {
+    std::lock_guard lock{mutex_};
+    return role_;
+}
+
+std::uint64_t Leadership::epoch() const {
+    std::lock_guard lock{mutex_};
+    return epoch_;
+}
+
+std::optional<std::string> Leadership::leader_url() const {
+    std::lock_guard lock{mutex_};
+    return leader_url_;
+}
+
+void Leadership::follow(std::optional<std::string> leader_url, std::uint64_t epoch) {
+    std::lock_guard lock{mutex_};
+    role_ = Role::follower;
+    leader_url_ = std::move(leader_url);
+    epoch_ = epoch;
+}
+
+void Leadership::start_leading(std::uint64_t epoch) {
+    std::lock_guard lock{mutex_};
+    role_ = Role::starting;
+    leader_url_ = self_url_;
+    epoch_ = epoch;
+}
+
+void Leadership::lead() {
+    std::lock_guard lock{mutex_};
+    role_ = Role::leader;
+}
+
+void LeaderGate::check(const http::Route& route, const http::Request& request) const {
+    // What a load balancer and Prometheus ask of every daemon, whichever leads.
+    if (route.pattern == "/healthz" || route.pattern == "/readyz" || route.pattern == "/metrics") return;
+    const Role role = leadership_.role();
+    if (role == Role::leader) return;
+    if (role == Role::starting) {
+        throw http::ServiceUnavailable("leader starting", "this daemon has just become the leader and is loading its "
+                                                          "records; try again in a moment")
+            .with_header("Retry-After", "1");
+    }
+    const auto leader = leadership_.leader_url();
+    if (!leader || *leader == leadership_.self_url()) {
+        throw http::ServiceUnavailable("no leader", "no daemon leads at the moment (a failover is under way); try "
+                                                    "again in a moment")
+            .with_header("Retry-After", "1");
+    }
+    throw http::HttpError(307, "not the leader", "this daemon follows; the leader is " + *leader)
+        .with_header("Location", *leader + request.target);
+}
+
+} // namespace macvmorx::api

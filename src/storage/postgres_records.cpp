@@ -1,0 +1,201 @@
+#include "postgres_records.hpp"
+
+#include "postgres_connection.hpp"
+#include "record_codec.hpp"
+#include "schema_migrations.hpp"
+
+#include "macvmorx/storage/leader_lease.hpp"
+
+#include <pqxx/pqxx>
+
+namespace macvmorx::storage {
+namespace {
+
+// Taken for the migrations' transaction, so that daemons starting together migrate one by one.
+constexpr std::int64_t migration_lock = 0x6d6163766d6f7278; // "macvmorx"
+
+class PostgresRecords final : public RecordBackend {
+public:
+    PostgresRecords(const PostgresOptions& options, std::shared_ptr<const WriteFence> fence)
+        : url_{options.url}, shown_{redact_database_url(options.url)}, fence_{std::move(fence)} {
+        connection_ = connect_postgres_at_start(url_, options.start_wait);
+        migrate();
+        prepare();
+    }
+
+    std::string describe() const override { return shown_; }
+
+    StoredState load() override {
+        auto& connection = connected();
+        try {
+            StoredState state;
+            pqxx::read_transaction read{connection};
+            for (const auto& row : read.exec("SELECT vm_id, record FROM vms")) {
+                try {
+                    state.vms.push_back(decode_vm(row[1].c_str()));
+                } catch (const std::exception& error) {
+                    throw StorageError("the record of VM " + std::string{row[0].c_str()} + " in " + shown_ +
+                                       " is unreadable: " + error.what());
+                }
+            }
+            for (const auto& row : read.exec("SELECT vm_id FROM queue ORDER BY position")) {
+                state.queue.emplace_back(row[0].c_str());
+            }
+            for (const auto& row : read.exec("SELECT node_id, drained, labels FROM nodes")) {
+                state.nodes.push_back({row[0].c_str(), row[1].as<bool>(), decode_labels(row[2].c_str())});
+            }
+            for (const auto& row : read.exec("SELECT job_id, record FROM jobs")) {
+                try {
+                    state.jobs.push_back(decode_job(row[1].c_str()));
+                } catch (const std::exception& error) {
+                    throw StorageError("the record of job " + std::string{row[0].c_str()} + " in " + shown_ +
+                                       " is unreadable: " + error.what());
+                }
+            }
+            for (const auto& row : read.exec("SELECT delivery_id FROM deliveries ORDER BY seq")) {
+                state.deliveries.emplace_back(row[0].c_str());
+            }
+            const auto ends = read.exec("SELECT COALESCE(MIN(position), 0), COALESCE(MAX(position), 0) FROM queue");
+            ends_ = {ends[0][0].as<std::int64_t>(), ends[0][1].as<std::int64_t>()};
+            return state;
+        } catch (const pqxx::broken_connection&) {
+            connection_.reset();
+            throw;
+        }
+    }
+
+    void commit(const RecordBatch& batch) override {
+        auto& connection = connected();
+        QueueEnds ends = ends_;
+        try {
+            pqxx::work work{connection};
+            if (fence_ != nullptr) check_fence(work);
+            for (const auto& [vm_id, vm] : batch.vms) {
+                if (vm) {
+                    work.exec_prepared("upsert_vm", vm_id, encode_vm(*vm));
+                } else {
+                    work.exec_prepared("remove_vm", vm_id);
+                }
+            }
+            for (const auto& [vm_id, change] : batch.queue) {
+                if (change == RecordBatch::QueueChange::left) {
+                    work.exec_prepared("leave_queue", vm_id);
+                } else {
+                    const std::int64_t position =
+                        change == RecordBatch::QueueChange::joined_front ? --ends.front : ++ends.back;
+                    work.exec_prepared("join_queue", position, vm_id);
+                }
+            }
+            for (const auto& [node_id, settings] : batch.nodes) {
+                if (settings) {
+                    work.exec_prepared("upsert_node", node_id, settings->drained, encode_labels(settings->operator_labels));
+                } else {
+                    work.exec_prepared("remove_node", node_id);
+                }
+            }
+            for (const auto& [job_id, job] : batch.jobs) {
+                if (job) {
+                    work.exec_prepared("upsert_job", job_id, encode_job(*job));
+                } else {
+                    work.exec_prepared("remove_job", job_id);
+                }
+            }
+            for (const auto& [delivery_id, remembered] : batch.deliveries) {
+                work.exec_prepared(remembered ? "remember_delivery" : "forget_delivery", delivery_id);
+            }
+            work.commit();
+        } catch (const pqxx::broken_connection&) {
+            connection_.reset(); // reconnect at the next commit
+            throw;
+        } catch (const pqxx::in_doubt_error&) {
+            // The connection broke during COMMIT: whether it was written is unknown; writing the
+            // batch again is harmless (every change is an upsert, a delete or a fresh position).
+            connection_.reset();
+            throw;
+        }
+        ends_ = ends; // only once committed: a failed batch is written again from the same ends
+    }
+
+private:
+    pqxx::connection& connected() {
+        if (!connection_) {
+            connection_ = connect_postgres(url_);
+            prepare();
+        }
+        return *connection_;
+    }
+
+    void check_fence(pqxx::work& work) {
+        const std::uint64_t epoch = fence_->epoch();
+        if (epoch == 0) throw FencedOut("this daemon does not hold the leader's lease");
+        // FOR SHARE: a rival's take-over (an UPDATE of this row) waits until this commit ends,
+        // so no write of this transaction can land after another daemon leads.
+        const auto held = work.exec_prepared("check_fence", fence_->holder(), static_cast<std::int64_t>(epoch));
+        if (held.empty()) {
+            throw FencedOut("the leader's lease of epoch " + std::to_string(epoch) +
+                            " is no longer this daemon's: another daemon leads");
+        }
+    }
+
+    void migrate() {
+        const auto migrations = postgres_migrations();
+        const int known = migrations.back().version;
+        pqxx::work work{*connection_};
+        work.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock);
+        work.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                  "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        const int found = work.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
+        if (found > known) {
+            throw SchemaTooNew(shown_ + " was written by a newer macvmorx (schema " + std::to_string(found) +
+                               ", this binary knows up to " + std::to_string(known) + ")");
+        }
+        for (const auto& migration : migrations) {
+            if (migration.version <= found) continue;
+            work.exec(migration.sql);
+            work.exec_params("INSERT INTO schema_migrations (version, description) VALUES ($1, $2)", migration.version,
+                             std::string{migration.description});
+        }
+        work.commit();
+    }
+
+    void prepare() {
+        auto& connection = *connection_;
+        connection.prepare("check_fence", "SELECT 1 FROM leader_lease WHERE name = 'leader' AND holder = $1 AND "
+                                          "epoch = $2 AND expires_at > clock_timestamp() FOR SHARE");
+        connection.prepare("upsert_vm", "INSERT INTO vms (vm_id, record) VALUES ($1, $2) "
+                                        "ON CONFLICT (vm_id) DO UPDATE SET record = excluded.record");
+        connection.prepare("remove_vm", "DELETE FROM vms WHERE vm_id = $1");
+        connection.prepare("join_queue", "INSERT INTO queue (position, vm_id) VALUES ($1, $2)");
+        connection.prepare("leave_queue", "DELETE FROM queue WHERE vm_id = $1");
+        connection.prepare("upsert_node", "INSERT INTO nodes (node_id, drained, labels) VALUES ($1, $2, $3) "
+                                          "ON CONFLICT (node_id) DO UPDATE SET drained = excluded.drained, "
+                                          "labels = excluded.labels");
+        connection.prepare("remove_node", "DELETE FROM nodes WHERE node_id = $1");
+        connection.prepare("upsert_job", "INSERT INTO jobs (job_id, record) VALUES ($1, $2) "
+                                         "ON CONFLICT (job_id) DO UPDATE SET record = excluded.record");
+        connection.prepare("remove_job", "DELETE FROM jobs WHERE job_id = $1");
+        connection.prepare("remember_delivery", "INSERT INTO deliveries (delivery_id) VALUES ($1) ON CONFLICT DO NOTHING");
+        connection.prepare("forget_delivery", "DELETE FROM deliveries WHERE delivery_id = $1");
+    }
+
+    std::string url_;
+    std::string shown_;
+    std::shared_ptr<const WriteFence> fence_;
+    std::unique_ptr<pqxx::connection> connection_;
+    QueueEnds ends_;
+};
+
+} // namespace
+
+std::unique_ptr<RecordBackend> open_postgres_records(const PostgresOptions& options,
+                                                     std::shared_ptr<const WriteFence> fence) {
+    try {
+        return std::make_unique<PostgresRecords>(options, std::move(fence));
+    } catch (const StorageError&) {
+        throw;
+    } catch (const std::exception& error) {
+        throw StorageError("cannot use PostgreSQL at " + redact_database_url(options.url) + ": " + error.what());
+    }
+}
+
+} // namespace macvmorx::storage
