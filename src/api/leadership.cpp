@@ -9,6 +9,7 @@ std::string_view to_string(Role role) {
     case Role::follower: return "follower";
     case Role::starting: return "starting";
     case Role::leader: return "leader";
+    case Role::suspended: return "suspended";
     }
     return "follower";
 }
@@ -57,11 +58,25 @@ void Leadership::lead() {
     role_ = Role::leader;
 }
 
+void Leadership::suspend() {
+    std::lock_guard lock{mutex_};
+    role_ = Role::suspended;
+}
+
 void LeaderGate::check(const http::Route& route, const http::Request& request) const {
     // What a load balancer and Prometheus ask of every daemon, whichever leads.
     if (route.pattern == "/healthz" || route.pattern == "/readyz" || route.pattern == "/metrics") return;
     const Role role = leadership_.role();
-    if (role == Role::leader) return;
+    const bool read = request.method == http::Method::get || request.method == http::Method::head;
+    const bool agent_report = route.access == http::Access::report;
+    if (role == Role::leader || role == Role::suspended) {
+        if (read || agent_report) return;
+        if (role == Role::leader && !(writes_failing_ && writes_failing_())) return;
+        throw http::ServiceUnavailable("database unavailable",
+                                       "the leader cannot write to its database at the moment: reads are answered, "
+                                       "changes are refused until it is back")
+            .with_header("Retry-After", "2");
+    }
     if (role == Role::starting) {
         throw http::ServiceUnavailable("leader starting", "this daemon has just become the leader and is loading its "
                                                           "records; try again in a moment")

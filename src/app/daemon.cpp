@@ -190,7 +190,7 @@ void Daemon::Parts::open_shared_database() {
         if (election) election->fenced();
     });
     leadership = std::make_unique<api::Leadership>(config.advertise_url);
-    gate = std::make_unique<api::LeaderGate>(*leadership);
+    gate = std::make_unique<api::LeaderGate>(*leadership, [this] { return durable->failing(); });
     router.set_route_gate(gate.get());
     context.leadership = leadership.get();
     spdlog::info("records in PostgreSQL at {}; following until this daemon takes the leader's lease",
@@ -207,7 +207,6 @@ bool Daemon::Parts::promote(std::uint64_t epoch) {
     // Agents report to the new leader within a heartbeat or two; until one offline timeout has
     // passed, no node is declared lost and no VM gone for want of a report.
     sweeps_from = clock.now() + config.offline_timeout;
-    leadership->lead();
     spdlog::info("leading (epoch {}) at {}", epoch, leadership->self_url());
     return true;
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace macvmorx::app {
 
 LeaderElection::LeaderElection(storage::LeaderLease& lease, storage::WriteFence& fence, api::Leadership& leadership,
@@ -35,7 +37,6 @@ void LeaderElection::end_term(const std::string& reason) {
     fence_.drop();
     leadership_.follow(std::nullopt, leadership_.epoch());
     metrics_.set_leader(false);
-    leading_ = false;
     ended_ = true;
     spdlog::critical("stepping down: {}", reason);
     if (actions_.step_down) actions_.step_down(reason);
@@ -44,12 +45,15 @@ void LeaderElection::end_term(const std::string& reason) {
 void LeaderElection::run() {
     using Steady = std::chrono::steady_clock;
     const auto duration = lease_.duration();
-    const auto period = duration / 3;
-    // A leader stops well before the database would let its lease expire: the database's
-    // expiry is counted from when it ran the renewal, after this side started it.
+    // Every second (a third of a shorter lease): a follower learns of a released lease at once.
+    const auto period = std::min<Duration>(duration / 3, std::chrono::seconds{1});
+    // A leader stops answering as one well before the database would let its lease expire: the
+    // database's expiry is counted from when it ran the renewal, after this side started it.
     const auto hold_for = duration - duration / 6;
     Steady::time_point renewed_at{};
     bool unreachable_logged = false;
+    bool suspended = false; // leading, but the lease lapsed here: reads only
+    bool announced = false; // the records are loaded and the gate opened
     std::optional<std::string> known_leader;
 
     std::unique_lock lock{mutex_};
@@ -67,12 +71,19 @@ void LeaderElection::run() {
                     leading_ = true;
                     fence_.hold(state.epoch);
                     leadership_.start_leading(state.epoch);
-                    metrics_.set_leader(true);
                     if (state.epoch > 1) metrics_.took_over();
                     spdlog::info("took the leader's lease (epoch {}); loading the records", state.epoch);
                     promoter_ = std::thread{[this, epoch = state.epoch] {
                         promotion_ = actions_.promote && actions_.promote(epoch) ? 1 : -1;
+                        wake_.notify_all();
                     }};
+                } else if (suspended) {
+                    suspended = false;
+                    if (announced) {
+                        leadership_.lead();
+                        metrics_.set_leader(true);
+                    }
+                    spdlog::info("renewed the leader's lease (epoch {}): leading again", state.epoch);
                 }
             } else if (leading_) {
                 end_term("the leader's lease (epoch " + std::to_string(state.epoch) + ") is another daemon's now");
@@ -92,12 +103,28 @@ void LeaderElection::run() {
         if (!leading_) fenced_ = false; // only a leader's writes can be fenced out
         if (leading_ && !ended_ && fenced_.load()) end_term("a write was refused: another daemon holds the lease");
         if (leading_ && !ended_ && promotion_.load() < 0) end_term("could not load the records to lead");
-        if (leading_ && !ended_ && Steady::now() - renewed_at >= hold_for) {
-            end_term("the leader's lease could not be renewed within " +
-                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(hold_for).count()) + " ms");
+        if (leading_ && !ended_ && !announced && promotion_.load() > 0) {
+            announced = true;
+            if (!suspended) {
+                leadership_.lead();
+                metrics_.set_leader(true);
+            }
+        }
+        if (leading_ && !ended_ && !suspended && Steady::now() - renewed_at >= hold_for) {
+            // Another daemon may take the lease from now: stop answering as the leader, but keep
+            // what is in memory, in case the lease is renewed before anyone else takes it.
+            suspended = true;
+            leadership_.suspend();
+            metrics_.set_leader(false);
+            spdlog::error("the leader's lease could not be renewed within {} ms: answering reads only until it is "
+                          "renewed, or another daemon leads",
+                          std::chrono::duration_cast<std::chrono::milliseconds>(hold_for).count());
         }
         lock.lock();
-        wake_.wait_until(lock, attempted_at + period, [this] { return stopping_ || fenced_.load(); });
+        // Woken early when the records are loaded, or a write was fenced out.
+        wake_.wait_until(lock, attempted_at + period, [&] {
+            return stopping_ || fenced_.load() || (leading_ && !announced && promotion_.load() != 0);
+        });
     }
     lock.unlock();
     if (promoter_.joinable()) promoter_.join();

@@ -1,9 +1,10 @@
 #pragma once
 
 // The loop by which a daemon on PostgreSQL leads or follows (docs/high-availability.md): every
-// third of the lease's duration it takes or renews the lease; a follower learns where the leader
-// is; a daemon that takes the lease is promoted (it loads the records and starts leading); a
-// leader that finds the lease another's, or cannot renew it before it would expire, steps down.
+// second (a third of a shorter lease) it takes or renews the lease; a follower learns where the
+// leader is; a daemon that takes the lease is promoted (it loads the records and starts
+// leading); a leader that cannot renew the lease before it would expire answers reads only
+// until it renews it; one that finds the lease another's, or a write of its refused, steps down.
 
 #include "macvmorx/api/leadership.hpp"
 #include "macvmorx/metrics/leadership_metrics.hpp"

@@ -130,11 +130,14 @@ private:
         if (epoch == 0) throw FencedOut("this daemon does not hold the leader's lease");
         // FOR SHARE: a rival's take-over (an UPDATE of this row) waits until this commit ends,
         // so no write of this transaction can land after another daemon leads.
-        const auto held = work.exec_prepared("check_fence", fence_->holder(), static_cast<std::int64_t>(epoch));
-        if (held.empty()) {
+        const auto lease = work.exec_prepared("check_fence");
+        if (lease.empty() || lease[0][0].as<std::string>() != fence_->holder() ||
+            lease[0][1].as<std::uint64_t>() != epoch) {
             throw FencedOut("the leader's lease of epoch " + std::to_string(epoch) +
                             " is no longer this daemon's: another daemon leads");
         }
+        // Still ours but lapsed (the database was away): written once it is renewed.
+        if (!lease[0][2].as<bool>()) throw StorageError("the leader's lease has lapsed; waiting for its renewal");
     }
 
     void migrate() {
@@ -160,8 +163,8 @@ private:
 
     void prepare() {
         auto& connection = *connection_;
-        connection.prepare("check_fence", "SELECT 1 FROM leader_lease WHERE name = 'leader' AND holder = $1 AND "
-                                          "epoch = $2 AND expires_at > clock_timestamp() FOR SHARE");
+        connection.prepare("check_fence", "SELECT holder, epoch, expires_at > clock_timestamp() FROM leader_lease "
+                                          "WHERE name = 'leader' FOR SHARE");
         connection.prepare("upsert_vm", "INSERT INTO vms (vm_id, record) VALUES ($1, $2) "
                                         "ON CONFLICT (vm_id) DO UPDATE SET record = excluded.record");
         connection.prepare("remove_vm", "DELETE FROM vms WHERE vm_id = $1");

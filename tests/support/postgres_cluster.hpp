@@ -6,10 +6,9 @@
 // local connections of the user `macvmorx`: no password.
 
 #include "daemon_process.hpp"
+#include "free_port.hpp"
 
-#include <netinet/in.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -38,7 +37,7 @@ public:
             if (::chown(folder_.c_str(), user->pw_uid, user->pw_gid) != 0) throw std::runtime_error("chown " + folder_.string());
         }
         run({bin_ + "/initdb", "-D", data(), "-A", "trust", "-U", "macvmorx", "--no-sync", "-E", "UTF8"});
-        port_ = free_port();
+        port_ = free_loopback_port();
         start();
     }
 
@@ -99,19 +98,6 @@ private:
                                      "scripts/install-deps does)");
         }
         return found;
-    }
-
-    static std::uint16_t free_port() {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        address.sin_port = 0;
-        socklen_t length = sizeof address;
-        ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-        ::close(fd);
-        return ntohs(address.sin_port);
     }
 
     // Runs a PostgreSQL program to its end (as the postgres user when root), from a folder that

@@ -47,7 +47,7 @@ inline constexpr auto server_settings = std::to_array<Setting>({
      "With --database-url: where clients reach this daemon when it leads; followers redirect there (default "
      "http://HOSTNAME:PORT)"},
     {"--lease-duration", "MACVMORX_LEASE_DURATION", "", "3s", "DURATION",
-     "With --database-url: how long the leader's lease lasts unrenewed (renewed every third of it), so how soon a "
+     "With --database-url: how long the leader's lease lasts unrenewed (renewed every second), so how soon a "
      "follower takes over from a leader that is gone"},
     {"--database-start-wait", "MACVMORX_DATABASE_START_WAIT", "", "15s", "DURATION",
      "With --database-url: how long to wait for PostgreSQL at start before giving up (exit status 69)"},
