@@ -54,6 +54,10 @@ test("nodes appear with their figures, VMs and cached images", async () => {
     assert.equal(await text(page, '[data-total="free"]'), "3");
     assert.equal(await text(page, '#vm-state-totals [data-vm-state="unmanaged"] dd'), "1");
 
+    // A daemon alone leads; the page says which daemon it talks to.
+    assert.equal(await text(page, "#daemon-role"), "leader");
+    assert.match(await text(page, "#daemon-url"), /^127\.0\.0\.1:\d+$/);
+
     assert.equal(await text(page, `${one} h3`), "mac-mini-001");
     assert.equal(await text(page, `${one} [data-field="online"]`), "online");
     assert.equal(await text(page, `${one} [data-field="status"]`), "healthy");

@@ -55,6 +55,19 @@ async function withTimeout(body) {
   }
 }
 
+// Which daemon the page talks to and its role, from /readyz: {role, daemon, leader} (a daemon
+// alone: role "leader", no daemon URL). A follower or a leader without its database answers 503
+// with the same body, which is read all the same; null when there is no answer to read.
+async function readDaemon(signal) {
+  try {
+    const response = await fetch("/readyz", { signal, cache: "no-store" });
+    const body = await response.json();
+    return typeof body === "object" && body && typeof body.role === "string" ? body : null;
+  } catch {
+    return null;
+  }
+}
+
 // Everything one refresh shows, read in parallel. Rejects when any part fails, so the page
 // never mixes a new node list with old totals. With `jobs`, GitHub Actions jobs are read too:
 // `snapshot.jobs` is their list, or null when the daemon runs without runner pools (it answers
@@ -67,14 +80,15 @@ export function fetchSnapshot({ jobs = false, token = "" } = {}) {
           throw error;
         })
       : undefined;
-    const [fleet, nodes, vms, queue, jobsRead] = await Promise.all([
+    const [fleet, nodes, vms, queue, jobsRead, daemon] = await Promise.all([
       request("/api/fleet", { token, signal }),
       request("/api/nodes", { token, signal }),
       request("/api/vms", { token, signal }),
       request("/api/queue", { token, signal }),
       jobList,
+      readDaemon(signal),
     ]);
-    return { fleet, nodes, vms, queue, jobs: jobsRead, receivedAt: Date.now() };
+    return { fleet, nodes, vms, queue, jobs: jobsRead, daemon, receivedAt: Date.now() };
   });
 }
 

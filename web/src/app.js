@@ -27,6 +27,12 @@ const SEARCH_HINT = {
   jobs: "Repository, workflow, job, runner…",
 };
 
+// The daemon's role: green while it leads; the colours of an offline node otherwise.
+const DAEMON_ROLE = {
+  leader: "bg-emerald-100 text-emerald-800 dark:bg-emerald-500/15 dark:text-emerald-300",
+  other: "bg-amber-200 text-amber-900 dark:bg-amber-500/25 dark:text-amber-200",
+};
+
 const QUEUED_COUNT = {
   none: "",
   some: "bg-amber-200 text-amber-900 dark:bg-amber-500/25 dark:text-amber-200",
@@ -315,11 +321,24 @@ class Dashboard {
     }
   }
 
+  // Which daemon answers and its role: of several on one PostgreSQL, the leader (or, reached
+  // directly, a follower or a leader without its database); a daemon alone leads.
+  showDaemon(daemon) {
+    setHidden($("#daemon"), !daemon);
+    if (!daemon) return;
+    setText($("#daemon-url"), daemon.daemon ?? window.location.host);
+    setText($("#daemon-role"), daemon.role);
+    const leader = daemon.leader && daemon.leader !== daemon.daemon ? ` The leader is ${daemon.leader}.` : "";
+    setAttr($("#daemon-role"), "title", `The role of the daemon this page talks to.${leader}`);
+    setVariant($("#daemon-role"), DAEMON_ROLE, daemon.role === "leader" ? "leader" : "other");
+  }
+
   render() {
     if (!this.snapshot) return;
     const { snapshot, index, view } = this;
     const now = this.now();
     this.summary.update(snapshot.fleet);
+    this.showDaemon(snapshot.daemon);
     setText($("#count-nodes"), snapshot.nodes.length);
     setText($("#count-vms"), snapshot.vms.length);
     const queued = this.jobs.filter((job) => job.state === "queued").length;

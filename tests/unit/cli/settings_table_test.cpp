@@ -94,6 +94,14 @@ TEST(SettingsTable, OperationsGuideSaysWhatTheCodeDoes) {
     EXPECT_GE(rows_checked, 7); // data-dir, in-memory and the five log settings
 }
 
+TEST(SettingsTable, HighAvailabilityGuideSaysWhatTheCodeDoes) {
+    int rows_checked = 0;
+    const auto found =
+        differences(MACVMORX_SOURCE_DIR "/docs/high-availability.md", server_and_log_settings(), rows_checked);
+    EXPECT_TRUE(found.empty()) << joined(found);
+    EXPECT_EQ(rows_checked, 4); // database-url, advertise-url, lease-duration, database-start-wait
+}
+
 TEST(SettingsTable, ReadmeConfigurationSaysWhatTheCodeDoes) {
     int rows_checked = 0;
     const auto found = differences(MACVMORX_SOURCE_DIR "/README.md", server_and_log_settings(), rows_checked);
