@@ -3,6 +3,7 @@
 
 #include "fake_github.hpp"
 #include "log_capture.hpp"
+#include "postgres_cluster.hpp"
 #include "test_daemon.hpp"
 #include "test_keys.hpp"
 
@@ -325,6 +326,62 @@ TEST(GithubActionsDurability, JobsAndDeliveryIdsSurviveARestartAndAJobInProgress
     ASSERT_EQ(deliver(client, "workflow_job", workflow_job("completed", 301, "macvmorx-" + vm_id, "success"), "d-303").status, 200);
     EXPECT_EQ(json::parse(client.get("/api/vms/" + vm_id).body)["state"], "deleting");
     std::filesystem::remove_all(directory);
+}
+
+TEST(GithubActionsDurability, JobsAndDeliveryIdsCarryOverAFailoverToTheNextLeaderOnPostgres) {
+    // Two daemons on one real PostgreSQL (docs/high-availability.md): the first leads and takes
+    // GitHub's deliveries; it stops; the second leads and neither handles a delivery twice nor
+    // loses the runner's job.
+    FakeGithub github;
+    const auto database = macvmorx::testing::shared_postgres().create_database();
+    auto config_of = [&](const std::string& name) {
+        auto config = github_config(github, macvmorx::testing::shared_rsa_key().private_pem);
+        config.data_dir.clear();
+        config.database_url = database;
+        config.advertise_url = "http://" + name + ".lab.example:9000";
+        return config;
+    };
+    const auto leads = [](TestDaemon& daemon) {
+        return eventually([&] { return daemon.client().get("/readyz").status == 200; }, 10s);
+    };
+    auto first = std::make_unique<TestDaemon>(config_of("first"));
+    ASSERT_TRUE(leads(*first));
+    TestDaemon second{config_of("second")};
+    ASSERT_TRUE(eventually([&] {
+        return json::parse(second.client().get("/readyz").body).value("leader", json()) == "http://first.lab.example:9000";
+    }, 10s));
+
+    std::string vm_id;
+    {
+        auto client = first->client();
+        client.post_json("/api/heartbeat", R"({"nodeId":"mac-1"})");
+        ASSERT_EQ(deliver(client, "workflow_job", workflow_job("queued", 401), "d-401").status, 200);
+        ASSERT_TRUE(eventually([&] { return json::parse(client.get("/api/vms").body).size() == 1; }));
+        vm_id = json::parse(client.get("/api/vms").body)[0]["vmId"];
+        client.post_json("/api/heartbeat", json{{"nodeId", "mac-1"}, {"vms", {{{"vmId", vm_id}, {"imageName", "x"}}}}}.dump());
+        ASSERT_EQ(deliver(client, "workflow_job", workflow_job("in_progress", 401, "macvmorx-" + vm_id), "d-402").status, 200);
+    }
+    const auto registrations = github.jit_requests().size();
+    first.reset(); // stops cleanly: the lease is handed over at once
+    ASSERT_TRUE(leads(second));
+
+    auto client = second.client();
+    auto job = json::parse(client.get("/api/jobs/401").body);
+    EXPECT_EQ(job["state"], "in_progress");
+    EXPECT_EQ(job["vmId"], vm_id);
+    for (const auto& [event, delivery] : {std::pair{"queued", "d-401"}, std::pair{"in_progress", "d-402"}}) {
+        const auto answer = deliver(client, "workflow_job",
+                                    workflow_job(event, 401, event == std::string{"queued"} ? "" : "macvmorx-" + vm_id),
+                                    delivery);
+        EXPECT_EQ(json::parse(answer.body)["message"], "duplicate delivery: nothing changed") << delivery;
+    }
+    EXPECT_EQ(json::parse(client.get("/api/vms").body).size(), 1u) << "no second VM for the redelivered job";
+    EXPECT_EQ(github.jit_requests().size(), registrations) << "no second runner registered for it";
+
+    client.post_json("/api/heartbeat", json{{"nodeId", "mac-1"}, {"vms", {{{"vmId", vm_id}, {"imageName", "x"}}}}}.dump());
+    ASSERT_EQ(deliver(client, "workflow_job", workflow_job("completed", 401, "macvmorx-" + vm_id, "success"), "d-403").status,
+              200);
+    EXPECT_EQ(json::parse(client.get("/api/vms/" + vm_id).body)["state"], "deleting") << "the runner's VM ends";
 }
 
 TEST_F(GithubActions, ABurstOf200QueuedJobsOnA20MacFleetNeverPutsMoreThan2VmsOnAMac) {
