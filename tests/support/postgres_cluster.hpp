@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -36,7 +37,7 @@ public:
             if (user == nullptr) throw std::runtime_error("running as root, but there is no postgres user to run PostgreSQL");
             if (::chown(folder_.c_str(), user->pw_uid, user->pw_gid) != 0) throw std::runtime_error("chown " + folder_.string());
         }
-        run({bin_ + "/initdb", "-D", data(), "-A", "trust", "-U", "macvmorx", "--no-sync", "-E", "UTF8"});
+        copy_template();
         port_ = free_loopback_port();
         start();
     }
@@ -83,6 +84,27 @@ public:
 
 private:
     std::string data() const { return (folder_ / "data").string(); }
+
+    // initdb takes a second or more, and most test processes start a cluster of their own: the
+    // first makes a template (once per PostgreSQL version), and every cluster is a copy of it.
+    void copy_template() const {
+        std::string version = bin_;
+        std::replace(version.begin(), version.end(), '/', '_');
+        const auto root = std::filesystem::temp_directory_path();
+        const auto template_dir = root / ("macvmorx-postgres-template-" + std::to_string(::geteuid()) + version);
+        if (!std::filesystem::exists(template_dir / "PG_VERSION")) {
+            // Made beside it and renamed into place: a process starting at the same time sees
+            // either no template or a whole one.
+            const auto making = root / ("macvmorx-postgres-template-" + std::to_string(::getpid()));
+            std::filesystem::remove_all(making);
+            run({bin_ + "/initdb", "-D", making.string(), "-A", "trust", "-U", "macvmorx", "--no-sync", "-E", "UTF8"});
+            std::error_code lost_the_race;
+            std::filesystem::rename(making, template_dir, lost_the_race);
+            if (lost_the_race) std::filesystem::remove_all(making, lost_the_race);
+        }
+        // cp -a keeps the owner (postgres when root) and the modes PostgreSQL insists on.
+        run({"/bin/cp", "-a", template_dir.string(), data()});
+    }
 
     static std::string find_bin_directory() {
         // Debian keeps the server's programs out of PATH, under its major version.
