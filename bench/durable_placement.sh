@@ -13,6 +13,7 @@
 #
 #   bench/durable_placement.sh           (about 3 minutes on 2 cores, after the build)
 #   PLACEMENTS=4000 FAILOVERS=3 bench/durable_placement.sh
+#   BUILD=/tmp/release SKIP_BUILD=1 ...   a release build made already (with the benchmarks)
 #
 # Prints `RESULT ...` lines like bench/run.sh, and a table at the end.
 set -euo pipefail
@@ -26,9 +27,11 @@ RESULTS="$BUILD/durable-placement-results.txt"
 LOADGEN="$BUILD/bench/load_generator"
 DAEMON="$BUILD/src/macvmorx"
 
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2" \
-    -DMACVMORX_BUILD_TESTS=OFF -DMACVMORX_BUILD_BENCHMARKS=ON >/dev/null
-cmake --build "$BUILD" -j2 --target macvmorx load_generator >/dev/null
+if [ -z "${SKIP_BUILD:-}" ]; then
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O2" \
+        -DMACVMORX_BUILD_TESTS=OFF -DMACVMORX_BUILD_BENCHMARKS=ON >/dev/null
+    cmake --build "$BUILD" -j2 --target macvmorx load_generator >/dev/null
+fi
 
 WORK=$(mktemp -d /tmp/macvmorx-bench-XXXXXX)
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -93,7 +96,7 @@ for engine in sqlite postgres; do
         wait_ready "$port"
         "$LOADGEN" --port "$port" --nodes "$NODES" --connections 32 --heartbeats "$NODES" --warmup 0 >/dev/null
         line=$("$LOADGEN" --port "$port" --server-pid "$pid" --label "durable-$engine-$connections" --nodes "$NODES" \
-            --connections 0 --schedule-connections "$connections" --schedules "$PLACEMENTS" --warmup 1 |
+            --connections 0 --schedule-connections "$connections" --schedules "$PLACEMENTS" --warmup 0 |
             grep '^RESULT .*role=schedule')
         log "$line"
         TABLE[$engine,$connections]=$(awk '{ for (i = 1; i <= NF; ++i) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -125,6 +128,7 @@ times=()
 for round in $(seq "$FAILOVERS"); do
     kill -KILL "$pid_a"
     started=$(date +%s%N)
+    wait "$pid_a" 2>/dev/null || true
     wait_ready "$port_b"
     took=$((($(date +%s%N) - started) / 1000000))
     times+=("$took")

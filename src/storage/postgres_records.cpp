@@ -6,6 +6,7 @@
 
 #include "macvmorx/storage/leader_lease.hpp"
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 namespace macvmorx::storage {
@@ -70,13 +71,19 @@ public:
         try {
             pqxx::work work{connection};
             if (fence_ != nullptr) check_fence(work);
+            // One statement for every VM written, one for every VM removed: a batch costs a few
+            // round trips to the database, not one per record.
+            nlohmann::json written = nlohmann::json::object();
+            nlohmann::json removed = nlohmann::json::array();
             for (const auto& [vm_id, vm] : batch.vms) {
                 if (vm) {
-                    work.exec_prepared("upsert_vm", vm_id, encode_vm(*vm));
+                    written[vm_id] = encode_vm(*vm);
                 } else {
-                    work.exec_prepared("remove_vm", vm_id);
+                    removed.push_back(vm_id);
                 }
             }
+            if (!written.empty()) work.exec_prepared("upsert_vms", written.dump());
+            if (!removed.empty()) work.exec_prepared("remove_vms", removed.dump());
             for (const auto& [vm_id, change] : batch.queue) {
                 if (change == RecordBatch::QueueChange::left) {
                     work.exec_prepared("leave_queue", vm_id);
@@ -93,13 +100,17 @@ public:
                     work.exec_prepared("remove_node", node_id);
                 }
             }
+            nlohmann::json jobs_written = nlohmann::json::object();
+            nlohmann::json jobs_removed = nlohmann::json::array();
             for (const auto& [job_id, job] : batch.jobs) {
                 if (job) {
-                    work.exec_prepared("upsert_job", job_id, encode_job(*job));
+                    jobs_written[std::to_string(job_id)] = encode_job(*job);
                 } else {
-                    work.exec_prepared("remove_job", job_id);
+                    jobs_removed.push_back(std::to_string(job_id));
                 }
             }
+            if (!jobs_written.empty()) work.exec_prepared("upsert_jobs", jobs_written.dump());
+            if (!jobs_removed.empty()) work.exec_prepared("remove_jobs", jobs_removed.dump());
             for (const auto& [delivery_id, remembered] : batch.deliveries) {
                 work.exec_prepared(remembered ? "remember_delivery" : "forget_delivery", delivery_id);
             }
@@ -165,18 +176,21 @@ private:
         auto& connection = *connection_;
         connection.prepare("check_fence", "SELECT holder, epoch, expires_at > clock_timestamp() FROM leader_lease "
                                           "WHERE name = 'leader' FOR SHARE");
-        connection.prepare("upsert_vm", "INSERT INTO vms (vm_id, record) VALUES ($1, $2) "
-                                        "ON CONFLICT (vm_id) DO UPDATE SET record = excluded.record");
-        connection.prepare("remove_vm", "DELETE FROM vms WHERE vm_id = $1");
+        // $1: a JSON object of id → record (a JSON document as a string), or an array of ids.
+        connection.prepare("upsert_vms", "INSERT INTO vms (vm_id, record) SELECT key, value FROM json_each_text($1::json) "
+                                         "ON CONFLICT (vm_id) DO UPDATE SET record = excluded.record");
+        connection.prepare("remove_vms", "DELETE FROM vms WHERE vm_id IN (SELECT json_array_elements_text($1::json))");
         connection.prepare("join_queue", "INSERT INTO queue (position, vm_id) VALUES ($1, $2)");
         connection.prepare("leave_queue", "DELETE FROM queue WHERE vm_id = $1");
         connection.prepare("upsert_node", "INSERT INTO nodes (node_id, drained, labels) VALUES ($1, $2, $3) "
                                           "ON CONFLICT (node_id) DO UPDATE SET drained = excluded.drained, "
                                           "labels = excluded.labels");
         connection.prepare("remove_node", "DELETE FROM nodes WHERE node_id = $1");
-        connection.prepare("upsert_job", "INSERT INTO jobs (job_id, record) VALUES ($1, $2) "
-                                         "ON CONFLICT (job_id) DO UPDATE SET record = excluded.record");
-        connection.prepare("remove_job", "DELETE FROM jobs WHERE job_id = $1");
+        connection.prepare("upsert_jobs", "INSERT INTO jobs (job_id, record) "
+                                          "SELECT key::bigint, value FROM json_each_text($1::json) "
+                                          "ON CONFLICT (job_id) DO UPDATE SET record = excluded.record");
+        connection.prepare("remove_jobs", "DELETE FROM jobs WHERE job_id IN "
+                                          "(SELECT json_array_elements_text($1::json)::bigint)");
         connection.prepare("remember_delivery", "INSERT INTO deliveries (delivery_id) VALUES ($1) ON CONFLICT DO NOTHING");
         connection.prepare("forget_delivery", "DELETE FROM deliveries WHERE delivery_id = $1");
     }
