@@ -7,6 +7,7 @@
 #include "daemon_process.hpp"
 #include "free_port.hpp"
 #include "postgres_cluster.hpp"
+#include "test_daemon.hpp"
 
 #include "macvmorx/http/client.hpp"
 
@@ -27,6 +28,7 @@ using macvmorx::http::ClientResponse;
 using macvmorx::http::HttpClient;
 using macvmorx::http::Method;
 using macvmorx::testing::DaemonProcess;
+using macvmorx::testing::eventually;
 using macvmorx::testing::free_loopback_port;
 using nlohmann::json;
 
@@ -192,15 +194,6 @@ private:
     std::vector<std::thread> threads_;
 };
 
-bool wait_until(const std::function<bool()>& condition, macvmorx::Duration limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
-}
-
 class HighAvailabilityTest : public ::testing::Test {
 protected:
     void SetUp() override { database = macvmorx::testing::shared_postgres().create_database(); }
@@ -258,7 +251,7 @@ TEST_F(HighAvailabilityTest, AKilledLeaderLosesNoAcknowledgedPlacementAndTheFoll
     report(first->port(), nodes);
     std::atomic<std::uint16_t> target{first->port()};
     PlacementStorm storm{[&] { return target.load(); }, 4};
-    ASSERT_TRUE(wait_until([&] { return storm.count() >= 20; }, 20s)) << "no placements before the kill";
+    ASSERT_TRUE(eventually([&] { return storm.count() >= 20; }, 20s)) << "no placements before the kill";
 
     first->process().signal(SIGKILL);
     const auto killed_at = std::chrono::steady_clock::now();
@@ -271,7 +264,7 @@ TEST_F(HighAvailabilityTest, AKilledLeaderLosesNoAcknowledgedPlacementAndTheFoll
     // The new leader knows no node until it reports: the Macs' next heartbeats.
     report(second->port(), nodes);
     const auto before = storm.count();
-    ASSERT_TRUE(wait_until([&] { return storm.count() >= before + 10; }, 20s)) << "no placements after the failover";
+    ASSERT_TRUE(eventually([&] { return storm.count() >= before + 10; }, 20s)) << "no placements after the failover";
     storm.stop();
     const auto acknowledged = storm.acknowledged();
 
@@ -346,7 +339,7 @@ TEST_F(HighAvailabilityTest, ThroughHaproxyAClientThatRetriesOn503KeepsGettingPl
                           {"MACVMORX_LISTEN=127.0.0.1:" + std::to_string(listen),
                            "MACVMORX_DAEMON_1=127.0.0.1:" + std::to_string(first->port()),
                            "MACVMORX_DAEMON_2=127.0.0.1:" + std::to_string(second->port())}};
-    ASSERT_TRUE(wait_until([&] {
+    ASSERT_TRUE(eventually([&] {
         const auto answer = ask(listen, Method::get, "/readyz", {}, 1s);
         return answer && answer->status == 200;
     }, 10s)) << haproxy.output();
@@ -354,14 +347,14 @@ TEST_F(HighAvailabilityTest, ThroughHaproxyAClientThatRetriesOn503KeepsGettingPl
     constexpr int nodes = 60;
     report(listen, nodes);
     PlacementStorm storm{[&] { return listen; }, 2};
-    ASSERT_TRUE(wait_until([&] { return storm.count() >= 10; }, 20s)) << haproxy.output();
+    ASSERT_TRUE(eventually([&] { return storm.count() >= 10; }, 20s)) << haproxy.output();
     first->process().signal(SIGKILL);
     const auto before = storm.count();
     // The Macs report through HAProxy, as agents do; the new leader learns of them so.
     ASSERT_TRUE(second->wait_for_role("leader", 10s)) << second->process().output();
-    ASSERT_TRUE(wait_until([&] { return !report(listen, nodes).empty(); }, 10s))
+    ASSERT_TRUE(eventually([&] { return !report(listen, nodes).empty(); }, 10s))
         << "HAProxy does not reach the new leader: " << haproxy.output();
-    ASSERT_TRUE(wait_until([&] { return storm.count() >= before + 10; }, 20s))
+    ASSERT_TRUE(eventually([&] { return storm.count() >= before + 10; }, 20s))
         << "no placement through HAProxy after the failover: " << haproxy.output();
     storm.stop();
     const auto vms = vms_of(second->port());
@@ -401,7 +394,7 @@ TEST_F(HighAvailabilityTest, PostgresRestartedUnderTheLeaderLosesNothingAcknowle
     postgres.start();
 
     ASSERT_TRUE(first->wait_for_role("leader", 15s)) << first->process().output();
-    ASSERT_TRUE(wait_until([&] {
+    ASSERT_TRUE(eventually([&] {
         const auto answer = place("again-" + std::to_string(acknowledged.size()));
         return answer && answer->status == 200;
     }, 15s)) << first->process().output();
