@@ -10,12 +10,14 @@
 #include "test_daemon.hpp"
 
 #include "macvmorx/http/client.hpp"
+#include "macvmorx/sim/fleet_simulator.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -194,6 +196,31 @@ private:
     std::vector<std::thread> threads_;
 };
 
+// HAProxy with the repository's configuration (docs/haproxy/macvmorx.cfg) in front of two
+// daemons, on a port of its own; ready once it reaches the leader.
+class Haproxy {
+public:
+    Haproxy(const HaDaemon& first, const HaDaemon& second) : port_{free_loopback_port()} {
+        process_ = std::make_unique<DaemonProcess>(
+            "/usr/sbin/haproxy",
+            std::vector<std::string>{"-db", "-f", std::string{MACVMORX_SOURCE_DIR} + "/docs/haproxy/macvmorx.cfg"},
+            std::vector<std::string>{"MACVMORX_LISTEN=127.0.0.1:" + std::to_string(port_),
+                                     "MACVMORX_DAEMON_1=127.0.0.1:" + std::to_string(first.port()),
+                                     "MACVMORX_DAEMON_2=127.0.0.1:" + std::to_string(second.port())});
+        const bool up = eventually([&] {
+            const auto answer = ask(port_, Method::get, "/readyz", {}, 1s);
+            return answer && answer->status == 200;
+        }, 10s);
+        if (!up) throw std::runtime_error("HAProxy does not reach the leader: " + process_->output());
+    }
+    std::uint16_t port() const { return port_; }
+    std::string output() const { return process_->output(); }
+
+private:
+    std::uint16_t port_;
+    std::unique_ptr<DaemonProcess> process_;
+};
+
 class HighAvailabilityTest : public ::testing::Test {
 protected:
     void SetUp() override { database = macvmorx::testing::shared_postgres().create_database(); }
@@ -333,16 +360,8 @@ TEST_F(HighAvailabilityTest, AStoppedLeaderHandsOverAtOnce) {
 
 TEST_F(HighAvailabilityTest, ThroughHaproxyAClientThatRetriesOn503KeepsGettingPlacements) {
     start_two();
-    const auto listen = free_loopback_port();
-    DaemonProcess haproxy{"/usr/sbin/haproxy",
-                          {"-db", "-f", std::string{MACVMORX_SOURCE_DIR} + "/docs/haproxy/macvmorx.cfg"},
-                          {"MACVMORX_LISTEN=127.0.0.1:" + std::to_string(listen),
-                           "MACVMORX_DAEMON_1=127.0.0.1:" + std::to_string(first->port()),
-                           "MACVMORX_DAEMON_2=127.0.0.1:" + std::to_string(second->port())}};
-    ASSERT_TRUE(eventually([&] {
-        const auto answer = ask(listen, Method::get, "/readyz", {}, 1s);
-        return answer && answer->status == 200;
-    }, 10s)) << haproxy.output();
+    Haproxy haproxy{*first, *second};
+    const auto listen = haproxy.port();
 
     constexpr int nodes = 60;
     report(listen, nodes);
@@ -416,4 +435,75 @@ TEST(HighAvailability, AnUnreachableDatabaseAtStartExitsWith69NamingItWithoutIts
     const auto output = daemon.output();
     EXPECT_NE(output.find("postgresql://fleet@127.0.0.1:1/records"), std::string::npos) << output;
     EXPECT_EQ(output.find("hunter2"), std::string::npos) << output;
+}
+
+TEST_F(HighAvailabilityTest, ASimulatedFleetThroughHaproxyKeepsRunningJobsAcrossAFailoverWithNoMacOverbooked) {
+    start_two();
+    Haproxy haproxy{*first, *second};
+    // Simulated Macs (the real agent code, tart simulated) and CI jobs, all through HAProxy.
+    macvmorx::sim::SimulationOptions options;
+    options.server = {false, "127.0.0.1", haproxy.port(), ""};
+    options.nodes = 12;
+    options.heartbeat_interval = 200ms;
+    options.jobs_per_minute = 900;
+    options.profile.bandwidth_mbps = 1'000'000;
+    options.profile.boot_time = 100ms;
+    options.profile.job_runtime = 1s;
+    options.seed = 7;
+    macvmorx::sim::FleetSimulator simulator{options};
+    std::thread runner{[&simulator] { simulator.run(); }};
+
+    // Watched all along: no Mac holds more than its two slots, no VM is on two Macs.
+    std::atomic<bool> watching{true};
+    std::mutex violations_mutex;
+    std::vector<std::string> violations;
+    std::thread watcher{[&] {
+        while (watching) {
+            for (auto* daemon : {first.get(), second.get()}) {
+                if (daemon->role() != "leader") continue;
+                const auto vms = vms_of(daemon->port());
+                std::map<std::string, int> per_node;
+                for (const auto& [id, vm] : vms) {
+                    const auto state = vm["state"].get<std::string>();
+                    if (state == "assigned" || state == "provisioning" || state == "running") {
+                        if (++per_node[vm["nodeId"].get<std::string>()] > 2) {
+                            std::lock_guard lock{violations_mutex};
+                            violations.push_back(vm["nodeId"].get<std::string>() + " holds more than 2 VMs");
+                        }
+                    }
+                }
+                const auto nodes = ask(daemon->port(), Method::get, "/api/nodes");
+                if (!nodes || nodes->status != 200) continue;
+                std::map<std::string, std::string> host_of;
+                for (const auto& node : json::parse(nodes->body)) {
+                    for (const auto& vm : node.value("vms", json::array())) {
+                        const auto [it, fresh] = host_of.emplace(vm["vmId"].get<std::string>(), node["nodeId"]);
+                        if (!fresh && it->second != node["nodeId"]) {
+                            std::lock_guard lock{violations_mutex};
+                            violations.push_back(it->first + " runs on two Macs");
+                        }
+                    }
+                }
+            }
+            std::this_thread::sleep_for(100ms);
+        }
+    }};
+    const auto finished_on = [](HaDaemon& daemon) {
+        const auto vms = vms_of(daemon.port());
+        return std::count_if(vms.begin(), vms.end(), [](const auto& entry) { return entry.second["state"] == "deleted"; });
+    };
+    EXPECT_TRUE(eventually([&] { return finished_on(*first) >= 5; }, 30s)) << "no job ran before the failover";
+
+    first->process().signal(SIGKILL);
+    ASSERT_TRUE(second->wait_for_role("leader", 10s)) << second->process().output();
+    const auto finished_before = finished_on(*second);
+    EXPECT_TRUE(eventually([&] { return finished_on(*second) >= finished_before + 5; }, 40s))
+        << "jobs stopped running after the failover: " << haproxy.output();
+
+    watching = false;
+    watcher.join();
+    simulator.stop();
+    runner.join();
+    EXPECT_TRUE(violations.empty()) << violations.front();
+    EXPECT_GT(simulator.stats().jobs_placed + simulator.stats().jobs_queued, 10u);
 }
