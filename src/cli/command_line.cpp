@@ -60,6 +60,16 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& given_argum
         }
     }
 
+    if (!arguments.empty() && arguments.front() == "server") {
+        // The server's file holds its settings as top-level keys (database-url = "..."), beside
+        // the GitHub Actions tables.
+        const std::vector<std::string> server_arguments(arguments.begin() + 1, arguments.end());
+        if (const auto error = merge_settings_file(*server, config_file_argument(server_arguments, "MACVMORX_CONFIG"),
+                                                   arguments, /*skip_tables=*/true)) {
+            return usage_error(std::move(parsed), *error);
+        }
+    }
+
     // CLI11 wants argv order reversed when given a vector.
     std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
     try {

@@ -21,7 +21,11 @@ void apply_github_text(config::ServerConfig& config, const ServerText& text) {
         return;
     }
     auto actions = config::load_actions_config(text.config_file);
-    if (actions.pools.empty()) throw config::ConfigError(text.config_file + ": declares no [[pools]]");
+    if (actions.pools.empty()) {
+        // A file of settings alone (database-url = "..."): no GitHub Actions.
+        if (!actions.declares_github && !any_flag) return;
+        throw config::ConfigError(text.config_file + ": declares no [[pools]]");
+    }
     auto& github = actions.github;
     if (!text.github_api_url.empty()) {
         if (const auto problem = config::github_api_url_problem(text.github_api_url)) {

@@ -36,11 +36,11 @@ std::string config_file_argument(const std::vector<std::string>& arguments, cons
 }
 
 std::optional<std::string> merge_settings_file(const CLI::App& command, const std::string& path,
-                                               std::vector<std::string>& arguments) {
+                                               std::vector<std::string>& arguments, bool skip_tables) {
     if (path.empty()) return std::nullopt;
     std::vector<std::pair<std::string, std::string>> settings;
     try {
-        settings = config::read_settings_file(path);
+        settings = config::read_settings_file(path, skip_tables);
     } catch (const config::ConfigError& error) {
         return std::string{"--config: "} + error.what();
     }

@@ -25,8 +25,9 @@ std::string config_file_argument(const std::vector<std::string>& arguments, cons
 
 // Turns a settings file into flags for the settings given neither as flags nor as variables,
 // so that flags beat variables, which beat the file, which beats defaults (CLI11's own config
-// files would beat variables). Returns an error naming the file and the key.
+// files would beat variables). With `skip_tables`, the file's tables are another reader's (the
+// server's [github] and [[pools]]). Returns an error naming the file and the key.
 std::optional<std::string> merge_settings_file(const CLI::App& command, const std::string& path,
-                                               std::vector<std::string>& arguments);
+                                               std::vector<std::string>& arguments, bool skip_tables = false);
 
 } // namespace macvmorx::cli

@@ -180,6 +180,7 @@ ActionsConfig load_actions_config(const std::filesystem::path& file) {
 
     ActionsConfig config;
     if (const auto* github = document["github"].as_table()) {
+        config.declares_github = true;
         const Reader read{file, "github"};
         auto& settings = config.github;
         settings.api_url = read.string(*github, "api_url", settings.api_url);

@@ -23,7 +23,7 @@ std::optional<std::string> scalar_text(const toml::node& node) {
 
 } // namespace
 
-std::vector<std::pair<std::string, std::string>> read_settings_file(const std::string& path) {
+std::vector<std::pair<std::string, std::string>> read_settings_file(const std::string& path, bool skip_tables) {
     toml::table table;
     try {
         table = toml::parse_file(path);
@@ -33,6 +33,7 @@ std::vector<std::pair<std::string, std::string>> read_settings_file(const std::s
     std::vector<std::pair<std::string, std::string>> settings;
     for (const auto& [key, node] : table) {
         const std::string name{key.str()};
+        if (skip_tables && (node.is_table() || node.is_array_of_tables())) continue;
         if (const auto* array = node.as_array()) {
             for (const auto& element : *array) {
                 const auto text = scalar_text(element);

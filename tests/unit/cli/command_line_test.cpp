@@ -312,3 +312,53 @@ TEST(AgentConfigFile, SettingsComeFromTheFileUnlessAFlagOrAVariableGivesThem) {
     EXPECT_EQ(parse_command_line({"agent", "--config", path}).exit_code, 2) << "values from the file are checked as flags are";
     std::filesystem::remove(file);
 }
+
+TEST(ServerConfigFile, SettingsAreTopLevelKeysBesideTheGithubTablesAndFlagsAndVariablesBeatThem) {
+    const auto file = std::filesystem::temp_directory_path() / ("macvmorx-server-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream{file} << "# macvmorx server, one of three on PostgreSQL\n"
+                           "database-url = \"postgresql://macvmorx@db.lab.example/macvmorx\"\n"
+                           "advertise-url = \"http://mac-orch-1.lab.example:9000\"\n"
+                           "lease-duration = \"5s\"\n"
+                           "offline-timeout = \"45s\"\n";
+    const std::string path = file.string();
+    unsetenv("MACVMORX_DATABASE_URL");
+    unsetenv("MACVMORX_OFFLINE_TIMEOUT");
+
+    auto parsed = parse_command_line({"server", "--config", path});
+    ASSERT_EQ(parsed.command, Command::server) << parsed.output;
+    EXPECT_EQ(parsed.server.database_url, "postgresql://macvmorx@db.lab.example/macvmorx");
+    EXPECT_EQ(parsed.server.advertise_url, "http://mac-orch-1.lab.example:9000");
+    EXPECT_EQ(parsed.server.lease_duration, 5s);
+    EXPECT_EQ(parsed.server.offline_timeout, 45s);
+    EXPECT_FALSE(parsed.server.actions) << "a file of settings alone declares no GitHub Actions";
+
+    setenv("MACVMORX_DATABASE_URL", "postgresql://macvmorx@from-variable/macvmorx", 1);
+    parsed = parse_command_line({"server", "--config", path});
+    EXPECT_EQ(parsed.server.database_url, "postgresql://macvmorx@from-variable/macvmorx") << "a variable beats the file";
+    parsed = parse_command_line({"server", "--config", path, "--database-url", "postgresql://macvmorx@from-flag/m"});
+    EXPECT_EQ(parsed.server.database_url, "postgresql://macvmorx@from-flag/m") << "a flag beats the variable";
+    unsetenv("MACVMORX_DATABASE_URL");
+
+    // Beside the GitHub Actions tables of the same file.
+    const auto secret = write_file("server-secret", "s");
+    const auto key = write_file("server-key.pem", "-----BEGIN PRIVATE KEY-----\nnot checked here\n-----END PRIVATE KEY-----\n");
+    std::ofstream{file, std::ios::trunc} << "offline-timeout = \"1m\"\n"
+                                            "github-webhook-secret-file = \"" << secret << "\"\n"
+                                            "github-app-key-file = \"" << key << "\"\n"
+                                         << pools_toml;
+    parsed = parse_command_line({"server", "--config", path});
+    ASSERT_EQ(parsed.command, Command::server) << parsed.output;
+    EXPECT_EQ(parsed.server.offline_timeout, 1min);
+    ASSERT_TRUE(parsed.server.actions);
+    EXPECT_EQ(parsed.server.actions->pools.size(), 1u);
+
+    std::ofstream{file, std::ios::trunc} << "database_url = \"postgresql://x/y\"\n";
+    parsed = parse_command_line({"server", "--config", path});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("'database_url' is not a setting of `macvmorx server`"), std::string::npos) << parsed.output;
+    std::ofstream{file, std::ios::trunc} << "[github]\napp_id = 1\n";
+    parsed = parse_command_line({"server", "--config", path});
+    EXPECT_EQ(parsed.exit_code, 2);
+    EXPECT_NE(parsed.output.find("declares no [[pools]]"), std::string::npos) << parsed.output;
+    std::filesystem::remove(file);
+}

@@ -69,6 +69,7 @@ struct GithubSettings {
 struct ActionsConfig {
     GithubSettings github;
     std::vector<RunnerPool> pools;
+    bool declares_github = false; // the file has a [github] table
 };
 
 // The secrets GithubSettings name, read from their files.

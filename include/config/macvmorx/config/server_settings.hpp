@@ -6,8 +6,9 @@
 
 namespace macvmorx::config {
 
-// The settings of `macvmorx server` besides logging (log_settings). The daemon reads no settings
-// file: its --config is the GitHub Actions file (actions_config.hpp), so no setting has a key.
+// The settings of `macvmorx server` besides logging (log_settings). Its --config file holds any of
+// them as a top-level key named like the long flag without its dashes (database-url = "..."),
+// beside the GitHub Actions tables (actions_config.hpp); flags beat variables, which beat the file.
 inline constexpr auto server_settings = std::to_array<Setting>({
     {"-p,--port", "MACVMORX_WEB_PORT", "", "8080", "", "Port for the REST API and the dashboard (0: any free port)"},
     {"--bind", "MACVMORX_BIND", "", "0.0.0.0", "ADDRESS",
@@ -60,7 +61,8 @@ inline constexpr auto server_settings = std::to_array<Setting>({
     {"--web-dir", "MACVMORX_WEB_DIR", "", "", "",
      "Serve the dashboard from this directory instead of the built-in copy (for development)"},
     {"--config", "MACVMORX_CONFIG", "", "", "",
-     "GitHub Actions: a TOML file of runner pools and GitHub settings (docs/github-actions.md)"},
+     "A TOML file of settings (top-level keys named like these flags: database-url = \"...\") and of GitHub "
+     "Actions' runner pools and settings (docs/github-actions.md)"},
     {"--github-api-url", "MACVMORX_GITHUB_API_URL", "", "", "",
      "GitHub's REST API (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)"},
     {"--github-app-id", "MACVMORX_GITHUB_APP_ID", "", "", "", "The GitHub App macvmorx acts as"},

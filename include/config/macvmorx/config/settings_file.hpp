@@ -15,7 +15,8 @@ namespace macvmorx::config {
 //
 // Returns (key, value) pairs by key, an array giving one pair per element in order, numbers and
 // booleans as their text. Throws ConfigError naming the file, and the line of a syntax error,
-// or a key whose value is a table.
-std::vector<std::pair<std::string, std::string>> read_settings_file(const std::string& path);
+// or a key whose value is a table, unless `skip_tables`: then tables and arrays of tables are
+// left to another reader (the server's file also holds [github] and [[pools]]).
+std::vector<std::pair<std::string, std::string>> read_settings_file(const std::string& path, bool skip_tables = false);
 
 } // namespace macvmorx::config
