@@ -180,7 +180,10 @@ private:
         connection.prepare("upsert_vms", "INSERT INTO vms (vm_id, record) SELECT key, value FROM json_each_text($1::json) "
                                          "ON CONFLICT (vm_id) DO UPDATE SET record = excluded.record");
         connection.prepare("remove_vms", "DELETE FROM vms WHERE vm_id IN (SELECT json_array_elements_text($1::json))");
-        connection.prepare("join_queue", "INSERT INTO queue (position, vm_id) VALUES ($1, $2)");
+        // An upsert: a batch written again after a COMMIT whose outcome was unknown (in doubt)
+        // finds its rows in place, at the same positions.
+        connection.prepare("join_queue", "INSERT INTO queue (position, vm_id) VALUES ($1, $2) "
+                                         "ON CONFLICT (position) DO UPDATE SET vm_id = excluded.vm_id");
         connection.prepare("leave_queue", "DELETE FROM queue WHERE vm_id = $1");
         connection.prepare("upsert_node", "INSERT INTO nodes (node_id, drained, labels) VALUES ($1, $2, $3) "
                                           "ON CONFLICT (node_id) DO UPDATE SET drained = excluded.drained, "
