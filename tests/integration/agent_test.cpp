@@ -99,8 +99,17 @@ protected:
     json vm(const std::string& vm_id) { return json::parse(ci.get("/api/vms/" + vm_id).body); }
     bool vm_state_is(const std::string& vm_id, const std::string& state) { return vm(vm_id)["state"] == state; }
     json node(const std::string& node_id) { return json::parse(ci.get("/api/nodes/" + node_id).body); }
+    // As CI asks: a 503 (no node takes it yet) is asked again, with the same vmId, for a few
+    // seconds. A node's first heartbeat shows in GET /api/nodes a moment before the scheduler has
+    // indexed it (the store publishes the record, then the lifecycle applies it).
     int schedule(const std::string& image, const std::string& vm_id) {
-        return ci.post_json("/api/schedule-vm", json{{"imageName", image}, {"vmId", vm_id}}.dump()).status;
+        const auto body = json{{"imageName", image}, {"vmId", vm_id}}.dump();
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        for (;;) {
+            const int status = ci.post_json("/api/schedule-vm", body).status;
+            if (status != 503 || std::chrono::steady_clock::now() >= deadline) return status;
+            std::this_thread::sleep_for(20ms);
+        }
     }
 };
 
