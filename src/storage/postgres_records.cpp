@@ -120,7 +120,8 @@ public:
             throw;
         } catch (const pqxx::in_doubt_error&) {
             // The connection broke during COMMIT: whether it was written is unknown; writing the
-            // batch again is harmless (every change is an upsert, a delete or a fresh position).
+            // batch again is harmless (every change is an upsert or a delete; a queue row goes to
+            // the same position again).
             connection_.reset();
             throw;
         }
