@@ -288,15 +288,24 @@ TEST_F(HighAvailabilityTest, AKilledLeaderLosesNoAcknowledgedPlacementAndTheFoll
     EXPECT_LT(took, 5s) << "the lease (2 s) expired and the follower took over in "
                         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
 
-    // The new leader knows no node until it reports: the Macs' next heartbeats.
-    report(second->port(), nodes);
+    // The new leader knows no node until it reports: the Macs keep sending heartbeats, as agents
+    // do, and placements go on.
     const auto before = storm.count();
-    ASSERT_TRUE(eventually([&] { return storm.count() >= before + 10; }, 20s)) << "no placements after the failover";
+    ASSERT_TRUE(eventually([&] {
+        report(second->port(), nodes);
+        return storm.count() >= before + 10;
+    }, 30s)) << "no placements after the failover: " << second->process().output();
     storm.stop();
     const auto acknowledged = storm.acknowledged();
 
-    // The Macs report to the new leader, which sends again what they have not acknowledged.
-    const auto to_create = report(second->port(), nodes);
+    // The Macs report to the new leader, which sends again what they have not acknowledged (a
+    // command is sent once its record is committed: heartbeats until every one has come).
+    std::set<std::string> to_create;
+    eventually([&] {
+        const auto sent = report(second->port(), nodes);
+        to_create.insert(sent.begin(), sent.end());
+        return std::includes(to_create.begin(), to_create.end(), acknowledged.begin(), acknowledged.end());
+    }, 10s);
     const auto vms = vms_of(second->port());
     for (const auto& vm_id : acknowledged) {
         ASSERT_TRUE(vms.contains(vm_id)) << "acknowledged placement " << vm_id << " was lost";
