@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "./lib/paths.mjs";
 import { BUILT_STYLESHEET, embeddedByCMake, servedSources } from "../../web/scripts/check-embedded.mjs";
-import { formatAgo, formatRuntime, formatUsedTotal, shortImageName } from "../../web/src/format.js";
-import { capacityLevel, jobWait, sortJobs } from "../../web/src/fleet-model.js";
+import { formatAgo, formatRate, formatRuntime, formatUsedTotal, shortImageName } from "../../web/src/format.js";
+import { capacityLevel, jobWait, pendingReasonText, sortJobs, tenantShareText, vmTenancy } from "../../web/src/fleet-model.js";
 
 const web = join(repoRoot, "web");
 const src = join(web, "src");
@@ -104,4 +104,39 @@ test("a job's wait splits into host, VM and GitHub, within the job's own wait", 
     { jobId: 4, state: "in_progress", queuedAt: at(2) },
   ]).map((j) => j.jobId);
   assert.deepEqual(order, [4, 2, 3, 1], "open jobs oldest first, then the latest completed");
+});
+
+test("a pending VM's reason reads as a sentence, with only the counts that say something", () => {
+  const nodes = { total: 200, offline: 3, draining: 1, full: 190, labelsMismatch: 6, notEnoughMemory: 0 };
+  const reason = (code, extra = {}) => pendingReasonText({ code, nodes, aheadInQueue: 0, tenantAtCap: false, ...extra });
+  assert.equal(
+    reason("noFreeSlot", { aheadInQueue: 12 }),
+    "No free slot: 190 of 200 Macs full, 6 without the labels, 3 offline, 1 draining; 12 ahead in queue",
+  );
+  assert.equal(
+    pendingReasonText({ code: "notEnoughMemory", nodes: { total: 5, offline: 0, draining: 0, full: 2, labelsMismatch: 0, notEnoughMemory: 3 }, aheadInQueue: 0 }),
+    "Not enough free memory: 2 of 5 Macs full, 3 short of memory",
+  );
+  assert.equal(reason("noNodeCarriesLabels", { missingLabels: ["xcode=99", "gpu"] }), "No Mac carries xcode=99, gpu");
+  assert.equal(pendingReasonText({ code: "noNodes", nodes: { total: 0 } }), "No Mac has reported yet");
+  assert.equal(pendingReasonText({ code: "allOffline", nodes: { total: 1, offline: 1 } }), "The one Mac is offline");
+  assert.equal(pendingReasonText({ code: "allDraining", nodes: { total: 3, draining: 3 } }), "All 3 Macs are draining");
+  assert.equal(pendingReasonText({ code: "allDraining", nodes: { total: 4, offline: 1, draining: 3 } }), "Every Mac online is draining: 1 of 4 Macs offline, 3 draining");
+  assert.equal(pendingReasonText({ code: "tenantAtCap", nodes: {}, tenantAtCap: true }, "acme/app"), "Tenant acme/app is at its limit");
+  assert.equal(reason("behindInQueue", { aheadInQueue: 1, tenantAtCap: true }), "Waiting its turn: 190 of 200 Macs full, 6 without the labels, 3 offline, 1 draining; 1 ahead in queue; its tenant is at its limit");
+  assert.equal(pendingReasonText({ code: "somethingNew" }), "Waiting (somethingNew)", "a code of a newer daemon is still shown");
+  assert.equal(pendingReasonText(undefined), "", "an older daemon gives none");
+  assert.equal(pendingReasonText(null), "");
+
+  assert.equal(vmTenancy({ tenant: "acme/app", priority: 0 }), "tenant acme/app");
+  assert.equal(vmTenancy({ tenant: null, priority: 5 }), "priority 5");
+  assert.equal(vmTenancy({ tenant: null, priority: 0 }, { priority: true }), "priority 0");
+  assert.equal(vmTenancy({}), "", "an older daemon gives neither");
+  assert.equal(tenantShareText({ inUse: 3, weight: 1, maxVms: null }), "3 VMs in use, weight 1");
+  assert.equal(tenantShareText({ inUse: 1, weight: 2, maxVms: 4 }), "1 VM in use, weight 2, at most 4");
+  assert.equal(formatRate(1.5), "1.5");
+  assert.equal(formatRate(0.25), "0.25");
+  assert.equal(formatRate(12.4), "12");
+  assert.equal(formatRate(0), "0");
+  assert.equal(formatRate(null), "–");
 });

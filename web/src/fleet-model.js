@@ -1,7 +1,7 @@
 // What the dashboard derives from one snapshot of the API, and which nodes, VMs and jobs a
 // filter keeps. Pure functions of plain data (no DOM), shared by every view.
 
-import { formatLabel, parseTime } from "./format.js";
+import { formatLabel, parseTime, plural } from "./format.js";
 
 // States of VM records that hold or are about to hold a slot on their node.
 const PLACED_STATES = new Set(["assigned", "provisioning", "deleting", "running", "lost", "unmanaged"]);
@@ -162,7 +162,7 @@ export function nodeMatches(node, vms, view) {
 }
 
 // A VM record matches the search (its id, node, image, state, host name, address, reason,
-// metadata), its state filter, the image filter and the label filter (a label it asked for, or
+// message, tenant, why it waits, metadata), its state filter, the image filter and the label filter (a label it asked for, or
 // one of its node).
 export function vmMatches(record, nodesById, view, { ignoreState = false } = {}) {
   if (!ignoreState && view.vmState && record.state !== view.vmState) return false;
@@ -180,9 +180,84 @@ export function vmMatches(record, nodesById, view, { ignoreState = false } = {})
     record.vmIpAddress,
     record.failureReason,
     record.message,
+    record.tenant,
+    pendingReasonText(record.pendingReason, record.tenant),
     record.metadata ? JSON.stringify(record.metadata) : "",
   ]);
 }
+
+// A VM's tenant and priority, as one line: "tenant acme/app · priority 5". The priority shows
+// when it is not the default 0, or always with `priority: true` (in the queue, whose order it
+// sets); "" when the record has neither (a daemon that predates them).
+export function vmTenancy(record, { priority = false } = {}) {
+  const parts = [];
+  if (typeof record.tenant === "string" && record.tenant) parts.push(`tenant ${record.tenant}`);
+  if (Number.isFinite(record.priority) && (priority || record.priority !== 0)) parts.push(`priority ${record.priority}`);
+  return parts.join(" · ");
+}
+
+// What a tenant holds of the fleet, from a queue item's tenantShare: "3 VMs in use, weight 1,
+// at most 4"; "" when absent.
+export function tenantShareText(share) {
+  if (!share || typeof share !== "object") return "";
+  const parts = [];
+  if (Number.isFinite(share.inUse)) parts.push(`${plural(share.inUse, "VM")} in use`);
+  if (Number.isFinite(share.weight)) parts.push(`weight ${share.weight}`);
+  if (Number.isFinite(share.maxVms)) parts.push(`at most ${share.maxVms}`);
+  return parts.join(", ");
+}
+
+// Why a VM (or a job's runner VM) waits, from its pendingReason, as an operator reads it:
+// "No free slot: 190 of 200 Macs full, 6 without the labels, 3 offline, 1 draining; 12 ahead in
+// queue". The daemon counts every Mac once, in the first of these that applies, so the counts
+// add up to at most the total. `tenant`: the VM's, named when it is the one at its limit. ""
+// when there is no reason (a daemon that predates them).
+export function pendingReasonText(reason, tenant) {
+  if (!reason || typeof reason !== "object" || typeof reason.code !== "string") return "";
+  const nodes = reason.nodes && typeof reason.nodes === "object" ? reason.nodes : {};
+  const count = (name) => (Number.isFinite(nodes[name]) ? nodes[name] : 0);
+  const total = count("total");
+  const parts = NODE_COUNTS.filter(([name]) => count(name) > 0).map(([name, words]) => [count(name), words]);
+  let breakdown = parts.map(([n, words], i) => (i === 0 ? `${n} of ${plural(total, "Mac")} ${words}` : `${n} ${words}`)).join(", ");
+
+  let headline = PENDING_HEADLINE[reason.code] ?? `Waiting (${reason.code})`;
+  const labels = Array.isArray(reason.missingLabels) ? reason.missingLabels.map(String) : [];
+  if (reason.code === "noNodeCarriesLabels" && labels.length) headline = `No Mac carries ${labels.join(", ")}`;
+  // Every Mac in one state: the headline says it all.
+  const only = parts.length === 1 && parts[0][0] === total;
+  const every = total === 1 ? "The one Mac is" : `All ${total} Macs are`;
+  if (reason.code === "allOffline" && only) [headline, breakdown] = [`${every} offline`, ""];
+  if (reason.code === "allDraining" && only) [headline, breakdown] = [`${every} draining`, ""];
+  if (reason.code === "tenantAtCap" && typeof tenant === "string" && tenant) headline = `Tenant ${tenant} is at its limit`;
+  // No Mac to count: none has reported, or none could ever take it.
+  if (reason.code === "noNodes" || reason.code === "noNodeCarriesLabels") breakdown = "";
+
+  const after = [];
+  if (Number.isFinite(reason.aheadInQueue) && reason.aheadInQueue > 0) after.push(`${reason.aheadInQueue} ahead in queue`);
+  if (reason.tenantAtCap === true && reason.code !== "tenantAtCap") after.push("its tenant is at its limit");
+  return [breakdown ? `${headline}: ${breakdown}` : headline, ...after].join("; ");
+}
+
+const PENDING_HEADLINE = {
+  noNodes: "No Mac has reported yet",
+  noFreeSlot: "No free slot",
+  labelsMismatch: "No free Mac has the labels asked for",
+  notEnoughMemory: "Not enough free memory",
+  allOffline: "Every Mac is offline",
+  allDraining: "Every Mac online is draining",
+  tenantAtCap: "Its tenant is at its limit",
+  behindInQueue: "Waiting its turn",
+  noNodeCarriesLabels: "No Mac carries the labels asked for",
+};
+
+// The Macs a pending VM could not take, in the order the reason lists them.
+const NODE_COUNTS = [
+  ["full", "full"],
+  ["labelsMismatch", "without the labels"],
+  ["notEnoughMemory", "short of memory"],
+  ["offline", "offline"],
+  ["draining", "draining"],
+];
 
 // How full the fleet is: "critical" with no free slot, "warn" when at most a fifth of the
 // slots (or a single one) is free, else "ok". An empty fleet is "ok": there is nothing to fill.

@@ -66,6 +66,18 @@ export function shortImageName(image) {
   return slash >= 0 ? image.slice(slash + 1) : image;
 }
 
+// A rate such as placements per minute: "0", "0.25", "1.5", "12"; "–" when unknown.
+export function formatRate(value) {
+  if (!Number.isFinite(value) || value < 0) return "–";
+  const decimals = value >= 10 ? 0 : value >= 1 ? 1 : 2;
+  return String(Number(value.toFixed(decimals)));
+}
+
+// "1 Mac", "3 Macs": a count and its noun, in the plural unless it is one.
+export function plural(count, noun, nouns = `${noun}s`) {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}
+
 export function formatPercent(value) {
   if (!Number.isFinite(value)) return "0%";
   return `${Math.round(value)}%`;
