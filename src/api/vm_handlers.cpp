@@ -2,11 +2,13 @@
 
 #include "macvmorx/api/handlers.hpp"
 #include "macvmorx/api/vm_json.hpp"
+#include "macvmorx/auth/token.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/protocol/vm_event_json.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace macvmorx::api {
@@ -40,8 +42,9 @@ http::Response vm_answer(int status, const VmRecord& vm, ApiContext& context) {
     http::Response response;
     response.status = status;
     ReportedVms reported{context.orchestrator};
+    const auto pending = vm.state == VmState::pending ? context.orchestrator.pending_reason(vm.vm_id) : std::nullopt;
     JsonWriter json{response.body};
-    write_vm(json, vm, reported.find(vm));
+    write_vm(json, vm, reported.find(vm), pending ? &*pending : nullptr);
     return response;
 }
 
@@ -51,7 +54,7 @@ http::NotFound unknown_vm(std::string_view vm_id) {
 
 // The answer to a placement request: the same for the first request and for a repeat with the
 // same vmId, so that a client may retry safely.
-http::Response placement_answer(const VmRecord& vm) {
+http::Response placement_answer(const VmRecord& vm, const orchestrator::Orchestrator& orchestrator) {
     const bool pending = vm.state == VmState::pending;
     http::Response response;
     response.status = pending ? 202 : 200;
@@ -62,8 +65,14 @@ http::Response placement_answer(const VmRecord& vm) {
     json.field("vmId", vm.vm_id)
         .field("imageName", vm.spec.image_name)
         .field("imageCached", vm.image_cached)
-        .field("state", protocol::to_string(vm.state))
-        .end_object();
+        .field("state", protocol::to_string(vm.state));
+    if (pending) {
+        if (const auto reason = orchestrator.pending_reason(vm.vm_id)) {
+            json.key("pendingReason");
+            write_pending_reason(json, *reason);
+        }
+    }
+    json.end_object();
     if (!pending) response.set_header("Location", "/api/vms/" + vm.vm_id);
     return response;
 }
@@ -72,14 +81,17 @@ http::Response placement_answer(const VmRecord& vm) {
 
 void handle_schedule_vm(const http::Request& request, ApiContext& context, Reply reply) {
     auto vm_request = parse_vm_request(request.body);
+    // A request names its tenant, or is its token's (docs/scheduling.md).
+    if (vm_request.spec.tenant.empty() && request.caller) vm_request.spec.tenant = request.caller->name;
     const std::string image_name = vm_request.spec.image_name;
+    const lifecycle::VmSpec asked = vm_request.spec;
     const auto result = context.orchestrator.request_vm(vm_request.vm_id, std::move(vm_request.spec), vm_request.wait);
     switch (result.outcome) {
     case lifecycle::RequestOutcome::placed:
     case lifecycle::RequestOutcome::queued:
     case lifecycle::RequestOutcome::existing:
         // Answered once the record is on disk: an acknowledged placement survives a crash.
-        return answer_when_durable(context, reply, placement_answer(*result.record));
+        return answer_when_durable(context, reply, placement_answer(*result.record, context.orchestrator));
     case lifecycle::RequestOutcome::conflict:
         throw http::Conflict("vm id in use", "vmId '" + result.record->vm_id + "' already names a VM of image '" +
                                                  result.record->spec.image_name + "'");
@@ -91,10 +103,12 @@ void handle_schedule_vm(const http::Request& request, ApiContext& context, Reply
             .with_member("imageName", image_name)
             .with_header("Retry-After", "30");
     }
-    throw http::ServiceUnavailable("no suitable node",
-                                   "no online node has a free slot for a VM of image '" + image_name +
-                                       "' (ask with \"wait\": true to queue the request)")
+    const auto reason = context.orchestrator.explain(asked);
+    throw http::ServiceUnavailable("no suitable node", "no node can take a VM of image '" + image_name +
+                                                           "' now: " + describe(reason) +
+                                                           " (ask with \"wait\": true to queue the request)")
         .with_member("imageName", image_name)
+        .with_json_member("pendingReason", pending_reason_json(reason))
         .with_header("Retry-After", "5");
 }
 
@@ -105,11 +119,19 @@ http::Response handle_list_vms(const http::Request& request, ApiContext& context
     if (const auto image = request.query_param("imageName")) filter.image_name = *image;
     const auto vms = context.orchestrator.vms(filter);
     ReportedVms reported{context.orchestrator};
+    // Why pending VMs wait: the queue's view gives every reason in one look at the fleet.
+    std::unordered_map<std::string, lifecycle::PendingReason> pending;
+    if (std::any_of(vms.begin(), vms.end(), [](const VmRecord& vm) { return vm.state == VmState::pending; })) {
+        for (auto& queued : context.orchestrator.queue_view()) pending.emplace(queued.vm.vm_id, std::move(queued.reason));
+    }
     http::Response response;
     response.body.reserve(64 + vms.size() * 640);
     JsonWriter json{response.body};
     json.begin_array();
-    for (const auto& vm : vms) write_vm(json, vm, reported.find(vm));
+    for (const auto& vm : vms) {
+        const auto reason = pending.find(vm.vm_id);
+        write_vm(json, vm, reported.find(vm), reason == pending.end() ? nullptr : &reason->second);
+    }
     json.end_array();
     return response;
 }
@@ -158,12 +180,23 @@ http::Response handle_vm_event(const http::Request& request, ApiContext& context
     return vm_answer(200, *vm, context);
 }
 
+// Each waiting request as a VM record with its place in the order, its tenant's share and why
+// it waits (docs/scheduling.md).
 http::Response handle_queue(const http::Request&, ApiContext& context) {
-    const auto queue = context.orchestrator.queue();
+    const auto queue = context.orchestrator.queue_view();
     http::Response response;
+    response.body.reserve(64 + queue.size() * 800);
     JsonWriter json{response.body};
     json.begin_array();
-    for (const auto& vm : queue) write_vm(json, vm, nullptr);
+    for (const auto& queued : queue) {
+        json.begin_object();
+        write_vm_members(json, queued.vm, nullptr, &queued.reason);
+        json.field("position", queued.position).field("effectivePriority", queued.effective_priority);
+        json.key("tenantShare").begin_object().field("inUse", queued.tenant_in_use).field("weight", queued.tenant_policy.weight);
+        json.key("maxVms");
+        queued.tenant_policy.max_vms ? json.value(*queued.tenant_policy.max_vms) : json.null();
+        json.end_object().end_object();
+    }
     json.end_array();
     return response;
 }

@@ -21,6 +21,11 @@ HttpError& HttpError::with_member(std::string name, std::string value) {
     return *this;
 }
 
+HttpError& HttpError::with_json_member(std::string name, std::string json) {
+    json_extra_.emplace_back(std::move(name), std::move(json));
+    return *this;
+}
+
 HttpError to_http_error(const InvalidInput& input) {
     if (input.kind() == InvalidInput::Kind::malformed) return HttpError(400, "bad request", input.what(), input.field());
     return HttpError(422, "invalid value", input.what(), input.field());
@@ -34,6 +39,7 @@ Response error_response(const HttpError& error) {
     if (!error.detail().empty()) json.field("detail", error.detail());
     if (!error.field().empty()) json.field("field", error.field());
     for (const auto& [name, value] : error.extra()) json.field(name, value);
+    for (const auto& [name, value] : error.json_extra()) json.key(name).raw(value);
     json.end_object();
     response.headers = error.headers();
     return response;

@@ -4,6 +4,15 @@
 #include <iterator>
 
 namespace macvmorx::lifecycle {
+namespace {
+
+// What a command is about: its VM, or the image a pullImage fetches.
+std::string_view subject(const protocol::Command& command) {
+    return command.type == protocol::CommandType::pull_image ? std::string_view{command.image_name}
+                                                             : std::string_view{command.vm_id};
+}
+
+} // namespace
 
 using protocol::Command;
 using protocol::CommandType;
@@ -49,14 +58,14 @@ void CommandMailbox::post(const std::string& node_id, Command command, Replies& 
 bool CommandMailbox::holds(const std::string& node_id, CommandType type, std::string_view vm_id) const {
     const Box* box = find(node_id);
     return box != nullptr && std::any_of(box->commands.begin(), box->commands.end(), [&](const Command& c) {
-               return c.type == type && c.vm_id == vm_id;
+               return c.type == type && subject(c) == vm_id;
            });
 }
 
 bool CommandMailbox::holds_undelivered(const std::string& node_id, CommandType type, std::string_view vm_id) const {
     const Box* box = find(node_id);
     return box != nullptr && std::any_of(box->commands.begin(), box->commands.end(), [&](const Command& c) {
-               return c.type == type && c.vm_id == vm_id && !c.delivered_at;
+               return c.type == type && subject(c) == vm_id && !c.delivered_at;
            });
 }
 
@@ -65,7 +74,7 @@ std::optional<Command> CommandMailbox::withdraw(const std::string& node_id, Comm
     if (box == boxes_.end()) return std::nullopt;
     auto& commands = box->second.commands;
     const auto it = std::find_if(commands.begin(), commands.end(),
-                                 [&](const Command& c) { return c.type == type && c.vm_id == vm_id; });
+                                 [&](const Command& c) { return c.type == type && subject(c) == vm_id; });
     if (it == commands.end()) return std::nullopt;
     Command command = std::move(*it);
     commands.erase(it);
@@ -76,7 +85,7 @@ std::optional<Command> CommandMailbox::withdraw(const std::string& node_id, Comm
 void CommandMailbox::drop(const std::string& node_id, std::string_view vm_id, CommandType type) {
     const auto box = boxes_.find(node_id);
     if (box == boxes_.end()) return;
-    std::erase_if(box->second.commands, [&](const Command& c) { return c.type == type && c.vm_id == vm_id; });
+    std::erase_if(box->second.commands, [&](const Command& c) { return c.type == type && subject(c) == vm_id; });
     erase_if_empty(box);
 }
 

@@ -32,6 +32,7 @@ public:
 
     // Adds a command for the node; its waiting polls are answered with all its commands.
     void post(const std::string& node_id, protocol::Command command, Replies& replies);
+    // `vm_id` below is what a command is about: its VM, or for pullImage the image.
     // Whether a command of `type` about `vm_id` waits for the node; _undelivered: one no agent
     // was sent yet.
     bool holds(const std::string& node_id, protocol::CommandType type, std::string_view vm_id) const;

@@ -9,11 +9,13 @@
 #include "command_mailbox.hpp"
 #include "deadline_index.hpp"
 #include "mutation.hpp"
+#include "placement_order.hpp"
 #include "macvmorx/base/duration.hpp"
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace macvmorx::lifecycle {
 
@@ -83,6 +85,8 @@ void VmLifecycle::restore(std::vector<VmRecord> records, const std::vector<std::
             NodeState& node = node_state(vm.node_id);
             node.vm_ids.insert(id);
             if (vm.managed && vm.host_vm_id == vm.vm_id && vm.seen_on_host) node.speaks_protocol = true;
+            vm.counted_for_tenant = false;
+            count_for_tenant(vm, true);
             if (vm.reserved) {
                 scheduler_.restore_reservation(vm.node_id, {vm.spec.image_name, vm.vm_id, {}, vm.spec.memory_gb, {}});
             }
@@ -186,11 +190,74 @@ std::vector<VmRecord> VmLifecycle::list(const VmFilter& filter) const {
 std::vector<VmRecord> VmLifecycle::queue() const {
     std::vector<VmRecord> waiting;
     std::lock_guard lock{mutex_};
-    for (const auto& vm_id : queue_) {
-        const auto it = vms_.find(vm_id);
-        if (it != vms_.end() && it->second.state == VmState::pending) waiting.push_back(it->second);
+    for (const auto& [vm, order] : ordered_queue()) waiting.push_back(*vm);
+    return waiting;
+}
+
+std::vector<QueuedVm> VmLifecycle::queue_view() const {
+    std::vector<QueuedVm> waiting;
+    std::lock_guard lock{mutex_};
+    const auto ordered = ordered_queue();
+    waiting.reserve(ordered.size());
+    // Requests with the same constraints have the same nodes' counts: one look at the fleet each.
+    std::map<std::string, scheduling::NodeCounts> counts_by_constraints;
+    for (const auto& [vm, order] : ordered) {
+        QueuedVm queued;
+        queued.vm = *vm;
+        queued.position = waiting.size() + 1;
+        queued.effective_priority = order.effective_priority;
+        queued.tenant_in_use = tenant_in_use(vm->spec.tenant);
+        queued.tenant_policy = options_.queue.policy(vm->spec.tenant);
+        std::string key = protocol::to_string(vm->spec.labels) + '|' +
+                          (vm->spec.memory_gb ? std::to_string(*vm->spec.memory_gb) : std::string{});
+        auto [it, inserted] = counts_by_constraints.try_emplace(std::move(key));
+        if (inserted) {
+            it->second = scheduler_.explain({vm->spec.image_name, vm->vm_id, vm->spec.labels, vm->spec.memory_gb, {}});
+        }
+        queued.reason.nodes = it->second;
+        queued.reason.ahead_in_queue = waiting.size();
+        queued.reason.tenant_at_cap = order.tenant_at_cap;
+        queued.reason.code = pending_code(queued.reason.nodes, order.tenant_at_cap);
+        waiting.push_back(std::move(queued));
     }
     return waiting;
+}
+
+std::optional<PendingReason> VmLifecycle::pending_reason(std::string_view vm_id) const {
+    std::lock_guard lock{mutex_};
+    const auto it = vms_.find(std::string(vm_id));
+    if (it == vms_.end() || it->second.state != VmState::pending) return std::nullopt;
+    const VmRecord& vm = it->second;
+    std::size_t ahead = 0;
+    bool at_cap = tenant_at_cap(vm.spec.tenant);
+    for (const auto& [queued, order] : ordered_queue()) {
+        if (queued == &vm) {
+            at_cap = order.tenant_at_cap;
+            break;
+        }
+        ++ahead;
+    }
+    return explain_locked(vm.spec, vm.previous_nodes, ahead, at_cap);
+}
+
+PendingReason VmLifecycle::explain(const VmSpec& spec) const {
+    std::lock_guard lock{mutex_};
+    return explain_locked(spec, {}, 0, tenant_at_cap(spec.tenant));
+}
+
+PendingReason VmLifecycle::explain_locked(const VmSpec& spec, const std::vector<std::string>& avoid, std::size_t ahead,
+                                          bool at_cap) const {
+    PendingReason reason;
+    reason.nodes = scheduler_.explain({spec.image_name, {}, spec.labels, spec.memory_gb, avoid});
+    reason.ahead_in_queue = ahead;
+    reason.tenant_at_cap = at_cap;
+    reason.code = pending_code(reason.nodes, at_cap);
+    return reason;
+}
+
+int VmLifecycle::tenant_in_use(std::string_view tenant) const {
+    const auto it = tenant_in_use_.find(std::string(tenant));
+    return it == tenant_in_use_.end() ? 0 : it->second;
 }
 
 LifecycleCounts VmLifecycle::counts() const {
@@ -199,6 +266,38 @@ LifecycleCounts VmLifecycle::counts() const {
     for (const auto& [id, vm] : vms_) ++counts.by_state[static_cast<std::size_t>(vm.state)];
     counts.queued = queue_.size();
     return counts;
+}
+
+std::map<std::string, ImageUse, std::less<>> VmLifecycle::image_use() const {
+    std::map<std::string, ImageUse, std::less<>> use;
+    std::lock_guard lock{mutex_};
+    for (const auto& [id, vm] : vms_) {
+        if (!vm.managed) continue;
+        if (vm.state == VmState::pending) {
+            ++use[vm.spec.image_name].queued;
+        } else if (!is_final(vm.state) && !vm.node_id.empty()) {
+            ++use[vm.spec.image_name].vms_in_use;
+        }
+    }
+    return use;
+}
+
+void VmLifecycle::send_pull(const std::string& node_id, const std::string& image, std::vector<std::string> keep_images) {
+    mutate([&](Effects& effects) {
+        // One pull of an image per node in the mailbox: a pull asked again replaces the old one.
+        mailbox_->drop(node_id, image, protocol::CommandType::pull_image);
+        protocol::Command command;
+        command.id = ids_.next("cmd");
+        command.type = protocol::CommandType::pull_image;
+        command.image_name = image;
+        command.keep_images = std::move(keep_images);
+        command.created_at = clock_.now();
+        send_command(node_id, std::move(command), effects);
+    });
+}
+
+void VmLifecycle::withdraw_pull(const std::string& node_id, const std::string& image) {
+    mutate([&](Effects&) { mailbox_->drop(node_id, image, protocol::CommandType::pull_image); });
 }
 
 // ---------------------------------------------------------------------------------------------

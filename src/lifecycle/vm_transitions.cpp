@@ -7,6 +7,7 @@
 #include "command_mailbox.hpp"
 #include "contains.hpp"
 #include "mutation.hpp"
+#include "placement_order.hpp"
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/protocol/vm_event.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
@@ -40,6 +41,7 @@ void VmLifecycle::transition(VmRecord& vm, VmState state, std::string message, E
 }
 
 bool VmLifecycle::place(VmRecord& vm, Effects& effects, double* decision_seconds) {
+    if (tenant_at_cap(vm.spec.tenant)) return false;
     scheduling::PlacementRequest request{vm.spec.image_name, vm.vm_id, vm.spec.labels, vm.spec.memory_gb,
                                          vm.previous_nodes};
     const auto decision_start = std::chrono::steady_clock::now();
@@ -47,7 +49,7 @@ bool VmLifecycle::place(VmRecord& vm, Effects& effects, double* decision_seconds
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - decision_start).count();
     if (decision_seconds != nullptr) *decision_seconds = seconds;
     if (!placement) return false;
-    for (auto* observer : observers_) observer->placed(placement->image_cached, seconds);
+    for (auto* observer : observers_) observer->placed(vm.spec.image_name, placement->image_cached, seconds);
 
     vm.node_id = placement->node_id;
     vm.image_cached = placement->image_cached;
@@ -57,6 +59,7 @@ bool VmLifecycle::place(VmRecord& vm, Effects& effects, double* decision_seconds
     vm.delete_acked = false;
     vm.host_vm_id = vm.vm_id;
     ++vm.attempts;
+    count_for_tenant(vm, true);
     transition(vm, VmState::assigned,
                placement->image_cached ? "the node holds the image" : "the node will download the image", effects);
     node_state(vm.node_id).vm_ids.insert(vm.vm_id);
@@ -82,24 +85,77 @@ void VmLifecycle::place_elsewhere(VmRecord& vm, const std::string& node_id, Effe
     place_or_queue_first(vm, effects);
 }
 
+// Tries the waiting requests in placement order (placement_order.hpp); those placed, and any
+// that stopped waiting, leave the queue.
 void VmLifecycle::drain_queue(Effects& effects) {
-    for (auto it = queue_.begin(); it != queue_.end();) {
-        VmRecord* vm = find_record(*it);
-        if (vm == nullptr || vm->state != VmState::pending || place(*vm, effects)) {
-            effects.queue_changes.emplace_back(*it, Effects::QueueChange::left);
-            it = queue_.erase(it);
+    if (queue_.empty()) return;
+    std::vector<std::string> leaving;
+    for (const auto& [record, order] : ordered_queue()) {
+        if (order.tenant_at_cap) break; // the rest are too: they wait for their tenants' VMs to end
+        VmRecord& vm = *find_record(record->vm_id);
+        if (place(vm, effects)) {
+            leaving.push_back(vm.vm_id);
             continue;
         }
-        // When a request without constraints finds no node, no later one will either.
-        if (vm->spec.labels.empty() && !vm->spec.memory_gb && vm->previous_nodes.empty()) return;
-        ++it;
+        // When a request without constraints finds no node, no later one will either (unless
+        // its tenant reached its cap meanwhile).
+        if (vm.spec.labels.empty() && !vm.spec.memory_gb && vm.previous_nodes.empty() &&
+            !tenant_at_cap(vm.spec.tenant)) {
+            break;
+        }
     }
+    for (const auto& vm_id : queue_) {
+        const VmRecord* vm = find_record(vm_id);
+        if (vm == nullptr || vm->state != VmState::pending) leaving.push_back(vm_id);
+    }
+    if (leaving.empty()) return;
+    std::sort(leaving.begin(), leaving.end());
+    leaving.erase(std::unique(leaving.begin(), leaving.end()), leaving.end());
+    std::erase_if(queue_, [&](const std::string& vm_id) {
+        if (!std::binary_search(leaving.begin(), leaving.end(), vm_id)) return false;
+        effects.queue_changes.emplace_back(vm_id, Effects::QueueChange::left);
+        return true;
+    });
+}
+
+std::vector<std::pair<const VmRecord*, OrderedRequest>> VmLifecycle::ordered_queue() const {
+    std::vector<const VmRecord*> waiting;
+    std::vector<WaitingRequest> requests;
+    waiting.reserve(queue_.size());
+    requests.reserve(queue_.size());
+    for (const auto& vm_id : queue_) {
+        const auto it = vms_.find(vm_id);
+        if (it == vms_.end() || it->second.state != VmState::pending) continue;
+        waiting.push_back(&it->second);
+        requests.push_back({it->second.spec.priority, it->second.spec.tenant, it->second.created_at});
+    }
+    const auto in_use = [this](std::string_view tenant) { return tenant_in_use(tenant); };
+    std::vector<std::pair<const VmRecord*, OrderedRequest>> ordered;
+    ordered.reserve(waiting.size());
+    for (const auto& order : placement_order(requests, options_.queue, in_use, clock_.now())) {
+        ordered.emplace_back(waiting[order.index], order);
+    }
+    return ordered;
+}
+
+bool VmLifecycle::tenant_at_cap(const std::string& tenant) const {
+    const auto& cap = options_.queue.policy(tenant).max_vms;
+    return cap && tenant_in_use(tenant) >= *cap;
+}
+
+void VmLifecycle::count_for_tenant(VmRecord& vm, bool in_use) {
+    if (vm.counted_for_tenant == in_use || !vm.managed) return;
+    vm.counted_for_tenant = in_use;
+    auto& count = tenant_in_use_[vm.spec.tenant];
+    count += in_use ? 1 : -1;
+    if (count <= 0) tenant_in_use_.erase(vm.spec.tenant);
 }
 
 // Takes the VM off its node: frees its slot, withdraws a createVm the agent has not seen, and
 // asks the agent to clean up when it may already be making the VM.
 void VmLifecycle::detach(VmRecord& vm, Effects& effects) {
     if (vm.node_id.empty()) return;
+    count_for_tenant(vm, false);
     NodeState& node = node_state(vm.node_id);
     if (vm.reserved) {
         scheduler_.release(vm.node_id, vm.vm_id);

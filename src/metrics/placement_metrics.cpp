@@ -58,7 +58,7 @@ PlacementMetrics::PlacementMetrics(prometheus::Registry& registry)
     }
 }
 
-void PlacementMetrics::placed(bool image_cached, double decision_seconds) {
+void PlacementMetrics::placed(const std::string&, bool image_cached, double decision_seconds) {
     (image_cached ? cached_ : download_).Increment();
     decision_.Observe(decision_seconds);
 }

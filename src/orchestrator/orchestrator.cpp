@@ -2,13 +2,23 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace macvmorx::orchestrator {
 
 Orchestrator::Orchestrator(OrchestratorOptions options, const Clock& clock, IdSource& ids)
     : clock_{clock},
       scheduler_{options.scheduling},
       lifecycle_{options.lifecycle, scheduler_, clock_, ids},
-      monitor_{store_, clock_, options.offline_timeout} {}
+      monitor_{store_, clock_, options.offline_timeout},
+      images_{[&options] {
+          auto images = options.images;
+          images.max_vms_per_node = options.scheduling.max_vms_per_node;
+          return images;
+      }()},
+      placement_tap_{images_, clock_} {
+    lifecycle_.add_observer(&placement_tap_);
+}
 
 HeartbeatOutcome Orchestrator::record_heartbeat(protocol::Heartbeat heartbeat) {
     HeartbeatOutcome outcome;
@@ -38,6 +48,7 @@ HeartbeatOutcome Orchestrator::record_heartbeat(protocol::Heartbeat heartbeat) {
         slot = record;
     });
     outcome.commands = lifecycle_.on_heartbeat(record);
+    images_.observe(*record, now);
 
     if (outcome.new_node) {
         spdlog::info("node {} registered (status {}, {} VMs, {} cached images)", node_id, record->report.status,
@@ -117,6 +128,7 @@ NodeOperation Orchestrator::forget_node(std::string_view node_id) {
     });
     if (result == NodeOperation::done) {
         lifecycle_.on_node_forgotten(node_id);
+        images_.forget_node(std::string(node_id));
         if (settings_observer_ != nullptr) settings_observer_->node_settings_removed(std::string(node_id));
         spdlog::info("node {} forgotten", node_id);
     }
@@ -137,8 +149,55 @@ FleetSummary Orchestrator::summary() const {
 }
 
 void Orchestrator::sweep() {
-    for (const auto& record : monitor_.sweep()) lifecycle_.on_node_changed(record);
+    for (const auto& record : monitor_.sweep()) {
+        lifecycle_.on_node_changed(record);
+        images_.observe(*record, clock_.now());
+    }
     lifecycle_.sweep();
+    distribute_images();
+}
+
+void Orchestrator::distribute_images() {
+    std::map<std::string, ImageLoad, std::less<>> load;
+    {
+        std::lock_guard lock{pool_load_mutex_};
+        load = pool_load_;
+    }
+    for (const auto& [image, use] : lifecycle_.image_use()) {
+        auto& entry = load[image];
+        entry.vms_in_use = use.vms_in_use;
+        entry.queued = use.queued;
+    }
+    for (auto& order : images_.plan(store_.list(), load, clock_.now())) {
+        lifecycle_.send_pull(order.node_id, order.image_name, std::move(order.keep_images));
+    }
+    for (const auto& [node_id, image] : images_.take_failed_pulls()) lifecycle_.withdraw_pull(node_id, image);
+}
+
+bool Orchestrator::image_known(std::string_view image) const {
+    if (images_.known(image)) return true;
+    // Heard of since the last sweep: a heartbeat, a placement.
+    bool known = false;
+    const auto names = [image](const std::vector<std::string>& list) {
+        return std::find(list.begin(), list.end(), image) != list.end();
+    };
+    store_.for_each([&](const fleet::NodeSnapshot& node) {
+        known = known || names(node->report.cached_images) || names(node->report.pulling_images);
+    });
+    if (known) return true;
+    const auto use = lifecycle_.image_use();
+    return use.find(image) != use.end();
+}
+
+void Orchestrator::pin_image(const std::string& image, int min_hosts) {
+    images_.pin(image, min_hosts);
+    spdlog::info("image {}: {}", image,
+                 min_hosts > 0 ? fmt::format("at least {} hosts hold it (pinned)", min_hosts) : std::string{"pin removed"});
+}
+
+void Orchestrator::set_pool_load(std::map<std::string, ImageLoad, std::less<>> load) {
+    std::lock_guard lock{pool_load_mutex_};
+    pool_load_ = std::move(load);
 }
 
 } // namespace macvmorx::orchestrator

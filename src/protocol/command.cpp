@@ -2,6 +2,13 @@
 
 namespace macvmorx::protocol {
 
-std::string_view to_string(CommandType type) { return type == CommandType::create_vm ? "createVm" : "deleteVm"; }
+std::string_view to_string(CommandType type) {
+    switch (type) {
+    case CommandType::create_vm: return "createVm";
+    case CommandType::delete_vm: return "deleteVm";
+    case CommandType::pull_image: return "pullImage";
+    }
+    return "unknown";
+}
 
 } // namespace macvmorx::protocol

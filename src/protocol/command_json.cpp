@@ -5,12 +5,24 @@
 #include "macvmorx/protocol/json_fields.hpp"
 
 namespace macvmorx::protocol {
+namespace {
+
+// A host caches a handful of images: more than this in one command is not from a daemon.
+constexpr std::size_t max_kept_images = 256;
+
+} // namespace
 
 void write_command(JsonWriter& json, const Command& command) {
     json.begin_object()
         .field("id", command.id)
-        .field("type", to_string(command.type))
-        .field("vmId", command.vm_id);
+        .field("type", to_string(command.type));
+    if (command.type == CommandType::pull_image) {
+        json.field("imageName", command.image_name).key("keepImages").begin_array();
+        for (const auto& image : command.keep_images) json.value(image);
+        json.end_array().end_object();
+        return;
+    }
+    json.field("vmId", command.vm_id);
     if (command.type == CommandType::create_vm) {
         json.field("imageName", command.image_name).field("imageCached", command.image_cached);
         if (command.cpu) json.field("cpu", *command.cpu);
@@ -44,6 +56,12 @@ std::vector<Command> parse_commands(std::string_view body) {
             command.type = CommandType::create_vm;
         } else if (type == "deleteVm") {
             command.type = CommandType::delete_vm;
+        } else if (type == "pullImage") {
+            command.type = CommandType::pull_image;
+            command.image_name = command_fields.required_string("imageName", image_name_rule);
+            command.keep_images = command_fields.string_array("keepImages", max_kept_images, image_name_rule);
+            commands.push_back(std::move(command));
+            continue;
         } else {
             // A newer orchestrator may send commands this agent does not know: skip them.
             continue;

@@ -198,6 +198,45 @@ bool Scheduler::release(std::string_view node_id, std::string_view vm_id) {
     return true;
 }
 
+NodeCounts Scheduler::explain(const PlacementRequest& request) const {
+    NodeCounts counts;
+    std::vector<bool> carried(request.required_labels.size(), false);
+    std::lock_guard lock{mutex_};
+    for (const auto& [id, node] : nodes_) {
+        ++counts.total;
+        if (!node.record || !node.record->online) {
+            ++counts.offline;
+            if (!node.record) {
+                // Known only from a reservation restored at start: not heard from yet, so it may
+                // carry the labels.
+                ++counts.carrying_labels;
+                continue;
+            }
+        }
+        const bool carries = node.record->satisfies(request.required_labels);
+        if (carries) ++counts.carrying_labels;
+        for (std::size_t i = 0; i < carried.size(); ++i) {
+            if (!carried[i] && node.record->satisfies({request.required_labels[i]})) carried[i] = true;
+        }
+        if (!node.record->online) continue;
+        if (!node.accepts_new_vms) {
+            ++counts.draining;
+        } else if (!carries) {
+            ++counts.labels_mismatch;
+        } else if (node.used_slots() >= options_.max_vms_per_node) {
+            ++counts.full;
+        } else if (request.memory_gb && node.free_memory_gb() < *request.memory_gb) {
+            ++counts.not_enough_memory;
+        } else {
+            ++counts.fits;
+        }
+    }
+    for (std::size_t i = 0; i < carried.size(); ++i) {
+        if (!carried[i]) counts.missing_labels.push_back(request.required_labels[i]);
+    }
+    return counts;
+}
+
 CapacitySummary Scheduler::capacity() const {
     CapacitySummary summary;
     std::lock_guard lock{mutex_};

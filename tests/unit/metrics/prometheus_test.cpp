@@ -89,7 +89,7 @@ TEST(PlacementMetrics, CountsEverySeriesFromTheStart) {
     EXPECT_TRUE(has(text, "macvmorx_vm_failures_total{cause=\"agent_restarted\",outcome=\"placed_again\"} 0")) << text;
     EXPECT_TRUE(has(text, "macvmorx_placement_decision_duration_seconds_bucket{le=\"1e-06\"} 0")) << text;
 
-    placements.placed(true, 0.00002);
+    placements.placed("macos-sequoia", true, 0.00002);
     placements.refused(0.003);
     placements.failed("start_deadline", true);
     placements.failed("no_such_cause", true);

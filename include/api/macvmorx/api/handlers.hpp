@@ -40,6 +40,9 @@ http::Response handle_get_vm(const http::Request& request, ApiContext& context);
 void handle_delete_vm(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_vm_event(const http::Request& request, ApiContext& context);
 http::Response handle_queue(const http::Request& request, ApiContext& context);
+// Images (image_handlers.cpp).
+http::Response handle_list_images(const http::Request& request, ApiContext& context);
+http::Response handle_pin_image(const http::Request& request, ApiContext& context);
 
 // Commands for agents (command_handlers.cpp)
 void handle_poll_commands(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply);

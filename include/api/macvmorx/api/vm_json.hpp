@@ -4,6 +4,7 @@
 // receive about VMs (commands, progress events) is the protocol's: protocol/command_json.hpp,
 // protocol/vm_event_json.hpp.
 
+#include "macvmorx/lifecycle/pending_reason.hpp"
 #include "macvmorx/lifecycle/vm_record.hpp"
 #include "macvmorx/protocol/heartbeat.hpp"
 
@@ -18,6 +19,8 @@ class JsonWriter;
 namespace macvmorx::api {
 
 inline constexpr std::size_t max_metadata_bytes = 8 << 10;
+// Priorities a request may carry: higher first (docs/scheduling.md).
+inline constexpr int max_priority = 1000;
 
 // A `POST /api/schedule-vm` body.
 struct VmRequest {
@@ -31,7 +34,17 @@ VmRequest parse_vm_request(std::string_view body);
 // The `state` query parameter of `GET /api/vms`; throws InvalidValue.
 protocol::VmState parse_state_filter(std::string_view text);
 
-// A VM record; `reported` is the VM as its node's last heartbeat describes it, if it does.
-void write_vm(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported);
+// A VM record; `reported` is the VM as its node's last heartbeat describes it, if it does;
+// `pending` why it waits, for a pending VM.
+void write_vm(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported,
+              const lifecycle::PendingReason* pending = nullptr);
+// The same members, without the braces, for an object that adds its own.
+void write_vm_members(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported,
+                      const lifecycle::PendingReason* pending);
+// {"code":"noFreeSlot","nodes":{...},"aheadInQueue":12,"tenantAtCap":false[,"missingLabels":[...]]}
+void write_pending_reason(JsonWriter& json, const lifecycle::PendingReason& reason);
+std::string pending_reason_json(const lifecycle::PendingReason& reason);
+// The reason in one sentence for a person ("every node that fits is full: 190 of 200").
+std::string describe(const lifecycle::PendingReason& reason);
 
 } // namespace macvmorx::api

@@ -27,6 +27,9 @@ public:
     // Extra string members of the JSON body, e.g. the image a placement asked for.
     const std::vector<std::pair<std::string, std::string>>& extra() const { return extra_; }
     HttpError& with_member(std::string name, std::string value);
+    // Extra members whose values are JSON already (an object, e.g. why a placement waits).
+    const std::vector<std::pair<std::string, std::string>>& json_extra() const { return json_extra_; }
+    HttpError& with_json_member(std::string name, std::string json);
 
 private:
     int status_;
@@ -35,6 +38,7 @@ private:
     std::string field_;
     std::vector<Header> headers_;
     std::vector<std::pair<std::string, std::string>> extra_;
+    std::vector<std::pair<std::string, std::string>> json_extra_;
 };
 
 struct Forbidden : HttpError {

@@ -24,7 +24,7 @@ public:
     virtual void queue_left(const std::string& /*vm_id*/) {}
 
     // A request was placed at once (or a queued/retried VM placed); how long the decision took.
-    virtual void placed(bool /*image_cached*/, double /*decision_seconds*/) {}
+    virtual void placed(const std::string& /*image_name*/, bool /*image_cached*/, double /*decision_seconds*/) {}
     // A request found no node and did not wait.
     virtual void refused(double /*decision_seconds*/) {}
     virtual void queued() {}

@@ -5,10 +5,12 @@
 #include "macvmorx/protocol/command.hpp"
 #include "macvmorx/protocol/vm_event.hpp"
 #include "macvmorx/lifecycle/lifecycle_observer.hpp"
+#include "macvmorx/lifecycle/pending_reason.hpp"
 #include "macvmorx/lifecycle/vm_record.hpp"
 
 #include <array>
 #include <deque>
+#include <map>
 #include <functional>
 #include <atomic>
 #include <memory>
@@ -32,6 +34,7 @@ namespace macvmorx::lifecycle {
 
 class CommandMailbox;
 class DeadlineIndex;
+struct OrderedRequest;
 
 struct LifecycleOptions {
     // An assigned VM whose agent has not taken the createVm command by then fails (and is
@@ -53,6 +56,8 @@ struct LifecycleOptions {
     // Requests waiting for a node at most; a request beyond is refused (503), not queued, so that
     // a client in a loop cannot grow the queue, and each change of it, without bound.
     std::size_t max_queue_length = 10'000;
+    // The order of the queue: priorities, ageing, tenants' shares and caps.
+    QueueOptions queue;
 };
 
 enum class RequestOutcome {
@@ -72,6 +77,22 @@ struct RequestResult {
 enum class EventOutcome { applied, unknown_vm, not_allowed, not_the_callers };
 
 using CommandsReply = std::function<void(std::vector<protocol::Command>)>;
+
+// A waiting request as GET /api/queue shows it.
+struct QueuedVm {
+    VmRecord vm;
+    std::size_t position = 0;   // 1: placed next
+    int effective_priority = 0; // its priority raised by waiting
+    int tenant_in_use = 0;      // its tenant's VMs placed now
+    TenantPolicy tenant_policy;
+    PendingReason reason;
+};
+
+// What asks for an image among the lifecycle's records.
+struct ImageUse {
+    int vms_in_use = 0; // placed on a node, not ended
+    int queued = 0;     // waiting for a node
+};
 
 struct LifecycleCounts {
     std::array<std::size_t, 9> by_state{}; // indexed by VmState
@@ -116,7 +137,21 @@ public:
     std::vector<VmRecord> list(const VmFilter& filter) const;
     // The pending requests in the order they will be placed.
     std::vector<VmRecord> queue() const;
+    // The same, each with its place, its tenant's share and why it waits.
+    std::vector<QueuedVm> queue_view() const;
+    // Why a pending VM waits; nullopt for an unknown VM or one not pending.
+    std::optional<PendingReason> pending_reason(std::string_view vm_id) const;
+    // Why a request like `spec` would wait now (a refused placement's 503).
+    PendingReason explain(const VmSpec& spec) const;
+    // VMs of `tenant` placed now.
+    int tenant_in_use(std::string_view tenant) const;
     LifecycleCounts counts() const;
+    std::map<std::string, ImageUse, std::less<>> image_use() const;
+
+    // Asks a node's agent to pull an image ahead of demand (pullImage), keeping `keep_images`.
+    void send_pull(const std::string& node_id, const std::string& image, std::vector<std::string> keep_images);
+    // Takes back a pullImage its agent has not acknowledged (the pull is given up).
+    void withdraw_pull(const std::string& node_id, const std::string& image);
 
     // Node records as the store publishes them.
     // A heartbeat: reconciles the VMs, returns the commands to send the agent.
@@ -186,6 +221,12 @@ private:
     void place_or_queue_first(VmRecord& vm, Effects& effects);
     void place_elsewhere(VmRecord& vm, const std::string& node_id, Effects& effects);
     void drain_queue(Effects& effects);
+    // The pending requests of queue_ in the order they will be placed, with the record of each.
+    std::vector<std::pair<const VmRecord*, OrderedRequest>> ordered_queue() const;
+    bool tenant_at_cap(const std::string& tenant) const;
+    void count_for_tenant(VmRecord& vm, bool in_use);
+    PendingReason explain_locked(const VmSpec& spec, const std::vector<std::string>& avoid, std::size_t ahead,
+                                 bool at_cap) const;
     void detach(VmRecord& vm, Effects& effects);
     void fail(VmRecord& vm, std::string reason, Effects& effects, std::string_view cause);
     void finish(VmRecord& vm, VmState state, std::string message, Effects& effects);
@@ -217,7 +258,8 @@ private:
     std::unordered_map<std::string, NodeState> nodes_; // every node with a mailbox has one
     // Guard NodeState::reconciled between quiet heartbeats, which hold mutex_ shared only.
     mutable std::array<std::mutex, 64> stripes_;
-    std::deque<std::string> queue_;
+    std::deque<std::string> queue_; // in arrival order; placed in placement_order's
+    std::unordered_map<std::string, int> tenant_in_use_; // VMs placed now, by tenant
     std::unique_ptr<CommandMailbox> mailbox_;  // commands for agents, long polls
     std::unique_ptr<DeadlineIndex> deadlines_; // when each record next needs the sweep
 };

@@ -24,6 +24,10 @@ struct VmSpec {
     // A secret for the guest (a GitHub just-in-time runner configuration): carried only in the
     // createVm command to the VM's host, never echoed, logged or written to disk.
     std::string runner_config;
+    // The queue's order (docs/scheduling.md): higher priorities first; within one, tenants share
+    // the fleet by weighted fair share. An empty tenant is the tenant of everyone unnamed.
+    int priority = 0;
+    std::string tenant;
 };
 
 struct VmTransition {
@@ -55,6 +59,7 @@ struct VmRecord {
     std::string host_vm_id;
     bool seen_on_host = false;  // the current node's heartbeat has listed it
     bool reserved = false;      // holds a scheduler reservation on node_id
+    bool counted_for_tenant = false; // counted among its tenant's VMs in use (placed, not ended)
     bool delete_acked = false;  // the agent acknowledged the deleteVm command
     TimePoint deleting_since;
     std::vector<std::string> previous_nodes; // placed there before; avoided when placing again

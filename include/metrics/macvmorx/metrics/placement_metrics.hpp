@@ -3,6 +3,7 @@
 #include "macvmorx/lifecycle/lifecycle_observer.hpp"
 
 #include <array>
+#include <string>
 #include <string_view>
 
 namespace prometheus {
@@ -25,7 +26,7 @@ class PlacementMetrics final : public lifecycle::LifecycleObserver {
 public:
     explicit PlacementMetrics(prometheus::Registry& registry);
 
-    void placed(bool image_cached, double decision_seconds) override;
+    void placed(const std::string& image_name, bool image_cached, double decision_seconds) override;
     void refused(double decision_seconds) override;
     void queued() override;
     void started(double seconds_since_placement) override;

@@ -3,10 +3,12 @@
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/fleet/node_store.hpp"
 #include "macvmorx/lifecycle/vm_lifecycle.hpp"
+#include "macvmorx/orchestrator/image_distribution.hpp"
 #include "macvmorx/monitor/offline_monitor.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
 
 #include <functional>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <optional>
@@ -23,6 +25,7 @@ struct OrchestratorOptions {
     Duration offline_timeout = std::chrono::seconds{30};
     scheduling::SchedulerOptions scheduling;
     lifecycle::LifecycleOptions lifecycle;
+    ImageDistributionOptions images;
 };
 
 // What a heartbeat changed, and what the agent is to do next.
@@ -102,6 +105,20 @@ public:
     std::optional<lifecycle::VmRecord> vm(std::string_view vm_id) const { return lifecycle_.find(vm_id); }
     std::vector<lifecycle::VmRecord> vms(const lifecycle::VmFilter& filter) const { return lifecycle_.list(filter); }
     std::vector<lifecycle::VmRecord> queue() const { return lifecycle_.queue(); }
+    std::vector<lifecycle::QueuedVm> queue_view() const { return lifecycle_.queue_view(); }
+    std::optional<lifecycle::PendingReason> pending_reason(std::string_view vm_id) const {
+        return lifecycle_.pending_reason(vm_id);
+    }
+    lifecycle::PendingReason explain(const lifecycle::VmSpec& spec) const { return lifecycle_.explain(spec); }
+
+    // Images ahead of demand (ImageDistribution).
+    std::vector<ImageStatus> images() const { return images_.status(clock_.now()); }
+    const ImageDistribution& image_distribution() const { return images_; }
+    // Whether a host holds or pulls the image, a VM or a pool asked for it, or it is pinned.
+    bool image_known(std::string_view image) const;
+    void pin_image(const std::string& image, int min_hosts);
+    // What runner pools ask of each image (warm VMs, queued jobs, rollouts), replaced as a whole.
+    void set_pool_load(std::map<std::string, ImageLoad, std::less<>> load);
     lifecycle::LifecycleCounts vm_counts() const { return lifecycle_.counts(); }
 
     // The periodic work: marks silent nodes offline, enforces VM deadlines and retries.
@@ -119,6 +136,21 @@ private:
     fleet::NodeSnapshot republish(std::string_view node_id, const std::function<void(fleet::NodeRecord&)>& change);
 
     void settings_changed(const fleet::NodeRecord& node);
+    // Posts the pulls the image distribution asks for, withdraws those it gave up.
+    void distribute_images();
+
+    // Tells the image distribution of each placement (under the lifecycle's lock).
+    class PlacementTap final : public lifecycle::LifecycleObserver {
+    public:
+        PlacementTap(ImageDistribution& images, const Clock& clock) : images_{images}, clock_{clock} {}
+        void placed(const std::string& image_name, bool image_cached, double) override {
+            images_.placed(image_name, image_cached, clock_.now());
+        }
+
+    private:
+        ImageDistribution& images_;
+        const Clock& clock_;
+    };
 
     const Clock& clock_;
     NodeSettingsObserver* settings_observer_ = nullptr;
@@ -129,6 +161,10 @@ private:
     scheduling::Scheduler scheduler_;
     lifecycle::VmLifecycle lifecycle_;
     monitor::OfflineMonitor monitor_;
+    ImageDistribution images_;
+    PlacementTap placement_tap_;
+    std::mutex pool_load_mutex_;
+    std::map<std::string, ImageLoad, std::less<>> pool_load_;
 };
 
 } // namespace macvmorx::orchestrator

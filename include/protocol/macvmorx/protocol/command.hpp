@@ -5,10 +5,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace macvmorx::protocol {
 
-enum class CommandType { create_vm, delete_vm };
+enum class CommandType { create_vm, delete_vm, pull_image };
 
 std::string_view to_string(CommandType type);
 
@@ -17,9 +18,14 @@ std::string_view to_string(CommandType type);
 struct Command {
     std::string id;
     CommandType type = CommandType::create_vm;
-    std::string vm_id;
-    // createVm only:
+    std::string vm_id; // empty for pullImage
+    // createVm and pullImage:
     std::string image_name;
+    // pullImage only: images the agent must not evict to make room for this one (the daemon's
+    // image distribution: the host is one of too few holders of each). An agent that cannot
+    // make room without them does not pull.
+    std::vector<std::string> keep_images;
+    // createVm only:
     bool image_cached = false;
     std::optional<int> cpu;
     std::optional<double> memory_gb;

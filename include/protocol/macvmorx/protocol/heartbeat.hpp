@@ -35,6 +35,10 @@ struct Heartbeat {
     // locked: ..."); empty when the agent gives no reason. Mostly set with "degraded".
     std::string status_reason;
     std::vector<std::string> cached_images;
+    // Images the agent is downloading now, for a VM or because the daemon asked it to pull
+    // ahead of demand (pullImage): a pull that leaves this list without reaching cachedImages
+    // failed.
+    std::vector<std::string> pulling_images;
     Labels labels; // what the host offers, e.g. arch=arm64, xcode=16.1
     // Chosen afresh each time the agent starts. A new one means the agent restarted and
     // forgot the VMs it was making but does not list (docs/agent-protocol.md).

@@ -67,6 +67,10 @@ public:
     // Ends the reservation of `vm_id` on `node_id`; returns false if there was none.
     bool release(std::string_view node_id, std::string_view vm_id);
 
+    // Why `request` fits where it does, or nowhere (for a pending VM's pendingReason). Visits
+    // every node: for one request's explanation, not for every placement.
+    NodeCounts explain(const PlacementRequest& request) const;
+
     CapacitySummary capacity() const;
     int reserved_slots(std::string_view node_id) const;
     // Reserved slots of every node that has any.
