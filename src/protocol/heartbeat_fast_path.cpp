@@ -76,6 +76,21 @@ bool read_vm(element value, protocol::VmReport& vm) {
     return has_id;
 }
 
+// cachedImages and pullingImages: null is an empty list.
+bool read_images(element value, std::vector<std::string>& images) {
+    images.clear();
+    if (value.is_null()) return true;
+    simdjson::dom::array array;
+    if (value.get(array) != simdjson::SUCCESS || array.size() > max_cached_images) return false;
+    images.reserve(array.size());
+    for (const element item : array) {
+        std::string image;
+        if (!read_string(item, image_name_rule, image)) return false;
+        images.push_back(std::move(image));
+    }
+    return true;
+}
+
 bool read_labels(element value, protocol::Labels& labels) {
     labels.clear();
     if (value.is_null()) return true;
@@ -175,16 +190,9 @@ std::optional<protocol::Heartbeat> parse_heartbeat_fast(std::string_view body) {
             heartbeat.status_reason.clear();
             if (!null && !read_string(value, status_reason_rule, heartbeat.status_reason)) return std::nullopt;
         } else if (key == "cachedImages") {
-            heartbeat.cached_images.clear();
-            if (null) continue;
-            simdjson::dom::array images;
-            if (value.get(images) != simdjson::SUCCESS || images.size() > max_cached_images) return std::nullopt;
-            heartbeat.cached_images.reserve(images.size());
-            for (const element item : images) {
-                std::string image;
-                if (!read_string(item, image_name_rule, image)) return std::nullopt;
-                heartbeat.cached_images.push_back(std::move(image));
-            }
+            if (!read_images(value, heartbeat.cached_images)) return std::nullopt;
+        } else if (key == "pullingImages") {
+            if (!read_images(value, heartbeat.pulling_images)) return std::nullopt;
         } else if (key == "labels") {
             if (!read_labels(value, heartbeat.labels)) return std::nullopt;
         } else if (key == "agentInstance") {

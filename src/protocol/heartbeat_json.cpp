@@ -66,6 +66,8 @@ void write_report_members(JsonWriter& json, const Heartbeat& report) {
     if (!report.status_reason.empty()) json.field("statusReason", report.status_reason);
     json.key("cachedImages").begin_array();
     for (const auto& image : report.cached_images) json.value(image);
+    json.end_array().key("pullingImages").begin_array();
+    for (const auto& image : report.pulling_images) json.value(image);
     json.end_array();
 }
 
@@ -107,6 +109,7 @@ Heartbeat parse_heartbeat_checked(std::string_view body) {
     if (heartbeat.status.empty()) heartbeat.status = "unknown";
     heartbeat.status_reason = fields.string("statusReason", status_reason_rule);
     heartbeat.cached_images = fields.string_array("cachedImages", max_cached_images, image_rule);
+    heartbeat.pulling_images = fields.string_array("pullingImages", max_cached_images, image_rule);
     heartbeat.labels = fields.labels("labels");
     heartbeat.agent_instance = fields.string("agentInstance", agent_instance_rule);
     heartbeat.peer_url = fields.string("peerUrl", peer_url_rule);

@@ -25,6 +25,7 @@ const json full = json::parse(R"({
     "diskUsageGB": 150.0, "totalDiskGB": 500.0, "status": "degraded",
     "statusReason": "the login keychain is locked: tart cannot read the registry's password",
     "cachedImages": ["ghcr.io/acme/macos:15", "macos-ventura-base"],
+    "pullingImages": ["ghcr.io/acme/macos:16", "s3://lab-images/sequoia.aar"],
     "labels": {"arch": "arm64", "xcode": "16.1"}, "agentInstance": "5f0c9a3e71d2b846",
     "peerUrl": "http://mac-mini-001.lab:9100"
 })");
@@ -78,6 +79,7 @@ TEST(HeartbeatFastPath, TakesValidHeartbeats) {
     EXPECT_EQ(fast->agent_instance, "5f0c9a3e71d2b846");
     EXPECT_EQ(fast->peer_url, "http://mac-mini-001.lab:9100");
     EXPECT_EQ(fast->status_reason, "the login keychain is locked: tart cannot read the registry's password");
+    EXPECT_EQ(fast->pulling_images, (std::vector<std::string>{"ghcr.io/acme/macos:16", "s3://lab-images/sequoia.aar"}));
     ASSERT_TRUE(parse_heartbeat_fast(R"({"nodeId":"a"})"));
     EXPECT_EQ(parse_heartbeat_fast(R"({"nodeId":"a"})")->status, "unknown");
     EXPECT_TRUE(parse_heartbeat_fast(R"({"nodeId":"a","labels":["arm64","xcode=16"]})"));
@@ -101,6 +103,9 @@ TEST(HeartbeatFastPath, AgreesWhenEveryFieldTakesEveryKindOfValue) {
     }
     for (const auto& value : values) {
         json body = full;
+        body["pullingImages"] = json::array({value});
+        expect_agreement(body.dump());
+        body = full;
         body["vms"][0]["runtimeSeconds"] = value;
         expect_agreement(body.dump());
         body = full;
@@ -140,9 +145,26 @@ TEST(HeartbeatFastPath, AgreesOnRepeatedKeysNullsAndOddDocuments) {
              R"({"nodeId":"a","labels":[]})",
              R"({"nodeId":"a","labels":["=x"]})",
              R"({"nodeId":"a","labels":["k="]})",
+             R"({"nodeId":"a","pullingImages":["x"],"pullingImages":null})",
+             R"({"nodeId":"a","pullingImages":null,"pullingImages":["x"]})",
+             R"({"nodeId":"a","pullingImages":["x"],"pullingImages":["has space"]})",
+             R"({"nodeId":"a","pullingImages":["x",null]})",
+             R"({"nodeId":"a","pullingImages":{"x":"y"}})",
+             R"({"nodeId":"a","cachedImages":["x"],"pullingImages":["x"]})",
          }) {
         expect_agreement(body);
     }
+}
+
+TEST(HeartbeatFastPath, TakesPullingImagesRatherThanFallingBackAndAgreesAtTheirLimit) {
+    json body = full;
+    body["pullingImages"] = json::array();
+    for (std::size_t i = 0; i < macvmorx::protocol::max_cached_images; ++i) body["pullingImages"].push_back("img-" + std::to_string(i));
+    ASSERT_TRUE(parse_heartbeat_fast(body.dump())) << "the most a heartbeat may list";
+    expect_agreement(body.dump());
+    body["pullingImages"].push_back("one-more");
+    EXPECT_FALSE(parse_heartbeat_fast(body.dump()));
+    expect_agreement(body.dump());
 }
 
 TEST(HeartbeatFastPath, AgreesAtEveryDepthAroundTheLimit) {

@@ -17,7 +17,7 @@ namespace macvmorx::protocol {
 
 // Limits on one heartbeat, beyond which it is refused (InvalidValue: 422).
 inline constexpr std::size_t max_vms_per_heartbeat = 64;
-inline constexpr std::size_t max_cached_images = 256;
+inline constexpr std::size_t max_cached_images = 256; // and as many pullingImages
 // The text one host's report may make the daemon keep (Heartbeat::text_bytes): a real Mac sends
 // about 1 KiB; past this a heartbeat is refused (422), whatever its fields' own limits allow.
 inline constexpr std::size_t max_heartbeat_text_bytes = 16 * 1024;
@@ -37,7 +37,7 @@ void write_labels(JsonWriter& json, const Labels& labels);
 // Writes a heartbeat as an agent sends it (the inverse of parse_heartbeat).
 void write_heartbeat(JsonWriter& json, const Heartbeat& heartbeat);
 
-// The members a heartbeat and the API's view of a node share, nodeId to cachedImages, written
+// The members a heartbeat and the API's view of a node share, nodeId to pullingImages, written
 // into an object the caller has begun: the one place a host's report is written out.
 void write_report_members(JsonWriter& json, const Heartbeat& report);
 
