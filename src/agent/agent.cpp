@@ -94,6 +94,7 @@ protocol::Heartbeat Agent::build_heartbeat() {
     heartbeat.status = reason.empty() ? (vms_.empty() ? "idle" : "healthy") : "degraded";
     heartbeat.status_reason = heartbeat_status_reason(reason);
     heartbeat.cached_images = cache_.names();
+    for (const auto& [image, waiting] : waiting_for_image_) heartbeat.pulling_images.push_back(image);
     heartbeat.labels = options_.labels;
     heartbeat.agent_instance = instance_;
     heartbeat.peer_url = options_.peer_url;

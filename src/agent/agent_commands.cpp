@@ -1,5 +1,5 @@
 // The agent's command inbox: commands from the orchestrator are acknowledged each time they come,
-// carried out once (createVm, deleteVm), and refused with a reason the host cannot take.
+// carried out once (createVm, deleteVm, pullImage), and refused with a reason the host cannot take.
 
 #include "macvmorx/agent/agent.hpp"
 
@@ -39,10 +39,10 @@ void Agent::handle(const std::vector<protocol::Command>& commands) {
             seen_commands_.erase(seen_order_.front());
             seen_order_.erase(seen_order_.begin());
         }
-        if (command.type == CommandType::create_vm) {
-            take_create(command);
-        } else {
-            take_delete(command);
+        switch (command.type) {
+        case CommandType::create_vm: take_create(command); break;
+        case CommandType::delete_vm: take_delete(command); break;
+        case CommandType::pull_image: take_pull(command); break;
         }
     }
 }
@@ -72,10 +72,11 @@ void Agent::take_create(const protocol::Command& command) {
         return launch(command.vm_id);
     }
     report(command.vm_id, static_cast<int>(VmState::provisioning), "waiting for image " + command.image_name, 0.0);
-    auto& waiting = waiting_for_image_[command.image_name];
-    waiting.push_back(command.vm_id);
-    // Two VMs needing the same missing image share one download.
-    if (waiting.size() == 1) fetch(command.image_name);
+    // Two VMs needing the same missing image share one download, and a VM joins a download the
+    // daemon asked for ahead of demand.
+    const bool under_way = waiting_for_image_.contains(command.image_name);
+    waiting_for_image_[command.image_name].push_back(command.vm_id);
+    if (!under_way) fetch(command.image_name);
 }
 
 void Agent::take_delete(const protocol::Command& command) {
@@ -89,7 +90,10 @@ void Agent::take_delete(const protocol::Command& command) {
     AgentVm& vm = it->second;
     switch (vm.phase) {
     case AgentVm::Phase::waiting_for_image:
-        std::erase(waiting_for_image_[vm.image], vm.vm_id);
+        // The download goes on (its image stays listed as pulling, and the next VM joins it).
+        if (const auto waiting = waiting_for_image_.find(vm.image); waiting != waiting_for_image_.end()) {
+            std::erase(waiting->second, vm.vm_id);
+        }
         vms_.erase(it);
         return;
     case AgentVm::Phase::starting:
@@ -100,6 +104,26 @@ void Agent::take_delete(const protocol::Command& command) {
     case AgentVm::Phase::deleting:
         return;
     }
+}
+
+// Acknowledged as taken up: the daemon learns whether the image came from the heartbeats
+// (pullingImages, then cachedImages). A pull refused or failed is logged, and not reported.
+void Agent::take_pull(const protocol::Command& command) {
+    acknowledge(command.id);
+    const std::string& image = command.image_name;
+    if (cache_.contains(image) || waiting_for_image_.contains(image)) return;
+    if (!safe_name(image)) {
+        spdlog::warn("agent {}: refusing to pull image [{}]: the name is not usable", options_.node_id, image);
+        return;
+    }
+    if (const std::string& reason = !degraded_reason_.empty() ? degraded_reason_ : inventory_problem_; !reason.empty()) {
+        spdlog::warn("agent {}: not pulling image {} ahead of demand: this host is degraded: {}", options_.node_id, image,
+                     reason);
+        return;
+    }
+    spdlog::info("agent {}: pulling image {} ahead of demand, as the daemon asks", options_.node_id, image);
+    waiting_for_image_.try_emplace(image); // under way, with no VM waiting yet
+    fetch(image, command.keep_images);
 }
 
 } // namespace macvmorx::agent

@@ -1,5 +1,6 @@
-// The agent's image fetching: images are pulled once for every VM waiting for them, room is made
-// first by evicting the least recently used, and the sizes seen are remembered.
+// The agent's image fetching: images are pulled once for every VM waiting for them, or ahead of
+// demand when the daemon asks (pullImage); room is made first by evicting the least recently
+// used, and the sizes seen are remembered.
 
 #include "macvmorx/agent/agent.hpp"
 
@@ -50,36 +51,43 @@ void Agent::let_go_of_image(AgentVm& vm) {
 // Room is made with the image's real size before the pull starts: as the host saw it before,
 // else as its registry tells, else as large as the largest image known here (a fleet's images
 // are alike; tart's own pruning is off).
-void Agent::fetch(const std::string& image) {
+void Agent::fetch(const std::string& image, std::vector<std::string> keep) {
     // A malformed bucket object's name (the daemon refuses them; an agent checks anyway) is said
     // plainly, rather than in tart's words for a reference it cannot read.
     if (const auto problem = protocol::image_source_problem(image); !problem.empty()) {
         const auto waiting = std::move(waiting_for_image_[image]);
         waiting_for_image_.erase(image);
+        if (waiting.empty()) spdlog::warn("agent {}: not pulling image {}: {}", options_.node_id, image, problem);
         for (const auto& vm_id : waiting) fail(vm_id, "image " + image + ": " + problem);
         return;
     }
-    if (const double known = known_size_gb(image); known > 0) return make_room_and_pull(image, known);
-    backend_.expected_size_gb(image, guard([this, image](double size) {
+    if (const double known = known_size_gb(image); known > 0) return make_room_and_pull(image, known, keep);
+    backend_.expected_size_gb(image, guard([this, image, keep = std::move(keep)](double size) {
         if (size <= 0) {
             for (const auto& [key, known] : known_images_) size = std::max(size, known.size_gb);
             spdlog::info("agent {}: the size of image {} is unknown before its pull; making room for {:.0f} GB",
                          options_.node_id, image, size);
         }
-        make_room_and_pull(image, size);
+        make_room_and_pull(image, size, keep);
     }));
 }
 
-void Agent::make_room_and_pull(const std::string& image, double size) {
+void Agent::make_room_and_pull(const std::string& image, double size, const std::vector<std::string>& keep) {
     const HostFigures figures = probe_.sample();
-    const auto plan = cache_.eviction_plan(size, figures.disk_total_gb - figures.disk_used_gb);
+    // The images the daemon asked to keep bind a pull ahead of demand; once a VM waits for the
+    // image (a createVm joined), room is made for it as for any VM.
+    const bool ahead_of_demand = waiting_for_image_[image].empty(); // there since fetch()
+    const auto plan = cache_.eviction_plan(size, figures.disk_total_gb - figures.disk_used_gb,
+                                           ahead_of_demand ? keep : std::vector<std::string>{});
     if (!plan) {
         const auto waiting = std::move(waiting_for_image_[image]);
         waiting_for_image_.erase(image);
         const std::string why = fmt::format(
-            "no room for image {} ({:.0f} GB) even without every unused image: at most {} images, at least {:.0f} GB "
+            "no room for image {} ({:.0f} GB) even without every unused image{}: at most {} images, at least {:.0f} GB "
             "of disk kept free",
-            image, size, cache_.max_images(), options_.min_free_disk_gb);
+            image, size, ahead_of_demand && !keep.empty() ? " but those the daemon asked to keep" : "",
+            cache_.max_images(), options_.min_free_disk_gb);
+        if (waiting.empty()) spdlog::warn("agent {}: not pulling image {} ahead of demand: {}", options_.node_id, image, why);
         for (const auto& vm_id : waiting) fail(vm_id, why);
         return;
     }
@@ -102,7 +110,10 @@ void Agent::make_room_and_pull(const std::string& image, double size) {
             auto& last = last_progress_report_[image];
             if (now - last < std::chrono::seconds{1}) return;
             last = now;
-            for (const auto& vm_id : waiting_for_image_[image]) {
+            // Found, not made: the list of images under way must not gain one that is done.
+            const auto waiting = waiting_for_image_.find(image);
+            if (waiting == waiting_for_image_.end()) return;
+            for (const auto& vm_id : waiting->second) {
                 report(vm_id, static_cast<int>(VmState::provisioning), message, fraction);
             }
         }),
@@ -111,6 +122,10 @@ void Agent::make_room_and_pull(const std::string& image, double size) {
             waiting_for_image_.erase(image);
             last_progress_report_.erase(image);
             if (!outcome.ok) {
+                if (waiting.empty()) {
+                    spdlog::warn("agent {}: pulling image {} ahead of demand failed: {}", options_.node_id, image,
+                                 outcome.message);
+                }
                 for (const auto& vm_id : waiting) fail(vm_id, "pulling image " + image + " failed: " + outcome.message);
                 return;
             }

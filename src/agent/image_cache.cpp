@@ -69,10 +69,15 @@ double ImageCache::total_size_gb() const {
     return total;
 }
 
-std::optional<std::vector<std::string>> ImageCache::eviction_plan(double incoming_gb, double free_disk_gb) const {
+std::optional<std::vector<std::string>> ImageCache::eviction_plan(double incoming_gb, double free_disk_gb,
+                                                                  const std::vector<std::string>& keep) const {
+    std::vector<std::string> kept_keys;
+    for (const auto& name : keep) kept_keys.push_back(image_key(name));
     std::vector<const CachedImage*> candidates;
     for (const auto& image : images_) {
-        if (image.in_use == 0) candidates.push_back(&image);
+        if (image.in_use == 0 && std::find(kept_keys.begin(), kept_keys.end(), image.key) == kept_keys.end()) {
+            candidates.push_back(&image);
+        }
     }
     std::sort(candidates.begin(), candidates.end(), [](const CachedImage* a, const CachedImage* b) {
         return a->last_used != b->last_used ? a->last_used < b->last_used : a->name < b->name;

@@ -9,8 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace macvmorx::testing {
@@ -21,11 +23,17 @@ public:
 
     void pull_image(const std::string& image, Progress progress, Done done) override {
         pulls.push_back(image);
-        post([this, image, progress = std::move(progress), done = std::move(done)] {
+        std::function<void()> download = [this, image, progress = std::move(progress), done = std::move(done)] {
             progress(0.5, "downloading");
             if (pull_outcome.ok) images[image] = pulled_image_gb;
             done(pull_outcome);
-        });
+        };
+        if (hold_pulls) return held_pulls.push_back(std::move(download));
+        post(std::move(download));
+    }
+    // Lets the pulls held so far complete (with pull_outcome as it is then).
+    void finish_held_pulls() {
+        for (auto& download : std::exchange(held_pulls, {})) post(std::move(download));
     }
     void delete_image(const std::string& image, Done done) override {
         deleted_images.push_back(image);
@@ -72,6 +80,7 @@ public:
     agent::Outcome pull_outcome = agent::Outcome::success();
     agent::Outcome start_outcome = agent::Outcome::success();
     double pulled_image_gb = 40;
+    bool hold_pulls = false; // pulls wait for finish_held_pulls(), as a long download does
 
     // What the agent asked for.
     std::vector<std::string> pulls;
@@ -80,6 +89,7 @@ public:
     std::vector<std::pair<std::string, bool>> adopted; // name, watch the runner
     std::vector<std::string> deleted_vms;
     Exited exit_handler;
+    std::vector<std::function<void()>> held_pulls;
 
 private:
     template <typename F>

@@ -68,3 +68,17 @@ TEST(ImageCache, RemovingAndReAddingKeepsOneEntry) {
     cache.remove("a");
     EXPECT_FALSE(cache.contains("a"));
 }
+
+TEST(ImageCache, AnImageToKeepIsPassedOverInWhateverSpellingAndWithoutTheOthersThereIsNoPlan) {
+    ImageCache cache{3, 10};
+    cache.add("ghcr.io/acme/a:latest", 20, t0);
+    cache.add("b", 20, t0 + 1min);
+    cache.add("c", 20, t0 + 2min);
+    // "ghcr.io/acme/a" is tart's "ghcr.io/acme/a:latest": the least recently used, but kept.
+    EXPECT_EQ(cache.eviction_plan(30, 500, {"ghcr.io/acme/a"}), std::vector<std::string>{"b"});
+    EXPECT_EQ(cache.eviction_plan(30, 500, {"ghcr.io/acme/a", "b"}), std::vector<std::string>{"c"});
+    EXPECT_FALSE(cache.eviction_plan(30, 500, {"ghcr.io/acme/a", "b", "c"})) << "room only by evicting a kept image";
+    cache.acquire("c", t0 + 3min);
+    EXPECT_FALSE(cache.eviction_plan(30, 500, {"ghcr.io/acme/a", "b"})) << "c runs a VM, the others are kept";
+    EXPECT_EQ(cache.eviction_plan(30, 500), std::vector<std::string>{"ghcr.io/acme/a:latest"});
+}

@@ -115,6 +115,7 @@ private:
     void handle(const std::vector<protocol::Command>& commands);
     void take_create(const protocol::Command& command);
     void take_delete(const protocol::Command& command);
+    void take_pull(const protocol::Command& command);
     // Recovery at start, and the journal (agent_recovery.cpp).
     void list_the_host();
     void take_stock(const Inventory& inventory);
@@ -123,8 +124,10 @@ private:
     // Image fetching and the cache (agent_images.cpp).
     void hold_image(AgentVm& vm);
     void let_go_of_image(AgentVm& vm);
-    void fetch(const std::string& image);
-    void make_room_and_pull(const std::string& image, double size_gb);
+    // Downloads `image` for the VMs waiting for it, if any. Room is made without evicting an
+    // image in `keep` while no VM waits (a pullImage's keepImages).
+    void fetch(const std::string& image, std::vector<std::string> keep = {});
+    void make_room_and_pull(const std::string& image, double size_gb, const std::vector<std::string>& keep);
     void know_image(const std::string& name, double size_gb);
     double known_size_gb(const std::string& image) const;
     // The host's VMs (agent_vms.cpp).
@@ -156,7 +159,8 @@ private:
     ImageCache cache_;
     VmJournal journal_;
     std::map<std::string, AgentVm> vms_;
-    std::map<std::string, std::vector<std::string>> waiting_for_image_; // image -> VM ids
+    // Images being downloaded -> the VMs waiting for them (none for a pullImage's download).
+    std::map<std::string, std::vector<std::string>> waiting_for_image_;
     std::map<std::string, TimePoint> last_progress_report_;             // image -> time
     std::map<std::string, std::string> seen_commands_; // command id -> VM id
     std::vector<std::string> seen_order_;

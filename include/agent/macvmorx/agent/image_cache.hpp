@@ -44,8 +44,10 @@ public:
     const CachedImage* find(std::string_view name) const;
 
     // The images to delete, least recently used first, so that an image of `incoming_gb` fits
-    // with `free_disk_gb` free now; nullopt when deleting every unused image is not enough.
-    std::optional<std::vector<std::string>> eviction_plan(double incoming_gb, double free_disk_gb) const;
+    // with `free_disk_gb` free now, deleting none in `keep` (any spelling); nullopt when deleting
+    // every other unused image is not enough.
+    std::optional<std::vector<std::string>> eviction_plan(double incoming_gb, double free_disk_gb,
+                                                          const std::vector<std::string>& keep = {}) const;
 
     std::size_t max_images() const { return max_images_; }
 
