@@ -143,7 +143,7 @@ protected:
 
     ManualClock clock;
     SequentialIdSource ids;
-    Orchestrator orchestrator{OrchestratorOptions{30s, {2}, {}}, clock, ids};
+    Orchestrator orchestrator{OrchestratorOptions{30s, {2}, {}, {}}, clock, ids};
     FakeRegistrar registrar;
     std::unique_ptr<WorkflowJobs> jobs;
 };

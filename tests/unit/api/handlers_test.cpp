@@ -24,7 +24,7 @@ class HandlersTest : public ::testing::Test {
 protected:
     macvmorx::ManualClock clock;
     macvmorx::SequentialIdSource ids;
-    macvmorx::orchestrator::Orchestrator orchestrator{{30s, {2}, {}}, clock, ids};
+    macvmorx::orchestrator::Orchestrator orchestrator{{30s, {2}, {}, {}}, clock, ids};
     macvmorx::web::WebAssets web = macvmorx::web::WebAssets::embedded();
     macvmorx::api::ApiContext context{orchestrator, web};
     macvmorx::http::Router router = macvmorx::api::build_router(context);

@@ -43,7 +43,7 @@ protected:
     std::map<std::string, std::string> agent_instance; // node -> what its heartbeats name (none by default)
 
     std::unique_ptr<Orchestrator> make(LifecycleOptions options) {
-        return std::make_unique<Orchestrator>(macvmorx::orchestrator::OrchestratorOptions{30s, {2}, options}, clock,
+        return std::make_unique<Orchestrator>(macvmorx::orchestrator::OrchestratorOptions{30s, {2}, options, {}}, clock,
                                               ids);
     }
 

@@ -106,7 +106,9 @@ TEST_F(LifecycleTest, AnAgentNamingItsInstanceForTheFirstTimeIsNoRestart) {
 }
 
 TEST_F(LifecycleTest, RetriesStopAtTheAttemptLimit) {
-    orchestrator = make(LifecycleOptions{10min, 15min, 1h, 2, 1h});
+    LifecycleOptions options;
+    options.max_attempts = 2;
+    orchestrator = make(options);
     beat("mac-1", {}, {}, 1);
     beat("mac-2", {}, {}, 50);
     const auto vm_id = placed();

@@ -22,10 +22,10 @@ class OrchestratorTest : public ::testing::Test {
 protected:
     ManualClock clock;
     SequentialIdSource ids;
-    Orchestrator orchestrator{OrchestratorOptions{30s, {2}, {}}, clock, ids};
+    Orchestrator orchestrator{OrchestratorOptions{30s, {2}, {}, {}}, clock, ids};
 
     bool place(const std::string& image) {
-        return orchestrator.request_vm("", {image, {}, {}, {}, {}, {}}, false).outcome == RequestOutcome::placed;
+        return orchestrator.request_vm("", {image, {}, {}, {}, {}, {}, 0, {}}, false).outcome == RequestOutcome::placed;
     }
 };
 
