@@ -19,6 +19,9 @@ struct WorkflowJobs::Runner {
     std::string vm_id;
     std::string name; // <prefix>-<vmId>, as GitHub lists it
     std::string pool;
+    // Whose share of the fleet its VM counts against: the tenant of the job it was made for
+    // (RunnerPool::tenant_of), or the pool's for a warm runner (docs/scheduling.md).
+    std::string tenant;
     std::int64_t runner_id = 0; // GitHub's, once registered
     bool vm_requested = false;
     bool retiring = false;

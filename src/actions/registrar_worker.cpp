@@ -122,6 +122,8 @@ void WorkflowJobs::register_runner(const std::string& vm_id) {
     {
         std::lock_guard lock{mutex_};
         pool_state_[pool.name].failures = 0;
+        // The image in use now: a rollout may have switched it during the call to GitHub.
+        if (const auto* current = pool_config(pool.name)) pool.image = current->image;
         const auto it = runners_.find(vm_id);
         if (it == runners_.end() || it->second->retiring) {
             // No longer wanted while GitHub answered: undo the registration.
@@ -134,11 +136,13 @@ void WorkflowJobs::register_runner(const std::string& vm_id) {
         }
         it->second->runner_id = registration.runner_id;
         it->second->vm_requested = true;
+        spec.tenant = it->second->tenant;
     }
     spec.image_name = pool.image;
     spec.labels = pool.node_labels;
     spec.cpu = pool.cpu;
     spec.memory_gb = pool.memory_gb;
+    spec.priority = pool.priority;
     spec.metadata_json = nlohmann::json{{"pool", pool.name}, {"runnerName", name}}.dump();
     spec.runner_config = std::move(registration.encoded_jit_config);
     const auto result = orchestrator_.request_vm(vm_id, std::move(spec), true);

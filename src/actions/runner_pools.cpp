@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 namespace macvmorx::actions {
 
@@ -25,13 +27,28 @@ void WorkflowJobs::bind(JobRecord& job, Runner& runner) {
 }
 
 // Each pool wants as many idle runners as it has queued jobs, plus its warm size.
+namespace {
+
+// The tenant a job's runner VM counts against (docs/scheduling.md).
+std::string tenant_of(const config::RunnerPool& pool, const JobRecord* job) {
+    if (job == nullptr || pool.tenant_of == config::TenantOf::pool) return pool.name;
+    if (pool.tenant_of == config::TenantOf::organisation) return job->repository.substr(0, job->repository.find('/'));
+    return job->repository;
+}
+
+} // namespace
+
 void WorkflowJobs::balance(Actions& actions) {
     const auto now = clock_.now();
     for (const auto& pool : options_.pools) {
-        std::size_t wanted = static_cast<std::size_t>(std::max(pool.warm, 0));
+        std::vector<const JobRecord*> queued; // oldest first: each new runner counts against its job's tenant
         for (const auto& [id, job] : jobs_) {
-            if (job.pool == pool.name && job.state == JobState::queued) ++wanted;
+            if (job.pool == pool.name && job.state == JobState::queued) queued.push_back(&job);
         }
+        std::sort(queued.begin(), queued.end(), [](const JobRecord* a, const JobRecord* b) {
+            return a->queued_at != b->queued_at ? a->queued_at < b->queued_at : a->job_id < b->job_id;
+        });
+        const std::size_t wanted = static_cast<std::size_t>(std::max(pool.warm, 0)) + queued.size();
         std::vector<Runner*> idle;
         for (auto& [vm_id, runner] : runners_) {
             if (runner->pool == pool.name && !runner->retiring && !runner->job_id) idle.push_back(runner.get());
@@ -60,6 +77,7 @@ void WorkflowJobs::balance(Actions& actions) {
             runner->vm_id = ids_.next("runner");
             runner->name = options_.runner_prefix + "-" + runner->vm_id;
             runner->pool = pool.name;
+            runner->tenant = tenant_of(pool, i < queued.size() ? queued[i] : nullptr);
             runner->created_at = now;
             runner_by_name_[runner->name] = runner->vm_id;
             tasks_->push({RegistrarTask::Kind::register_runner, now, runner->vm_id, pool.name, 0, 0});
@@ -174,6 +192,106 @@ void WorkflowJobs::sweep() {
         balance(actions);
     }
     carry_out(actions);
+    follow_images();
+}
+
+void WorkflowJobs::follow_images() {
+    struct Rollout {
+        std::string pool;
+        std::string image;
+        int hosts;
+    };
+    std::vector<Rollout> rollouts;
+    std::map<std::string, orchestrator::ImageLoad, std::less<>> load;
+    {
+        std::lock_guard lock{mutex_};
+        for (const auto& pool : options_.pools) {
+            auto& entry = load[pool.image];
+            entry.pool_warm += std::max(pool.warm, 0);
+            for (const auto& [id, job] : jobs_) {
+                if (job.pool == pool.name && job.state == JobState::queued) ++entry.pool_queued_jobs;
+            }
+            const auto& rollout_image = pool_state_[pool.name].rollout_image;
+            if (rollout_image.empty()) continue;
+            // The new image is pulled ahead of demand to the hosts the switch waits for.
+            auto& next = load[rollout_image];
+            next.rollout_hosts = std::max(next.rollout_hosts, pool.switch_when_hosts);
+            rollouts.push_back({pool.name, rollout_image, pool.switch_when_hosts});
+        }
+    }
+    std::vector<std::string> switched;
+    if (!rollouts.empty()) {
+        const auto images = orchestrator_.images();
+        for (const auto& rollout : rollouts) {
+            const auto status = std::find_if(images.begin(), images.end(),
+                                             [&rollout](const auto& image) { return image.image_name == rollout.image; });
+            if (status != images.end() && status->holders >= rollout.hosts) switched.push_back(rollout.pool);
+        }
+    }
+    if (!switched.empty()) {
+        std::lock_guard lock{mutex_};
+        for (auto& pool : options_.pools) {
+            if (std::find(switched.begin(), switched.end(), pool.name) == switched.end()) continue;
+            auto& state = pool_state_[pool.name];
+            if (state.rollout_image.empty()) continue;
+            spdlog::info("pool {} switches from image {} to {}: {} hosts hold it", pool.name, pool.image,
+                         state.rollout_image, pool.switch_when_hosts);
+            pool.image = std::exchange(state.rollout_image, {});
+            // Its old image's demand falls with its runners; the new one's rises with the next.
+        }
+    }
+    orchestrator_.set_pool_load(std::move(load));
+}
+
+std::optional<lifecycle::VmSpec> WorkflowJobs::runner_spec(const JobRecord& job) const {
+    std::lock_guard lock{mutex_};
+    const auto* pool = pool_config(job.pool);
+    if (pool == nullptr) return std::nullopt;
+    lifecycle::VmSpec spec;
+    spec.image_name = pool->image;
+    spec.labels = pool->node_labels;
+    spec.cpu = pool->cpu;
+    spec.memory_gb = pool->memory_gb;
+    spec.priority = pool->priority;
+    spec.tenant = tenant_of(*pool, &job);
+    return spec;
+}
+
+std::vector<std::string> WorkflowJobs::update_pools(const std::vector<config::RunnerPool>& pools) {
+    std::vector<std::string> need_restart;
+    std::lock_guard lock{mutex_};
+    for (const auto& updated : pools) {
+        const auto current = std::find_if(options_.pools.begin(), options_.pools.end(),
+                                          [&updated](const config::RunnerPool& pool) { return pool.name == updated.name; });
+        if (current == options_.pools.end()) {
+            need_restart.push_back(updated.name);
+            continue;
+        }
+        auto& state = pool_state_[current->name];
+        const std::string in_use = current->image;
+        const std::string waiting = state.rollout_image;
+        *current = updated;
+        current->image = in_use;
+        if (updated.image == in_use) {
+            if (!waiting.empty()) spdlog::info("pool {}: the rollout of image {} is called off", updated.name, waiting);
+            state.rollout_image.clear();
+        } else if (updated.switch_when_hosts <= 0) {
+            spdlog::info("pool {} switches from image {} to {} at once", updated.name, in_use, updated.image);
+            current->image = updated.image;
+            state.rollout_image.clear();
+        } else if (updated.image != waiting) {
+            spdlog::info("pool {}: image {} rolls out; the pool keeps {} until {} hosts hold it", updated.name,
+                         updated.image, in_use, updated.switch_when_hosts);
+            state.rollout_image = updated.image;
+        }
+    }
+    for (const auto& pool : options_.pools) {
+        if (std::none_of(pools.begin(), pools.end(), [&pool](const config::RunnerPool& p) { return p.name == pool.name; })) {
+            need_restart.push_back(pool.name);
+        }
+    }
+    rebalance_ = true;
+    return need_restart;
 }
 
 std::vector<PoolStatus> WorkflowJobs::pools() const {

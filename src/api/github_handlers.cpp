@@ -1,5 +1,7 @@
 #include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/vm_json.hpp"
+#include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/github/webhook_signature.hpp"
 #include "macvmorx/github/workflow_job.hpp"
@@ -7,6 +9,7 @@
 #include "macvmorx/json/json_writer.hpp"
 
 #include <charconv>
+#include <map>
 
 namespace macvmorx::api {
 namespace {
@@ -51,7 +54,7 @@ void write_span(JsonWriter& json, std::string_view name, const std::optional<Tim
     }
 }
 
-void write_job(JsonWriter& json, const actions::JobRecord& job) {
+void write_job(JsonWriter& json, const actions::JobRecord& job, const lifecycle::PendingReason* pending = nullptr) {
     json.begin_object()
         .field("jobId", job.job_id)
         .field("runId", job.run_id)
@@ -85,8 +88,31 @@ void write_job(JsonWriter& json, const actions::JobRecord& job) {
     write_span(json, "forRunnerSeconds", job.vm_running_at, job.started_at);
     write_span(json, "totalSeconds", job.queued_at, job.started_at);
     json.end_object();
+    if (pending != nullptr) {
+        json.key("pendingReason");
+        write_pending_reason(json, *pending);
+    }
     json.field("updatedAt", job.updated_at).end_object();
 }
+
+// Why queued jobs wait: why their runners' VMs would (one look at the fleet per pool and tenant).
+class JobReasons {
+public:
+    explicit JobReasons(ApiContext& context) : context_{context} {}
+
+    const lifecycle::PendingReason* find(const actions::JobRecord& job) {
+        if (job.state != actions::JobState::queued) return nullptr;
+        const auto spec = context_.workflow_jobs->runner_spec(job);
+        if (!spec) return nullptr;
+        auto [it, inserted] = reasons_.try_emplace(job.pool + '\n' + spec->tenant);
+        if (inserted) it->second = context_.orchestrator.explain(*spec);
+        return &it->second;
+    }
+
+private:
+    ApiContext& context_;
+    std::map<std::string, lifecycle::PendingReason> reasons_;
+};
 
 } // namespace
 
@@ -138,7 +164,8 @@ http::Response handle_list_jobs(const http::Request& request, ApiContext& contex
     http::Response response;
     JsonWriter json{response.body};
     json.begin_array();
-    for (const auto& job : jobs.list(filter)) write_job(json, job);
+    JobReasons reasons{context};
+    for (const auto& job : jobs.list(filter)) write_job(json, job, reasons.find(job));
     json.end_array();
     return response;
 }
@@ -152,7 +179,8 @@ http::Response handle_get_job(const http::Request& request, ApiContext& context)
     if (!job) throw http::NotFound("job not found", "no GitHub Actions job with id '" + std::string(text) + "'");
     http::Response response;
     JsonWriter json{response.body};
-    write_job(json, *job);
+    JobReasons reasons{context};
+    write_job(json, *job, reasons.find(*job));
     return response;
 }
 

@@ -51,6 +51,13 @@ orchestrator::OrchestratorOptions orchestrator_options(const config::ServerConfi
     options.lifecycle.retention = config.vm_retention;
     options.lifecycle.max_attempts = config.max_attempts;
     options.lifecycle.max_queue_length = config.max_queue_length;
+    options.images.max_concurrent_pulls = config.max_concurrent_pulls;
+    const auto& scheduling = config.scheduling;
+    options.lifecycle.queue.fair_share = scheduling.fair_share;
+    options.lifecycle.queue.priority_aging = scheduling.priority_aging;
+    for (const auto& [name, share] : scheduling.tenants) {
+        options.lifecycle.queue.tenants.emplace(name, lifecycle::TenantPolicy{share.weight, share.max_vms});
+    }
     return options;
 }
 
@@ -281,6 +288,19 @@ bool Daemon::reload() {
             spdlog::info("reload: TLS certificate {} for new connections", parts_->config.tls_certificate_file);
         } catch (const http::TlsError& error) {
             spdlog::error("reload: kept the TLS certificate in use; {}", error.what());
+            reloaded = false;
+        }
+    }
+    if (parts_->workflow_jobs && !parts_->config.config_file.empty()) {
+        try {
+            const auto actions = config::load_actions_config(parts_->config.config_file);
+            const auto need_restart = parts_->workflow_jobs->update_pools(actions.pools);
+            spdlog::info("reload: {} runner pools from {}", actions.pools.size(), parts_->config.config_file);
+            for (const auto& pool : need_restart) {
+                spdlog::warn("reload: pool {} was added or removed: that takes a restart", pool);
+            }
+        } catch (const config::ConfigError& error) {
+            spdlog::error("reload: kept the runner pools in use; {}", error.what());
             reloaded = false;
         }
     }

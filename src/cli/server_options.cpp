@@ -21,6 +21,8 @@ void apply_github_text(config::ServerConfig& config, const ServerText& text) {
         return;
     }
     auto actions = config::load_actions_config(text.config_file);
+    config.config_file = text.config_file;
+    config.scheduling = actions.scheduling;
     if (actions.pools.empty()) {
         // A file of settings alone (database-url = "..."): no GitHub Actions.
         if (!actions.declares_github && !any_flag) return;
@@ -72,6 +74,7 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
     add_setting(server, server_setting("--queue-timeout"), text.queue_timeout);
     add_setting(server, server_setting("--max-queue-length"), config.max_queue_length)
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    add_setting(server, server_setting("--max-concurrent-pulls"), config.max_concurrent_pulls)->check(CLI::Range(0, 1000));
     add_setting(server, server_setting("--vm-retention"), text.vm_retention);
     // Shown as the hardware threads the command line found.
     add_setting(server, server_setting("--threads"), config.threads)->check(CLI::Range(1, 256))->capture_default_str();

@@ -197,6 +197,43 @@ ActionsConfig load_actions_config(const std::filesystem::path& file) {
         settings.reconcile_interval = read.duration(*github, "reconcile_interval", settings.reconcile_interval);
     }
 
+    if (const auto* scheduling = document["scheduling"].as_table()) {
+        const Reader read{file, "scheduling"};
+        auto& settings = config.scheduling;
+        if (const auto* fair = scheduling->get("fair_share")) {
+            const auto value = fair->value_exact<bool>();
+            if (!value) read.fail("fair_share", "must be true or false");
+            settings.fair_share = *value;
+        }
+        if (const auto* aging = scheduling->get("priority_aging")) {
+            // "0s" turns ageing off.
+            const auto text = aging->value<std::string>();
+            const auto parsed = text ? parse_duration(*text) : std::nullopt;
+            if (!parsed || parsed->count() < 0) read.fail("priority_aging", "must be a duration such as \"10m\" (\"0s\": none)");
+            settings.priority_aging = *parsed;
+        }
+        if (const auto* tenants = scheduling->get("tenants")) {
+            const auto* table = tenants->as_table();
+            if (table == nullptr) read.fail("tenants", "must be a table of tenants ([scheduling.tenants.\"acme/app\"])");
+            for (const auto& [name, entry] : *table) {
+                const Reader tenant_read{file, "scheduling.tenants.\"" + std::string(name.str()) + "\""};
+                const auto* tenant = entry.as_table();
+                if (tenant == nullptr) tenant_read.fail("", "must be a table (weight, max_vms)");
+                TenantShare share;
+                if (const auto* weight = tenant->get("weight")) {
+                    const auto value = weight->value<double>();
+                    if (!value || !(*value > 0) || *value > 1'000'000) tenant_read.fail("weight", "must be a positive number");
+                    share.weight = *value;
+                }
+                if (const auto max_vms = tenant_read.integer(*tenant, "max_vms")) {
+                    if (*max_vms < 1 || *max_vms > 1'000'000) tenant_read.fail("max_vms", "must be between 1 and 1000000");
+                    share.max_vms = static_cast<int>(*max_vms);
+                }
+                settings.tenants.emplace(std::string(name.str()), share);
+            }
+        }
+    }
+
     const auto* pools = document["pools"].as_array();
     if (pools == nullptr) {
         if (document.contains("pools")) throw ConfigError(file.string() + ": pools must be an array of tables ([[pools]])");
@@ -241,6 +278,22 @@ ActionsConfig load_actions_config(const std::filesystem::path& file) {
             if (!value || *value <= 0) read.fail("memory_gb", "must be a positive number");
             pool.memory_gb = value;
         }
+        const auto priority = read.integer(*table, "priority").value_or(0);
+        if (priority < -1000 || priority > 1000) read.fail("priority", "must be between -1000 and 1000");
+        pool.priority = static_cast<int>(priority);
+        const auto tenant_of = read.string(*table, "tenant", "repository");
+        if (tenant_of == "repository") {
+            pool.tenant_of = TenantOf::repository;
+        } else if (tenant_of == "organisation" || tenant_of == "organization") {
+            pool.tenant_of = TenantOf::organisation;
+        } else if (tenant_of == "pool") {
+            pool.tenant_of = TenantOf::pool;
+        } else {
+            read.fail("tenant", "'" + tenant_of + "' is not repository, organisation or pool");
+        }
+        const auto switch_when = read.integer(*table, "switch_when_hosts").value_or(0);
+        if (switch_when < 0 || switch_when > 100'000) read.fail("switch_when_hosts", "must be between 0 and 100000");
+        pool.switch_when_hosts = static_cast<int>(switch_when);
         if (const auto* labels = table->get_as<toml::table>("node_labels")) {
             for (const auto& [key, value] : *labels) {
                 const auto text = value.value<std::string>();

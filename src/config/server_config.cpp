@@ -44,6 +44,7 @@ std::string describe(const ServerConfig& config) {
     line += " max-attempts=" + std::to_string(config.max_attempts);
     line += " queue-timeout=" + format_duration(config.queue_timeout);
     line += " max-queue-length=" + std::to_string(config.max_queue_length);
+    line += " max-concurrent-pulls=" + std::to_string(config.max_concurrent_pulls);
     line += " vm-retention=" + format_duration(config.vm_retention);
     line += " threads=" + std::to_string(config.threads);
     line += " max-vms-per-node=" + std::to_string(config.max_vms_per_node);

@@ -598,3 +598,74 @@ TEST_F(WorkflowJobsTest, TheWorkerReconcilesAtStartAndThenEveryInterval) {
     reconciling.run_due_tasks();
     EXPECT_TRUE(reconciling.find(42));
 }
+
+TEST_F(WorkflowJobsTest, ARunnerVmCarriesItsPoolsPriorityAndItsJobsRepositoryAsTenant) {
+    auto pool = macos_pool();
+    pool.priority = 5;
+    jobs->update_pools({pool});
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    const auto vms = orchestrator.vms({});
+    ASSERT_EQ(vms.size(), 1u);
+    EXPECT_EQ(vms[0].spec.priority, 5);
+    EXPECT_EQ(vms[0].spec.tenant, "acme/app");
+
+    pool.tenant_of = macvmorx::config::TenantOf::organisation;
+    jobs->update_pools({pool});
+    const auto job = jobs->find(1);
+    ASSERT_TRUE(job);
+    const auto spec = jobs->runner_spec(*job);
+    ASSERT_TRUE(spec);
+    EXPECT_EQ(spec->tenant, "acme");
+    EXPECT_EQ(spec->priority, 5);
+}
+
+TEST_F(WorkflowJobsTest, ANewImageRollsOutToEnoughHostsBeforeThePoolSwitchesToIt) {
+    for (const auto* node : {"mac-1", "mac-2", "mac-3"}) orchestrator.record_heartbeat(heartbeat(node));
+    auto pool = macos_pool();
+    const std::string old_image = pool.image;
+    const std::string new_image = "ghcr.io/acme/sonoma-runner:2";
+    pool.image = new_image;
+    pool.switch_when_hosts = 2;
+    EXPECT_TRUE(jobs->update_pools({pool}).empty());
+
+    // Until two hosts hold it, the pool keeps its image; the new one is pulled ahead of demand.
+    jobs->sweep();
+    orchestrator.sweep();
+    std::vector<std::string> pulling;
+    for (const auto* node : {"mac-1", "mac-2", "mac-3"}) {
+        for (const auto& command : orchestrator.record_heartbeat(heartbeat(node)).commands) {
+            if (command.type == macvmorx::protocol::CommandType::pull_image && command.image_name == new_image) pulling.push_back(node);
+        }
+    }
+    EXPECT_EQ(pulling.size(), 2u);
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    ASSERT_EQ(orchestrator.vms({}).size(), 1u);
+    EXPECT_EQ(orchestrator.vms({})[0].spec.image_name, old_image) << "switched before the hosts held the new image";
+
+    // The hosts hold it: the next sweep switches the pool.
+    for (const auto& node : pulling) orchestrator.record_heartbeat(heartbeat(node, {new_image}));
+    orchestrator.sweep();
+    jobs->sweep();
+    jobs->receive("d-2", job_event("queued", 2));
+    jobs->run_due_tasks();
+    const auto vms = orchestrator.vms({});
+    ASSERT_EQ(vms.size(), 2u);
+    EXPECT_EQ(vms[1].spec.image_name, new_image);
+}
+
+TEST_F(WorkflowJobsTest, ANewImageWithoutAHostCountSwitchesAtOnceAndNewPoolsNeedARestart) {
+    auto pool = macos_pool();
+    pool.image = "ghcr.io/acme/sonoma-runner:2";
+    auto other = macos_pool();
+    other.name = "sequoia";
+    const auto need_restart = jobs->update_pools({pool, other});
+    EXPECT_EQ(need_restart, std::vector<std::string>{"sequoia"});
+    orchestrator.record_heartbeat(heartbeat("mac-1"));
+    jobs->receive("d-1", job_event("queued", 1));
+    jobs->run_due_tasks();
+    ASSERT_EQ(orchestrator.vms({}).size(), 1u);
+    EXPECT_EQ(orchestrator.vms({})[0].spec.image_name, "ghcr.io/acme/sonoma-runner:2");
+}

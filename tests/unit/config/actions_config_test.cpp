@@ -151,3 +151,55 @@ TEST(ActionsConfig, GithubsApiIsHttpsOrAFakeOnLoopback) {
               std::string::npos)
         << "the tokens would cross the network in the clear";
 }
+
+TEST(ActionsConfig, ReadsHowWaitingRequestsAreOrderedAndEachPoolsPriorityTenantAndRollout) {
+    const auto config = load_actions_config(write_config(R"(
+[scheduling]
+fair_share = true
+priority_aging = "5m"
+
+[scheduling.tenants."acme/app"]
+weight = 3
+max_vms = 40
+
+[scheduling.tenants.nightly]
+weight = 0.5
+
+[[pools]]
+name = "release"
+runs_on = ["self-hosted", "release"]
+image = "macos-sequoia-xcode-16"
+scope = "org:acme"
+priority = 10
+tenant = "organisation"
+switch_when_hosts = 6
+)"));
+    EXPECT_TRUE(config.scheduling.fair_share);
+    EXPECT_EQ(config.scheduling.priority_aging, 5min);
+    ASSERT_EQ(config.scheduling.tenants.size(), 2u);
+    EXPECT_EQ(config.scheduling.tenants.at("acme/app").weight, 3);
+    EXPECT_EQ(config.scheduling.tenants.at("acme/app").max_vms, 40);
+    EXPECT_EQ(config.scheduling.tenants.at("nightly").weight, 0.5);
+    EXPECT_FALSE(config.scheduling.tenants.at("nightly").max_vms);
+    ASSERT_EQ(config.pools.size(), 1u);
+    EXPECT_EQ(config.pools[0].priority, 10);
+    EXPECT_EQ(config.pools[0].tenant_of, macvmorx::config::TenantOf::organisation);
+    EXPECT_EQ(config.pools[0].switch_when_hosts, 6);
+
+    const auto defaults = load_actions_config(write_config("[scheduling]\npriority_aging = \"0s\"\n"));
+    EXPECT_EQ(defaults.scheduling.priority_aging, 0s) << "0s turns ageing off";
+    EXPECT_TRUE(defaults.scheduling.fair_share);
+}
+
+TEST(ActionsConfig, RefusesBadSchedulingSettingsNamingThem) {
+    EXPECT_NE(error_of("[scheduling]\nfair_share = \"yes\"\n").find("scheduling.fair_share"), std::string::npos);
+    EXPECT_NE(error_of("[scheduling]\npriority_aging = \"soon\"\n").find("scheduling.priority_aging"), std::string::npos);
+    EXPECT_NE(error_of("[scheduling.tenants.a]\nweight = 0\n").find("weight"), std::string::npos);
+    EXPECT_NE(error_of("[scheduling.tenants.a]\nweight = -2\n").find("weight"), std::string::npos);
+    EXPECT_NE(error_of("[scheduling.tenants.a]\nmax_vms = 0\n").find("max_vms"), std::string::npos);
+    EXPECT_NE(error_of("[scheduling.tenants.a]\nmax_vms = 1.5\n").find("max_vms"), std::string::npos);
+    const std::string pool = "[[pools]]\nname = \"p\"\nruns_on = [\"macos\"]\nimage = \"sonoma\"\nscope = \"org:acme\"\n";
+    EXPECT_NE(error_of(pool + "priority = 5000\n").find("priority"), std::string::npos);
+    EXPECT_NE(error_of(pool + "tenant = \"team\"\n").find("tenant"), std::string::npos);
+    EXPECT_NE(error_of(pool + "switch_when_hosts = -1\n").find("switch_when_hosts"), std::string::npos);
+}

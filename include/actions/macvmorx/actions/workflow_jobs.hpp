@@ -121,6 +121,10 @@ public:
     // Matching jobs, oldest first.
     std::vector<JobRecord> list(const JobFilter& filter) const;
     std::vector<PoolStatus> pools() const;
+    // What a runner VM for this job asks of the fleet (its pool's image, labels, memory,
+    // priority, and the job's tenant): why a queued job waits is why such a VM would. nullopt
+    // for a job of no pool known now.
+    std::optional<lifecycle::VmSpec> runner_spec(const JobRecord& job) const;
 
     // The worker: carries out the GitHub calls that are due and rebalances the pools when
     // their VMs changed. Returns when the next call is due, if any is waiting.
@@ -129,8 +133,13 @@ public:
     void wait_for_work(TimePoint until);
     void wake();
 
-    // Periodic: registration deadlines, and pools whose GitHub calls were paused.
+    // Periodic: registration deadlines, pools whose GitHub calls were paused, rollouts of a new
+    // image that may switch, and what the pools ask of each image (Orchestrator::set_pool_load).
     void sweep();
+    // A reloaded configuration (SIGHUP): pools named as before take their new settings; a new
+    // image rolls out (RunnerPool::switch_when_hosts). Pools added or removed need a restart:
+    // returns their names.
+    std::vector<std::string> update_pools(const std::vector<config::RunnerPool>& pools);
     // Asks GitHub what webhooks may have missed, both ways: jobs waiting for a runner in the
     // repositories worth asking (a repository-scoped pool's, those with open or recent jobs),
     // taken as queued; jobs the ledger thinks open, closed or started as GitHub says; runners
@@ -162,6 +171,8 @@ private:
         // asked for before then, so that a wrong permission does not turn into a storm of calls.
         TimePoint paused_until{};
         int failures = 0;
+        // A new image waiting for enough hosts to hold it before the pool switches to it.
+        std::string rollout_image;
     };
 
     // The job ledger: jobs by id, their states, deliveries (workflow_jobs.cpp).
@@ -172,6 +183,9 @@ private:
 
     // Runner pools: runners and their stages, rebalancing (runner_pools.cpp).
     void balance(Actions& actions);
+    // Switches pools whose new image enough hosts hold; tells the orchestrator what each image
+    // is asked for. Not under the lock (it calls the orchestrator).
+    void follow_images();
     void retire(Runner& runner, Actions& actions);
     void bind(JobRecord& job, Runner& runner);
     void end_runner(const std::string& vm_id, Actions& actions);

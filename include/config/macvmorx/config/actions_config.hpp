@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string_view>
 #include <stdexcept>
@@ -36,6 +37,10 @@ struct GithubScope {
     bool operator==(const GithubScope&) const = default;
 };
 
+// Whose share of the fleet a pool's runner VM counts against (docs/scheduling.md): the
+// repository of the job it is for, its organisation, or the pool itself.
+enum class TenantOf { repository, organisation, pool };
+
 // A kind of runner: the jobs it takes (all their `runs-on` labels) and the VM that runs it.
 struct RunnerPool {
     std::string name;
@@ -47,6 +52,11 @@ struct RunnerPool {
     int warm = 0; // VMs kept booted and registered ahead of demand
     std::optional<int> cpu;
     std::optional<double> memory_gb;
+    int priority = 0; // of its VMs in the queue: higher first
+    TenantOf tenant_of = TenantOf::repository;
+    // When `image` changes (SIGHUP), the pool keeps its old image until this many hosts hold the
+    // new one, which is pulled to them ahead of demand; 0: it switches at once.
+    int switch_when_hosts = 0;
 
     // Whether a job asking for `labels` is one for this pool.
     bool takes(const std::vector<std::string>& labels) const;
@@ -66,8 +76,22 @@ struct GithubSettings {
     Duration reconcile_interval = std::chrono::minutes{1};
 };
 
+// A tenant's share when requests wait ([scheduling.tenants."NAME"]).
+struct TenantShare {
+    double weight = 1;
+    std::optional<int> max_vms;
+};
+
+// How waiting requests are ordered ([scheduling]).
+struct SchedulingConfig {
+    bool fair_share = true;
+    Duration priority_aging = std::chrono::minutes{10};
+    std::map<std::string, TenantShare, std::less<>> tenants;
+};
+
 struct ActionsConfig {
     GithubSettings github;
+    SchedulingConfig scheduling;
     std::vector<RunnerPool> pools;
     bool declares_github = false; // the file has a [github] table
 };

@@ -26,6 +26,8 @@ struct ServerConfig {
     int max_attempts = setting_default::number<int>(server_setting("--max-attempts"));
     // Requests waiting for a node; more are refused (503).
     std::size_t max_queue_length = setting_default::number<std::size_t>(server_setting("--max-queue-length"));
+    // Images pulled ahead of demand at once in the fleet; 0: none.
+    int max_concurrent_pulls = setting_default::number<int>(server_setting("--max-concurrent-pulls"));
     unsigned threads = 1; // the command line gives the hardware threads
     int max_vms_per_node = setting_default::number<int>(server_setting("--max-vms-per-node"));
     LogConfig log;
@@ -50,6 +52,10 @@ struct ServerConfig {
     std::string advertise_url;
     Duration lease_duration = setting_default::duration(server_setting("--lease-duration"));
     Duration database_start_wait = setting_default::duration(server_setting("--database-start-wait"));
+    // The --config file, re-read on SIGHUP for its runner pools; empty: none.
+    std::string config_file;
+    // How waiting requests are ordered (the file's [scheduling] table).
+    SchedulingConfig scheduling;
     // GitHub Actions (--config): runner pools and how to reach GitHub; absent when not used.
     std::optional<ActionsConfig> actions;
     GithubSecrets github_secrets; // never printed or logged

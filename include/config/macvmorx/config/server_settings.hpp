@@ -26,6 +26,9 @@ inline constexpr auto server_settings = std::to_array<Setting>({
      "A queued request (\"wait\": true) not placed by then fails"},
     {"--max-queue-length", "MACVMORX_MAX_QUEUE_LENGTH", "", "10000", "",
      "Requests waiting for a node at most; more are refused with 503 and Retry-After"},
+    {"--max-concurrent-pulls", "MACVMORX_MAX_CONCURRENT_PULLS", "", "4", "",
+     "Images pulled ahead of demand at once in the whole fleet, so that the registry is not stampeded (0: none; "
+     "docs/scheduling.md)"},
     {"--vm-retention", "MACVMORX_VM_RETENTION", "", "1h", "DURATION",
      "How long deleted and failed VM records stay visible"},
     // Worked out at start: the hardware threads.
