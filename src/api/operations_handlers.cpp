@@ -5,6 +5,7 @@
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/metrics/fleet_metrics.hpp"
+#include "macvmorx/metrics/image_metrics.hpp"
 #include "macvmorx/metrics/github_metrics.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
 #include "macvmorx/metrics/leadership_metrics.hpp"
@@ -52,6 +53,8 @@ http::Response handle_metrics(const http::Request&, ApiContext& context) {
     metrics::Scrape scrape;
     metrics::collect_build_info(scrape, context.started_at);
     metrics::collect_fleet(scrape, context.orchestrator.summary());
+    metrics::collect_images(scrape, context.orchestrator.images(), context.orchestrator.image_distribution().pull_counts());
+    metrics::collect_pending(scrape, context.orchestrator.queue_view());
     if (context.placement_metrics != nullptr) context.placement_metrics->collect(scrape);
     if (context.leadership_metrics != nullptr) context.leadership_metrics->collect(scrape);
     if (context.http_metrics != nullptr) {

@@ -88,6 +88,9 @@ TEST_F(SchedulingTest, APinnedImageReachesAsManyHostsAsAsked) {
     EXPECT_EQ(sonoma["holders"], 3) << sonoma.dump();
     EXPECT_EQ(sonoma["target"], 3);
     EXPECT_EQ(images()["pullsAheadOfDemand"]["finished"], 2);
+    const auto metrics = client.get("/metrics").body;
+    EXPECT_NE(metrics.find("macvmorx_image_holders{image=\"sonoma\"} 3"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("macvmorx_image_pulls_ahead_of_demand_total{result=\"finished\"} 2"), std::string::npos);
 }
 
 TEST_F(SchedulingTest, BadPinsAreRefusedAndChangeNothing) {
@@ -132,6 +135,9 @@ TEST_F(SchedulingTest, AWaitingVmSaysWhyAndARefusalCarriesTheSameReason) {
     ASSERT_EQ(queue.size(), 1u);
     EXPECT_EQ(queue[0]["position"], 1);
     EXPECT_EQ(queue[0]["pendingReason"]["code"], "noFreeSlot");
+    const auto metrics = client.get("/metrics").body;
+    EXPECT_NE(metrics.find("macvmorx_pending_vms{reason=\"noFreeSlot\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("macvmorx_pending_vms{reason=\"tenantAtCap\"} 0"), std::string::npos);
 }
 
 TEST_F(SchedulingTest, ATenantsFloodCannotStarveItsNeighbour) {
