@@ -121,9 +121,12 @@ test("a pending VM's reason reads as a sentence, with only the counts that say s
   assert.equal(pendingReasonText({ code: "noNodes", nodes: { total: 0 } }), "No Mac has reported yet");
   assert.equal(pendingReasonText({ code: "allOffline", nodes: { total: 1, offline: 1 } }), "The one Mac is offline");
   assert.equal(pendingReasonText({ code: "allDraining", nodes: { total: 3, draining: 3 } }), "All 3 Macs are draining");
-  assert.equal(pendingReasonText({ code: "allDraining", nodes: { total: 4, offline: 1, draining: 3 } }), "Every Mac online is draining: 1 of 4 Macs offline, 3 draining");
+  assert.equal(pendingReasonText({ code: "allDraining", nodes: { total: 4, offline: 1, draining: 3 } }), "Every Mac is offline or draining: 1 of 4 Macs offline, 3 draining");
   assert.equal(pendingReasonText({ code: "tenantAtCap", nodes: {}, tenantAtCap: true }, "acme/app"), "Tenant acme/app is at its limit");
-  assert.equal(reason("behindInQueue", { aheadInQueue: 1, tenantAtCap: true }), "Waiting its turn: 190 of 200 Macs full, 6 without the labels, 3 offline, 1 draining; 1 ahead in queue; its tenant is at its limit");
+  assert.equal(
+    pendingReasonText({ code: "behindInQueue", nodes: { ...nodes, full: 188, free: 2 }, aheadInQueue: 12, tenantAtCap: true }),
+    "Waiting its turn: 2 of 200 Macs free; 12 ahead in queue; its tenant is at its limit",
+  );
   assert.equal(pendingReasonText({ code: "somethingNew" }), "Waiting (somethingNew)", "a code of a newer daemon is still shown");
   assert.equal(pendingReasonText(undefined), "", "an older daemon gives none");
   assert.equal(pendingReasonText(null), "");
@@ -132,6 +135,11 @@ test("a pending VM's reason reads as a sentence, with only the counts that say s
   assert.equal(vmTenancy({ tenant: null, priority: 5 }), "priority 5");
   assert.equal(vmTenancy({ tenant: null, priority: 0 }, { priority: true }), "priority 0");
   assert.equal(vmTenancy({}), "", "an older daemon gives neither");
+  assert.equal(vmTenancy({ tenant: null, priority: 0, effectivePriority: 2 }, { priority: true }), "priority 0, 2 after waiting");
+  assert.equal(
+    reason("labelsMismatch"),
+    "The Macs with its labels are offline or draining: 190 of 200 Macs full, 6 without the labels, 3 offline, 1 draining",
+  );
   assert.equal(tenantShareText({ inUse: 3, weight: 1, maxVms: null }), "3 VMs in use, weight 1");
   assert.equal(tenantShareText({ inUse: 1, weight: 2, maxVms: 4 }), "1 VM in use, weight 2, at most 4");
   assert.equal(formatRate(1.5), "1.5");

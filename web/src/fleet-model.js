@@ -188,11 +188,15 @@ export function vmMatches(record, nodesById, view, { ignoreState = false } = {})
 
 // A VM's tenant and priority, as one line: "tenant acme/app · priority 5". The priority shows
 // when it is not the default 0, or always with `priority: true` (in the queue, whose order it
-// sets); "" when the record has neither (a daemon that predates them).
+// sets), with what waiting made of it ("priority 0, 2 after waiting"); "" when the record has
+// neither (a daemon that predates them).
 export function vmTenancy(record, { priority = false } = {}) {
   const parts = [];
   if (typeof record.tenant === "string" && record.tenant) parts.push(`tenant ${record.tenant}`);
-  if (Number.isFinite(record.priority) && (priority || record.priority !== 0)) parts.push(`priority ${record.priority}`);
+  if (Number.isFinite(record.priority) && (priority || record.priority !== 0)) {
+    const aged = Number.isFinite(record.effectivePriority) && record.effectivePriority !== record.priority;
+    parts.push(`priority ${record.priority}${aged ? `, ${record.effectivePriority} after waiting` : ""}`);
+  }
   return parts.join(" · ");
 }
 
@@ -229,6 +233,8 @@ export function pendingReasonText(reason, tenant) {
   if (reason.code === "allOffline" && only) [headline, breakdown] = [`${every} offline`, ""];
   if (reason.code === "allDraining" && only) [headline, breakdown] = [`${every} draining`, ""];
   if (reason.code === "tenantAtCap" && typeof tenant === "string" && tenant) headline = `Tenant ${tenant} is at its limit`;
+  // A Mac could take it: what counts is how many, and the requests ahead.
+  if (reason.code === "behindInQueue") breakdown = count("free") > 0 ? `${count("free")} of ${plural(total, "Mac")} free` : "";
   // No Mac to count: none has reported, or none could ever take it.
   if (reason.code === "noNodes" || reason.code === "noNodeCarriesLabels") breakdown = "";
 
@@ -241,10 +247,10 @@ export function pendingReasonText(reason, tenant) {
 const PENDING_HEADLINE = {
   noNodes: "No Mac has reported yet",
   noFreeSlot: "No free slot",
-  labelsMismatch: "No free Mac has the labels asked for",
+  labelsMismatch: "The Macs with its labels are offline or draining",
   notEnoughMemory: "Not enough free memory",
   allOffline: "Every Mac is offline",
-  allDraining: "Every Mac online is draining",
+  allDraining: "Every Mac is offline or draining",
   tenantAtCap: "Its tenant is at its limit",
   behindInQueue: "Waiting its turn",
   noNodeCarriesLabels: "No Mac carries the labels asked for",
