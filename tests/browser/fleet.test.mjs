@@ -199,7 +199,12 @@ test("a scheduled VM appears on its node, runs, and a queued one waits in the qu
     await page.click("#tab-vms");
     await page.click("#refresh-now");
     await page.locator('#queue-list li[data-vm-id="job-79"]').waitFor();
-    assert.match(await text(page, '#queue-list li[data-vm-id="job-79"]'), /^1job-79waiting \d+ smacos-sonoma-runnerneeds arch=arm64$/);
+    const queued = '#queue-list li[data-vm-id="job-79"]';
+    assert.equal(await text(page, `${queued} > span`), "1");
+    assert.equal(await text(page, `${queued} [data-field="vm-id"]`), "job-79");
+    assert.match(await text(page, `${queued} [data-field="waiting"]`), /^waiting \d+ s$/);
+    assert.equal(await text(page, `${queued} [data-field="image"]`), "macos-sonoma-runner");
+    assert.equal(await text(page, `${queued} [data-field="labels"]`), "needs arch=arm64");
     assert.equal(await text(page, '#vm-rows tr[data-vm-id="job-77"] [data-state]'), "running");
     assert.equal(await text(page, '#vm-rows tr[data-vm-id="job-77"] [data-field="node"]'), "mac-mini-002");
     assert.equal(await text(page, '#vm-rows tr[data-vm-id="job-79"] [data-state]'), "pending");

@@ -68,27 +68,31 @@ async function readDaemon(signal) {
   }
 }
 
+// An optional part of the API: null when the daemon answers 404 (it has no such part).
+function requestOptional(path, options) {
+  return request(path, options).catch((error) => {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  });
+}
+
 // Everything one refresh shows, read in parallel. Rejects when any part fails, so the page
 // never mixes a new node list with old totals. With `jobs`, GitHub Actions jobs are read too:
 // `snapshot.jobs` is their list, or null when the daemon runs without runner pools (it answers
-// /api/jobs with 404 then); without `jobs` it is undefined.
-export function fetchSnapshot({ jobs = false, token = "" } = {}) {
+// /api/jobs with 404 then); without `jobs` it is undefined. With `images`, so is the image
+// distribution: `snapshot.images` is GET /api/images, or null from a daemon that predates it.
+export function fetchSnapshot({ jobs = false, images = false, token = "" } = {}) {
   return withTimeout(async (signal) => {
-    const jobList = jobs
-      ? request("/api/jobs", { token, signal }).catch((error) => {
-          if (error instanceof ApiError && error.status === 404) return null;
-          throw error;
-        })
-      : undefined;
-    const [fleet, nodes, vms, queue, jobsRead, daemon] = await Promise.all([
+    const [fleet, nodes, vms, queue, jobsRead, imagesRead, daemon] = await Promise.all([
       request("/api/fleet", { token, signal }),
       request("/api/nodes", { token, signal }),
       request("/api/vms", { token, signal }),
       request("/api/queue", { token, signal }),
-      jobList,
+      jobs ? requestOptional("/api/jobs", { token, signal }) : undefined,
+      images ? requestOptional("/api/images", { token, signal }) : undefined,
       readDaemon(signal),
     ]);
-    return { fleet, nodes, vms, queue, jobs: jobsRead, daemon, receivedAt: Date.now() };
+    return { fleet, nodes, vms, queue, jobs: jobsRead, images: imagesRead, daemon, receivedAt: Date.now() };
   });
 }
 

@@ -65,6 +65,10 @@ class Dashboard {
     // connection, since the daemon may have been restarted with other options.
     this.jobsOffered = undefined;
     this.jobs = [];
+    // Likewise whether it tells how its images are spread (/api/images, 404 from a daemon that
+    // predates it), and its last answer there.
+    this.imagesOffered = undefined;
+    this.images = undefined;
 
     // The session.id a refresh was started under: its answer is dropped under another.
     this.loadSession = 0;
@@ -122,7 +126,7 @@ class Dashboard {
     this.loadSession = this.session.id;
     const token = this.session.token;
     await this.session.ensureAccess();
-    return fetchSnapshot({ jobs: this.jobsOffered !== false, token });
+    return fetchSnapshot({ jobs: this.jobsOffered !== false, images: this.imagesOffered !== false, token });
   }
 
   // Shows what the session's token may see and do.
@@ -149,11 +153,12 @@ class Dashboard {
     this.summary.update(NO_FLEET.fleet);
     this.cards.clear();
     this.table.clear();
-    this.vmView.update(NO_FLEET, index, this.view, 0);
+    this.vmView.update(NO_FLEET, index, this.view, 0, undefined);
     this.jobView.update([], this.view, 0);
     this.snapshot = undefined;
     this.index = undefined;
     this.jobs = [];
+    this.images = undefined;
     this.lastSuccess = undefined;
     this.error = undefined;
     this.syncOptions();
@@ -288,6 +293,11 @@ class Dashboard {
         this.showView();
       }
     }
+    if (snapshot.images !== undefined) {
+      this.imagesOffered = snapshot.images !== null;
+      this.images = snapshot.images ?? undefined;
+      setHidden($("#images-json-link"), !this.imagesOffered);
+    }
     const generated = Date.parse(snapshot.fleet.generatedAt);
     if (Number.isFinite(generated)) this.clockOffset = generated - snapshot.receivedAt;
     this.lastSuccess = new Date(snapshot.receivedAt);
@@ -302,6 +312,7 @@ class Dashboard {
     if (this.session.signOutIfRefused(error, { hadFleet: Boolean(this.lastSuccess) })) return;
     this.error = error;
     if (this.jobsOffered === false) this.jobsOffered = undefined;
+    if (this.imagesOffered === false) this.imagesOffered = undefined;
     this.showConnection();
   }
 
@@ -350,7 +361,7 @@ class Dashboard {
     else {
       this.cards.clear();
       this.table.clear();
-      if (tab === "vms") this.vmView.update(snapshot, index, view, now);
+      if (tab === "vms") this.vmView.update(snapshot, index, view, now, this.images);
       else this.jobView.update(this.jobs, view, now);
     }
   }

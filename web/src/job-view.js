@@ -1,10 +1,11 @@
 // The Jobs view: the GitHub Actions jobs of the runner pools (filterable by state), each with
-// its link to GitHub, its runner, VM and node, and where its wait went.
+// its link to GitHub, its runner, VM and node, where its wait went and, while it waits for a
+// Mac, why.
 
 import { StateFilter } from "./controls.js";
 import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
 import { formatAge, formatRuntime, parseTime } from "./format.js";
-import { jobMatches, jobWait, sortJobs } from "./fleet-model.js";
+import { jobMatches, jobWait, pendingReasonText, sortJobs } from "./fleet-model.js";
 import {
   CONCLUSION_BADGE,
   JOB_STATE_BADGE,
@@ -110,6 +111,8 @@ function createJobRow(job) {
     }),
   );
 
+  const pending = el("p", { class: "mt-1 max-w-md text-xs break-words text-amber-900 dark:text-amber-300", "data-field": "pending-reason" });
+
   const root = el("tr", { "data-job-id": job.jobId, class: "hover:bg-slate-50 dark:hover:bg-slate-800/40" }, [
     el("th", { scope: "row", class: "td max-w-sm text-left font-normal" }, [link, repository, run]),
     el("td", { class: "td" }, [el("div", { class: "flex flex-wrap gap-1" }, [badge, conclusion])]),
@@ -119,10 +122,11 @@ function createJobRow(job) {
     el("td", { class: "td", "data-field": "wait" }, [
       el("div", { class: "flex items-center gap-2 whitespace-nowrap" }, [bar, total]),
       legend,
+      pending,
     ]),
     ran,
   ]);
-  return { root, job, link, repository, run, badge, conclusion, pool, runner, placement, vm, node, age, ran, bar, segments, total, legend, parts };
+  return { root, job, link, repository, run, badge, conclusion, pool, runner, placement, vm, node, age, ran, bar, segments, total, legend, parts, pending };
 }
 
 // Only web links become links: a URL of another scheme (javascript:, data:) stays text.
@@ -165,6 +169,15 @@ function updateJobRow(row, job, now) {
   setText(row.age, formatAge(now - parseTime(job.queuedAt)));
   updateWait(row, job, now);
   updateRan(row, job, now);
+
+  // Why a runner for it would have no Mac now. The daemon explains every queued job so; once a
+  // Mac could take its runner and nothing is ahead, the wait is the VM's or GitHub's: no reason.
+  const reason = job.pendingReason;
+  const blocked = job.state === "queued" && reason && !(reason.code === "behindInQueue" && !(reason.aheadInQueue > 0));
+  const pending = blocked ? pendingReasonText(reason) : "";
+  setText(row.pending, pending);
+  setHidden(row.pending, !pending);
+  setAttr(row.pending, "data-code", pending ? job.pendingReason.code : false);
 }
 
 const LINK = {
