@@ -75,7 +75,7 @@ http::Response handle_list_images(const http::Request&, ApiContext& context) {
     return response;
 }
 
-http::Response handle_pin_image(const http::Request& request, ApiContext& context) {
+void handle_pin_image(const http::Request& request, ApiContext& context, Reply reply) {
     const std::string image{request.path_param("imageName")};
     const auto& rule = protocol::image_name_rule;
     if (image.empty() || image.size() > rule.max_length ||
@@ -106,7 +106,8 @@ http::Response handle_pin_image(const http::Request& request, ApiContext& contex
     } else {
         json.begin_object().field("imageName", image).field("minHosts", *min_hosts).end_object();
     }
-    return response;
+    // Answered once the pin is on disk: it survives a restart, and a failover.
+    answer_when_durable(context, reply, std::move(response));
 }
 
 } // namespace macvmorx::api

@@ -44,7 +44,7 @@ http::Router build_router(ApiContext& context) {
     router.add({Method::get, "/api/queue", bind(handle_queue), "Requests waiting for a node, in placement order", Body::none, Access::read});
     // Images
     router.add({Method::get, "/api/images", bind(handle_list_images), "Images: demand, target and actual holders, pulls, cached placements", Body::none, Access::read});
-    router.add({Method::put, "/api/images/{imageName}", bind(handle_pin_image), "Keep an image on at least minHosts hosts (the name percent-encoded: / as %2F)", Body::json, Access::administer});
+    router.add({Method::put, "/api/images/{imageName}", bind_async(handle_pin_image), "Keep an image on at least minHosts hosts (the name percent-encoded: / as %2F)", Body::json, Access::administer});
     // GitHub Actions
     router.add({Method::post, "/webhooks/github", bind_async(handle_github_webhook), "GitHub's webhook deliveries (workflow_job), signed with the webhook secret", Body::json, Access::open});
     router.add({Method::get, "/api/jobs", bind(handle_list_jobs), "GitHub Actions jobs (?state=, ?repository=, ?pool=)", Body::none, Access::read});

@@ -179,7 +179,7 @@ void Daemon::Parts::restore_records() {
     auto state = durable->load();
     spdlog::info("loaded {} VM records, {} queued requests and {} node settings from {}", state.vms.size(),
                  state.queue.size(), state.nodes.size(), durable->location());
-    orchestrator.restore(std::move(state.vms), state.queue, std::move(state.nodes));
+    orchestrator.restore(std::move(state.vms), state.queue, std::move(state.nodes), state.image_pins);
     // Observed only after the restore: what was just read need not be written again.
     orchestrator.add_lifecycle_observer(durable.get());
     orchestrator.set_settings_observer(durable.get());

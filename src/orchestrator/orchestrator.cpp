@@ -109,8 +109,9 @@ fleet::NodeSnapshot Orchestrator::set_operator_labels(std::string_view node_id, 
 }
 
 void Orchestrator::restore(std::vector<lifecycle::VmRecord> vms, const std::vector<std::string>& queue,
-                           std::vector<fleet::NodeSettings> settings) {
+                           std::vector<fleet::NodeSettings> settings, const std::map<std::string, int>& image_pins) {
     lifecycle_.restore(std::move(vms), queue);
+    for (const auto& [image, min_hosts] : image_pins) images_.pin(image, min_hosts);
     std::lock_guard lock{restored_settings_mutex_};
     for (auto& node : settings) restored_settings_[node.node_id] = std::move(node);
 }
@@ -191,6 +192,7 @@ bool Orchestrator::image_known(std::string_view image) const {
 
 void Orchestrator::pin_image(const std::string& image, int min_hosts) {
     images_.pin(image, min_hosts);
+    if (settings_observer_ != nullptr) settings_observer_->image_pinned(image, min_hosts);
     spdlog::info("image {}: {}", image,
                  min_hosts > 0 ? fmt::format("at least {} hosts hold it (pinned)", min_hosts) : std::string{"pin removed"});
 }

@@ -87,6 +87,10 @@ void DurableStore::node_settings_changed(const fleet::NodeSettings& settings) {
     enqueue([&](Batch& batch) { batch.nodes[settings.node_id] = settings; });
 }
 
+void DurableStore::image_pinned(const std::string& image, int min_hosts) {
+    enqueue([&](Batch& batch) { batch.image_pins[image] = min_hosts; });
+}
+
 void DurableStore::node_settings_removed(const std::string& node_id) {
     enqueue([&](Batch& batch) { batch.nodes[node_id] = std::nullopt; });
 }

@@ -45,6 +45,9 @@ public:
             for (const auto& row : read.exec("SELECT node_id, drained, labels FROM nodes")) {
                 state.nodes.push_back({row[0].c_str(), row[1].as<bool>(), decode_labels(row[2].c_str())});
             }
+            for (const auto& row : read.exec("SELECT image, min_hosts FROM image_pins")) {
+                state.image_pins.emplace(row[0].c_str(), row[1].as<int>());
+            }
             for (const auto& row : read.exec("SELECT job_id, record FROM jobs")) {
                 try {
                     state.jobs.push_back(decode_job(row[1].c_str()));
@@ -98,6 +101,13 @@ public:
                     work.exec_prepared("upsert_node", node_id, settings->drained, encode_labels(settings->operator_labels));
                 } else {
                     work.exec_prepared("remove_node", node_id);
+                }
+            }
+            for (const auto& [image, min_hosts] : batch.image_pins) {
+                if (min_hosts > 0) {
+                    work.exec_prepared("pin_image", image, min_hosts);
+                } else {
+                    work.exec_prepared("unpin_image", image);
                 }
             }
             nlohmann::json jobs_written = nlohmann::json::object();
@@ -197,6 +207,9 @@ private:
                                           "(SELECT json_array_elements_text($1::json)::bigint)");
         connection.prepare("remember_delivery", "INSERT INTO deliveries (delivery_id) VALUES ($1) ON CONFLICT DO NOTHING");
         connection.prepare("forget_delivery", "DELETE FROM deliveries WHERE delivery_id = $1");
+        connection.prepare("pin_image", "INSERT INTO image_pins (image, min_hosts) VALUES ($1, $2) "
+                                        "ON CONFLICT (image) DO UPDATE SET min_hosts = excluded.min_hosts");
+        connection.prepare("unpin_image", "DELETE FROM image_pins WHERE image = $1");
     }
 
     std::string url_;

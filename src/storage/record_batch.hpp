@@ -24,8 +24,11 @@ struct RecordBatch {
     std::map<std::string, std::optional<fleet::NodeSettings>> nodes;
     std::map<std::int64_t, std::optional<actions::JobRecord>> jobs;
     std::vector<std::pair<std::string, bool>> deliveries; // remembered (true) or forgotten, in order
+    std::map<std::string, int> image_pins; // the latest minHosts of each image pinned; 0 removes the pin
 
-    bool empty() const { return vms.empty() && queue.empty() && nodes.empty() && jobs.empty() && deliveries.empty(); }
+    bool empty() const {
+        return vms.empty() && queue.empty() && nodes.empty() && jobs.empty() && deliveries.empty() && image_pins.empty();
+    }
 
     // Puts `newer` over this (an older batch that failed to commit): newer copies win, ordered
     // changes keep their order.
@@ -38,6 +41,8 @@ struct RecordBatch {
         newer.jobs.merge(jobs);
         jobs = std::move(newer.jobs);
         deliveries.insert(deliveries.end(), newer.deliveries.begin(), newer.deliveries.end());
+        newer.image_pins.merge(image_pins);
+        image_pins = std::move(newer.image_pins);
     }
 };
 

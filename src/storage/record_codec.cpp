@@ -60,6 +60,9 @@ std::string encode_vm(const lifecycle::VmRecord& vm) {
     };
     if (vm.spec.cpu) document["cpu"] = *vm.spec.cpu;
     if (vm.spec.memory_gb) document["memoryGB"] = *vm.spec.memory_gb;
+    // Records written before priorities and tenants lack both: 0 and none.
+    if (vm.spec.priority != 0) document["priority"] = vm.spec.priority;
+    if (!vm.spec.tenant.empty()) document["tenant"] = vm.spec.tenant;
     if (vm.progress) document["progress"] = *vm.progress;
     return document.dump();
 }
@@ -78,6 +81,8 @@ lifecycle::VmRecord decode_vm(const std::string& text) {
     vm.spec.metadata_json = document.at("metadata").get<std::string>();
     if (document.contains("cpu")) vm.spec.cpu = document["cpu"].get<int>();
     if (document.contains("memoryGB")) vm.spec.memory_gb = document["memoryGB"].get<double>();
+    if (document.contains("priority")) vm.spec.priority = document["priority"].get<int>();
+    if (document.contains("tenant")) vm.spec.tenant = document["tenant"].get<std::string>();
     vm.state = state(document.at("state"));
     vm.node_id = document.at("node").get<std::string>();
     vm.image_cached = document.at("imageCached").get<bool>();

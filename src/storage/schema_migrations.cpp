@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, drained INTEGER NOT 
 CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL UNIQUE);
 )sql"},
+    Migration{2, "operators' pins of images to a number of hosts (PUT /api/images/{imageName})", R"sql(
+CREATE TABLE image_pins (image TEXT PRIMARY KEY, min_hosts INTEGER NOT NULL);
+)sql"},
 };
 
 // The same records, and the leader's lease (docs/high-availability.md): one row, whose epoch
@@ -35,6 +38,9 @@ CREATE TABLE leader_lease (
     url TEXT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
 );
+)sql"},
+    Migration{2, "operators' pins of images to a number of hosts (PUT /api/images/{imageName})", R"sql(
+CREATE TABLE image_pins (image TEXT PRIMARY KEY, min_hosts INTEGER NOT NULL);
 )sql"},
 };
 

@@ -46,6 +46,8 @@ public:
             state.nodes.push_back({nodes.getColumn(0).getString(), nodes.getColumn(1).getInt() != 0,
                                    decode_labels(nodes.getColumn(2).getString())});
         }
+        SQLite::Statement pins{db_, "SELECT image, min_hosts FROM image_pins"};
+        while (pins.executeStep()) state.image_pins.emplace(pins.getColumn(0).getString(), pins.getColumn(1).getInt());
         SQLite::Statement jobs{db_, "SELECT job_id, record FROM jobs"};
         while (jobs.executeStep()) {
             try {
@@ -109,6 +111,14 @@ public:
                 node.bind(1, node_id);
                 node.exec();
             }
+        }
+        for (const auto& [image, min_hosts] : batch.image_pins) {
+            SQLite::Statement pin{db_, min_hosts > 0 ? "INSERT INTO image_pins (image, min_hosts) VALUES (?, ?) "
+                                                       "ON CONFLICT(image) DO UPDATE SET min_hosts = excluded.min_hosts"
+                                                     : "DELETE FROM image_pins WHERE image = ?"};
+            pin.bind(1, image);
+            if (min_hosts > 0) pin.bind(2, min_hosts);
+            pin.exec();
         }
         for (const auto& [job_id, job] : batch.jobs) {
             if (job) {

@@ -38,6 +38,23 @@ protected:
 
 } // namespace
 
+TEST_F(DurabilityTest, AnImagePinSurvivesARestart) {
+    {
+        TestDaemon server{durable_config()};
+        auto client = server.client();
+        client.post_json("/api/heartbeat", R"({"nodeId":"mac-1","cachedImages":["ghcr.io/acme/sonoma:1"]})");
+        const auto pinned = client.request(macvmorx::http::Method::put, "/api/images/ghcr.io%2Facme%2Fsonoma:1",
+                                           R"({"minHosts":5})", {{"Content-Type", "application/json"}});
+        ASSERT_EQ(pinned.status, 200) << pinned.body;
+        EXPECT_EQ(json::parse(pinned.body)["imageName"], "ghcr.io/acme/sonoma:1");
+    }
+    TestDaemon server{durable_config()};
+    const auto images = json::parse(server.client().get("/api/images").body);
+    ASSERT_EQ(images["images"].size(), 1u) << images.dump();
+    EXPECT_EQ(images["images"][0]["imageName"], "ghcr.io/acme/sonoma:1");
+    EXPECT_EQ(images["images"][0]["minHosts"], 5);
+}
+
 TEST_F(DurabilityTest, VmsTheQueueAndNodeSettingsSurviveARestart) {
     {
         TestDaemon server{durable_config()};

@@ -11,6 +11,8 @@
 
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
+
+#include <map>
 #include <pqxx/pqxx>
 
 #include <atomic>
@@ -224,6 +226,28 @@ TEST_P(RecordStoreTest, ManyChangesAreCommittedTogetherAndEveryWaiterIsTold) {
     EXPECT_EQ(told.load(), 500);
     auto reopened = open();
     EXPECT_EQ(reopened->load().vms.size(), 500u);
+}
+
+TEST_P(RecordStoreTest, ImagePinsAndAVmsPriorityAndTenantComeBackAfterAReopen) {
+    {
+        auto store = open();
+        auto vm = sample_vm("vm-1");
+        vm.spec.priority = -3;
+        vm.spec.tenant = "acme/app";
+        store->vm_changed(vm);
+        store->image_pinned("ghcr.io/acme/sonoma:1", 4);
+        store->image_pinned("ghcr.io/acme/ventura:1", 2);
+        store->image_pinned("ghcr.io/acme/sonoma:1", 6); // the latest wins
+        ASSERT_TRUE(store->flush());
+        store->image_pinned("ghcr.io/acme/ventura:1", 0); // unpinned
+        ASSERT_TRUE(store->flush());
+    }
+    auto store = open();
+    const auto state = store->load();
+    EXPECT_EQ(state.image_pins, (std::map<std::string, int>{{"ghcr.io/acme/sonoma:1", 6}}));
+    ASSERT_EQ(state.vms.size(), 1u);
+    EXPECT_EQ(state.vms[0].spec.priority, -3);
+    EXPECT_EQ(state.vms[0].spec.tenant, "acme/app");
 }
 
 TEST_P(RecordStoreTest, ADatabaseOfANewerMacvmorxIsRefused) {

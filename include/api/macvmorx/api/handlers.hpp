@@ -42,7 +42,7 @@ http::Response handle_vm_event(const http::Request& request, ApiContext& context
 http::Response handle_queue(const http::Request& request, ApiContext& context);
 // Images (image_handlers.cpp).
 http::Response handle_list_images(const http::Request& request, ApiContext& context);
-http::Response handle_pin_image(const http::Request& request, ApiContext& context);
+void handle_pin_image(const http::Request& request, ApiContext& context, Reply reply);
 
 // Commands for agents (command_handlers.cpp)
 void handle_poll_commands(const http::Request& request, ApiContext& context, std::shared_ptr<http::Reply> reply);

@@ -43,6 +43,8 @@ public:
     virtual ~NodeSettingsObserver() = default;
     virtual void node_settings_changed(const fleet::NodeSettings& settings) = 0;
     virtual void node_settings_removed(const std::string& node_id) = 0;
+    // An operator pinned an image to `min_hosts` hosts (0: removed the pin).
+    virtual void image_pinned(const std::string& /*image*/, int /*min_hosts*/) {}
 };
 
 // The whole fleet in a few numbers, for dashboards and metrics.
@@ -69,7 +71,7 @@ public:
 
     // Brings back what an earlier run knew (durable records): VMs, the queue, node settings.
     void restore(std::vector<lifecycle::VmRecord> vms, const std::vector<std::string>& queue,
-                 std::vector<fleet::NodeSettings> settings);
+                 std::vector<fleet::NodeSettings> settings, const std::map<std::string, int>& image_pins = {});
 
     // Agents.
     HeartbeatOutcome record_heartbeat(protocol::Heartbeat heartbeat);

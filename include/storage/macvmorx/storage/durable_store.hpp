@@ -65,6 +65,7 @@ struct StoredState {
     std::vector<fleet::NodeSettings> nodes;
     std::vector<actions::JobRecord> jobs;
     std::vector<std::string> deliveries; // GitHub delivery ids, oldest first
+    std::map<std::string, int> image_pins; // image -> minHosts (PUT /api/images/{imageName})
 };
 
 // VM records, the placement queue, operators' node settings, GitHub jobs and webhook
@@ -103,6 +104,7 @@ public:
     void queue_left(const std::string& vm_id) override;
     void node_settings_changed(const fleet::NodeSettings& settings) override;
     void node_settings_removed(const std::string& node_id) override;
+    void image_pinned(const std::string& image, int min_hosts) override;
     void job_changed(const actions::JobRecord& job) override;
     void job_removed(std::int64_t job_id) override;
     void delivery_remembered(const std::string& delivery_id) override;
