@@ -2,26 +2,68 @@
 // hosts ahead of demand, a waiting VM says why it waits, tenants share the fleet, and bad input
 // changes nothing.
 
+#include "fake_github.hpp"
 #include "test_daemon.hpp"
+#include "test_keys.hpp"
+
+#include "macvmorx/app/daemon.hpp"
+#include "macvmorx/github/webhook_signature.hpp"
+#include "macvmorx/sim/fleet_simulator.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 #include <vector>
 #include <string>
 
 using namespace std::chrono_literals;
+using macvmorx::testing::eventually;
 using macvmorx::testing::TestDaemon;
 using nlohmann::json;
 
 namespace {
 
-macvmorx::config::ServerConfig quick_sweeps() {
-    auto config = macvmorx::testing::test_config();
+macvmorx::config::ServerConfig quick_sweeps(macvmorx::config::ServerConfig config = macvmorx::testing::test_config()) {
     config.monitor_interval = std::chrono::milliseconds{100};
     return config;
+}
+
+// Simulated Macs running the real agent (tests/integration/simulator_test.cpp), quick, without CI jobs.
+macvmorx::sim::SimulationOptions quiet_lab(std::uint16_t port, int nodes) {
+    macvmorx::sim::SimulationOptions options;
+    options.server = {false, "127.0.0.1", port, ""};
+    options.nodes = nodes;
+    options.heartbeat_interval = 100ms;
+    options.profile.bandwidth_mbps = 1'000'000; // a 30 GB image in a quarter of a second
+    options.profile.boot_time = 50ms;
+    options.profile.job_runtime = 1h;
+    options.seed = 5;
+    return options;
+}
+
+class RunningLab {
+public:
+    explicit RunningLab(macvmorx::sim::SimulationOptions options)
+        : simulator_{std::move(options)}, thread_{[this] { simulator_.run(); }} {}
+    ~RunningLab() {
+        simulator_.stop();
+        thread_.join();
+    }
+
+private:
+    macvmorx::sim::FleetSimulator simulator_;
+    std::thread thread_;
+};
+
+json image_in(const json& list, const std::string& name) {
+    for (const auto& image : list["images"]) {
+        if (image["imageName"] == name) return image;
+    }
+    return {};
 }
 
 class SchedulingTest : public ::testing::Test {
@@ -172,4 +214,113 @@ TEST_F(SchedulingTest, APriorityMustBeAWholeNumberInRange) {
     const auto vm = json::parse(client.get("/api/vms/" + json::parse(placed.body)["vmId"].get<std::string>()).body);
     EXPECT_EQ(vm["priority"], 7);
     EXPECT_EQ(vm["tenant"], "acme/app");
+}
+
+TEST(SchedulingWithSimulatedMacs, AgentsPullAPinnedImageAheadOfDemandUntilEnoughHostsHoldIt) {
+    TestDaemon server{quick_sweeps()};
+    auto client = server.client();
+    RunningLab lab{quiet_lab(server.port(), 5)};
+    ASSERT_TRUE(eventually([&] { return json::parse(client.get("/api/nodes").body).size() == 5; }));
+
+    // A first VM brings the new image to one Mac; then an operator wants it on four.
+    const std::string image = "ghcr.io/acme/macos-tahoe:26";
+    ASSERT_EQ(client.post_json("/api/schedule-vm", json{{"imageName", image}, {"vmId", "first"}}.dump()).status, 200);
+    ASSERT_TRUE(eventually([&] { return image_in(json::parse(client.get("/api/images").body), image)["holders"] == 1; }, 10s))
+        << client.get("/api/images").body;
+    const auto pinned = client.request(macvmorx::http::Method::put, "/api/images/ghcr.io%2Facme%2Fmacos-tahoe:26",
+                                       R"({"minHosts":4})", {{"Content-Type", "application/json"}});
+    ASSERT_EQ(pinned.status, 200) << pinned.body;
+
+    json status;
+    EXPECT_TRUE(eventually([&] {
+        status = image_in(json::parse(client.get("/api/images").body), image);
+        return status["holders"] == 4;
+    }, 15s)) << status.dump();
+    EXPECT_EQ(status["target"], 4);
+    const auto images = json::parse(client.get("/api/images").body);
+    EXPECT_EQ(images["pullsAheadOfDemand"]["finished"], 3) << images.dump();
+    EXPECT_EQ(images["pullsAheadOfDemand"]["failed"], 0);
+    EXPECT_FALSE(status["meanPullSeconds"].is_null());
+}
+
+namespace {
+
+const std::string rollout_secret = "rollout webhook secret";
+
+std::string queued_job(std::int64_t job_id) {
+    const json job{{"id", job_id}, {"run_id", 9000 + job_id}, {"workflow_name", "CI"}, {"name", "build"},
+                   {"status", "queued"}, {"labels", {"self-hosted", "macOS"}},
+                   {"html_url", "https://github.com/acme/app/actions/runs/1/job/" + std::to_string(job_id)}};
+    return json{{"action", "queued"},
+                {"workflow_job", job},
+                {"repository", {{"name", "app"}, {"full_name", "acme/app"}, {"owner", {{"login", "acme"}}}}},
+                {"organization", {{"login", "acme"}}},
+                {"installation", {{"id", 77}}}}
+        .dump();
+}
+
+int deliver_queued(macvmorx::http::HttpClient& client, std::int64_t job_id) {
+    const auto body = queued_job(job_id);
+    return client
+        .request(macvmorx::http::Method::post, "/webhooks/github", body,
+                 {{"Content-Type", "application/json"},
+                  {"X-GitHub-Event", "workflow_job"},
+                  {"X-GitHub-Delivery", "rollout-" + std::to_string(job_id)},
+                  {"X-Hub-Signature-256", macvmorx::github::webhook_signature(rollout_secret, body)}})
+        .status;
+}
+
+// The image of the runner VM made for a job's pool, once the worker asked for it.
+std::string runner_image(macvmorx::http::HttpClient& client, std::size_t nth) {
+    std::string image;
+    eventually([&] {
+        const auto vms = json::parse(client.get("/api/vms").body);
+        if (vms.size() <= nth) return false;
+        image = vms[nth]["imageName"];
+        return true;
+    }, 10s);
+    return image;
+}
+
+} // namespace
+
+TEST(SchedulingWithSimulatedMacs, APoolSwitchesToItsNewImageOnlyOnceEnoughHostsHoldIt) {
+    macvmorx::testing::FakeGithub github;
+    const auto& key = macvmorx::testing::shared_rsa_key();
+    const std::string old_image = "ghcr.io/acme/sonoma-runner:1";
+    const std::string new_image = "ghcr.io/acme/sonoma-runner:2";
+    auto config = quick_sweeps(macvmorx::testing::github_test_config(github, key.private_pem, rollout_secret, old_image));
+    // The file a SIGHUP re-reads: the same pool with its new image, switched when 3 hosts hold it.
+    const auto file = std::filesystem::temp_directory_path() / ("macvmorx-rollout-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream{file} << "[[pools]]\nname = \"sonoma\"\nruns_on = [\"self-hosted\", \"macOS\", \"sonoma\"]\n"
+                        << "image = \"" << new_image << "\"\nscope = \"org:acme\"\nrunner_group_id = 3\n"
+                        << "switch_when_hosts = 3\n";
+    config.config_file = file.string();
+    TestDaemon server{config};
+    auto client = server.client();
+    ASSERT_TRUE(server.daemon().reload());
+
+    // No Mac holds the new image yet: a job's runner still gets the old one.
+    ASSERT_EQ(deliver_queued(client, 1), 200);
+    EXPECT_EQ(runner_image(client, 0), old_image);
+
+    // Macs come; the new image is pulled to three of them ahead of demand, then the pool switches.
+    RunningLab lab{quiet_lab(server.port(), 4)};
+    json status;
+    EXPECT_TRUE(eventually([&] {
+        status = image_in(json::parse(client.get("/api/images").body), new_image);
+        return status["holders"].is_number() && status["holders"].get<int>() >= 3;
+    }, 20s)) << client.get("/api/images").body;
+    // The pool switched: the image is no longer asked for by a rollout.
+    EXPECT_TRUE(eventually([&] {
+        status = image_in(json::parse(client.get("/api/images").body), new_image);
+        return status["demand"]["rolloutHosts"] == 0;
+    }, 10s)) << status.dump();
+    ASSERT_EQ(deliver_queued(client, 2), 200);
+    std::string second;
+    EXPECT_TRUE(eventually([&] {
+        second = runner_image(client, 1);
+        return second == new_image;
+    }, 10s)) << "the second runner's image: " << second;
+    std::filesystem::remove(file);
 }
