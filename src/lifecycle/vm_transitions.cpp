@@ -88,7 +88,8 @@ void VmLifecycle::place_elsewhere(VmRecord& vm, const std::string& node_id, Effe
 // Tries the waiting requests in placement order (placement_order.hpp); those placed, and any
 // that stopped waiting, leave the queue.
 void VmLifecycle::drain_queue(Effects& effects) {
-    if (queue_.empty()) return;
+    // A full fleet places nothing: the order of a long queue is not worked out for nothing.
+    if (queue_.empty() || !scheduler_.any_free_slot()) return;
     std::vector<std::string> leaving;
     for (const auto& [record, order] : ordered_queue()) {
         if (order.tenant_at_cap) break; // the rest are too: they wait for their tenants' VMs to end

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace macvmorx::orchestrator {
@@ -169,14 +170,23 @@ std::vector<PullOrder> ImageDistribution::plan(const std::vector<fleet::NodeSnap
     }
 
     // Who holds and who pulls what; which hosts are busy pulling (one pull per host at a time).
+    // Counted by name first: a fleet holds a few dozen images, so the ordered map of images is
+    // looked up once per image, not once per host and image.
     std::unordered_set<std::string_view> busy;
+    std::unordered_map<std::string_view, std::pair<int, int>> seen; // holders, pulling
     std::size_t accepting = 0;
     for (const auto& node : nodes) {
         if (!node->online) continue;
         if (fleet::accepts_new_vms(*node)) ++accepting;
-        for (const auto& image : node->report.cached_images) ++images_[image].holders;
-        for (const auto& image : node->report.pulling_images) ++images_[image].pulling;
+        for (const auto& image : node->report.cached_images) ++seen[image].first;
+        for (const auto& image : node->report.pulling_images) ++seen[image].second;
         if (!node->report.pulling_images.empty()) busy.insert(node->node_id());
+    }
+    for (const auto& [name, counts] : seen) {
+        auto it = images_.find(name);
+        if (it == images_.end()) it = images_.emplace(std::string(name), ImageState{}).first;
+        it->second.holders = counts.first;
+        it->second.pulling = counts.second;
     }
     for (const auto& [key, pull] : pulls_) {
         busy.insert(key.first);
@@ -196,7 +206,7 @@ std::vector<PullOrder> ImageDistribution::plan(const std::vector<fleet::NodeSnap
     }
 
     std::vector<PullOrder> orders;
-    if (options_.max_concurrent_pulls <= 0) return orders;
+    if (pulls_ahead_in_flight_ >= options_.max_concurrent_pulls) return orders; // also: turned off (0)
 
     // The images short of their target, the furthest short first.
     std::vector<std::pair<int, const std::string*>> short_of_target;

@@ -169,7 +169,11 @@ void Orchestrator::distribute_images() {
         entry.vms_in_use = use.vms_in_use;
         entry.queued = use.queued;
     }
-    for (auto& order : images_.plan(store_.list(), load, clock_.now())) {
+    // Unsorted: the plan orders what it chooses among by itself.
+    std::vector<fleet::NodeSnapshot> nodes;
+    nodes.reserve(store_.size());
+    store_.for_each([&nodes](const fleet::NodeSnapshot& node) { nodes.push_back(node); });
+    for (auto& order : images_.plan(nodes, load, clock_.now())) {
         lifecycle_.send_pull(order.node_id, order.image_name, std::move(order.keep_images));
     }
     for (const auto& [node_id, image] : images_.take_failed_pulls()) lifecycle_.withdraw_pull(node_id, image);

@@ -237,6 +237,11 @@ NodeCounts Scheduler::explain(const PlacementRequest& request) const {
     return counts;
 }
 
+bool Scheduler::any_free_slot() const {
+    std::lock_guard lock{mutex_};
+    return !free_nodes_.empty();
+}
+
 CapacitySummary Scheduler::capacity() const {
     CapacitySummary summary;
     std::lock_guard lock{mutex_};

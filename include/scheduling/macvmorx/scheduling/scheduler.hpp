@@ -71,6 +71,10 @@ public:
     // every node: for one request's explanation, not for every placement.
     NodeCounts explain(const PlacementRequest& request) const;
 
+    // Whether any node has a free slot now (whatever its labels and memory): when none has, no
+    // waiting request can be placed, and the queue need not be ordered.
+    bool any_free_slot() const;
+
     CapacitySummary capacity() const;
     int reserved_slots(std::string_view node_id) const;
     // Reserved slots of every node that has any.
