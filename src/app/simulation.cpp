@@ -21,6 +21,19 @@ int run_simulation(const sim::SimulationOptions& options, const config::LogConfi
         std::cout << sim::rollout_table(rollout);
         return 0;
     }
+    if (options.scheduling_study) {
+        auto study = options.study;
+        study.macs = options.nodes;
+        study.jobs_per_minute = options.jobs_per_minute;
+        study.seed = options.seed;
+        study.bandwidth_mbps = options.profile.bandwidth_mbps;
+        study.boot_time = options.profile.boot_time;
+        study.job_runtime = options.profile.job_runtime;
+        study.heartbeat_interval = options.heartbeat_interval;
+        study.cached_images = static_cast<int>(options.max_cached_images);
+        std::cout << sim::scheduling_study_report(study);
+        return 0;
+    }
     block_signals();
     configure_logging(log);
     sim::FleetSimulator simulator{options};

@@ -37,6 +37,13 @@ const CLI::Validator image_spec_check{
     },
     "IMAGE"};
 
+// The study's durations, where 0 means none (no warm-up, no ageing).
+const CLI::Validator study_duration_check{
+    [](std::string& value) -> std::string {
+        return parse_duration(value) ? std::string{} : "'" + value + "' is not a duration (use e.g. 0, 45s, 20m, 1h)";
+    },
+    "DURATION"};
+
 } // namespace
 
 void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, SimulateText& text,
@@ -46,6 +53,9 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
     text.failure_duration = format_duration(options.failure_duration);
     text.boot_time = format_duration(options.profile.boot_time);
     text.job_runtime = format_duration(options.profile.job_runtime);
+    text.warm_up = format_duration(options.study.warm_up);
+    text.flood_duration = format_duration(options.study.flood_duration);
+    text.priority_aging = format_duration(options.study.priority_aging);
     simulate.add_option("--server", text.server, "The orchestrator to report to")
         ->envname("MACVMORX_SERVER")
         ->check(server_url_check)
@@ -121,6 +131,44 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
     simulate.add_option("--peer-max-uploads", options.rollout.peer_max_uploads, "Uploads to peers at once per Mac")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
+    simulate.add_flag("--scheduling-study", options.scheduling_study,
+                      "Instead of a fleet: the real orchestrator in process with --nodes model Macs in virtual time, "
+                      "jobs of two tenants, pre-distribution and fair share on and off; prints the tables of "
+                      "docs/benchmarks.md and exits (no daemon)");
+    simulate.add_option("--hours", options.study.hours, "The study's virtual hours of job arrivals")
+        ->check(CLI::Range(0.1, 1000.0))
+        ->capture_default_str();
+    simulate.add_option("--warm-up", text.warm_up, "The study's first part, not measured")
+        ->check(study_duration_check)
+        ->capture_default_str();
+    simulate.add_option("--study-images", options.study.images, "Images of the study's jobs")
+        ->check(CLI::Range(2, 1000))
+        ->capture_default_str();
+    simulate.add_option("--zipf-exponent", options.study.zipf_exponent, "How unevenly the study's jobs ask for images")
+        ->check(CLI::Range(0.0, 10.0))
+        ->capture_default_str();
+    simulate.add_option("--min-image-gb", options.study.image_gb_min, "The study's smallest image")
+        ->check(CLI::Range(0.1, 10'000.0))
+        ->capture_default_str();
+    simulate.add_option("--max-image-gb", options.study.image_gb_max, "The study's largest image")
+        ->check(CLI::Range(0.1, 10'000.0))
+        ->capture_default_str();
+    simulate.add_option("--flood-factor", options.study.flood_factor, "How many times its rate the flooding tenant asks")
+        ->check(CLI::Range(1.0, 1000.0))
+        ->capture_default_str();
+    simulate.add_option("--flood-duration", text.flood_duration, "How long the flood lasts")
+        ->check(study_duration_check)
+        ->capture_default_str();
+    simulate.add_option("--max-concurrent-pulls", options.study.max_concurrent_pulls,
+                        "The study's pulls ahead of demand at once, when on (the daemon's setting)")
+        ->check(CLI::Range(1, 10'000))
+        ->capture_default_str();
+    simulate.add_option("--priority-aging", text.priority_aging,
+                        "The study's queue: a waiting request gains a priority level per interval (0: none)")
+        ->check(study_duration_check)
+        ->capture_default_str();
+    simulate.add_flag("--ack-delete-when-gone", options.study.ack_delete_when_gone,
+                      "The study's agents acknowledge deleteVm once the clone is gone, not when they take it");
     simulate.add_flag("--no-long-poll", text.no_long_poll, "Agents learn of commands only from heartbeat answers");
     simulate.add_flag("--no-queue", text.no_queue, "Jobs do not wait when the fleet is full (they get 503)");
     add_log_options(simulate, log, text.log);
@@ -134,6 +182,9 @@ void apply_simulate_text(sim::SimulationOptions& options, config::LogConfig& log
     options.profile.job_runtime = *parse_duration(text.job_runtime);
     options.long_poll = !text.no_long_poll;
     options.queue_jobs = !text.no_queue;
+    options.study.warm_up = *parse_duration(text.warm_up);
+    options.study.flood_duration = *parse_duration(text.flood_duration);
+    options.study.priority_aging = *parse_duration(text.priority_aging);
     if (!text.images.empty()) {
         options.images.clear();
         for (const auto& spec : text.images) options.images.push_back(*parse_image_spec(spec));

@@ -23,6 +23,9 @@ struct SimulateText {
     std::string boot_time;
     std::string job_runtime;
     std::vector<std::string> images;
+    std::string warm_up;
+    std::string flood_duration;
+    std::string priority_aging;
     bool no_long_poll = false;
     bool no_queue = false;
     std::string token_file;

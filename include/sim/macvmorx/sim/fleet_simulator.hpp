@@ -1,6 +1,7 @@
 #pragma once
 
 #include "macvmorx/sim/image_rollout.hpp"
+#include "macvmorx/sim/scheduling_study.hpp"
 #include "macvmorx/agent/orchestrator_link.hpp"
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/sim/simulated_mac.hpp"
@@ -28,6 +29,10 @@ struct SimulationOptions {
     // GB, with and without peers (image_rollout.hpp); its Macs are `nodes`. 0: the fleet.
     double image_rollout_gb = 0;
     RolloutOptions rollout;
+    // Not a fleet against a daemon but the scheduling study (scheduling_study.hpp): the real
+    // orchestrator in process, model agents in virtual time, four runs printed as tables.
+    bool scheduling_study = false;
+    SchedulingStudyOptions study;
 
     http::BaseUrl server; // the daemon: given by the command line (the --port setting's default) or a test
     std::string token; // bearer token for the orchestrator, if it wants one
