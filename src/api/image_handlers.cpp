@@ -78,8 +78,7 @@ http::Response handle_list_images(const http::Request&, ApiContext& context) {
 void handle_pin_image(const http::Request& request, ApiContext& context, Reply reply) {
     const std::string image{request.path_param("imageName")};
     const auto& rule = protocol::image_name_rule;
-    if (image.empty() || image.size() > rule.max_length ||
-        !std::all_of(image.begin(), image.end(), [&rule](char c) { return rule.allowed->contains(c); })) {
+    if (!protocol::fits(image, rule)) {
         throw MalformedInput("the image name must have 1 to " + std::to_string(rule.max_length) + " characters: " +
                                  std::string(rule.allowed_description) + " (a / percent-encoded as %2F)",
                              "imageName");

@@ -8,10 +8,17 @@ namespace macvmorx::lifecycle {
 
 namespace {
 
-int aged_priority(const WaitingRequest& request, const QueueOptions& options, TimePoint now) {
+// A request's priority raised by waiting, to the highest priority among those asked for (`asked`,
+// ascending) that it reaches: ageing lets a request join a higher priority's requests, never set
+// it apart from its own. (Raised by one level per interval alone, a flood's older requests would
+// outrank a neighbour's newer ones of the same priority, and fair share would not hold.)
+int aged_priority(const WaitingRequest& request, const QueueOptions& options, TimePoint now,
+                  const std::vector<int>& asked) {
     if (options.priority_aging <= Duration::zero() || now <= request.since) return request.priority;
-    const auto levels = (now - request.since) / options.priority_aging;
-    return request.priority + static_cast<int>(std::min<std::int64_t>(levels, 1'000'000));
+    const auto levels = std::min<std::int64_t>((now - request.since) / options.priority_aging, 1'000'000);
+    const auto reached = request.priority + levels;
+    const auto above = std::upper_bound(asked.begin(), asked.end(), reached);
+    return std::max(request.priority, *std::prev(above)); // `asked` holds request.priority itself
 }
 
 // One tenant's requests within one priority, oldest first, and its virtual use: the VMs it has
@@ -34,9 +41,14 @@ std::vector<OrderedRequest> placement_order(const std::vector<WaitingRequest>& r
 
     // Priorities, highest first; within each, the requests in arrival order.
     std::map<int, std::vector<std::size_t>, std::greater<>> by_priority;
+    std::vector<int> asked;
+    asked.reserve(requests.size());
+    for (const auto& request : requests) asked.push_back(request.priority);
+    std::sort(asked.begin(), asked.end());
+    asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
     std::vector<int> effective(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {
-        effective[i] = aged_priority(requests[i], options, now);
+        effective[i] = aged_priority(requests[i], options, now, asked);
         by_priority[effective[i]].push_back(i);
     }
 

@@ -1,8 +1,9 @@
 #pragma once
 
-// The order in which waiting requests are placed: by priority (raised by waiting, so that none
-// waits forever), then, within a priority, by weighted fair share between tenants, first come
-// first served within a tenant. Private to the lifecycle; a pure function of its inputs.
+// The order in which waiting requests are placed: by priority (a request that waited long joins
+// the requests of a higher priority, so that none waits forever), then, within a priority, by
+// weighted fair share between tenants, first come first served within a tenant. Private to the
+// lifecycle; a pure function of its inputs.
 
 #include "macvmorx/lifecycle/pending_reason.hpp"
 

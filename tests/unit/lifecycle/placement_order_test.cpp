@@ -99,14 +99,28 @@ TEST(PlacementOrderTest, RequestsOfATenantAtItsCapComeLastAndAreMarked) {
     EXPECT_EQ(queue.order(options), (std::vector<std::string>{"other", "capped", "capped!", "capped!"}));
 }
 
-TEST(PlacementOrderTest, AgeingLiftsALongWaitingLowPriorityRequestAboveNewerHigherOnes) {
+TEST(PlacementOrderTest, AgeingLetsALongWaitingLowPriorityRequestJoinHigherOnesAndGoFirstAmongThem) {
     QueueBuilder queue;
-    queue.add("new-high", 1, 1, order_now);
     queue.add("old-low", 1, 0, order_now - 25min); // two levels with ageing every 10 minutes
-    EXPECT_EQ(queue.order(), (std::vector<std::string>{"old-low", "new-high"}));
+    queue.add("new-high", 2, 1, order_now);
+    // It joins priority 1, where the tenants share: it, older, goes first.
+    EXPECT_EQ(queue.order(), (std::vector<std::string>{"old-low", "new-high", "new-high"}));
     QueueOptions no_ageing;
     no_ageing.priority_aging = {};
-    EXPECT_EQ(queue.order(no_ageing), (std::vector<std::string>{"new-high", "old-low"}));
+    EXPECT_EQ(queue.order(no_ageing), (std::vector<std::string>{"new-high", "new-high", "old-low"}));
+    // Not waited enough: it stays below.
+    QueueBuilder recent;
+    recent.add("old-low", 1, 0, order_now - 5min);
+    recent.add("new-high", 1, 1, order_now);
+    EXPECT_EQ(recent.order(), (std::vector<std::string>{"new-high", "old-low"}));
+}
+
+TEST(PlacementOrderTest, AgeingDoesNotSetAFloodsOlderRequestsAboveANeighbourOfTheSamePriority) {
+    QueueBuilder queue;
+    queue.add("flood", 50, 0, order_now - 45min); // waited four levels: no higher priority to join
+    queue.add("neighbour", 2, 0, order_now);
+    const auto names = queue.order();
+    EXPECT_EQ(count_in_first(names, 4, "neighbour"), 2) << "fair share holds within the priority";
 }
 
 TEST(PlacementOrderTest, WithoutFairShareItIsFirstComeFirstServedWithinAPriority) {
