@@ -5,6 +5,9 @@
 
 #include "command_mailbox.hpp"
 #include "mutation.hpp"
+#include "macvmorx/scheduling/scheduler.hpp"
+
+#include <utility>
 
 namespace macvmorx::lifecycle {
 
@@ -88,7 +91,11 @@ bool VmLifecycle::acknowledge(std::string_view node_id_view, std::string_view co
                 vm->delete_acked = true;
                 effects.touch(vm->vm_id);
                 if (!node.reports(vm->host_vm_id)) {
+                    // Its slot stays booked until the next heartbeat (NodeState::held_slots):
+                    // freed now, it would go to a VM the agent refuses while the clone is there.
+                    const bool held = std::exchange(vm->reserved, false);
                     finish(*vm, VmState::deleted, "deleted by the agent", effects);
+                    if (held) nodes_[node_id].held_slots.push_back(vm->vm_id);
                     drain_queue(effects);
                 }
             }

@@ -48,6 +48,9 @@ void VmLifecycle::reconcile(const std::string& node_id, NodeState& node, const f
     const fleet::NodeRecord& record = *snapshot;
     const auto& reported = record.report.vms;
     node.reconciled = snapshot;
+    // This heartbeat counts the clones of deleted VMs still there: their held slots are free.
+    for (const auto& vm_id : node.held_slots) scheduler_.release(node_id, vm_id);
+    node.held_slots.clear();
     const std::size_t instance = instance_hash(record.report.agent_instance);
     const bool restarted = instance != 0 && node.agent_instance != 0 && instance != node.agent_instance;
     if (instance != 0) node.agent_instance = instance;
@@ -203,7 +206,7 @@ bool VmLifecycle::quiet(const fleet::NodeRecord& record, const NodeState* node) 
     const std::string& instance = record.report.agent_instance;
     // A node's first agent instance is remembered, so that its restart is noticed.
     if (node == nullptr) return reported.empty() && instance.empty();
-    if (!node->online || !mailbox_->idle(record.node_id())) return false;
+    if (!node->online || !mailbox_->idle(record.node_id()) || !node->held_slots.empty()) return false;
     if (!instance.empty() && instance_hash(instance) != node->agent_instance) return false;
     if (!node->reconciled) return reported.empty();
     return same_vm_names(node->reconciled->report.vms, reported);

@@ -219,3 +219,30 @@ TEST_F(LifecycleTest, ConcurrentPlacementsDeletionsAndHeartbeatsNeverOverbookNor
     for (const auto& vm_id : accepted) EXPECT_TRUE(orchestrator->vm(vm_id)) << vm_id << " was lost";
     EXPECT_EQ(requested.load(), 800);
 }
+
+TEST_F(LifecycleTest, ADeletionTakenBeforeAnyHeartbeatListedTheVmKeepsItsSlotUntilTheNextHeartbeat) {
+    beat("mac-1");
+    const auto done = placed();
+    const auto other = placed();
+    take("mac-1", done);
+    take("mac-1", other);
+    // The agent says the VM runs, and its job ends, before any heartbeat has listed it.
+    VmEvent running;
+    running.state = VmState::running;
+    ASSERT_EQ(orchestrator->record_vm_event(done, running), EventOutcome::applied);
+    orchestrator->delete_vm(done);
+    std::vector<Command> polled;
+    ASSERT_TRUE(orchestrator->wait_for_commands("mac-1", 0s, [&polled](std::vector<Command> commands) {
+        polled = std::move(commands);
+    }));
+    const auto* deletion = find(polled, CommandType::delete_vm, done);
+    ASSERT_NE(deletion, nullptr);
+    ASSERT_TRUE(orchestrator->acknowledge_command("mac-1", deletion->id));
+    EXPECT_EQ(state(done), VmState::deleted);
+
+    // The clone may still be there: its slot is not given to another VM the agent would refuse.
+    EXPECT_EQ(request("sonoma").outcome, RequestOutcome::no_capacity);
+    // The next heartbeat says what is there: the clone is gone, the slot is free.
+    beat("mac-1", {{other, "sonoma"}});
+    EXPECT_EQ(request("sonoma").outcome, RequestOutcome::placed);
+}

@@ -119,6 +119,8 @@ TEST_F(LifecycleTest, DeletingAVmWhoseCreateCommandWasSentAsksTheAgentToCleanUp)
     EXPECT_EQ(orchestrator->scheduler().reserved_slots("mac-1"), 1) << "the agent may be making it";
     orchestrator->acknowledge_command("mac-1", commands[0].id);
     EXPECT_EQ(state(vm_id), VmState::deleted);
+    EXPECT_EQ(orchestrator->scheduler().reserved_slots("mac-1"), 1) << "until a heartbeat says the clone is gone";
+    beat("mac-1");
     EXPECT_EQ(orchestrator->scheduler().reserved_slots("mac-1"), 0);
 }
 

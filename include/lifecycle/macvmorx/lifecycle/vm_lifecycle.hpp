@@ -194,6 +194,10 @@ private:
         fleet::NodeSnapshot reconciled;
         std::size_t agent_instance = 0;           // hash of the latest instance a heartbeat named; 0: none
         std::size_t unmanaged_records = 0;        // records of VMs nobody asked for, retained ones too
+        // Reservations of VMs whose deletion the agent took before any heartbeat listed them:
+        // the clone may still hold its slot, so they are released at the node's next
+        // heartbeat, which counts the clone if it is still there.
+        std::vector<std::string> held_slots;
         bool unmanaged_refused = false;           // it reported more than it may: said once
 
         // Whether the reconciled heartbeat lists this host VM name.
