@@ -56,6 +56,7 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
     text.warm_up = format_duration(options.study.warm_up);
     text.flood_duration = format_duration(options.study.flood_duration);
     text.priority_aging = format_duration(options.study.priority_aging);
+    text.rollout_lead = format_duration(options.study.rollout_lead);
     simulate.add_option("--server", text.server, "The orchestrator to report to")
         ->envname("MACVMORX_SERVER")
         ->check(server_url_check)
@@ -164,7 +165,11 @@ void add_simulate_options(CLI::App& simulate, sim::SimulationOptions& options, S
         ->check(CLI::Range(1, 10'000))
         ->capture_default_str();
     simulate.add_option("--priority-aging", text.priority_aging,
-                        "The study's queue: a waiting request gains a priority level per interval (0: none)")
+                        "The study's queue: a waiting request joins a higher priority's requests, one level per interval (0: none)")
+        ->check(study_duration_check)
+        ->capture_default_str();
+    simulate.add_option("--rollout-lead", text.rollout_lead,
+                        "The study's operator pins the new version this long before its demand moves over (0: no pin)")
         ->check(study_duration_check)
         ->capture_default_str();
     simulate.add_flag("--ack-delete-when-gone", options.study.ack_delete_when_gone,
@@ -185,6 +190,7 @@ void apply_simulate_text(sim::SimulationOptions& options, config::LogConfig& log
     options.study.warm_up = *parse_duration(text.warm_up);
     options.study.flood_duration = *parse_duration(text.flood_duration);
     options.study.priority_aging = *parse_duration(text.priority_aging);
+    options.study.rollout_lead = *parse_duration(text.rollout_lead);
     if (!text.images.empty()) {
         options.images.clear();
         for (const auto& spec : text.images) options.images.push_back(*parse_image_spec(spec));

@@ -26,6 +26,7 @@ struct SimulateText {
     std::string warm_up;
     std::string flood_duration;
     std::string priority_aging;
+    std::string rollout_lead;
     bool no_long_poll = false;
     bool no_queue = false;
     std::string token_file;

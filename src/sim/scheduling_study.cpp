@@ -157,6 +157,7 @@ public:
         make_images();
         make_fleet();
         make_jobs();
+        if (options_.rollout_lead > Duration::zero()) schedule(switch_at() - options_.rollout_lead, [this] { pin_new_version(); });
     }
 
     StudyRun run();
@@ -227,6 +228,14 @@ private:
 
     // The daemon's side.
     void sweep();
+    // The operator's: the new version on as many Macs as the old one's target.
+    void pin_new_version() {
+        int hosts = 1;
+        for (const auto& image : orchestrator_.images()) {
+            if (image.image_name == "macos-01:v1") hosts = std::max(hosts, image.target);
+        }
+        orchestrator_.pin_image("macos-01:v2", hosts);
+    }
     void arrive(std::size_t job);
     void job_done(std::size_t job);
 
@@ -374,6 +383,7 @@ StudyRun SchedulingStudy::run() {
     }
 
     std::vector<double> neighbour, flood;
+    StudyTally new_image_first_hour;
     for (const auto& job : jobs_) {
         if (!measured(job.arrival)) continue;
         if (!job.running_at) {
@@ -382,6 +392,9 @@ StudyRun SchedulingStudy::run() {
         }
         const double wait = study_seconds(*job.running_at - job.arrival);
         tallies_[part_at(job.arrival)].waits.push_back(wait);
+        if (job.rank == 0 && job.arrival >= switch_at() && job.arrival < switch_at() + std::chrono::hours{1}) {
+            new_image_first_hour.waits.push_back(wait);
+        }
         (job.tenant == "flood" ? flood : neighbour).push_back(wait);
     }
     const auto figures = [](const std::vector<const StudyTally*>& parts) {
@@ -401,6 +414,7 @@ StudyRun SchedulingStudy::run() {
     run_.steady = figures({&tallies_[part_steady]});
     run_.new_version = figures({&tallies_[part_new_version]});
     run_.flood = figures({&tallies_[part_flood]});
+    run_.new_image_first_hour = figures({&new_image_first_hour});
     run_.all = figures({&tallies_[part_steady], &tallies_[part_new_version], &tallies_[part_flood]});
     run_.neighbour_p95_seconds = study_percentile(neighbour, 0.95);
     run_.flood_p95_seconds = study_percentile(flood, 0.95);
@@ -787,11 +801,13 @@ std::string scheduling_study_report(const SchedulingStudyOptions& options) {
     std::string out = fmt::format(
         "{} Macs (2 VMs, {} cached images each), {} images (Zipf s={}, {:.0f}-{:.0f} GB), {:.0f} Mbit/s per Mac, "
         "{:.0f} h of arrivals (warm-up {:.0f} min), job mean {:.0f} min, seed {}; the new version at {:.1f} h, the "
-        "flood ({}x for {:.0f} min) at {:.1f} h; pulls ahead at once: {}; priority ageing {:.0f} min; deleteVm acknowledged {}\n\n",
+        "flood ({}x for {:.0f} min) at {:.1f} h; the new version pinned {:.0f} min before; pulls ahead at once: {}; "
+        "priority ageing {:.0f} min; deleteVm acknowledged {}\n\n",
         options.macs, options.cached_images, options.images, options.zipf_exponent, options.image_gb_min,
         options.image_gb_max, options.bandwidth_mbps, options.hours, study_seconds(options.warm_up) / 60,
         study_seconds(options.job_runtime) / 60, options.seed, options.hours / 2, options.flood_factor,
-        study_seconds(options.flood_duration) / 60, options.hours * 3 / 4, options.max_concurrent_pulls,
+        study_seconds(options.flood_duration) / 60, options.hours * 3 / 4, study_seconds(options.rollout_lead) / 60,
+        options.max_concurrent_pulls,
         study_seconds(options.priority_aging) / 60,
         options.ack_delete_when_gone ? "once the clone is gone" : "when taken (as macvmorx agent does)");
     out += "| pre-distribution | fair share | jobs | placed on a holder | image on disk | mean wait | p95 wait | "
@@ -806,16 +822,18 @@ std::string scheduling_study_report(const SchedulingStudyOptions& options) {
     }
     out += "\nBy part of the run (jobs by arrival, placements by when they were made): placed on a holder / image on "
            "disk, mean / p95 wait\n\n";
-    out += "| pre-distribution | fair share | steady demand | the new version | the flood and its queue |\n";
-    out += "|---|---|---|---|---|\n";
+    out += "| pre-distribution | fair share | steady demand | the new version | the new version's own jobs, first hour: "
+           "mean / p95 wait | the flood and its queue |\n";
+    out += "|---|---|---|---|---|---|\n";
     const auto part = [](const StudyFigures& f) {
         return fmt::format("{} / {}, {} / {}", study_share(f.placed_on_holder, f.placements),
                            study_share(f.found_on_disk, f.placements), study_wait(f.mean_wait_seconds),
                            study_wait(f.p95_wait_seconds));
     };
     for (const auto& run : runs) {
-        out += fmt::format("| {} | {} | {} | {} | {} |\n", on_off(run.pre_distribution), on_off(run.fair_share),
-                           part(run.steady), part(run.new_version), part(run.flood));
+        out += fmt::format("| {} | {} | {} | {} | {} / {} | {} |\n", on_off(run.pre_distribution), on_off(run.fair_share),
+                           part(run.steady), part(run.new_version), study_wait(run.new_image_first_hour.mean_wait_seconds),
+                           study_wait(run.new_image_first_hour.p95_wait_seconds), part(run.flood));
     }
     out += "\n| pre-distribution | fair share | pullImage sent | not pulled: no room | pullImage to a busy Mac | "
            "placements failed and retried | jobs never run | virtual hours | CPU seconds |\n";

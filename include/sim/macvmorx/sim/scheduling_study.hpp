@@ -43,6 +43,10 @@ struct SchedulingStudyOptions {
     double flood_factor = 10;
     Duration flood_duration = std::chrono::minutes{20};
     int max_concurrent_pulls = 4;       // with pre-distribution on (the daemon's default); off: 0
+    // An operator pins the new version (PUT /api/images) to as many Macs as the old version's
+    // target, this long before its demand moves over, in every run (only pre-distribution acts on
+    // it); zero: no pin.
+    Duration rollout_lead = std::chrono::minutes{30};
     Duration priority_aging = std::chrono::minutes{10}; // the daemon's default
     // The agents acknowledge deleteVm once the clone is gone, not when they take it (as
     // `macvmorx agent` does; docs/agent-protocol.md allows both).
@@ -70,6 +74,7 @@ struct StudyRun {
     StudyFigures steady;        // after the warm-up, before the new version
     StudyFigures new_version;   // from the new version to the flood
     StudyFigures flood;         // from the flood on (its queue drained included)
+    StudyFigures new_image_first_hour; // the new version's own jobs in its first hour (waits only)
     double neighbour_p95_seconds = 0;
     double flood_p95_seconds = 0;
     // Downloads the agents started after the warm-up, per measured hour.
