@@ -115,15 +115,20 @@ void WorkflowJobs::refresh_organisation_repositories() {
 
 // Runners under macvmorx's name prefix that no VM stands behind (and that run no job) are removed.
 void WorkflowJobs::reconcile_runners() {
-    // One pool stands for each scope: runners are listed per organisation or repository.
-    std::vector<const config::RunnerPool*> scopes;
-    for (const auto& pool : options_.pools) {
-        if (std::none_of(scopes.begin(), scopes.end(), [&pool](const config::RunnerPool* p) { return p->scope == pool.scope; })) {
-            scopes.push_back(&pool);
+    // One pool stands for each scope: runners are listed per organisation or repository. Copies,
+    // taken under the lock: a reload (update_pools) may change the pools meanwhile.
+    std::vector<config::RunnerPool> scopes;
+    {
+        std::lock_guard lock{mutex_};
+        for (const auto& pool : options_.pools) {
+            if (std::none_of(scopes.begin(), scopes.end(), [&pool](const config::RunnerPool& p) { return p.scope == pool.scope; })) {
+                scopes.push_back(pool);
+            }
         }
     }
     const std::string prefix = options_.runner_prefix + "-";
-    for (const auto* pool : scopes) {
+    for (const auto& scope_pool : scopes) {
+        const auto* pool = &scope_pool;
         try {
             std::vector<std::pair<std::int64_t, std::string>> stale;
             const auto registered = registrar_.list_runners(*pool);

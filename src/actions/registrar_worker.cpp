@@ -163,8 +163,12 @@ void WorkflowJobs::register_runner(const std::string& vm_id) {
 }
 
 void WorkflowJobs::remove_runner(const std::string& pool_name, std::int64_t runner_id, int attempt) {
-    const auto* pool = pool_config(pool_name);
-    if (pool == nullptr) return;
+    std::optional<config::RunnerPool> pool; // a copy: a reload may change the pools meanwhile
+    {
+        std::lock_guard lock{mutex_};
+        if (const auto* config = pool_config(pool_name)) pool = *config;
+    }
+    if (!pool) return;
     try {
         registrar_.remove_runner(*pool, runner_id);
     } catch (const github::RegistrarError& error) {
@@ -183,16 +187,17 @@ void WorkflowJobs::remove_runner(const std::string& pool_name, std::int64_t runn
 void WorkflowJobs::retire_if_idle(const std::string& vm_id) {
     std::string pool_name;
     std::int64_t runner_id = 0;
+    std::optional<config::RunnerPool> pool;
     {
         std::lock_guard lock{mutex_};
         const auto it = runners_.find(vm_id);
         if (it == runners_.end() || it->second->retiring || it->second->job_id) return;
         pool_name = it->second->pool;
         runner_id = it->second->runner_id;
+        if (const auto* config = pool_config(pool_name)) pool = *config; // a copy, as in remove_runner
     }
-    const auto* pool = pool_config(pool_name);
     bool busy = false;
-    if (pool != nullptr && runner_id != 0) {
+    if (pool && runner_id != 0) {
         try {
             const auto listed = registrar_.runner(*pool, runner_id);
             busy = listed && listed->busy;
