@@ -324,3 +324,70 @@ TEST(SchedulingWithSimulatedMacs, APoolSwitchesToItsNewImageOnlyOnceEnoughHostsH
     }, 10s)) << "the second runner's image: " << second;
     std::filesystem::remove(file);
 }
+
+namespace {
+
+// The code of the pendingReason a queued request gets, asked over HTTP.
+std::string code_of_queued(macvmorx::http::HttpClient& client, const json& request) {
+    json body = request;
+    body["wait"] = true;
+    const auto answer = client.post_json("/api/schedule-vm", body.dump());
+    EXPECT_EQ(answer.status, 202) << answer.body;
+    const auto vm_id = json::parse(answer.body)["vmId"].get<std::string>();
+    const auto vm = json::parse(client.get("/api/vms/" + vm_id).body);
+    client.request(macvmorx::http::Method::del, "/api/vms/" + vm_id); // out of the way of the next
+    return vm["pendingReason"]["code"];
+}
+
+} // namespace
+
+TEST(SchedulingPendingReasons, EachCodeAppearsOverHttpWhenItsCauseIsSetUp) {
+    auto config = quick_sweeps();
+    config.offline_timeout = std::chrono::seconds{1};
+    config.scheduling.tenants["capped"].max_vms = 1;
+    TestDaemon server{config};
+    auto client = server.client();
+    const auto beat = [&client](const std::string& node, const json& labels = json::object()) {
+        const json body{{"nodeId", node}, {"totalMemoryGB", 16}, {"labels", labels}};
+        ASSERT_EQ(client.post_json("/api/heartbeat", body.dump()).status, 200);
+    };
+    const json sonoma{{"imageName", "sonoma"}};
+    // Both Macs report before each step (what a lab does; the daemon's clock stands still here).
+    const auto both_report = [&beat] {
+        beat("mac-a", {{"arch", "arm64"}});
+        beat("mac-b", {{"arch", "arm64"}, {"xcode", "16"}});
+    };
+
+    EXPECT_EQ(code_of_queued(client, sonoma), "noNodes");
+
+    both_report();
+    EXPECT_EQ(code_of_queued(client, {{"imageName", "sonoma"}, {"labels", {{"xcode", "99"}}}}), "noNodeCarriesLabels");
+    both_report();
+    EXPECT_EQ(code_of_queued(client, {{"imageName", "sonoma"}, {"memoryGB", 64}}), "notEnoughMemory");
+
+    both_report();
+    ASSERT_EQ(client.post_json("/api/schedule-vm", R"({"imageName":"sonoma","tenant":"capped"})").status, 200);
+    EXPECT_EQ(code_of_queued(client, {{"imageName", "sonoma"}, {"tenant", "capped"}}), "tenantAtCap");
+
+    both_report();
+    ASSERT_EQ(client.request(macvmorx::http::Method::post, "/api/nodes/mac-b/drain").status, 200);
+    EXPECT_EQ(code_of_queued(client, {{"imageName", "sonoma"}, {"labels", {{"xcode", "16"}}}}), "labelsMismatch");
+
+    both_report();
+    for (int i = 0; i < 3; ++i) client.post_json("/api/schedule-vm", R"({"imageName":"sonoma"})"); // mac-a full
+    EXPECT_EQ(code_of_queued(client, {{"imageName", "sonoma"}, {"labels", {{"arch", "arm64"}}}}), "noFreeSlot");
+
+    both_report();
+    ASSERT_EQ(client.request(macvmorx::http::Method::post, "/api/nodes/mac-a/drain").status, 200);
+    EXPECT_EQ(code_of_queued(client, sonoma), "allDraining");
+
+    // No heartbeat for longer than the offline timeout (the daemon's clock is the test's): the
+    // sweeps mark both offline.
+    server.clock().advance(std::chrono::seconds{2});
+    EXPECT_TRUE(eventually([&] {
+        return json::parse(client.get("/api/fleet").body)["nodes"]["offline"] == 2;
+    }, 5s)) << client.get("/api/fleet").body;
+    EXPECT_EQ(code_of_queued(client, sonoma), "allOffline");
+    // behindInQueue lasts only between a slot freeing and the queue's next placement: unit-tested
+    // (PendingReasonTest.BehindInQueueWhenANodeFitsButRequestsAheadGoFirst).
+}
