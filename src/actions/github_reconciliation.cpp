@@ -80,7 +80,7 @@ void WorkflowJobs::reconcile() {
 // The repositories of organisation-scoped pools, listed again at most hourly (an unchanged list
 // is a 304, which GitHub does not count).
 void WorkflowJobs::refresh_organisation_repositories() {
-    std::vector<const config::RunnerPool*> scopes;
+    std::vector<config::RunnerPool> scopes; // copies: a reload may change the pools meanwhile
     {
         std::lock_guard lock{mutex_};
         const auto now = clock_.now();
@@ -88,16 +88,16 @@ void WorkflowJobs::refresh_organisation_repositories() {
         next_repository_listing_ = now + std::chrono::hours{1};
         for (const auto& pool : options_.pools) {
             if (pool.scope.is_organisation() &&
-                std::none_of(scopes.begin(), scopes.end(), [&pool](const auto* p) { return p->scope == pool.scope; })) {
-                scopes.push_back(&pool);
+                std::none_of(scopes.begin(), scopes.end(), [&pool](const auto& p) { return p.scope == pool.scope; })) {
+                scopes.push_back(pool);
             }
         }
     }
     if (scopes.empty()) return;
     std::vector<std::string> names;
     try {
-        for (const auto* pool : scopes) {
-            auto found = registrar_.repositories(*pool);
+        for (const auto& pool : scopes) {
+            auto found = registrar_.repositories(pool);
             names.insert(names.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
         }
     } catch (const github::RegistrarError& error) {
