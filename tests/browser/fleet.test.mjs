@@ -61,7 +61,8 @@ test("nodes appear with their figures, VMs and cached images", async () => {
     assert.equal(await text(page, `${one} h3`), "mac-mini-001");
     assert.equal(await text(page, `${one} [data-field="online"]`), "online");
     assert.equal(await text(page, `${one} [data-field="status"]`), "healthy");
-    assert.match(await text(page, `${one} [data-field="last-seen"]`), /^(just now|\d+ s ago)$/);
+    // An online node reports all the time: no "last seen" ticking on its card.
+    assert.ok(await page.locator(`${one} [data-field="last-seen-line"]`).isHidden());
     assert.deepEqual(await page.locator(`${one} [data-field="labels"] li`).allTextContents(), ["arch=arm64", "gpu", "xcode=16.1"]);
     assert.equal(await text(page, `${one} [data-field="CPU-value"]`), "45%");
     assert.equal(await text(page, `${one} [data-field="Memory-value"]`), "8.5 / 16 GB");
@@ -151,6 +152,12 @@ test("a node that stops heartbeating turns offline, greyed and last", async () =
         reports.delete("mac-mini-001"); // its agent stops
         await page.waitForSelector(`${card("mac-mini-001")}[data-online="false"]`, { timeout: 20_000 });
         assert.equal(await text(page, `${card("mac-mini-001")} [data-field="online"]`), "offline");
+        // What its agent said last is not how the Mac is now; when it was last seen, is.
+        assert.equal(await text(page, `${card("mac-mini-001")} [data-field="status"]`), "last reported healthy");
+        assert.equal(await page.getAttribute(`${card("mac-mini-001")} [data-field="status"]`, "data-stale"), "true");
+        assert.match(await text(page, `${card("mac-mini-001")} [data-field="last-seen-line"]`), /^Last seen (\d+ s|just now)/);
+        assert.equal(await text(page, `${card("mac-mini-002")} [data-field="status"]`), "idle");
+        assert.ok(await page.locator(`${card("mac-mini-002")} [data-field="last-seen-line"]`).isHidden());
         assert.match(await page.getAttribute(card("mac-mini-001"), "class"), /grayscale/);
         assert.doesNotMatch(await page.getAttribute(card("mac-mini-002"), "class"), /grayscale/);
         await page.waitForFunction(

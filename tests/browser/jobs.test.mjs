@@ -197,7 +197,7 @@ test("the state filter and the search pick jobs, and markup in a job is shown as
 });
 
 test("without runner pools there is no Jobs view, and no error", async () => {
-  await withDashboard({ daemon: { name: "no-jobs", offlineTimeout: "10m" }, path: "/?tab=jobs&jobstate=queued" }, async ({ daemon, page, count, jobsNotConfigured }) => {
+  await withDashboard({ daemon: { name: "no-jobs", offlineTimeout: "10m" }, path: "/?tab=jobs&jobstate=queued" }, async ({ daemon, page, count }) => {
     await daemon.heartbeat(runnerHost("mac-1"));
     await page.click("#refresh-now");
     await page.locator(card("mac-1")).waitFor();
@@ -208,12 +208,13 @@ test("without runner pools there is no Jobs view, and no error", async () => {
     assert.ok(await page.locator("#panel-nodes").isVisible());
     assert.ok(await page.locator("#connection-banner").isHidden());
 
-    // The page asked once and learnt; refreshes do not ask again.
+    // Nothing says the daemon has runner pools (no runner VM, no image a pool wants): the page
+    // does not ask /api/jobs, whose 404 the browser would log as an error (the harness fails
+    // the test on any console error).
     await page.click("#refresh-now");
     await page.waitForFunction(() => !document.querySelector("#refresh-now").hasAttribute("aria-busy"));
     assert.ok(count("/api/nodes") >= 2);
-    assert.equal(count("/api/jobs"), 1);
-    assert.equal(jobsNotConfigured(), 1, "the one 404 of /api/jobs");
+    assert.equal(count("/api/jobs"), 0);
 
     // The tabs' keys skip the missing view.
     await page.focus("#tab-vms");

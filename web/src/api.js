@@ -35,10 +35,28 @@ async function apiError(path, response) {
   return new ApiError(path, response.status, typeof body === "object" && body ? body : {}, retryAfter);
 }
 
+// Reads are revalidated ("no-cache"): the browser keeps the last answer and asks with its ETag,
+// so a listing that did not change comes back as 304 Not Modified and the kept body is used.
 async function request(path, { method = "GET", token, signal } = {}) {
-  const response = await fetch(path, { method, signal, headers: headers(token), cache: "no-store" });
+  const response = await fetch(path, { method, signal, headers: headers(token), cache: method === "GET" ? "no-cache" : "no-store" });
   if (!response.ok) throw await apiError(path, response);
   return response.json();
+}
+
+// A listing (GET /api/nodes, /api/vms, /api/jobs) as what changed since `revision` (undefined:
+// everything). The daemon answers {revision, full, <name>: [...], removed: [...]}: `full`, the
+// whole list; else the items that changed since and the IDs removed. A daemon that predates
+// deltas answers the plain array: that is the whole list, without a revision.
+async function requestListing(path, name, revision, options) {
+  const answer = await request(`${path}?since=${encodeURIComponent(revision ?? "")}`, options);
+  if (Array.isArray(answer)) return { revision: undefined, full: true, items: answer, removed: [] };
+  if (!answer || typeof answer !== "object" || !Array.isArray(answer[name])) throw new Error(`${path} answered no ${name}`);
+  return {
+    revision: typeof answer.revision === "string" ? answer.revision : undefined,
+    full: answer.full !== false || typeof answer.revision !== "string",
+    items: answer[name],
+    removed: Array.isArray(answer.removed) ? answer.removed.map(String) : [],
+  };
 }
 
 // Runs `body(signal)`, aborting its requests after 10 s.
@@ -69,27 +87,30 @@ async function readDaemon(signal) {
 }
 
 // An optional part of the API: null when the daemon answers 404 (it has no such part).
-function requestOptional(path, options) {
-  return request(path, options).catch((error) => {
+function optional(answer) {
+  return answer.catch((error) => {
     if (error instanceof ApiError && error.status === 404) return null;
     throw error;
   });
 }
 
 // Everything one refresh shows, read in parallel. Rejects when any part fails, so the page
-// never mixes a new node list with old totals. With `jobs`, GitHub Actions jobs are read too:
-// `snapshot.jobs` is their list, or null when the daemon runs without runner pools (it answers
-// /api/jobs with 404 then); without `jobs` it is undefined. With `images`, so is the image
-// distribution: `snapshot.images` is GET /api/images, or null from a daemon that predates it.
-export function fetchSnapshot({ jobs = false, images = false, token = "" } = {}) {
+// never mixes a new node list with old totals. `revisions` ({nodes, vms, jobs}) are those of the
+// page's copies: `snapshot.nodes`, `.vms` and `.jobs` are what changed since ({revision, full,
+// items, removed}, see requestListing). With `jobs`, GitHub Actions jobs are read too:
+// `snapshot.jobs` is null when the daemon runs without runner pools (it answers /api/jobs with
+// 404 then); without `jobs` it is undefined. With `images`, so is the image distribution:
+// `snapshot.images` is GET /api/images, or null from a daemon that predates it.
+export function fetchSnapshot({ jobs = false, images = false, token = "", revisions = {} } = {}) {
   return withTimeout(async (signal) => {
+    const options = { token, signal };
     const [fleet, nodes, vms, queue, jobsRead, imagesRead, daemon] = await Promise.all([
-      request("/api/fleet", { token, signal }),
-      request("/api/nodes", { token, signal }),
-      request("/api/vms", { token, signal }),
-      request("/api/queue", { token, signal }),
-      jobs ? requestOptional("/api/jobs", { token, signal }) : undefined,
-      images ? requestOptional("/api/images", { token, signal }) : undefined,
+      request("/api/fleet", options),
+      requestListing("/api/nodes", "nodes", revisions.nodes, options),
+      requestListing("/api/vms", "vms", revisions.vms, options),
+      request("/api/queue", options),
+      jobs ? optional(requestListing("/api/jobs", "jobs", revisions.jobs, options)) : undefined,
+      images ? optional(request("/api/images", options)) : undefined,
       readDaemon(signal),
     ]);
     return { fleet, nodes, vms, queue, jobs: jobsRead, images: imagesRead, daemon, receivedAt: Date.now() };

@@ -5,7 +5,8 @@
 
 import { fetchSnapshot } from "./api.js";
 import { setAttr, setHidden, setText, setVariant } from "./dom.js";
-import { filtersActive, indexSnapshot, nodeMatches, nodeVms, sortNodes } from "./fleet-model.js";
+import { filtersActive } from "./fleet-model.js";
+import { FleetStore } from "./fleet-store.js";
 import { formatClock } from "./format.js";
 import { JobView } from "./job-view.js";
 import { NodeActions } from "./node-actions.js";
@@ -13,7 +14,7 @@ import { NodeCards } from "./node-cards.js";
 import { NodeTable } from "./node-table.js";
 import { Poller } from "./poller.js";
 import { Session } from "./session.js";
-import { REFRESH_CHOICES, readRefresh, readView, writeRefresh, writeView } from "./settings.js";
+import { REFRESH_CHOICES, readPools, readRefresh, readView, writePools, writeRefresh, writeView } from "./settings.js";
 import { Summary } from "./summary.js";
 import { VmView } from "./vm-view.js";
 
@@ -39,12 +40,7 @@ const QUEUED_COUNT = {
 };
 
 // What a signed-out page shows of the fleet: nothing.
-const NO_FLEET = {
-  fleet: { nodes: { online: 0, offline: 0, draining: 0, total: 0 }, slots: { free: 0, total: 0, used: 0, reserved: 0 }, vms: {} },
-  nodes: [],
-  vms: [],
-  queue: [],
-};
+const NO_FLEET = { nodes: { online: 0, offline: 0, draining: 0, total: 0 }, slots: { free: 0, total: 0, used: 0, reserved: 0 }, vms: {} };
 
 const LIVE_DOT = {
   loading: "bg-slate-400",
@@ -56,15 +52,15 @@ const LIVE_DOT = {
 class Dashboard {
   constructor() {
     this.view = readView();
-    this.snapshot = undefined;
-    this.index = undefined;
+    // The fleet as last read: what each refresh changed, merged (see fleet-store.js).
+    this.store = new FleetStore();
     this.clockOffset = 0; // the daemon's clock minus the browser's, in ms
     this.lastSuccess = undefined;
     // Whether the daemon has GitHub Actions runner pools (and so a Jobs view): undefined until
-    // its first answer to /api/jobs, which is 404 without pools. Asked again after a lost
-    // connection, since the daemon may have been restarted with other options.
+    // it answers /api/jobs, which is 404 without pools. The browser logs a 404 as an error, so
+    // the page asks only when it has a reason to think there are pools (see asksForJobs); and
+    // again after a lost connection, since the daemon may have been restarted with other options.
     this.jobsOffered = undefined;
-    this.jobs = [];
     // Likewise whether it tells how its images are spread (/api/images, 404 from a daemon that
     // predates it), and its last answer there.
     this.imagesOffered = undefined;
@@ -126,7 +122,17 @@ class Dashboard {
     this.loadSession = this.session.id;
     const token = this.session.token;
     await this.session.ensureAccess();
-    return fetchSnapshot({ jobs: this.jobsOffered !== false, images: this.imagesOffered !== false, token });
+    return fetchSnapshot({ jobs: this.asksForJobs(), images: this.imagesOffered !== false, token, revisions: { ...this.store.revisions } });
+  }
+
+  // Whether to read /api/jobs: the daemon has answered it, or it is not known to lack runner
+  // pools and something says it has them: a runner VM of a pool, an image a pool wants, or this
+  // browser having seen jobs on this daemon before.
+  asksForJobs() {
+    if (this.jobsOffered !== undefined) return this.jobsOffered;
+    const images = Array.isArray(this.images?.images) ? this.images.images : [];
+    const wanted = images.some((image) => image.demand?.poolWarm > 0 || image.demand?.poolQueuedJobs > 0);
+    return readPools() || this.store.poolVms > 0 || wanted;
   }
 
   // Shows what the session's token may see and do.
@@ -149,15 +155,12 @@ class Dashboard {
   }
 
   clearFleet() {
-    const index = indexSnapshot(NO_FLEET);
-    this.summary.update(NO_FLEET.fleet);
+    this.store.clear();
+    this.summary.update(NO_FLEET);
     this.cards.clear();
     this.table.clear();
-    this.vmView.update(NO_FLEET, index, this.view, 0, undefined);
+    this.vmView.update(this.store, this.view, 0, undefined);
     this.jobView.update([], this.view, 0);
-    this.snapshot = undefined;
-    this.index = undefined;
-    this.jobs = [];
     this.images = undefined;
     this.lastSuccess = undefined;
     this.error = undefined;
@@ -190,6 +193,8 @@ class Dashboard {
     $("#filters").addEventListener("reset", (event) => {
       event.preventDefault();
       this.change({ q: "", state: "", image: "", label: "", vmState: "", jobState: "" });
+      // The button is disabled now that no filter is set: the focus goes to the search.
+      text.focus();
     });
 
     $("#layout-cards").addEventListener("click", () => this.change({ layout: "cards" }));
@@ -275,19 +280,18 @@ class Dashboard {
   // Fills the image and label selects with what the fleet has (and the chosen value, even if
   // no node has it right now, so a filter from the URL is never silently dropped).
   syncOptions() {
-    const images = this.index?.images ?? [];
-    const labels = this.index?.labels ?? [];
+    const images = this.store.imageOptions();
+    const labels = this.store.labelOptions();
     syncSelect($("#filter-image"), images, this.view.image);
     syncSelect($("#filter-label"), labels, this.view.label);
   }
 
   receive(snapshot) {
     if (this.loadSession !== this.session.id) return;
-    this.snapshot = snapshot;
-    this.index = indexSnapshot(snapshot);
+    this.store.receive(snapshot);
     if (snapshot.jobs !== undefined) {
       const offered = snapshot.jobs !== null;
-      this.jobs = offered ? snapshot.jobs : [];
+      writePools(offered);
       if (offered !== this.jobsOffered) {
         this.jobsOffered = offered;
         this.showView();
@@ -345,56 +349,51 @@ class Dashboard {
   }
 
   render() {
-    if (!this.snapshot) return;
-    const { snapshot, index, view } = this;
+    const { store, view } = this;
+    if (!store.fleet) return;
     const now = this.now();
-    this.summary.update(snapshot.fleet);
-    this.showDaemon(snapshot.daemon);
-    setText($("#count-nodes"), snapshot.nodes.length);
-    setText($("#count-vms"), snapshot.vms.length);
-    const queued = this.jobs.filter((job) => job.state === "queued").length;
+    this.summary.update(store.fleet);
+    this.showDaemon(store.daemon);
+    setText($("#count-nodes"), store.nodes.size);
+    setText($("#count-vms"), store.vms.size);
+    let queued = 0;
+    for (const job of store.jobs.values()) if (job.state === "queued") queued++;
     setText($("#count-jobs"), `${queued} queued`);
     setVariant($("#count-jobs"), QUEUED_COUNT, queued > 0 ? "some" : "none");
 
+    // A hidden view keeps what it shows, and is brought up to date when shown again.
     const tab = this.currentTab();
     if (tab === "nodes") this.renderNodes(now);
-    else {
-      this.cards.clear();
-      this.table.clear();
-      if (tab === "vms") this.vmView.update(snapshot, index, view, now, this.images);
-      else this.jobView.update(this.jobs, view, now);
-    }
+    else if (tab === "vms") this.vmView.update(store, view, now, this.images);
+    else this.jobView.update(store.jobList(), view, now);
   }
 
   renderNodes(now) {
-    const { snapshot, index, view } = this;
-    const empty = snapshot.nodes.length === 0;
-    const items = [];
-    for (const node of sortNodes(snapshot.nodes)) {
-      const vms = nodeVms(node, index.recordsByHost, index.placedByNode);
-      if (nodeMatches(node, vms, view)) items.push({ node, vms });
-    }
+    const { store, view } = this;
+    const total = store.nodes.size;
+    const empty = total === 0;
+    const ids = store.nodeIds(view);
     setHidden($("#empty-fleet"), !empty);
-    setHidden($("#no-node-match"), empty || items.length > 0);
+    setHidden($("#no-node-match"), empty || ids.length > 0);
     const shown = $("#nodes-shown");
     setHidden(shown, empty || !filtersActive(view));
-    setText(shown, `Showing ${items.length} of ${snapshot.nodes.length} nodes`);
+    setText(shown, `Showing ${ids.length} of ${total} nodes`);
 
     const cards = view.layout === "cards";
     setHidden($("#node-grid"), !cards);
-    setHidden($("#node-table-wrap"), cards || empty || items.length === 0);
-    // Only the visible layout keeps elements: 500 nodes are not kept twice.
+    setHidden($("#node-table-wrap"), cards || empty || ids.length === 0);
+    // Only the visible layout keeps elements.
     if (cards) {
       this.table.clear();
-      this.cards.update(items, now);
+      this.cards.update(ids, store, now);
     } else {
       this.cards.clear();
-      this.table.update(items, now);
+      this.table.update(ids, store, now);
     }
   }
 
   tick() {
-    if (!this.snapshot) return;
+    if (!this.store.fleet) return;
     const now = this.now();
     const tab = this.currentTab();
     if (tab === "nodes") {

@@ -5,8 +5,8 @@
 import { el, reconcile, setAttr, setText, setVariant } from "./dom.js";
 
 const CHOICE_COUNT = {
-  pressed: "text-sky-100",
-  normal: "text-slate-500 dark:text-slate-400",
+  pressed: "text-white",
+  normal: "text-slate-600 dark:text-slate-300",
 };
 
 // A row of buttons, "all" and one per state, each with the number of records in that state;
@@ -44,7 +44,7 @@ export class StateFilter {
   }
 
   createChoice({ state, label }) {
-    const count = el("span", { class: "tabular-nums text-slate-500 dark:text-slate-400" });
+    const count = el("span", { class: "tabular-nums text-slate-600 dark:text-slate-300" });
     const children = [];
     if (state) children.push(el("span", { class: `inline-block size-2 rounded-full ${this.dots[state]}`, "aria-hidden": "true" }));
     children.push(label, count);
@@ -53,7 +53,7 @@ export class StateFilter {
       {
         type: "button",
         class:
-          "inline-flex cursor-pointer items-center gap-1.5 rounded-full border border-slate-300 bg-white px-3 py-1 text-sm font-medium hover:bg-slate-50 aria-pressed:border-sky-600 aria-pressed:bg-sky-600 aria-pressed:text-white dark:border-slate-600 dark:bg-slate-800 dark:hover:bg-slate-700 dark:aria-pressed:border-sky-500 dark:aria-pressed:bg-sky-600",
+          "inline-flex cursor-pointer items-center gap-1.5 rounded-full border border-slate-300 bg-white px-3 py-1 text-sm font-medium hover:bg-slate-50 aria-pressed:border-sky-700 aria-pressed:bg-sky-700 aria-pressed:text-white dark:border-slate-600 dark:bg-slate-800 dark:hover:bg-slate-700 dark:aria-pressed:border-sky-500 dark:aria-pressed:bg-sky-700",
         "data-state-filter": state,
         "aria-pressed": "false",
       },
@@ -73,7 +73,11 @@ function updateChoice(view, { state, count }, selected) {
 // The button that drains a node, or undrains it when drained; its clicks are handled by
 // handleDrainClicks on the container of the nodes.
 export function drainButton() {
-  return el("button", { type: "button", class: "button px-2.5 py-1 text-xs", "data-node-action": "" });
+  return el("button", {
+    type: "button",
+    class: "button px-2.5 py-1 text-xs aria-disabled:cursor-default aria-disabled:opacity-50",
+    "data-node-action": "",
+  });
 }
 
 export function updateDrainButton(button, nodeId, drained) {
@@ -87,18 +91,19 @@ export function updateDrainButton(button, nodeId, drained) {
 
 // Calls onDrain(nodeId, drained) for a click on a Drain or Undrain button inside `container`
 // (in the element of its node, which carries data-node-id); the button stays disabled until
-// the Promise onDrain returns settles.
+// the Promise onDrain returns settles. It is marked aria-disabled rather than disabled: a
+// disabled button loses the keyboard focus, which would fall back to the page's body.
 export function handleDrainClicks(container, onDrain) {
   container.addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-node-action]");
     const node = button?.closest("[data-node-id]");
-    if (!node || button.disabled) return;
-    button.disabled = true;
+    if (!node || button.getAttribute("aria-disabled") === "true") return;
+    setAttr(button, "aria-disabled", "true");
     setAttr(button, "aria-busy", "true");
     try {
       await onDrain(node.dataset.nodeId, button.dataset.nodeAction === "drain");
     } finally {
-      button.disabled = false;
+      setAttr(button, "aria-disabled", false);
       setAttr(button, "aria-busy", false);
     }
   });

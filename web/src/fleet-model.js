@@ -12,12 +12,31 @@ export function labelList(labels) {
   return Object.entries(labels).map(([key, value]) => formatLabel(key, value));
 }
 
-// Online nodes first, offline ones last; by name within each group (the API sorts by name).
+// Names in the order people count: sim-mac-2 before sim-mac-10, mac-110 before mac-1099.
+const NATURAL = new Intl.Collator("en", { numeric: true });
+
+export function compareNames(a, b) {
+  return NATURAL.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+// Online nodes first, offline ones last; by name within each group, numbers by their value.
+export function compareNodes(a, b) {
+  if (a.isOnline !== b.isOnline) return a.isOnline ? -1 : 1;
+  return compareNames(a.nodeId, b.nodeId);
+}
+
 export function sortNodes(nodes) {
-  return [...nodes].sort((a, b) => {
-    if (a.isOnline !== b.isOnline) return a.isOnline ? -1 : 1;
-    return a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0;
-  });
+  return [...nodes].sort(compareNodes);
+}
+
+// What a VM record says besides its state, when it still describes it: an agent's message comes
+// with the event of a state (provisioning "booting", running "running at 192.168.64.5"), so
+// once the VM has moved past those states (deleting, deleted, failed, lost) it is left out; a
+// failed VM says why it failed instead.
+const STATES_WITH_MESSAGES = new Set(["pending", "assigned", "provisioning", "running"]);
+
+export function vmMessage(record) {
+  return STATES_WITH_MESSAGES.has(record.state) ? (record.message ?? "") : "";
 }
 
 // Newest first, the order operators look for a VM that just failed or started.
@@ -51,7 +70,7 @@ export function nodeVms(node, recordsByHost, placedByNode) {
       vmIpAddress: vm.vmIpAddress ?? "",
       reported: true,
       progress: record?.progress,
-      message: record?.message,
+      message: record ? vmMessage(record) : undefined,
     });
   }
   for (const record of placedByNode.get(node.nodeId) ?? []) {
@@ -65,7 +84,7 @@ export function nodeVms(node, recordsByHost, placedByNode) {
       vmIpAddress: record.vmIpAddress ?? "",
       reported: false,
       progress: record.progress,
-      message: record.message,
+      message: vmMessage(record),
     });
   }
   return rows;

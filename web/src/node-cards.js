@@ -10,7 +10,7 @@ import { stateBadge, updateStateBadge } from "./theme.js";
 
 const CARD = {
   online: "border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900",
-  offline: "border-dashed border-slate-300 bg-slate-50 opacity-70 grayscale dark:border-slate-700 dark:bg-slate-900/50",
+  offline: "border-dashed border-slate-400 bg-slate-50 grayscale dark:border-slate-600 dark:bg-slate-900/50",
 };
 
 const SLOT_PIP = {
@@ -20,14 +20,24 @@ const SLOT_PIP = {
   closed: "bg-slate-300 dark:bg-slate-600",
 };
 
+// A card stands for a line of the grid when out of view; its height before it was measured.
+const CARD_HEIGHT = 340;
+
 export class NodeCards extends NodeList {
   constructor(container, { onDrain }) {
-    super(container, { onDrain, create: createCard, update: updateCard });
+    super(container, {
+      onDrain,
+      create: createCard,
+      update: updateCard,
+      spacer: () => el("div", { class: "col-span-full", "aria-hidden": "true", "data-spacer": "" }),
+      estimate: CARD_HEIGHT,
+      grid: true,
+    });
   }
 
-  // Advances "last seen" and runtimes between refreshes.
+  // Advances offline nodes' "last seen" and runtimes between refreshes, on the cards shown.
   tick(now) {
-    for (const view of this.views.values()) tickCard(view, now);
+    for (const view of this.shown()) tickCard(view, now);
   }
 }
 
@@ -51,6 +61,8 @@ function createCard(item) {
   const status = el("span", { class: "chip", "data-field": "status" });
   const statusReason = el("p", { class: "text-sm break-words", "data-field": "status-reason", hidden: true });
   const lastSeen = el("time", { class: "tabular-nums", "data-field": "last-seen" });
+  // Only an offline node says when it was last seen: an online one reports all the time.
+  const lastSeenLine = el("span", { "data-field": "last-seen-line", hidden: true }, ["Last seen ", lastSeen]);
   const labels = el("ul", { class: "flex flex-wrap gap-1", "aria-label": "Labels", "data-field": "labels" });
   const cpu = metric("CPU");
   const memory = metric("Memory");
@@ -72,7 +84,7 @@ function createCard(item) {
         el("div", { class: "flex items-center justify-between gap-2" }, [name, el("div", { class: "flex shrink-0 gap-1" }, [drained, online])]),
         el("p", { class: "flex flex-wrap items-center gap-x-2 gap-y-1 text-sm text-slate-600 dark:text-slate-300" }, [
           status,
-          el("span", {}, ["Last seen ", lastSeen]),
+          lastSeenLine,
         ]),
         statusReason,
         labels,
@@ -82,8 +94,8 @@ function createCard(item) {
         el("span", { class: "text-xs font-medium tracking-wide text-slate-500 uppercase dark:text-slate-400", text: "VM slots" }),
         el("span", { class: "flex items-center gap-2" }, [pips, slotText]),
       ]),
-      el("section", { class: "flex flex-col gap-2", "aria-label": "VMs" }, [vmList, noVms]),
-      el("section", { class: "mt-auto flex flex-col gap-1", "aria-label": "Cached images" }, [
+      el("section", { class: "flex flex-col gap-2", "aria-label": `VMs of ${id}` }, [vmList, noVms]),
+      el("section", { class: "mt-auto flex flex-col gap-1", "aria-label": `Cached images of ${id}` }, [
         el("h4", { class: "text-xs font-medium tracking-wide text-slate-500 uppercase dark:text-slate-400", text: "Cached images" }),
         images,
         noImages,
@@ -98,6 +110,7 @@ function createCard(item) {
     status,
     statusReason,
     lastSeen,
+    lastSeenLine,
     labels,
     labelViews: new Map(),
     cpu,
@@ -126,6 +139,7 @@ function updateCard(view, { node, vms }, now, actions) {
   view.lastSeenMs = parseTime(node.lastSeen);
   setAttr(view.lastSeen, "datetime", node.lastSeen);
   setAttr(view.lastSeen, "title", node.lastSeen);
+  setHidden(view.lastSeenLine, node.isOnline);
 
   reconcile(view.labels, view.labelViews, labelList(node.labels), (label) => label, createLabel, () => {});
 
@@ -163,7 +177,7 @@ function updateCard(view, { node, vms }, now, actions) {
 }
 
 function tickCard(view, now) {
-  setText(view.lastSeen, formatAgo(now - view.lastSeenMs));
+  if (!view.isOnline) setText(view.lastSeen, formatAgo(now - view.lastSeenMs));
   // Heartbeats report runtimes as of lastSeen; an online node's VMs keep running since.
   const elapsed = view.isOnline && Number.isFinite(view.lastSeenMs) ? Math.max(0, (now - view.lastSeenMs) / 1000) : 0;
   for (const row of view.vmViews.values()) {

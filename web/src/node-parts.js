@@ -4,39 +4,53 @@
 // Each view lays them out its own way.
 
 import { handleDrainClicks, updateDrainButton } from "./controls.js";
-import { el, reconcile, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
+import { el, setAttr, setHidden, setText, setVariant, setWidthPercent } from "./dom.js";
 import { levelOf } from "./format.js";
+import { VirtualList } from "./virtual-list.js";
 import { BAR_LEVEL, IMAGE_CHIP, ONLINE_BADGE, STATUS_CHIP, STATUS_REASON, statusTone } from "./theme.js";
 
-// The views of the nodes in one layout, kept per nodeId: create(item) makes the view of a node
-// (its `actions` element holds the Drain button), update(view, item, now, actions) brings it up
-// to date.
+// The views of the nodes in one layout, kept per nodeId for the nodes on screen (a
+// VirtualList): create(item) makes the view of a node (its `actions` element holds the Drain
+// button), update(view, item, now, actions) brings it up to date. The list's options say how it
+// is laid out (see VirtualList).
 export class NodeList {
   // onDrain(nodeId, drained): a Promise, settled once the node is drained (or undrained) and shown.
-  constructor(container, { onDrain, create, update }) {
+  constructor(container, { onDrain, create, update, spacer, estimate, grid }) {
     this.container = container;
-    this.views = new Map();
     this.actions = false;
-    this.create = create;
-    this.updateView = update;
+    this.store = undefined;
+    this.now = 0;
+    this.list = new VirtualList(container, {
+      spacer,
+      estimate,
+      grid,
+      create: (id) => create(this.store.item(id)),
+      update: (view, id) => update(view, this.store.item(id), this.now, this.actions),
+    });
     handleDrainClicks(container, onDrain);
   }
 
-  // items: [{node, vms}] in display order; now: the daemon's current time in ms.
-  update(items, now) {
-    reconcile(this.container, this.views, items, (item) => item.node.nodeId, this.create, (view, item) =>
-      this.updateView(view, item, now, this.actions),
-    );
+  // ids: the nodes to show, in display order (of `store`, a FleetStore); now: the daemon's
+  // current time in ms.
+  update(ids, store, now) {
+    this.store = store;
+    this.now = now;
+    this.list.show(ids);
+  }
+
+  // The views of the nodes on screen.
+  shown() {
+    return this.list.shown();
   }
 
   // Whether the token's role may drain nodes.
   showActions(shown) {
     this.actions = shown;
-    for (const view of this.views.values()) setHidden(view.actions, !shown);
+    for (const view of this.shown()) setHidden(view.actions, !shown);
   }
 
   clear() {
-    this.update([], 0);
+    this.list.clear();
   }
 }
 
@@ -59,8 +73,11 @@ export function updateNodeState(view, node, actions) {
   setHidden(view.drained, !node.drained);
   setHidden(view.actions, !actions);
   updateDrainButton(view.drain, node.nodeId, node.drained);
-  setText(view.status, node.status || "unknown");
-  setVariant(view.status, STATUS_CHIP, statusTone(node.status));
+  // An offline node's status is what its agent said last, not how the Mac is now.
+  const status = node.status || "unknown";
+  setText(view.status, node.isOnline ? status : `last reported ${status}`);
+  setAttr(view.status, "data-stale", node.isOnline ? false : "true");
+  setVariant(view.status, STATUS_CHIP, node.isOnline ? statusTone(node.status) : "stale");
   updateStatusReason(view.status, view.statusReason, node);
 }
 
@@ -72,7 +89,7 @@ function updateStatusReason(chip, line, node) {
   setText(line, reason);
   setAttr(line, "title", reason || null);
   setHidden(line, !reason);
-  setVariant(line, STATUS_REASON, statusTone(node.status));
+  setVariant(line, STATUS_REASON, node.isOnline ? statusTone(node.status) : "stale");
 }
 
 // A usage meter: a bar in an element with role="meter", of the given tag and classes; setMeter

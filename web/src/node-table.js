@@ -10,13 +10,22 @@ import { VM_STATE_DOT } from "./theme.js";
 
 const ROW = {
   online: "",
-  offline: "opacity-60 grayscale",
+  offline: "grayscale",
 };
+
+// A row stands for itself when out of view; its height before it was measured.
+const ROW_HEIGHT = 58;
 
 export class NodeTable extends NodeList {
   // onDrain as for NodeList; actionsHead: the header cell of the actions column.
   constructor(body, { onDrain, actionsHead }) {
-    super(body, { onDrain, create: createRow, update: updateRow });
+    super(body, {
+      onDrain,
+      create: createRow,
+      update: updateRow,
+      spacer: () => el("tr", { "aria-hidden": "true", "data-spacer": "" }, [el("td", { colspan: "11" })]),
+      estimate: ROW_HEIGHT,
+    });
     this.actionsHead = actionsHead;
   }
 
@@ -26,7 +35,7 @@ export class NodeTable extends NodeList {
   }
 
   tick(now) {
-    for (const view of this.views.values()) setText(view.lastSeen, formatAgo(now - view.lastSeenMs));
+    for (const view of this.shown()) if (!view.isOnline) setText(view.lastSeen, formatAgo(now - view.lastSeenMs));
   }
 }
 
@@ -75,7 +84,9 @@ function updateRow(view, { node, vms }, now, actions) {
   setVariant(view.root, ROW, node.isOnline ? "online" : "offline");
   view.lastSeenMs = parseTime(node.lastSeen);
   setAttr(view.lastSeen, "datetime", node.lastSeen);
-  setText(view.lastSeen, formatAgo(now - view.lastSeenMs));
+  view.isOnline = node.isOnline;
+  // Only an offline node says when it was last seen: an online one reports all the time.
+  setText(view.lastSeen, node.isOnline ? "–" : formatAgo(now - view.lastSeenMs));
 
   setMeter(view.cpu, percentOf(node.cpuUsagePercent, 100), formatPercent(node.cpuUsagePercent));
   setMeter(view.memory, percentOf(node.memoryUsageGB, node.totalMemoryGB), formatUsedTotal(node.memoryUsageGB, node.totalMemoryGB));

@@ -7,6 +7,7 @@ export const REFRESH_CHOICES = [5, 30, 60, 0]; // seconds; 0 is manual
 const DEFAULT_REFRESH = 5;
 const STORAGE_KEY = "macvmorx.dashboard.refresh";
 const TOKEN_KEY = "macvmorx.dashboard.token";
+const POOLS_KEY = "macvmorx.dashboard.pools";
 
 export const DEFAULT_VIEW = {
   tab: "nodes", // nodes | vms | jobs
@@ -88,5 +89,24 @@ export function forgetToken() {
     sessionStorage.removeItem(TOKEN_KEY);
   } catch {
     // Nothing was kept.
+  }
+}
+
+// Whether this daemon (this origin) had runner pools when the page last asked: the page then
+// reads /api/jobs from the start, without waiting for a sign of pools.
+export function readPools() {
+  try {
+    return localStorage.getItem(POOLS_KEY) === "yes";
+  } catch {
+    return false;
+  }
+}
+
+export function writePools(pools) {
+  try {
+    if (pools) localStorage.setItem(POOLS_KEY, "yes");
+    else localStorage.removeItem(POOLS_KEY);
+  } catch {
+    // Not kept: the page waits for a sign of pools again.
   }
 }

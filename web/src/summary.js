@@ -29,7 +29,10 @@ export class Summary {
     this.usedBar = root.querySelector("#slots-used-bar");
     this.reservedBar = root.querySelector("#slots-reserved-bar");
     this.stateList = root.querySelector("#vm-state-totals");
-    this.stateViews = new Map();
+    // The page holds every state's entry from the start (so nothing moves when data arrives).
+    this.stateViews = new Map(
+      [...this.stateList.querySelectorAll("[data-vm-state]")].map((entry) => [entry.dataset.vmState, { root: entry, count: entry.querySelector("dd") }]),
+    );
   }
 
   update(fleet) {
@@ -40,7 +43,10 @@ export class Summary {
     set("total", fleet.nodes.total);
     set("free", fleet.slots.free);
     set("slots", fleet.slots.total);
-    set("used", fleet.slots.used - fleet.slots.reserved);
+    // Slots placed on a Mac that takes no new VMs (drained, offline) are reserved but not among
+    // the slots counted, so there may be more of them than of slots in use.
+    const running = Math.max(0, fleet.slots.used - fleet.slots.reserved);
+    set("used", running);
     set("reserved", fleet.slots.reserved);
 
     const level = capacityLevel(fleet.slots);
@@ -51,8 +57,8 @@ export class Summary {
     setText(this.warning, level === "critical" ? "Fleet full" : "Nearly full");
     setVariant(this.warning, CAPACITY_BADGE, level);
 
-    const usedPercent = percentOf(fleet.slots.used - fleet.slots.reserved, fleet.slots.total);
-    const reservedPercent = percentOf(fleet.slots.reserved, fleet.slots.total);
+    const usedPercent = percentOf(running, fleet.slots.total);
+    const reservedPercent = Math.min(100 - usedPercent, percentOf(fleet.slots.reserved, fleet.slots.total));
     setWidthPercent(this.usedBar, usedPercent);
     setWidthPercent(this.reservedBar, reservedPercent);
     setAttr(this.meter, "aria-valuenow", Math.round(usedPercent + reservedPercent));
@@ -65,16 +71,16 @@ export class Summary {
 function createStateTotal({ state }) {
   const count = el("dd", { class: "text-2xl font-semibold tabular-nums" });
   const root = el("div", { class: "flex flex-col-reverse", "data-vm-state": state }, [
-    count,
     el("dt", { class: "flex items-center gap-1.5 text-sm text-slate-600 dark:text-slate-300" }, [
       el("span", { class: `inline-block size-2 rounded-full ${VM_STATE_DOT[state]}`, "aria-hidden": "true" }),
       state,
     ]),
+    count,
   ]);
   return { root, count };
 }
 
-const ZERO = { zero: "text-slate-400 dark:text-slate-600", some: "" };
+const ZERO = { zero: "text-slate-500 dark:text-slate-400", some: "" };
 
 function updateStateTotal(view, { count }) {
   setText(view.count, count);

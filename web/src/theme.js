@@ -52,6 +52,7 @@ export const STATUS_CHIP = {
   good: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
   closed: "bg-amber-100 text-amber-900 dark:bg-amber-500/15 dark:text-amber-300",
   bad: "bg-rose-100 text-rose-800 dark:bg-rose-500/20 dark:text-rose-300",
+  stale: "border border-dashed border-slate-400 text-slate-700 italic dark:border-slate-500 dark:text-slate-300",
 };
 
 // The reason an agent gives for its status (statusReason), in the tone of its status chip.
@@ -59,6 +60,7 @@ export const STATUS_REASON = {
   good: "text-slate-600 dark:text-slate-300",
   closed: "text-amber-900 dark:text-amber-300",
   bad: "text-rose-700 dark:text-rose-300",
+  stale: "text-slate-700 italic dark:text-slate-300",
 };
 
 export function statusTone(status) {

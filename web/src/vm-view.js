@@ -5,8 +5,9 @@
 import { StateFilter } from "./controls.js";
 import { el, reconcile, setAttr, setHidden, setText, setVariant } from "./dom.js";
 import { formatAge, formatPercent, formatRate, formatRuntime, parseTime, plural } from "./format.js";
-import { labelList, pendingReasonText, sortVms, tenantShareText, vmMatches, vmTenancy } from "./fleet-model.js";
+import { labelList, pendingReasonText, tenantShareText, vmMatches, vmMessage, vmTenancy } from "./fleet-model.js";
 import { VM_STATE_DOT, VM_STATES, stateBadge, updateStateBadge } from "./theme.js";
+import { VirtualList } from "./virtual-list.js";
 
 const REASON = {
   failure: "text-rose-700 dark:text-rose-300",
@@ -20,6 +21,9 @@ const HOLDERS = {
   short: "font-semibold text-amber-800 dark:text-amber-300",
 };
 
+// A VM record's row stands for itself when out of view; its height before it was measured.
+const VM_ROW_HEIGHT = 40;
+
 export class VmView {
   // onStateChosen(state): the operator picked a state filter ("" for all).
   constructor(root, { onStateChosen }) {
@@ -28,8 +32,15 @@ export class VmView {
       dots: VM_STATE_DOT,
       onChosen: onStateChosen,
     });
-    this.body = root.querySelector("#vm-rows");
-    this.rowViews = new Map();
+    this.store = undefined;
+    this.now = 0;
+    // The records on screen only: a fleet of 10,000 Macs has as many VMs.
+    this.rows = new VirtualList(root.querySelector("#vm-rows"), {
+      spacer: () => el("tr", { "aria-hidden": "true", "data-spacer": "" }, [el("td", { colspan: "8" })]),
+      estimate: VM_ROW_HEIGHT,
+      create: (id) => createVmRow(this.store.vms.get(id)),
+      update: (row, id) => updateVmRow(row, this.store.vms.get(id), this.now),
+    });
     this.noMatch = root.querySelector("#no-vm-match");
     this.shown = root.querySelector("#vms-shown");
     this.queueList = root.querySelector("#queue-list");
@@ -39,34 +50,35 @@ export class VmView {
     this.images = new ImageTable(root.querySelector("#images-section"));
   }
 
-  // images: GET /api/images; null or undefined (a daemon without it, or not read yet) hides
-  // the Images section.
-  update(snapshot, index, view, now, images) {
-    const matching = snapshot.vms.filter((record) => vmMatches(record, index.nodesById, view, { ignoreState: true }));
+  // store: the FleetStore; images: GET /api/images; null or undefined (a daemon without it, or
+  // not read yet) hides the Images section.
+  update(store, view, now, images) {
+    const all = store.vmList();
+    const matching = all.filter((record) => vmMatches(record, store.nodes, view, { ignoreState: true }));
     this.stateFilter.update(matching, view.vmState);
 
-    const shown = sortVms(view.vmState ? matching.filter((record) => record.state === view.vmState) : matching);
-    reconcile(this.body, this.rowViews, shown, (record) => record.vmId, createVmRow, (row, record) =>
-      updateVmRow(row, record, now),
-    );
-    setText(this.shown, shown.length === snapshot.vms.length ? `(${shown.length})` : `(${shown.length} of ${snapshot.vms.length})`);
+    const shown = view.vmState ? matching.filter((record) => record.state === view.vmState) : matching;
+    this.store = store;
+    this.now = now;
+    this.rows.show(shown.map((record) => record.vmId));
+    setText(this.shown, shown.length === all.length ? `(${shown.length})` : `(${shown.length} of ${all.length})`);
     setHidden(this.noMatch, shown.length > 0);
-    setText(this.noMatch, snapshot.vms.length === 0 ? "No VM has been placed or reported yet." : "No VM matches the filter.");
+    setText(this.noMatch, all.length === 0 ? "No VM has been placed or reported yet." : "No VM matches the filter.");
 
-    reconcile(this.queueList, this.queueViews, snapshot.queue, (record) => record.vmId, createQueueItem, (item, record) =>
+    reconcile(this.queueList, this.queueViews, store.queue, (record) => record.vmId, createQueueItem, (item, record) =>
       updateQueueItem(item, record, now),
     );
     // The daemon's position (placement order), else the order of the list.
-    snapshot.queue.forEach((record, i) =>
+    store.queue.forEach((record, i) =>
       setText(this.queueViews.get(record.vmId).position, `${Number.isFinite(record.position) ? record.position : i + 1}`),
     );
-    setHidden(this.queueEmpty, snapshot.queue.length > 0);
-    setText(this.queueCount, snapshot.queue.length ? `(${snapshot.queue.length})` : "");
+    setHidden(this.queueEmpty, store.queue.length > 0);
+    setText(this.queueCount, store.queue.length ? `(${store.queue.length})` : "");
     this.images.update(images);
   }
 
   tick(now) {
-    for (const row of this.rowViews.values()) setText(row.age, formatAge(now - row.createdMs));
+    for (const row of this.rows.shown()) setText(row.age, formatAge(now - row.createdMs));
     for (const item of this.queueViews.values()) setText(item.waiting, `waiting ${formatAge(now - item.createdMs)}`);
   }
 }
@@ -110,7 +122,7 @@ function updateVmRow(row, record, now) {
   const failure = record.failureReason;
   // A pending VM says why it waits (and the agent's last message, if it left one).
   const waiting = record.state === "pending" ? pendingReasonText(record.pendingReason, record.tenant) : "";
-  let text = failure || [waiting, record.message].filter(Boolean).join(" · ");
+  let text = failure || [waiting, vmMessage(record)].filter(Boolean).join(" · ");
   if (!failure && Number.isFinite(record.progress) && record.state === "provisioning") {
     text = `${Math.round(record.progress * 100)}%${text ? ` · ${text}` : ""}`;
   }

@@ -34,17 +34,8 @@ export async function openPage(browser, { colorScheme = "light", viewport = { wi
   const page = await context.newPage();
   const errors = [];
   const requests = [];
-  const expected = { jobsNotConfigured: 0 };
   page.on("console", (message) => {
-    if (message.type() !== "error") return;
-    // A daemon without GitHub Actions runner pools answers GET /api/jobs with 404, and that
-    // answer is how the page learns it has no Jobs view (no other endpoint of /api says so).
-    // Chromium logs every 404 it loads as a console error; that one is expected, and counted.
-    if (jobsNotConfigured(message)) {
-      expected.jobsNotConfigured++;
-      return;
-    }
-    errors.push(`console: ${message.text()}`);
+    if (message.type() === "error") errors.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (error) => errors.push(`page error: ${error.message}`));
   page.on("request", (request) => requests.push(new URL(request.url())));
@@ -63,10 +54,6 @@ export async function openPage(browser, { colorScheme = "light", viewport = { wi
     context,
     errors,
     requests,
-    // How many 404s of /api/jobs (no runner pools) were left out of `errors`.
-    jobsNotConfigured() {
-      return expected.jobsNotConfigured;
-    },
     // How many requests went to an API path (e.g. "/api/nodes") so far.
     count(path) {
       return requests.filter((url) => url.pathname === path).length;
@@ -75,12 +62,6 @@ export async function openPage(browser, { colorScheme = "light", viewport = { wi
       await context.close();
     },
   };
-}
-
-function jobsNotConfigured(message) {
-  const location = message.location().url;
-  if (!location || !/the server responded with a status of 404\b/.test(message.text())) return false;
-  return new URL(location).pathname === "/api/jobs";
 }
 
 export async function screenshot(page, name, options = {}) {
