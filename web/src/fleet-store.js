@@ -100,7 +100,9 @@ export class FleetStore {
       this.touch(id);
       if (!old || old.isOnline !== node.isOnline) moved.add(id);
     }
-    if (full) {
+    // Sorted again in full only when much moved (a first answer); else each moved node is put
+    // in its place.
+    if (moved.size > this.nodes.size / 4) {
       this.nodeOrder = [...this.nodes.values()].sort(compareNodes).map((node) => node.nodeId);
     } else if (moved.size > 0) {
       const order = this.nodeOrder.filter((id) => !moved.has(id));
