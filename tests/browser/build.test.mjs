@@ -43,7 +43,7 @@ test("CMake embeds exactly the files of web/src the daemon serves, and the built
 // The house's layers: the views stand on the shared modules (fleet-model.js, controls.js,
 // node-parts.js, theme.js, format.js, dom.js); only app.js wires them and drives the one Poller.
 test("the views import no other view, and only app.js the poller", () => {
-  const views = ["node-cards.js", "node-table.js", "vm-view.js", "job-view.js", "summary.js"];
+  const views = ["node-cards.js", "node-table.js", "overview.js", "vm-view.js", "job-view.js", "summary.js", "history-charts.js"];
   const importsOf = (name) => [...readFileSync(join(src, name), "utf8").matchAll(/\bfrom "\.\/([^"]+)"/g)].map((m) => m[1]);
   for (const view of views) {
     const imports = importsOf(view);

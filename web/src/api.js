@@ -100,21 +100,28 @@ function optional(answer) {
 // items, removed}, see requestListing). With `jobs`, GitHub Actions jobs are read too:
 // `snapshot.jobs` is null when the daemon runs without runner pools (it answers /api/jobs with
 // 404 then); without `jobs` it is undefined. With `images`, so is the image distribution:
-// `snapshot.images` is GET /api/images, or null from a daemon that predates it.
-export function fetchSnapshot({ jobs = false, images = false, token = "", revisions = {} } = {}) {
+// `snapshot.images` is GET /api/images, or null from a daemon that predates it. With `history`,
+// `snapshot.history` is GET /api/fleet/history (the fleet's last hours), null likewise.
+export function fetchSnapshot({ jobs = false, images = false, history = false, token = "", revisions = {} } = {}) {
   return withTimeout(async (signal) => {
     const options = { token, signal };
-    const [fleet, nodes, vms, queue, jobsRead, imagesRead, daemon] = await Promise.all([
+    const [fleet, nodes, vms, queue, jobsRead, imagesRead, historyRead, daemon] = await Promise.all([
       request("/api/fleet", options),
       requestListing("/api/nodes", "nodes", revisions.nodes, options),
       requestListing("/api/vms", "vms", revisions.vms, options),
       request("/api/queue", options),
       jobs ? optional(requestListing("/api/jobs", "jobs", revisions.jobs, options)) : undefined,
       images ? optional(request("/api/images", options)) : undefined,
+      history ? optional(request("/api/fleet/history", options)) : undefined,
       readDaemon(signal),
     ]);
-    return { fleet, nodes, vms, queue, jobs: jobsRead, images: imagesRead, daemon, receivedAt: Date.now() };
+    return { fleet, nodes, vms, queue, jobs: jobsRead, images: imagesRead, history: historyRead, daemon, receivedAt: Date.now() };
   });
+}
+
+// The fleet's last hours (GET /api/fleet/history) alone: null from a daemon without it (404).
+export function fetchHistory(token = "") {
+  return withTimeout((signal) => optional(request("/api/fleet/history", { token, signal })));
 }
 
 // Who the token is: {authRequired, name, role, nodes}. An open daemon answers authRequired

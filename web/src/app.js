@@ -3,15 +3,17 @@
 // vmId or jobId), so a refresh rewrites only what changed. Who the page acts as (a token, when the
 // daemon requires one) is the Session's; what a node's Drain button does, NodeActions'.
 
-import { fetchSnapshot } from "./api.js";
+import { fetchHistory, fetchSnapshot } from "./api.js";
 import { setAttr, setHidden, setText, setVariant } from "./dom.js";
-import { filtersActive } from "./fleet-model.js";
+import { filtersActive, labelKeys } from "./fleet-model.js";
 import { FleetStore } from "./fleet-store.js";
 import { formatClock } from "./format.js";
+import { HistoryCharts } from "./history-charts.js";
 import { JobView } from "./job-view.js";
 import { NodeActions } from "./node-actions.js";
 import { NodeCards } from "./node-cards.js";
 import { NodeTable } from "./node-table.js";
+import { NodeOverview } from "./overview.js";
 import { Poller } from "./poller.js";
 import { Session } from "./session.js";
 import { REFRESH_CHOICES, readPools, readRefresh, readView, writePools, writeRefresh, writeView } from "./settings.js";
@@ -65,6 +67,12 @@ class Dashboard {
     // predates it), and its last answer there.
     this.imagesOffered = undefined;
     this.images = undefined;
+    // And whether it keeps the fleet's last hours (/api/fleet/history), and its last answer. A
+    // daemon that predates it answers 404, which the browser would log as an error; it also
+    // predates the listings' deltas, so the page asks only a daemon whose listings have revisions.
+    this.historyOffered = undefined;
+    this.history = undefined;
+    this.historyRead = undefined; // the session.id of a read of the history alone under way
 
     // The session.id a refresh was started under: its answer is dropped under another.
     this.loadSession = 0;
@@ -92,6 +100,8 @@ class Dashboard {
     this.summary = new Summary($("header"));
     this.cards = new NodeCards($("#node-grid"), { onDrain });
     this.table = new NodeTable($("#node-rows"), { onDrain, actionsHead: $("#node-actions-head") });
+    this.overview = new NodeOverview($("#overview"), { onOpen: (nodeId) => this.openNode(nodeId) });
+    this.charts = new HistoryCharts($("#fleet-history"));
     this.vmView = new VmView($("#panel-vms"), { onStateChosen: (state) => this.change({ vmState: state }) });
     this.jobView = new JobView($("#panel-jobs"), { onStateChosen: (state) => this.change({ jobState: state }) });
 
@@ -122,7 +132,7 @@ class Dashboard {
     this.loadSession = this.session.id;
     const token = this.session.token;
     await this.session.ensureAccess();
-    return fetchSnapshot({ jobs: this.asksForJobs(), images: this.imagesOffered !== false, token, revisions: { ...this.store.revisions } });
+    return fetchSnapshot({ jobs: this.asksForJobs(), images: this.imagesOffered !== false, history: this.asksForHistory(), token, revisions: { ...this.store.revisions } });
   }
 
   // Whether to read /api/jobs: the daemon has answered it, or it is not known to lack runner
@@ -133,6 +143,35 @@ class Dashboard {
     const images = Array.isArray(this.images?.images) ? this.images.images : [];
     const wanted = images.some((image) => image.demand?.poolWarm > 0 || image.demand?.poolQueuedJobs > 0);
     return readPools() || this.store.poolVms > 0 || wanted;
+  }
+
+  asksForHistory() {
+    if (this.historyOffered !== undefined) return this.historyOffered;
+    return typeof this.store.revisions.nodes === "string";
+  }
+
+  // Reads the history at once, when the first answer showed a daemon that has it.
+  readHistory() {
+    if (this.historyRead === this.session.id) return;
+    const session = (this.historyRead = this.session.id);
+    fetchHistory(this.session.token)
+      .then((history) => {
+        if (session !== this.session.id || this.historyOffered !== undefined) return;
+        this.receiveHistory(history);
+        if (this.store.fleet) this.charts.update(this.history ?? null);
+      })
+      .catch(() => {
+        // The next refresh asks again.
+      })
+      .finally(() => {
+        if (this.historyRead === session) this.historyRead = undefined;
+      });
+  }
+
+  receiveHistory(history) {
+    this.historyOffered = history !== null;
+    this.history = history ?? undefined;
+    setHidden($("#history-json-link"), !this.historyOffered);
   }
 
   // Shows what the session's token may see and do.
@@ -159,6 +198,9 @@ class Dashboard {
     this.summary.update(NO_FLEET);
     this.cards.clear();
     this.table.clear();
+    this.overview.clear();
+    this.history = undefined;
+    this.charts.update(null);
     this.vmView.update(this.store, this.view, 0, undefined);
     this.jobView.update([], this.view, 0);
     this.images = undefined;
@@ -199,6 +241,8 @@ class Dashboard {
 
     $("#layout-cards").addEventListener("click", () => this.change({ layout: "cards" }));
     $("#layout-table").addEventListener("click", () => this.change({ layout: "table" }));
+    $("#layout-overview").addEventListener("click", () => this.change({ layout: "overview" }));
+    $("#overview-group").addEventListener("change", (event) => this.change({ group: event.target.value }));
 
     for (const name of TABS) {
       const tab = $(`#tab-${name}`);
@@ -269,6 +313,7 @@ class Dashboard {
     setAttr($("#filter-text"), "placeholder", SEARCH_HINT[tab]);
     setAttr($("#layout-cards"), "aria-pressed", String(layout === "cards"));
     setAttr($("#layout-table"), "aria-pressed", String(layout === "table"));
+    setAttr($("#layout-overview"), "aria-pressed", String(layout === "overview"));
 
     const text = $("#filter-text");
     if (text.value !== this.view.q) text.value = this.view.q;
@@ -284,6 +329,7 @@ class Dashboard {
     const labels = this.store.labelOptions();
     syncSelect($("#filter-image"), images, this.view.image);
     syncSelect($("#filter-label"), labels, this.view.label);
+    syncSelect($("#overview-group"), labelKeys(labels), this.view.group, "None");
   }
 
   receive(snapshot) {
@@ -302,6 +348,8 @@ class Dashboard {
       this.images = snapshot.images ?? undefined;
       setHidden($("#images-json-link"), !this.imagesOffered);
     }
+    if (snapshot.history !== undefined) this.receiveHistory(snapshot.history);
+    else if (this.asksForHistory()) this.readHistory();
     const generated = Date.parse(snapshot.fleet.generatedAt);
     if (Number.isFinite(generated)) this.clockOffset = generated - snapshot.receivedAt;
     this.lastSuccess = new Date(snapshot.receivedAt);
@@ -317,6 +365,7 @@ class Dashboard {
     this.error = error;
     if (this.jobsOffered === false) this.jobsOffered = undefined;
     if (this.imagesOffered === false) this.imagesOffered = undefined;
+    if (this.historyOffered === false) this.historyOffered = undefined;
     this.showConnection();
   }
 
@@ -353,6 +402,7 @@ class Dashboard {
     if (!store.fleet) return;
     const now = this.now();
     this.summary.update(store.fleet);
+    this.charts.update(this.history ?? null);
     this.showDaemon(store.daemon);
     setText($("#count-nodes"), store.nodes.size);
     setText($("#count-vms"), store.vms.size);
@@ -374,22 +424,32 @@ class Dashboard {
     const empty = total === 0;
     const ids = store.nodeIds(view);
     setHidden($("#empty-fleet"), !empty);
-    setHidden($("#no-node-match"), empty || ids.length > 0);
     const shown = $("#nodes-shown");
     setHidden(shown, empty || !filtersActive(view));
     setText(shown, `Showing ${ids.length} of ${total} nodes`);
 
-    const cards = view.layout === "cards";
-    setHidden($("#node-grid"), !cards);
-    setHidden($("#node-table-wrap"), cards || empty || ids.length === 0);
+    const { layout } = view;
+    setHidden($("#node-grid"), layout !== "cards");
+    setHidden($("#node-table-wrap"), layout !== "table" || empty || ids.length === 0);
+    // The overview shows every Mac (those the filters leave out dimmed).
+    setHidden($("#overview"), layout !== "overview" || empty);
+    setHidden($("#no-node-match"), empty || ids.length > 0 || layout === "overview");
     // Only the visible layout keeps elements.
-    if (cards) {
-      this.table.clear();
-      this.cards.update(ids, store, now);
-    } else {
-      this.cards.clear();
-      this.table.update(ids, store, now);
-    }
+    if (layout !== "cards") this.cards.clear();
+    if (layout !== "table") this.table.clear();
+    if (layout !== "overview") this.overview.clear();
+    if (layout === "cards") this.cards.update(ids, store, now);
+    else if (layout === "table") this.table.update(ids, store, now);
+    else if (!empty) this.overview.update(ids, store, view.group);
+  }
+
+  // Opens a Mac of the overview: its card, scrolled to and focused (the filters are cleared
+  // when they leave it out).
+  openNode(nodeId) {
+    const patch = { layout: "cards" };
+    if (!this.store.nodeIds(this.view).includes(nodeId)) Object.assign(patch, { q: "", state: "", image: "", label: "" });
+    this.change(patch);
+    this.cards.reveal(nodeId);
   }
 
   tick() {
@@ -427,7 +487,7 @@ class Dashboard {
   }
 }
 
-function syncSelect(select, values, chosen) {
+function syncSelect(select, values, chosen, none = "Any") {
   const wanted = ["", ...values];
   if (chosen && !values.includes(chosen)) wanted.push(chosen);
   const current = [...select.options].map((option) => option.value);
@@ -435,7 +495,7 @@ function syncSelect(select, values, chosen) {
     const options = wanted.map((value) => {
       const option = document.createElement("option");
       option.value = value;
-      option.textContent = value || "Any";
+      option.textContent = value || none;
       return option;
     });
     select.replaceChildren(...options);

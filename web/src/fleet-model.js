@@ -361,3 +361,44 @@ export function jobWait(job, now) {
     waiting: false,
   };
 }
+
+// A node's cell on the overview: "offline", "draining" (drained, or its agent says so),
+// "degraded" (its agent reports a bad status), else by its slots in use (running and placed):
+// "free" (none), "partly" or "full" (a Mac without slots counts as full: it takes no VM).
+export const CELL_STATES = ["free", "partly", "full", "degraded", "draining", "offline"];
+
+const BAD_STATUSES = new Set(["degraded", "error", "unhealthy"]);
+
+export function slotsInUse(node) {
+  const maxVms = Math.max(0, node.maxVms ?? 0);
+  return { used: Math.min(maxVms, Math.max(0, (node.vmCount ?? 0) + (node.reservedSlots ?? 0))), total: maxVms };
+}
+
+export function cellState(node) {
+  if (!node.isOnline) return "offline";
+  if (node.drained || node.status === "draining") return "draining";
+  if (BAD_STATUSES.has(node.status)) return "degraded";
+  const { used, total } = slotsInUse(node);
+  if (used === 0 && total > 0) return "free";
+  return used >= total ? "full" : "partly";
+}
+
+// The keys of a fleet's labels ("chip" of "chip=m4"; a flag label is its own key), sorted.
+export function labelKeys(labels) {
+  const keys = new Set();
+  for (const label of labels) {
+    const i = label.indexOf("=");
+    keys.add(i >= 0 ? label.slice(0, i) : label);
+  }
+  return [...keys].sort(compareNames);
+}
+
+// The group of a node on the overview grouped by the label key `key`: "chip=m4", or "" for
+// a node without that label.
+export function groupOf(node, key) {
+  if (!key) return "";
+  for (const label of labelList(node.labels)) {
+    if (label === key || label.startsWith(`${key}=`)) return label;
+  }
+  return "";
+}

@@ -38,6 +38,17 @@ export class NodeList {
     this.list.show(ids);
   }
 
+  // Scrolls to the node `nodeId`, marks it as opened and gives it the keyboard focus.
+  reveal(nodeId) {
+    const view = this.list.reveal(nodeId);
+    if (!view) return;
+    if (this.opened && this.opened !== view.root) this.opened.removeAttribute("data-opened");
+    this.opened = view.root;
+    setAttr(view.root, "data-opened", true);
+    setAttr(view.root, "tabindex", "-1");
+    view.root.focus({ preventScroll: true });
+  }
+
   // The views of the nodes on screen.
   shown() {
     return this.list.shown();

@@ -11,7 +11,8 @@ const POOLS_KEY = "macvmorx.dashboard.pools";
 
 export const DEFAULT_VIEW = {
   tab: "nodes", // nodes | vms | jobs
-  layout: "cards", // cards | table
+  layout: "cards", // cards | table | overview
+  group: "", // the label key the overview groups by ("" none)
   q: "",
   state: "", // node state filter
   image: "",
@@ -20,7 +21,7 @@ export const DEFAULT_VIEW = {
   jobState: "",
 };
 
-const URL_NAMES = { tab: "tab", layout: "layout", q: "q", state: "state", image: "image", label: "label", vmState: "vmstate", jobState: "jobstate" };
+const URL_NAMES = { tab: "tab", layout: "layout", group: "group", q: "q", state: "state", image: "image", label: "label", vmState: "vmstate", jobState: "jobstate" };
 
 export function readView(search = location.search) {
   const params = new URLSearchParams(search);
@@ -30,7 +31,7 @@ export function readView(search = location.search) {
     if (value != null) view[key] = value;
   }
   if (view.tab !== "vms" && view.tab !== "jobs") view.tab = "nodes";
-  if (view.layout !== "table") view.layout = "cards";
+  if (view.layout !== "table" && view.layout !== "overview") view.layout = "cards";
   return view;
 }
 

@@ -50,6 +50,21 @@ export class VirtualList {
     this.bottom.remove();
   }
 
+  // Scrolls to the item `id` (near the top of the screen) and returns its view, or undefined
+  // when the list does not hold it.
+  reveal(id) {
+    const index = this.ids.indexOf(id);
+    if (index < 0 || !this.container.isConnected || this.container.offsetParent === null) return undefined;
+    this.measureLayout();
+    const line = Math.floor(index / this.columns);
+    let y = 0;
+    for (let l = 0; l < line; l++) y += this.lineHeight(l) + this.gap;
+    const top = this.container.getBoundingClientRect().top + window.scrollY + y;
+    window.scrollTo(0, Math.max(0, top - 16));
+    this.render();
+    return this.views.get(id);
+  }
+
   // The views on screen.
   shown() {
     return this.views.values();
