@@ -1,7 +1,8 @@
 // The dashboard at 10,000 Macs in headless Chromium, against the real daemon on loopback: the
 // main thread's work of one refresh in which 1% of the nodes changed (goal: under 16 ms, a
-// frame), and the bytes of an idle refresh (goal: under 10 KB). Heartbeats go from this script
-// to 127.0.0.1 only.
+// frame), as cards and as the overview, the bytes of an idle refresh (goal: under 10 KB), and
+// the main thread's work of a letter typed in the search, of a state filter chosen and of the
+// overview drawn (goal: about 50 ms). Heartbeats go from this script to 127.0.0.1 only.
 //
 //   cd tests/browser && npm ci
 //   node ../../bench/dashboard.mjs path/to/macvmorx [--nodes 10000] [--refreshes 10]
@@ -77,6 +78,28 @@ try {
   };
   await refresh(); // warm
 
+  // The main thread's work of `act()` and the frame after it.
+  const work = async (act) => {
+    const before = await taskSeconds();
+    await act();
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0))));
+    return ((await taskSeconds()) - before) * 1000;
+  };
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  // A letter typed in the search (and taken away again), then a state filter, as cards.
+  const interactions = async (layout) => {
+    const typed = [];
+    const erased = [];
+    for (const letter of ["7", "9", "3"]) {
+      typed.push(await work(() => page.fill("#filter-text", letter)));
+      erased.push(await work(() => page.fill("#filter-text", "")));
+    }
+    const filter = await work(() => page.selectOption("#filter-state", "free"));
+    const unfilter = await work(() => page.selectOption("#filter-state", ""));
+    return { layout, searchLetterMs: median(typed), searchClearedMs: median(erased), stateFilterMs: filter, stateFilterClearedMs: unfilter };
+  };
+  const typing = [await interactions("cards")];
+
   const idle = [];
   for (let r = 0; r < refreshes; r++) idle.push(await refresh());
 
@@ -95,6 +118,30 @@ try {
   }
   await screenshot(page, `bench-dashboard-${nodes}-after`);
 
+  // The overview: drawn once, then refreshed with 1% of the nodes changed.
+  const overviewDrawnMs = await work(() => page.click("#layout-overview"));
+  await page.locator(".ov-cell").first().waitFor();
+  await screenshot(page, `bench-dashboard-${nodes}-overview`);
+  const overviewChanged = [];
+  for (let r = 0; r < refreshes; r++) {
+    const batch = [];
+    for (let i = 1 + ((r + 3) % step); i <= nodes; i += step) {
+      const report = reports[i - 1];
+      report.cpuUsagePercent = ((report.cpuUsagePercent + 10 + r) % 90) + 5;
+      // A tenth of them turn degraded (or healthy again): their cells change colour.
+      if (i % 10 === 0) report.status = report.status === "degraded" ? "healthy" : "degraded";
+      batch.push(report);
+    }
+    await daemon.heartbeats(batch);
+    overviewChanged.push(await refresh());
+  }
+  typing.push(await interactions("overview"));
+  const groupedMs = await work(() => page.selectOption("#overview-group", "chip"));
+  await screenshot(page, `bench-dashboard-${nodes}-overview-chip`);
+  await page.selectOption("#overview-group", "");
+  await page.click("#layout-table");
+  typing.push(await interactions("table"));
+
   const summary = (runs, key) => {
     const values = runs.map((run) => run[key]).sort((a, b) => a - b);
     return { median: values[Math.floor(values.length / 2)], max: values.at(-1) };
@@ -107,6 +154,12 @@ try {
         firstLoadMs,
         idleRefresh: { mainThreadMs: summary(idle, "ms"), bytes: summary(idle, "bytes") },
         onePercentChanged: { nodes: changed[0]?.nodes, mainThreadMs: summary(changed, "ms"), bytes: summary(changed, "bytes") },
+        overview: {
+          drawnMs: overviewDrawnMs,
+          onePercentChanged: { mainThreadMs: summary(overviewChanged, "ms"), bytes: summary(overviewChanged, "bytes") },
+          groupedByChipMs: groupedMs,
+        },
+        searchAndFilters: typing,
         firstNode: nodeName(1),
       },
       null,

@@ -329,7 +329,8 @@ class Dashboard {
     const labels = this.store.labelOptions();
     syncSelect($("#filter-image"), images, this.view.image);
     syncSelect($("#filter-label"), labels, this.view.label);
-    syncSelect($("#overview-group"), labelKeys(labels), this.view.group, "None");
+    if (labels !== this.labelsKeyed) this.labelKeys = labelKeys((this.labelsKeyed = labels));
+    syncSelect($("#overview-group"), this.labelKeys, this.view.group, "None");
   }
 
   receive(snapshot) {
@@ -357,6 +358,17 @@ class Dashboard {
     this.syncOptions();
     this.render();
     this.showConnection();
+    this.prepareSearch();
+  }
+
+  // Makes the nodes' search texts while the browser is idle, so that the first letter typed
+  // in the search does not wait for 10,000 of them.
+  prepareSearch() {
+    if (this.preparing || typeof requestIdleCallback !== "function") return;
+    const step = (deadline) => {
+      this.preparing = this.store.prepareSearch(deadline) ? undefined : requestIdleCallback(step);
+    };
+    this.preparing = requestIdleCallback(step);
   }
 
   fail(error) {

@@ -33,18 +33,35 @@ export function setAttr(node, name, value) {
 }
 
 const variantOf = new WeakMap();
+const classesOf = new WeakMap(); // variants -> {name -> [class], all: [class]}, split once
+
+function splitVariants(variants) {
+  let split = classesOf.get(variants);
+  if (!split) {
+    split = { byName: new Map(), all: new Set() };
+    for (const [name, classes] of Object.entries(variants)) {
+      const list = classes.split(" ").filter(Boolean);
+      split.byName.set(name, list);
+      for (const c of list) split.all.add(c);
+    }
+    classesOf.set(variants, split);
+  }
+  return split;
+}
 
 // Gives `node` the classes of one of `variants` (an object: name -> space-separated classes),
 // removing those of the others. Nothing is touched when the variant did not change.
 export function setVariant(node, variants, name) {
   let chosen = variantOf.get(node);
   if (!chosen) variantOf.set(node, (chosen = new Map()));
-  if (chosen.get(variants) === name) return;
+  const before = chosen.get(variants);
+  if (before === name) return;
   chosen.set(variants, name);
-  const wanted = new Set((variants[name] ?? "").split(" ").filter(Boolean));
-  for (const classes of Object.values(variants)) {
-    for (const c of classes.split(" ")) if (c && !wanted.has(c)) node.classList.remove(c);
-  }
+  const split = splitVariants(variants);
+  const wanted = split.byName.get(name) ?? [];
+  // A node never given a variant may hold any of them (from the page's markup).
+  const held = before === undefined ? split.all : split.byName.get(before) ?? [];
+  for (const c of held) if (!wanted.includes(c)) node.classList.remove(c);
   for (const c of wanted) node.classList.add(c);
 }
 

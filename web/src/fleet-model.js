@@ -160,16 +160,17 @@ function nodeInState(node, state) {
   }
 }
 
-// A node matches when every word of the search occurs in its name, status (or the reason its
-// agent gives), labels, images or VMs, and it passes the state, image and label filters.
-export function nodeMatches(node, vms, view) {
-  if (!nodeInState(node, view.state)) return false;
-  if (view.image) {
-    const runs = vms.some((vm) => vm.imageName === view.image);
-    if (!runs && !(node.cachedImages ?? []).includes(view.image)) return false;
-  }
-  if (view.label && !hasLabel(node.labels, view.label)) return false;
-  return searchFinds(view.q, () => [
+const vmsOf = (vms) => (typeof vms === "function" ? vms() : vms);
+
+// The words of a search, in lower case.
+export function searchWords(q) {
+  return q.toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+// What the search looks in for a node, in lower case: its name, status (and the reason its
+// agent gives), labels, images and VMs.
+export function nodeSearchText(node, vms) {
+  return [
     node.nodeId,
     node.status,
     node.statusReason,
@@ -177,7 +178,26 @@ export function nodeMatches(node, vms, view) {
     ...labelList(node.labels),
     ...(node.cachedImages ?? []),
     ...vms.flatMap((vm) => [vm.vmId, vm.imageName, vm.vmHostname, vm.vmIpAddress, vm.state]),
-  ]);
+  ]
+    .map((value) => value ?? "")
+    .join("\n")
+    .toLowerCase();
+}
+
+// A node matches when every word of the search occurs in its text (nodeSearchText), and it
+// passes the state, image and label filters. `vms`: the node's VMs (nodeVms), an array or a
+// function that makes it (asked for only for the image filter); `text()`: the node's text
+// (asked for only when there is a search); `words`: searchWords of the view's search.
+export function nodeMatches(node, vms, view, { words = searchWords(view.q), text = () => nodeSearchText(node, vmsOf(vms)) } = {}) {
+  if (!nodeInState(node, view.state)) return false;
+  if (view.image) {
+    const runs = vmsOf(vms).some((vm) => vm.imageName === view.image);
+    if (!runs && !(node.cachedImages ?? []).includes(view.image)) return false;
+  }
+  if (view.label && !hasLabel(node.labels, view.label)) return false;
+  if (words.length === 0) return true;
+  const haystack = text();
+  return words.every((word) => haystack.includes(word));
 }
 
 // A VM record matches the search (its id, node, image, state, host name, address, reason,

@@ -4,7 +4,7 @@
 // nodes a filter keeps, and the images and labels the filters offer. So a refresh in which 1% of
 // 10,000 nodes changed looks at those 100 nodes (and walks a list of IDs), not at all of them.
 
-import { compareNodes, labelList, nodeMatches, nodeVms, sortJobs, sortVms } from "./fleet-model.js";
+import { compareNodes, labelList, nodeMatches, nodeSearchText, nodeVms, searchWords, sortJobs, sortVms } from "./fleet-model.js";
 
 // States of VM records that hold or are about to hold a slot on their node.
 const PLACED_STATES = new Set(["assigned", "provisioning", "deleting", "running", "lost", "unmanaged"]);
@@ -58,6 +58,7 @@ export class FleetStore {
     this.placedByNode = new Map(); // nodeId -> [record]
     this.nodeOrder = []; // nodeIds: online first, then by name
     this.rows = new Map(); // nodeId -> its VMs as the views list them (nodeVms), made when asked
+    this.texts = new Map(); // nodeId -> what the search looks in (nodeSearchText), made when asked
     this.images = new Tally();
     this.labels = new Tally();
     this.vmOrder = undefined; // records, newest first; undefined until asked again
@@ -196,6 +197,7 @@ export class FleetStore {
   // The node (or its VMs) changed: what was derived of it is made again when asked.
   touch(nodeId) {
     this.rows.delete(nodeId);
+    this.texts.delete(nodeId);
     this.changed.add(nodeId);
   }
 
@@ -206,6 +208,26 @@ export class FleetStore {
     let vms = this.rows.get(nodeId);
     if (!vms) this.rows.set(nodeId, (vms = nodeVms(node, this.recordsByHost, this.placedByNode)));
     return { node, vms };
+  }
+
+  // What the search looks in for a node, in lower case.
+  searchText(nodeId) {
+    let text = this.texts.get(nodeId);
+    if (text === undefined) {
+      const { node, vms } = this.item(nodeId);
+      this.texts.set(nodeId, (text = nodeSearchText(node, vms)));
+    }
+    return text;
+  }
+
+  // Makes the search texts of the nodes that have none, while `deadline` (an idle callback's)
+  // leaves time: the first letter typed in the search then finds them made. Whether all are.
+  prepareSearch(deadline) {
+    for (const id of this.nodeOrder) {
+      if (deadline.timeRemaining() < 1) return false;
+      if (!this.texts.has(id)) this.searchText(id);
+    }
+    return true;
   }
 
   // The IDs of the nodes `view`'s search and filters keep, in display order. Each node is
@@ -228,11 +250,17 @@ export class FleetStore {
     }
     this.changed.clear();
     const ids = [];
+    const words = searchWords(view.q);
+    // The node being matched, and what its VMs and its text are (made only when a filter
+    // needs them).
+    let current;
+    const vms = () => this.item(current).vms;
+    const text = () => this.searchText(current);
     for (const id of this.nodeOrder) {
       let match = filtered.matches.get(id);
       if (match === undefined) {
-        const { node, vms } = this.item(id);
-        filtered.matches.set(id, (match = nodeMatches(node, vms, view)));
+        current = id;
+        filtered.matches.set(id, (match = nodeMatches(this.nodes.get(id), vms, view, { words, text })));
       }
       if (match) ids.push(id);
     }

@@ -1,10 +1,12 @@
 // The overview: the whole fleet on one screen, one small cell per Mac coloured by its state and
 // the slots in use (cellState), in groups by a label key the operator picks, under a legend that
-// counts each state. Each group is a listbox: one tab stop, the arrow keys move among its cells
-// (aria-activedescendant), and the cell under the pointer or the keyboard shows its Mac in a
-// tooltip; a click, Enter or Space opens the Mac (onOpen). A filter dims the Macs it leaves out
-// rather than taking them away, so the map keeps its shape. Cells are kept per nodeId, in the
-// order of the names, and a refresh touches only those whose node changed.
+// counts each state. A group's cells are drawn on one canvas (10,000 elements would cost a
+// browser hundreds of milliseconds on every search); the canvas sits in a listbox, one tab stop
+// whose one option is the cell the keyboard is on (aria-activedescendant, with its place in the
+// group), moved by the arrow keys. The cell under the pointer or the keyboard shows its Mac in
+// a tooltip; a click, Enter or Space opens the Mac (onOpen). A filter dims the Macs it leaves
+// out rather than taking them away, so the map keeps its shape. A refresh draws again only the
+// groups in which a node changed.
 
 import { el, reconcile, setAttr, setHidden, setText } from "./dom.js";
 import { CELL_STATES, cellState, compareNames, groupOf, slotsInUse } from "./fleet-model.js";
@@ -19,8 +21,13 @@ export const CELL_LABEL = {
   offline: "offline",
 };
 
-// The cells' size follows the fleet's, so that 10,000 Macs fit on a screen (see styles.css).
-const densityOf = (count) => (count > 4000 ? "small" : count > 1200 ? "medium" : "large");
+// The cells' size and the gap between them, in CSS pixels: smaller as the fleet grows, so that
+// 10,000 Macs fit on a screen.
+function cellSize(count) {
+  if (count > 4000) return { size: 8, gap: 2 };
+  if (count > 1200) return { size: 12, gap: 2 };
+  return { size: 16, gap: 3 };
+}
 
 let lastElementId = 0;
 
@@ -33,45 +40,57 @@ export class NodeOverview {
     this.tip = createTip(root.querySelector("#overview-tip"));
     this.onOpen = onOpen;
     this.store = undefined;
-    this.cells = new Map(); // nodeId -> {root, nodeId, node, state, group}
+    this.cells = new Map(); // nodeId -> {nodeId, node, state, group, dim}
     this.order = []; // nodeIds by name
     this.nodeOrder = undefined; // the store's order when membership was last checked
     this.key = undefined; // the label key the groups were made of
-    this.groups = new Map(); // group -> its view (see createGroup)
+    this.groups = new Map(); // group name -> its view (see createGroup)
     this.shownIds = undefined;
+    this.colours = undefined; // state -> CSS colour, read from the legend (light or dark)
+    this.width = 0;
     this.legend = new Map(
       CELL_STATES.map((state) => {
         const count = el("span", { class: "tabular-nums muted", "data-field": "count", text: "0" });
-        const root = el("li", { class: "flex items-center gap-1.5", "data-legend": state }, [
-          el("span", { class: "ov-swatch", "data-cell": state, "aria-hidden": "true" }),
-          el("span", { text: CELL_LABEL[state] }),
-          count,
-        ]);
-        return [state, { root, count }];
+        const swatch = el("span", { class: "ov-swatch", "data-cell": state, "aria-hidden": "true" });
+        const root = el("li", { class: "flex items-center gap-1.5", "data-legend": state }, [swatch, el("span", { text: CELL_LABEL[state] }), count]);
+        return [state, { root, count, swatch }];
       }),
     );
     root.querySelector("#overview-legend").replaceChildren(...[...this.legend.values()].map((entry) => entry.root));
 
-    this.groupsRoot.addEventListener("mouseover", (event) => {
-      const cell = this.cellOf(event.target);
-      if (cell) this.showTip(cell);
+    const pointed = (event) => {
+      const group = this.groupOfElement(event.target);
+      return group && { group, index: this.indexAt(group, event) };
+    };
+    this.groupsRoot.addEventListener("mousemove", (event) => {
+      const at = pointed(event);
+      if (at && at.index >= 0) this.showTip(at.group, at.index);
+      else this.showFocused();
     });
     this.groupsRoot.addEventListener("mouseleave", () => this.showFocused());
     this.groupsRoot.addEventListener("click", (event) => {
-      const cell = this.cellOf(event.target);
-      if (!cell) return;
-      const group = this.groups.get(cell.group);
-      if (group) this.activate(group, cell, false);
-      this.onOpen(cell.nodeId);
+      const at = pointed(event);
+      if (!at || at.index < 0) return;
+      this.activate(at.group, at.index, false);
+      this.onOpen(at.group.cells[at.index].nodeId);
     });
     this.groupsRoot.addEventListener("focusin", (event) => {
-      const group = this.groupOfList(event.target);
-      if (group) this.activate(group, this.cells.get(group.active) ?? group.cells[0], true);
+      const group = this.groupOfElement(event.target);
+      if (group) this.activate(group, group.active, true);
     });
     this.groupsRoot.addEventListener("focusout", () => this.hideTip());
     this.groupsRoot.addEventListener("keydown", (event) => {
-      const group = this.groupOfList(event.target);
+      const group = this.groupOfElement(event.target);
       if (group) this.onKey(event, group);
+    });
+    this.resizes = new ResizeObserver(() => {
+      if (this.groupsRoot.clientWidth !== this.width) this.drawAll();
+    });
+    this.resizes.observe(this.groupsRoot);
+    // Light and dark have their own colours.
+    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+      this.colours = undefined;
+      this.drawAll();
     });
   }
 
@@ -84,34 +103,45 @@ export class NodeOverview {
     if (store.nodeOrder !== this.nodeOrder) {
       this.nodeOrder = store.nodeOrder;
       if (this.membershipChanged(store)) {
-        this.order = [...store.nodes.keys()].sort(compareNames);
+        for (const id of this.cells.keys()) if (!store.nodes.has(id)) this.cells.delete(id);
+        this.order = byName([...store.nodes.keys()]);
         regroup = true;
       }
     }
-    let changed = regroup;
+    const dirty = new Set(); // groups to draw again
     for (const id of this.order) {
       const node = store.nodes.get(id);
       let cell = this.cells.get(id);
-      if (!cell) this.cells.set(id, (cell = createCell(id)));
+      if (!cell) this.cells.set(id, (cell = { nodeId: id, node: undefined, state: "", group: "", dim: false }));
       if (cell.node === node) continue;
-      changed = true;
-      updateCell(cell, node);
+      cell.node = node;
+      cell.state = cellState(node);
+      dirty.add(cell.group);
       if (!regroup && groupOf(node, group) !== cell.group) regroup = true;
     }
-    setAttr(this.groupsRoot, "data-density", densityOf(this.order.length));
-    if (regroup) this.layOut();
-    if (changed) this.count();
     if (ids !== this.shownIds || regroup) {
       this.shownIds = ids;
       const all = ids === store.nodeOrder;
       const kept = all ? undefined : new Set(ids);
-      for (const cell of this.cells.values()) setAttr(cell.root, "data-dim", !all && !kept.has(cell.nodeId));
+      for (const cell of this.cells.values()) {
+        const dim = !all && !kept.has(cell.nodeId);
+        if (dim !== cell.dim) {
+          cell.dim = dim;
+          dirty.add(cell.group);
+        }
+      }
     }
-    if (this.tip.nodeId !== undefined) this.fillTip(this.cells.get(this.tip.nodeId));
+    if (regroup) this.layOut();
+    if (regroup || dirty.size > 0) this.count();
+    if (regroup) this.drawAll();
+    else for (const name of dirty) this.draw(this.groups.get(name));
+    const pointed = this.groups.get(this.tip.group);
+    if (pointed) this.fillTip(pointed, this.tip.index);
   }
 
   // Drops every cell (another layout is shown, or signed out).
   clear() {
+    if (this.order.length === 0 && this.groups.size === 0) return;
     this.hideTip();
     this.groupsRoot.replaceChildren();
     this.cells.clear();
@@ -131,9 +161,6 @@ export class NodeOverview {
   // Puts every cell in its group, the groups in the order of their names (Macs without the
   // label last).
   layOut() {
-    for (const [id, cell] of this.cells) {
-      if (!this.store.nodes.has(id)) this.cells.delete(id);
-    }
     const members = new Map();
     for (const id of this.order) {
       const cell = this.cells.get(id);
@@ -144,11 +171,13 @@ export class NodeOverview {
     }
     const names = [...members.keys()].sort((a, b) => (a === "" ? 1 : b === "" ? -1 : compareNames(a, b)));
     const items = names.map((name) => ({ name, cells: members.get(name) }));
-    reconcile(this.groupsRoot, this.groups, items, (item) => item.name, (item) => createGroup(item.name, this.key), (group, item) => {
+    reconcile(this.groupsRoot, this.groups, items, (item) => item.name, (item) => createGroup(item.name), (group, item) => {
+      const active = group.cells[group.active]?.nodeId;
       group.cells = item.cells;
+      group.active = Math.max(0, item.cells.findIndex((cell) => cell.nodeId === active));
+      setAttr(group.root, "data-group-key", this.key);
       setText(group.title, item.name || (this.key ? `Without ${this.key}` : "All Macs"));
-      group.list.replaceChildren(...item.cells.map((cell) => cell.root));
-      if (!item.cells.some((cell) => cell.nodeId === group.active)) this.activate(group, item.cells[0], false);
+      setAttr(group.canvas, "data-cells", item.cells.length);
     });
   }
 
@@ -169,87 +198,162 @@ export class NodeOverview {
     for (const [state, entry] of this.legend) setText(entry.count, counts.get(state));
   }
 
-  cellOf(target) {
-    const element = target instanceof Element ? target.closest(".ov-cell") : null;
-    return element ? this.cells.get(element.dataset.nodeId) : undefined;
+  drawAll() {
+    this.width = this.groupsRoot.clientWidth;
+    for (const group of this.groups.values()) this.draw(group);
   }
 
-  groupOfList(target) {
-    if (!(target instanceof Element) || target.getAttribute("role") !== "listbox") return undefined;
-    for (const group of this.groups.values()) if (group.list === target) return group;
+  // Draws a group's cells: as many to a line as its width takes, each in its state's colour
+  // (faint when a filter leaves it out).
+  draw(group) {
+    if (!group || this.width === 0) return;
+    if (!this.colours) {
+      this.colours = new Map([...this.legend].map(([state, entry]) => [state, getComputedStyle(entry.swatch).backgroundColor]));
+    }
+    const { size, gap } = cellSize(this.order.length);
+    const pitch = size + gap;
+    // The listbox's padding (p-1) on either side.
+    const columns = Math.max(1, Math.floor((this.width - 8 + gap) / pitch));
+    const lines = Math.ceil(group.cells.length / columns);
+    const width = columns * pitch - gap;
+    const height = Math.max(0, lines * pitch - gap);
+    const ratio = window.devicePixelRatio || 1;
+    const canvas = group.canvas;
+    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+    }
+    group.layout = { size, gap, pitch, columns };
+    setAttr(canvas, "data-columns", columns);
+    setAttr(canvas, "data-pitch", pitch);
+    const context = canvas.getContext("2d");
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, width, height);
+    // One pass per state and faintness: few changes of the fill style.
+    for (const dim of [false, true]) {
+      context.globalAlpha = dim ? 0.2 : 1;
+      for (const state of CELL_STATES) {
+        context.fillStyle = this.colours.get(state);
+        group.cells.forEach((cell, i) => {
+          if (cell.state !== state || cell.dim !== dim) return;
+          context.fillRect((i % columns) * pitch, Math.floor(i / columns) * pitch, size, size);
+        });
+      }
+    }
+    context.globalAlpha = 1;
+    this.placeActive(group);
+  }
+
+  // The cell of `group` under the pointer of `event`, or -1.
+  indexAt(group, event) {
+    const layout = group.layout;
+    if (!layout || event.target !== group.canvas) return -1;
+    const box = group.canvas.getBoundingClientRect();
+    const x = event.clientX - box.left;
+    const y = event.clientY - box.top;
+    const column = Math.floor(x / layout.pitch);
+    const line = Math.floor(y / layout.pitch);
+    if (column < 0 || column >= layout.columns || x - column * layout.pitch > layout.size || y - line * layout.pitch > layout.size) return -1;
+    const index = line * layout.columns + column;
+    return index < group.cells.length ? index : -1;
+  }
+
+  groupOfElement(target) {
+    if (!(target instanceof Element)) return undefined;
+    const list = target.closest('[role="listbox"]');
+    for (const group of this.groups.values()) if (group.list === list) return group;
     return undefined;
   }
 
-  // Makes `cell` the group's active one (the listbox's aria-activedescendant); `shown`: the
-  // keyboard is there, so it scrolls into view and shows its tooltip.
-  activate(group, cell, shown) {
+  // Makes cell `index` the group's active one (the listbox's one option); `shown`: the keyboard
+  // is there, so it scrolls into view and shows its tooltip.
+  activate(group, index, shown) {
+    const cell = group.cells[index];
     if (!cell) return;
-    const previous = this.cells.get(group.active);
-    if (previous && previous !== cell) {
-      setAttr(previous.root, "data-active", false);
-      setAttr(previous.root, "aria-selected", false);
-    }
-    group.active = cell.nodeId;
-    setAttr(cell.root, "data-active", true);
-    setAttr(cell.root, "aria-selected", "true");
-    setAttr(group.list, "aria-activedescendant", cell.root.id);
+    group.active = index;
+    this.placeActive(group);
     if (shown) {
-      cell.root.scrollIntoView({ block: "nearest" });
-      this.showTip(cell);
+      group.option.scrollIntoView({ block: "nearest" });
+      this.showTip(group, index);
     }
   }
 
+  // Puts the group's option (the ring of the keyboard's cell) on its active cell, and names it.
+  placeActive(group) {
+    const cell = group.cells[group.active];
+    const layout = group.layout;
+    if (!cell || !layout) return;
+    const left = (group.active % layout.columns) * layout.pitch - 2;
+    const top = Math.floor(group.active / layout.columns) * layout.pitch - 2;
+    group.option.style.left = `${left}px`;
+    group.option.style.top = `${top}px`;
+    group.option.style.width = `${layout.size + 4}px`;
+    group.option.style.height = `${layout.size + 4}px`;
+    const slots = slotsInUse(cell.node);
+    setAttr(group.option, "aria-label", `${cell.nodeId}: ${CELL_LABEL[cell.state]}, ${slots.used} of ${slots.total} slots in use`);
+    setAttr(group.option, "aria-posinset", group.active + 1);
+    setAttr(group.option, "aria-setsize", group.cells.length);
+    setAttr(group.option, "data-node-id", cell.nodeId);
+  }
+
   onKey(event, group) {
-    const cells = group.cells;
-    const current = Math.max(0, cells.findIndex((cell) => cell.nodeId === group.active));
-    const columns = Math.max(1, getComputedStyle(group.list).gridTemplateColumns.split(" ").filter(Boolean).length);
+    const current = group.active;
+    const columns = group.layout?.columns ?? 1;
     const moves = {
       ArrowRight: current + 1,
       ArrowLeft: current - 1,
       ArrowDown: current + columns,
       ArrowUp: current - columns,
       Home: 0,
-      End: cells.length - 1,
+      End: group.cells.length - 1,
     };
     if (event.key in moves) {
       event.preventDefault();
-      this.activate(group, cells[Math.min(cells.length - 1, Math.max(0, moves[event.key]))], true);
+      this.activate(group, Math.min(group.cells.length - 1, Math.max(0, moves[event.key])), true);
     } else if (event.key === "Enter" || event.key === " ") {
       event.preventDefault();
-      if (cells[current]) this.onOpen(cells[current].nodeId);
+      const cell = group.cells[current];
+      if (cell) this.onOpen(cell.nodeId);
     }
   }
 
   // The tooltip of the cell the keyboard is on, if any; else none.
   showFocused() {
-    const group = this.groupOfList(document.activeElement);
-    const cell = group && this.cells.get(group.active);
-    if (cell) this.showTip(cell);
+    const group = this.groupOfElement(document.activeElement);
+    if (group) this.showTip(group, group.active);
     else this.hideTip();
   }
 
-  showTip(cell) {
-    this.fillTip(cell);
+  showTip(group, index) {
+    if (!this.fillTip(group, index)) return;
     const tip = this.tip.root;
     setHidden(tip, false);
-    const box = cell.root.getBoundingClientRect();
+    const layout = group.layout;
+    const box = group.canvas.getBoundingClientRect();
+    const cellLeft = box.left + (index % layout.columns) * layout.pitch;
+    const cellTop = box.top + Math.floor(index / layout.columns) * layout.pitch;
     const width = tip.offsetWidth;
     const height = tip.offsetHeight;
-    let left = box.right + 8;
-    if (left + width > window.innerWidth - 8) left = Math.max(8, box.left - 8 - width);
-    const top = Math.min(Math.max(8, box.top - 4), window.innerHeight - height - 8);
+    let left = cellLeft + layout.size + 8;
+    if (left + width > window.innerWidth - 8) left = Math.max(8, cellLeft - 8 - width);
+    const top = Math.min(Math.max(8, cellTop - 4), window.innerHeight - height - 8);
     tip.style.left = `${Math.round(left)}px`;
     tip.style.top = `${Math.round(top)}px`;
   }
 
-  fillTip(cell) {
+  // Writes the Mac of cell `index` of `group` in the tooltip; false when there is none.
+  fillTip(group, index) {
     const tip = this.tip;
+    const cell = group?.cells[index];
     if (!cell?.node) {
       this.hideTip();
-      return;
+      return false;
     }
     const { node } = cell;
-    tip.nodeId = cell.nodeId;
+    tip.group = group.name;
+    tip.index = index;
     setText(tip.name, cell.nodeId);
     setText(tip.state, CELL_LABEL[cell.state]);
     setAttr(tip.swatch, "data-cell", cell.state);
@@ -258,14 +362,24 @@ export class NodeOverview {
     setText(tip.usage, `CPU ${formatPercent(node.cpuUsagePercent)} · memory ${formatUsedTotal(node.memoryUsageGB, node.totalMemoryGB)}`);
     const status = node.isOnline ? node.status || "unknown" : `last reported ${node.status || "unknown"}`;
     setText(tip.status, node.statusReason ? `${status}: ${node.statusReason}` : status);
-    setText(tip.group, cell.group);
-    setHidden(tip.group, !cell.group);
+    setText(tip.groupLine, cell.group);
+    setHidden(tip.groupLine, !cell.group);
+    setAttr(tip.root, "data-node-id", cell.nodeId);
+    return true;
   }
 
   hideTip() {
-    this.tip.nodeId = undefined;
+    this.tip.group = undefined;
     setHidden(this.tip.root, true);
   }
+}
+
+// Names in the order people count (as compareNames), sorted by a key made once per name: the
+// runs of digits padded, so that a plain comparison does (10,000 names in a few ms).
+function byName(ids) {
+  const keyed = ids.map((id) => ({ id, key: id.toLowerCase().replace(/\d+/g, (digits) => digits.padStart(16, "0")) }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : compareNames(a.id, b.id)));
+  return keyed.map((entry) => entry.id);
 }
 
 function createTip(root) {
@@ -275,36 +389,22 @@ function createTip(root) {
   const slots = el("p", { class: "tabular-nums" });
   const usage = el("p", { class: "tabular-nums" });
   const status = el("p", { class: "max-w-72 break-words" });
-  const group = el("p", { class: "font-mono" });
-  root.replaceChildren(name, el("p", { class: "flex items-center gap-1.5" }, [swatch, state]), slots, usage, status, group);
-  return { root, name, swatch, state, slots, usage, status, group, nodeId: undefined };
+  const groupLine = el("p", { class: "font-mono" });
+  root.replaceChildren(name, el("p", { class: "flex items-center gap-1.5" }, [swatch, state]), slots, usage, status, groupLine);
+  // group, index: the cell shown (the name of its group; undefined when hidden).
+  return { root, name, swatch, state, slots, usage, status, groupLine, group: undefined, index: 0 };
 }
 
-function createGroup(name, key) {
+function createGroup(name) {
   const headingId = `ov-group-${++lastElementId}`;
   const title = el("span", { class: "font-mono" });
   const summary = el("span", { class: "font-normal muted tabular-nums" });
-  const list = el("div", { role: "listbox", tabindex: "0", class: "ov-list", "aria-labelledby": headingId });
-  const root = el("section", { class: "flex flex-col gap-1.5", "data-group": name, "data-group-key": key ?? "" }, [
+  const canvas = el("canvas", { class: "block cursor-pointer", "aria-hidden": "true", width: "0", height: "0" });
+  const option = el("div", { role: "option", id: `ov-cell-${++lastElementId}`, class: "ov-active", "aria-selected": "true" });
+  const list = el("div", { role: "listbox", tabindex: "0", class: "ov-list", "aria-labelledby": headingId, "aria-activedescendant": option.id }, [canvas, option]);
+  const root = el("section", { class: "flex flex-col gap-1.5", "data-group": name }, [
     el("h3", { id: headingId, class: "flex flex-wrap items-baseline gap-x-2 text-sm font-semibold" }, [title, summary]),
     list,
   ]);
-  return { root, title, summary, list, cells: [], active: undefined };
-}
-
-function createCell(nodeId) {
-  const root = document.createElement("div");
-  root.className = "ov-cell";
-  root.id = `ov-cell-${++lastElementId}`;
-  root.setAttribute("role", "option");
-  root.dataset.nodeId = nodeId;
-  return { root, nodeId, node: undefined, state: undefined, group: "" };
-}
-
-function updateCell(cell, node) {
-  cell.node = node;
-  cell.state = cellState(node);
-  setAttr(cell.root, "data-cell", cell.state);
-  const slots = slotsInUse(node);
-  setAttr(cell.root, "aria-label", `${cell.nodeId}: ${CELL_LABEL[cell.state]}, ${slots.used} of ${slots.total} slots in use`);
+  return { name, root, title, summary, list, canvas, option, cells: [], active: 0, layout: undefined };
 }

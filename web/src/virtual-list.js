@@ -25,6 +25,8 @@ export class VirtualList {
     this.width = -1;
     this.generation = 0; // bumped when the data changes: a view of an older one is updated
     this.frame = 0;
+    this.measuring = 0;
+    this.window = [0, -1]; // the lines shown
     this.top = spacer();
     this.bottom = spacer();
     const later = () => this.schedule();
@@ -159,16 +161,30 @@ export class VirtualList {
     this.place(this.bottom, below - gap, last < lines - 1);
     if (this.bottom.isConnected && this.container.lastChild !== this.bottom) this.container.append(this.bottom);
 
-    // Measure the lines shown; if they are not as estimated, the window is drawn again.
+    // The lines shown are measured before the next frame is painted, in the layout the browser
+    // makes for it anyway (measured now, they would cost a layout of their own).
+    this.window = [first, last];
+    if (!this.measuring) {
+      this.measuring = requestAnimationFrame(() => {
+        this.measuring = 0;
+        this.measure();
+      });
+    }
+  }
+
+  // Measures the lines shown; if they are not as estimated, the window is drawn again.
+  measure() {
+    if (!this.container.isConnected || this.container.offsetParent === null) return;
+    const [first, last] = this.window;
     let changed = false;
     for (let line = first; line <= last; line++) {
-      const view = this.views.get(this.ids[line * columns]);
+      const view = this.views.get(this.ids[line * this.columns]);
       const height = view?.root.offsetHeight;
       if (!height) continue;
       if (Math.abs(height - this.lineHeight(line)) > 1) changed = true;
       this.heights[line] = height;
     }
-    if (changed) this.schedule();
+    if (changed) this.render();
   }
 
   place(spacer, height, shown) {
