@@ -1,5 +1,6 @@
 #include "macvmorx/actions/workflow_jobs.hpp"
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/listing.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/base/invalid_input.hpp"
@@ -8,7 +9,9 @@
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
 
 namespace macvmorx::api {
@@ -114,6 +117,28 @@ private:
     std::map<std::string, lifecycle::PendingReason> reasons_;
 };
 
+// A page's place in the job listing: the last job it gave, "<queuedAt ticks>:<jobId>".
+struct JobCursor {
+    TimePoint queued_at;
+    std::int64_t job_id = 0;
+};
+
+JobCursor parse_job_cursor(std::string_view text) {
+    const auto colon = text.find(':');
+    std::int64_t ticks = 0;
+    std::int64_t job_id = 0;
+    const bool parsed = colon != std::string_view::npos &&
+                        std::from_chars(text.data(), text.data() + colon, ticks).ptr == text.data() + colon &&
+                        std::from_chars(text.data() + colon + 1, text.data() + text.size(), job_id).ptr ==
+                            text.data() + text.size() &&
+                        colon > 0 && colon + 1 < text.size();
+    if (!parsed) {
+        throw InvalidValue("after must be a cursor the listing gave (in its Link header), not '" + std::string(text) + "'",
+                           "after");
+    }
+    return {TimePoint{Duration{ticks}}, job_id};
+}
+
 } // namespace
 
 // Nothing of the body is read before its signature is checked.
@@ -149,8 +174,11 @@ void handle_github_webhook(const http::Request& request, ApiContext& context, Re
     answer_when_durable(context, reply, std::move(response));
 }
 
+// The jobs a filter keeps, by when they were queued (then by id); as a page (?limit=&after=) or
+// as what changed (?since=), with an ETag and gzip (listing.hpp).
 http::Response handle_list_jobs(const http::Request& request, ApiContext& context) {
     auto& jobs = workflow_jobs(context);
+    const auto query = parse_listing_query(request);
     actions::JobFilter filter;
     if (const auto state = request.query_param("state")) {
         filter.state = actions::parse_job_state(*state);
@@ -161,12 +189,47 @@ http::Response handle_list_jobs(const http::Request& request, ApiContext& contex
     }
     if (const auto repository = request.query_param("repository")) filter.repository = *repository;
     if (const auto pool = request.query_param("pool")) filter.pool = *pool;
+    const auto listed = jobs.list(filter);
+    JobReasons reasons{context};
+    const auto write_one = [&](JsonWriter& json, std::size_t i) { write_job(json, listed[i], reasons.find(listed[i])); };
     http::Response response;
     JsonWriter json{response.body};
-    json.begin_array();
-    JobReasons reasons{context};
-    for (const auto& job : jobs.list(filter)) write_job(json, job, reasons.find(job));
-    json.end_array();
+    if (query.since) {
+        std::vector<ItemDigest> digests;
+        digests.reserve(listed.size());
+        std::string scratch;
+        for (std::size_t i = 0; i < listed.size(); ++i) {
+            scratch.clear();
+            JsonWriter item{scratch};
+            write_one(item, i);
+            digests.push_back({std::to_string(listed[i].job_id), std::hash<std::string_view>{}(scratch)});
+        }
+        const auto key = "jobs?state=" + std::string(request.query_param("state").value_or("")) +
+                         "&repository=" + filter.repository + "&pool=" + filter.pool;
+        const auto delta = context.listing_changes.tracker(key)->observe(digests, *query.since);
+        write_delta(json, delta, "jobs", listed.size(), write_one);
+    } else {
+        std::size_t first = 0;
+        if (query.after) {
+            const auto cursor = parse_job_cursor(*query.after);
+            first = static_cast<std::size_t>(
+                std::upper_bound(listed.begin(), listed.end(), cursor,
+                                 [](const JobCursor& at, const actions::JobRecord& job) {
+                                     return at.queued_at != job.queued_at ? at.queued_at < job.queued_at : at.job_id < job.job_id;
+                                 }) -
+                listed.begin());
+        }
+        const auto last = query.limit == 0 ? listed.size() : std::min(listed.size(), first + query.limit);
+        json.begin_array();
+        for (auto i = first; i < last; ++i) write_one(json, i);
+        json.end_array();
+        if (last < listed.size() && last > first) {
+            const auto& job = listed[last - 1];
+            link_next_page(request, response,
+                           std::to_string(job.queued_at.time_since_epoch().count()) + ':' + std::to_string(job.job_id));
+        }
+    }
+    finish_listing(request, response);
     return response;
 }
 

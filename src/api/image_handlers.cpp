@@ -2,6 +2,7 @@
 // operator's pin of how many hosts hold it.
 
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/listing.hpp"
 #include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
@@ -48,7 +49,7 @@ void write_image(JsonWriter& json, const orchestrator::ImageStatus& image) {
 
 } // namespace
 
-http::Response handle_list_images(const http::Request&, ApiContext& context) {
+http::Response handle_list_images(const http::Request& request, ApiContext& context) {
     auto images = context.orchestrator.images();
     // The most asked for first: what an operator looks at.
     std::stable_sort(images.begin(), images.end(), [](const auto& a, const auto& b) {
@@ -72,6 +73,7 @@ http::Response handle_list_images(const http::Request&, ApiContext& context) {
     json.key("images").begin_array();
     for (const auto& image : images) write_image(json, image);
     json.end_array().end_object();
+    finish_listing(request, response);
     return response;
 }
 

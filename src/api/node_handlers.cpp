@@ -2,6 +2,7 @@
 
 #include "macvmorx/api/fleet_json.hpp"
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/listing.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/http/http_error.hpp"
@@ -11,6 +12,7 @@
 #include "macvmorx/protocol/heartbeat_json.hpp"
 #include "macvmorx/protocol/json_fields.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace macvmorx::api {
@@ -38,20 +40,44 @@ void handle_heartbeat(const http::Request& request, ApiContext& context, std::sh
     send_commands_when_durable(context, reply, std::move(outcome.commands), "Heartbeat received");
 }
 
-http::Response handle_list_nodes(const http::Request&, ApiContext& context) {
+// Every node by nodeId; as a page (?limit=&after=<nodeId>) or as what changed (?since=), with
+// an ETag and gzip (listing.hpp).
+http::Response handle_list_nodes(const http::Request& request, ApiContext& context) {
+    const auto query = parse_listing_query(request);
     const auto nodes = context.orchestrator.nodes();
     const auto& scheduler = context.orchestrator.scheduler();
     const auto reserved = scheduler.reservations_by_node();
+    const auto capacity_of = [&](const fleet::NodeRecord& node) {
+        const auto it = reserved.find(node.node_id());
+        return NodeCapacity{scheduler.max_vms_per_node(), it == reserved.end() ? 0 : it->second};
+    };
+    const auto write_one = [&](JsonWriter& json, std::size_t i) { write_node(json, *nodes[i], capacity_of(*nodes[i])); };
     http::Response response;
-    // About 700 bytes per node; reserving avoids regrowing a multi-megabyte buffer.
-    response.body.reserve(64 + nodes.size() * 768);
     JsonWriter json{response.body};
-    json.begin_array();
-    for (const auto& node : nodes) {
-        const auto it = reserved.find(node->node_id());
-        write_node(json, *node, {scheduler.max_vms_per_node(), it == reserved.end() ? 0 : it->second});
+    if (query.since) {
+        std::vector<ItemDigest> digests;
+        digests.reserve(nodes.size());
+        for (const auto& node : nodes) digests.push_back({node->node_id(), node_digest(*node, capacity_of(*node))});
+        const auto delta = context.listing_changes.tracker("nodes")->observe(digests, *query.since);
+        response.body.reserve(128 + (delta.full ? nodes.size() : delta.changed.size()) * 768);
+        write_delta(json, delta, "nodes", nodes.size(), write_one);
+    } else {
+        std::size_t first = 0;
+        if (query.after) {
+            first = static_cast<std::size_t>(
+                std::upper_bound(nodes.begin(), nodes.end(), *query.after,
+                                 [](const std::string& after, const fleet::NodeSnapshot& node) { return after < node->node_id(); }) -
+                nodes.begin());
+        }
+        const auto last = query.limit == 0 ? nodes.size() : std::min(nodes.size(), first + query.limit);
+        // About 700 bytes per node; reserving avoids regrowing a multi-megabyte buffer.
+        response.body.reserve(64 + (last - first) * 768);
+        json.begin_array();
+        for (auto i = first; i < last; ++i) write_one(json, i);
+        json.end_array();
+        if (last < nodes.size() && last > first) link_next_page(request, response, nodes[last - 1]->node_id());
     }
-    json.end_array();
+    finish_listing(request, response);
     return response;
 }
 
@@ -88,6 +114,40 @@ http::Response handle_fleet_summary(const http::Request&, ApiContext& context) {
         .field("maxVmsPerNode", context.orchestrator.scheduler().max_vms_per_node())
         .field("generatedAt", context.orchestrator.clock().now())
         .end_object();
+    return response;
+}
+
+// The last hours in samples, oldest first, for the dashboard's charts.
+http::Response handle_fleet_history(const http::Request& request, ApiContext& context) {
+    const auto& history = context.orchestrator.history();
+    const auto samples = history.samples();
+    http::Response response;
+    response.body.reserve(64 + samples.size() * 260);
+    JsonWriter json{response.body};
+    const auto optional = [&json](const char* name, const std::optional<double>& value) {
+        json.key(name);
+        value ? json.value(*value) : json.null();
+    };
+    json.begin_object()
+        .field("intervalSeconds", std::chrono::duration<double>(history.interval()).count())
+        .key("samples")
+        .begin_array();
+    for (const auto& sample : samples) {
+        json.begin_object()
+            .field("at", sample.at)
+            .field("nodesOnline", std::uint64_t{sample.nodes_online})
+            .field("nodesOffline", std::uint64_t{sample.nodes_offline})
+            .field("slotsTotal", std::uint64_t{sample.slots_total})
+            .field("slotsUsed", std::uint64_t{sample.slots_used})
+            .field("queueLength", std::uint64_t{sample.queue_length})
+            .field("heartbeatsPerSecond", sample.heartbeats_per_second)
+            .field("vmsStarted", std::uint64_t{sample.vms_started});
+        optional("waitP50Seconds", sample.wait_p50_seconds);
+        optional("waitP95Seconds", sample.wait_p95_seconds);
+        json.end_object();
+    }
+    json.end_array().end_object();
+    finish_listing(request, response);
     return response;
 }
 

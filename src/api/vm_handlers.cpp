@@ -1,14 +1,18 @@
 #include "node_access.hpp"
 
 #include "macvmorx/api/handlers.hpp"
+#include "macvmorx/api/listing.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/auth/token.hpp"
+#include "macvmorx/base/invalid_input.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
 #include "macvmorx/protocol/vm_event_json.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <functional>
 #include <unordered_map>
 
 namespace macvmorx::api {
@@ -46,6 +50,27 @@ http::Response vm_answer(int status, const VmRecord& vm, ApiContext& context) {
     JsonWriter json{response.body};
     write_vm(json, vm, reported.find(vm), pending ? &*pending : nullptr);
     return response;
+}
+
+// A page's place in the VM listing: the last VM it gave, "<createdAt ticks>:<vmId>".
+struct VmCursor {
+    TimePoint created_at;
+    std::string vm_id;
+};
+
+std::string vm_cursor(const VmRecord& vm) {
+    return std::to_string(vm.created_at.time_since_epoch().count()) + ':' + vm.vm_id;
+}
+
+VmCursor parse_vm_cursor(std::string_view text) {
+    const auto colon = text.find(':');
+    std::int64_t ticks = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + std::min(colon, text.size()), ticks);
+    if (colon == std::string_view::npos || error != std::errc{} || end != text.data() + colon) {
+        throw InvalidValue("after must be a cursor the listing gave (in its Link header), not '" + std::string(text) + "'",
+                           "after");
+    }
+    return {TimePoint{Duration{ticks}}, std::string(text.substr(colon + 1))};
 }
 
 http::NotFound unknown_vm(std::string_view vm_id) {
@@ -112,7 +137,10 @@ void handle_schedule_vm(const http::Request& request, ApiContext& context, Reply
         .with_header("Retry-After", "5");
 }
 
+// The VMs a filter keeps, oldest first (by creation, then id); as a page (?limit=&after=) or
+// as what changed (?since=), with an ETag and gzip (listing.hpp).
 http::Response handle_list_vms(const http::Request& request, ApiContext& context) {
+    const auto query = parse_listing_query(request);
     lifecycle::VmFilter filter;
     if (const auto state = request.query_param("state")) filter.state = parse_state_filter(*state);
     if (const auto node_id = request.query_param("nodeId")) filter.node_id = *node_id;
@@ -124,15 +152,52 @@ http::Response handle_list_vms(const http::Request& request, ApiContext& context
     if (std::any_of(vms.begin(), vms.end(), [](const VmRecord& vm) { return vm.state == VmState::pending; })) {
         for (auto& queued : context.orchestrator.queue_view()) pending.emplace(queued.vm.vm_id, std::move(queued.reason));
     }
-    http::Response response;
-    response.body.reserve(64 + vms.size() * 640);
-    JsonWriter json{response.body};
-    json.begin_array();
-    for (const auto& vm : vms) {
+    const auto pending_of = [&pending](const VmRecord& vm) {
         const auto reason = pending.find(vm.vm_id);
-        write_vm(json, vm, reported.find(vm), reason == pending.end() ? nullptr : &reason->second);
+        return reason == pending.end() ? nullptr : &reason->second;
+    };
+    const auto write_one = [&](JsonWriter& json, std::size_t i) {
+        write_vm(json, vms[i], reported.find(vms[i]), pending_of(vms[i]), VmDetail::listed);
+    };
+    http::Response response;
+    JsonWriter json{response.body};
+    if (query.since) {
+        std::vector<ItemDigest> digests;
+        digests.reserve(vms.size());
+        std::string scratch;
+        for (const auto& vm : vms) {
+            // A running VM's runtime grows with every heartbeat: it is no change to resend for.
+            const auto* report = reported.find(vm);
+            protocol::VmReport still;
+            if (report != nullptr) still = {report->vm_id, report->image_name, 0, report->vm_hostname, report->vm_ip_address};
+            scratch.clear();
+            JsonWriter item{scratch};
+            write_vm(item, vm, report != nullptr ? &still : nullptr, pending_of(vm), VmDetail::listed);
+            digests.push_back({vm.vm_id, std::hash<std::string_view>{}(scratch)});
+        }
+        const auto key = "vms?state=" + std::string(request.query_param("state").value_or("")) +
+                         "&nodeId=" + filter.node_id + "&imageName=" + filter.image_name;
+        const auto delta = context.listing_changes.tracker(key)->observe(digests, *query.since);
+        write_delta(json, delta, "vms", vms.size(), write_one);
+    } else {
+        std::size_t first = 0;
+        if (query.after) {
+            const auto cursor = parse_vm_cursor(*query.after);
+            first = static_cast<std::size_t>(
+                std::upper_bound(vms.begin(), vms.end(), cursor,
+                                 [](const VmCursor& at, const VmRecord& vm) {
+                                     return at.created_at != vm.created_at ? at.created_at < vm.created_at : at.vm_id < vm.vm_id;
+                                 }) -
+                vms.begin());
+        }
+        const auto last = query.limit == 0 ? vms.size() : std::min(vms.size(), first + query.limit);
+        response.body.reserve(64 + (last - first) * 512);
+        json.begin_array();
+        for (auto i = first; i < last; ++i) write_one(json, i);
+        json.end_array();
+        if (last < vms.size() && last > first) link_next_page(request, response, vm_cursor(vms[last - 1]));
     }
-    json.end_array();
+    finish_listing(request, response);
     return response;
 }
 
@@ -182,7 +247,7 @@ http::Response handle_vm_event(const http::Request& request, ApiContext& context
 
 // Each waiting request as a VM record with its place in the order, its tenant's share and why
 // it waits (docs/scheduling.md).
-http::Response handle_queue(const http::Request&, ApiContext& context) {
+http::Response handle_queue(const http::Request& request, ApiContext& context) {
     const auto queue = context.orchestrator.queue_view();
     http::Response response;
     response.body.reserve(64 + queue.size() * 800);
@@ -190,7 +255,7 @@ http::Response handle_queue(const http::Request&, ApiContext& context) {
     json.begin_array();
     for (const auto& queued : queue) {
         json.begin_object();
-        write_vm_members(json, queued.vm, nullptr, &queued.reason);
+        write_vm_members(json, queued.vm, nullptr, &queued.reason, VmDetail::listed);
         json.field("position", queued.position).field("effectivePriority", queued.effective_priority);
         json.key("tenantShare").begin_object().field("inUse", queued.tenant_in_use).field("weight", queued.tenant_policy.weight);
         json.key("maxVms");
@@ -198,6 +263,7 @@ http::Response handle_queue(const http::Request&, ApiContext& context) {
         json.end_object().end_object();
     }
     json.end_array();
+    finish_listing(request, response);
     return response;
 }
 

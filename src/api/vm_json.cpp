@@ -104,14 +104,14 @@ std::string pending_reason_json(const lifecycle::PendingReason& reason) {
 }
 
 void write_vm(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported,
-              const lifecycle::PendingReason* pending) {
+              const lifecycle::PendingReason* pending, VmDetail detail) {
     json.begin_object();
-    write_vm_members(json, vm, reported, pending);
+    write_vm_members(json, vm, reported, pending, detail);
     json.end_object();
 }
 
 void write_vm_members(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported,
-                      const lifecycle::PendingReason* pending) {
+                      const lifecycle::PendingReason* pending, VmDetail detail) {
     json.field("vmId", vm.vm_id).field("state", protocol::to_string(vm.state));
     json.key("nodeId");
     vm.node_id.empty() ? json.null() : json.value(vm.node_id);
@@ -142,6 +142,7 @@ void write_vm_members(JsonWriter& json, const lifecycle::VmRecord& vm, const pro
             .field("vmHostname", reported->vm_hostname)
             .field("vmIpAddress", reported->vm_ip_address);
     }
+    if (detail == VmDetail::listed) return;
     json.key("transitions").begin_array();
     for (const auto& transition : vm.transitions) {
         json.begin_object().field("state", protocol::to_string(transition.state)).field("at", transition.at);

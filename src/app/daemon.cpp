@@ -1,6 +1,7 @@
 #include "macvmorx/app/daemon.hpp"
 
 #include "leader_election.hpp"
+#include "open_files.hpp"
 #include "signals.hpp"
 
 #include "macvmorx/actions/workflow_jobs.hpp"
@@ -108,6 +109,7 @@ struct Daemon::Parts {
           guard{clock},
           server{server_options(config), router} {
         router.set_observer(&http_metrics);
+        router.set_max_long_polls(config.max_long_polls);
         orchestrator.add_lifecycle_observer(&placement_metrics);
         context.http_metrics = &http_metrics;
         context.placement_metrics = &placement_metrics;
@@ -328,6 +330,16 @@ std::uint16_t Daemon::start() {
                      parts_->config.bind_address, parts_->config.port);
     }
     auto& parts = *parts_;
+    // A descriptor per connection and per long poll, and some for the database and files.
+    const auto wanted = std::uint64_t{parts.config.max_connections} + parts.config.max_long_polls + 512;
+    const auto files = raise_open_files_limit(wanted);
+    if (files.after < wanted) {
+        spdlog::warn("the open-files limit is {} (hard limit {}): fewer than the {} that --max-connections and "
+                     "--max-long-polls may take; raise LimitNOFILE= (or ulimit -Hn) for a large fleet",
+                     files.after, files.hard, wanted);
+    } else if (files.after != files.before) {
+        spdlog::info("open-files limit raised from {} to {}", files.before, files.after);
+    }
     const bool shared = !parts.config.database_url.empty();
     if (shared) {
         parts.open_shared_database();
@@ -391,6 +403,8 @@ void Daemon::stop() {
 std::uint16_t Daemon::port() const { return parts_->server.port(); }
 
 std::size_t Daemon::open_connections() const { return parts_->server.open_connections(); }
+
+std::size_t Daemon::long_polls_waiting() const { return parts_->router.long_polls_waiting(); }
 
 const config::ServerConfig& Daemon::config() const { return parts_->config; }
 

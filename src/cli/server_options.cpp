@@ -81,6 +81,7 @@ void add_server_options(CLI::App& server, config::ServerConfig& config, ServerTe
     add_setting(server, server_setting("--max-vms-per-node"), config.max_vms_per_node)->check(CLI::Range(1, 64));
     add_setting(server, server_setting("--max-body-size"), text.max_body_size);
     add_setting(server, server_setting("--max-connections"), config.max_connections)->check(CLI::Range(1, 1'000'000));
+    add_setting(server, server_setting("--max-long-polls"), config.max_long_polls)->check(CLI::Range(0, 1'000'000));
     add_setting(server, server_setting("--idle-timeout"), text.idle_timeout);
     add_setting(server, server_setting("--io-timeout"), text.io_timeout);
     add_setting(server, server_setting("--data-dir"), config.data_dir);

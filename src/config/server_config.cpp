@@ -50,6 +50,7 @@ std::string describe(const ServerConfig& config) {
     line += " max-vms-per-node=" + std::to_string(config.max_vms_per_node);
     line += " max-body-size=" + format_byte_size(config.max_body_bytes);
     line += " max-connections=" + std::to_string(config.max_connections);
+    line += " max-long-polls=" + std::to_string(config.max_long_polls);
     line += " idle-timeout=" + format_duration(config.idle_timeout);
     line += " io-timeout=" + format_duration(config.io_timeout);
     line += " log-level=" + config.log.level + " log-format=" + config.log.format;

@@ -113,7 +113,8 @@ std::string_view to_string(Access access) {
 // but cannot flood the log.
 Router::Router() : client_errors_{std::make_shared<ClientErrorThrottle>(20, 100)} {}
 
-void Router::add(Route route) {
+void Router::add(Route route, RouteKind kind) {
+    long_poll_.push_back(kind == RouteKind::long_poll);
     CompiledRoute compiled;
     compiled.segments = split_pattern(route.pattern);
     compiled.literal_count = static_cast<std::size_t>(
@@ -126,10 +127,10 @@ void Router::add(Route route) {
 namespace {
 
 void finish(Response& response) {
-    if (response.content_type == "application/json" && !response.header("Cache-Control")) {
-        response.set_header("Cache-Control", "no-store");
-        response.set_header("X-Content-Type-Options", "nosniff");
-    }
+    if (response.content_type != "application/json") return;
+    // Listings set their own (no-cache, with an ETag); every other answer is not to be stored.
+    if (!response.header("Cache-Control")) response.set_header("Cache-Control", "no-store");
+    response.set_header("X-Content-Type-Options", "nosniff");
 }
 
 using Clock = std::chrono::steady_clock;
@@ -157,7 +158,11 @@ public:
         context_.remote_address = request.remote_address;
     }
 
+    // The long poll's place among those waiting, given back with the answer.
+    void hold_wait(std::shared_ptr<void> wait) { wait_ = std::move(wait); }
+
     void send(Response response) override {
+        wait_.reset();
         finish(response);
         const double seconds = seconds_since(start_);
         if (observer_ != nullptr) observer_->on_answer(route_, context_.method, response.status, seconds);
@@ -174,7 +179,21 @@ private:
     RequestObserver* observer_;
     Clock::time_point start_;
     ClientErrorThrottle& client_errors_;
+    std::shared_ptr<void> wait_;
 };
+
+// A place among the long polls waiting, given back when the handle goes; throws 503 when all
+// are taken.
+std::shared_ptr<void> take_wait(const std::shared_ptr<std::atomic<std::size_t>>& waiting, std::size_t limit) {
+    if (waiting->fetch_add(1, std::memory_order_relaxed) >= limit) {
+        waiting->fetch_sub(1, std::memory_order_relaxed);
+        throw HttpError(503, "too many long polls",
+                        "the daemon holds its most long polls (--max-long-polls " + std::to_string(limit) +
+                            ") already; poll again later or rely on the commands heartbeats carry")
+            .with_header("Retry-After", "5");
+    }
+    return std::shared_ptr<void>(nullptr, [waiting](void*) { waiting->fetch_sub(1, std::memory_order_relaxed); });
+}
 
 // A synchronous answer, finished in place (no allocation on the hot path).
 void finish_now(Response& response, const Request& request, std::size_t route, RequestObserver* observer,
@@ -303,9 +322,10 @@ void Router::dispatch(Request& request, std::shared_ptr<Reply> reply) const {
         if (const auto* handler = std::get_if<Handler>(&route.handler)) {
             response = (*handler)(request);
         } else {
+            auto finishing = std::make_shared<FinishingReply>(reply, request, route_index, observer_, start, *client_errors_);
+            if (long_poll_[route_index]) finishing->hold_wait(take_wait(long_polls_, max_long_polls_));
             // A copy of `reply`: if the handler throws, the error below still has it.
-            std::get<AsyncHandler>(route.handler)(
-                request, std::make_shared<FinishingReply>(reply, request, route_index, observer_, start, *client_errors_));
+            std::get<AsyncHandler>(route.handler)(request, std::move(finishing));
             return;
         }
     } catch (const OptionsAnswer& options) {

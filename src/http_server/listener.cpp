@@ -4,10 +4,14 @@
 #include "http_session.hpp"
 #include "tls_context.hpp"
 
+#include "macvmorx/http/router.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace macvmorx::http {
 namespace beast = boost::beast;
@@ -60,11 +64,15 @@ void Listener::on_accept(beast::error_code ec, tcp::socket socket) {
         });
         return;
     }
-    if (registry_.size() >= limits_.max_connections) {
+    // Connections parked in a long poll (agents waiting for commands) are bounded by the router
+    // (--max-long-polls), not here: a fleet's agents must not lock the dashboard and CI out.
+    const auto open = registry_.size();
+    const auto waiting = std::min(open, router_.long_polls_waiting());
+    if (open - waiting >= limits_.max_connections) {
         const auto now = std::chrono::steady_clock::now();
         if (now - last_refusal_log_ > std::chrono::seconds{10}) {
-            spdlog::warn("refusing connections: {} are open, the limit is {}", registry_.size(),
-                         limits_.max_connections);
+            spdlog::warn("refusing connections: {} are open besides {} long polls, the limit is {}", open - waiting,
+                         waiting, limits_.max_connections);
             last_refusal_log_ = now;
         }
         beast::error_code close_ec;

@@ -31,7 +31,8 @@ void VmLifecycle::transition(VmRecord& vm, VmState state, std::string message, E
                 vm.node_id.empty() ? "" : " on node ", vm.node_id, message.empty() ? "" : ": ", message);
     if (state == VmState::running && is_starting(vm.state)) {
         const double seconds = std::chrono::duration<double>(now - vm.assigned_at).count();
-        for (auto* observer : observers_) observer->started(seconds);
+        const double waited = std::chrono::duration<double>(now - vm.created_at).count();
+        for (auto* observer : observers_) observer->started(seconds, waited);
     }
     vm.state = state;
     vm.updated_at = now;

@@ -70,7 +70,7 @@ void PlacementMetrics::refused(double decision_seconds) {
 
 void PlacementMetrics::queued() { queued_.Increment(); }
 
-void PlacementMetrics::started(double seconds_since_placement) { startup_.Observe(seconds_since_placement); }
+void PlacementMetrics::started(double seconds_since_placement, double) { startup_.Observe(seconds_since_placement); }
 
 void PlacementMetrics::failed(std::string_view cause, bool placed_again) {
     for (std::size_t i = 0; i < failure_causes.size(); ++i) {

@@ -16,11 +16,12 @@ Orchestrator::Orchestrator(OrchestratorOptions options, const Clock& clock, IdSo
           images.max_vms_per_node = options.scheduling.max_vms_per_node;
           return images;
       }()},
-      placement_tap_{images_, clock_} {
+      placement_tap_{images_, history_, clock_} {
     lifecycle_.add_observer(&placement_tap_);
 }
 
 HeartbeatOutcome Orchestrator::record_heartbeat(protocol::Heartbeat heartbeat) {
+    history_.heartbeat();
     HeartbeatOutcome outcome;
     const TimePoint now = clock_.now();
     auto record = std::make_shared<fleet::NodeRecord>();
@@ -156,6 +157,21 @@ void Orchestrator::sweep() {
     }
     lifecycle_.sweep();
     distribute_images();
+    sample_history();
+}
+
+void Orchestrator::sample_history() {
+    const auto now = clock_.now();
+    if (!history_.due(now)) return;
+    const auto fleet = summary();
+    FleetSample sample;
+    sample.at = now;
+    sample.nodes_online = static_cast<std::uint32_t>(fleet.online);
+    sample.nodes_offline = static_cast<std::uint32_t>(fleet.offline);
+    sample.slots_total = static_cast<std::uint32_t>(fleet.capacity.total_slots);
+    sample.slots_used = static_cast<std::uint32_t>(fleet.capacity.total_slots - fleet.capacity.free_slots);
+    sample.queue_length = static_cast<std::uint32_t>(fleet.vms.queued);
+    history_.record(sample);
 }
 
 void Orchestrator::distribute_images() {

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -110,4 +113,54 @@ TEST(Connections, ConnectionsBeyondTheLimitAreRefusedAndServiceResumes) {
         again.send("GET /api/nodes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         return status_of(again.read_until_closed(1s)) == 200;
     }));
+}
+
+// Agents' long polls are counted apart: a fleet whose agents all wait for commands does not
+// lock the dashboard out, and the waits have their own bound.
+TEST(Connections, WaitingLongPollsDoNotCountAgainstTheConnectionLimit) {
+    auto config = macvmorx::testing::test_config();
+    // The agent's own keep-alive connection, the dashboard's and the fifth poll's (the dashboard's
+    // may not be gone yet): three, while four more connections wait in long polls.
+    config.max_connections = 3;
+    config.max_long_polls = 4;
+    TestDaemon server{config};
+    auto agent = server.client();
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(agent.post_json("/api/heartbeat", R"({"nodeId":"mac-)" + std::to_string(i) + R"("})").status, 200);
+    }
+    std::vector<std::unique_ptr<RawConnection>> polls;
+    for (int i = 0; i < 4; ++i) {
+        polls.push_back(std::make_unique<RawConnection>(server.port()));
+        polls.back()->send("GET /api/nodes/mac-" + std::to_string(i) + "/commands?wait=20s HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    ASSERT_TRUE(macvmorx::testing::eventually([&] { return server.daemon().long_polls_waiting() == 4; }))
+        << server.daemon().long_polls_waiting();
+    // Five connections open, four of them parked in long polls, the limit three: the dashboard
+    // still gets in.
+    RawConnection dashboard{server.port()};
+    dashboard.send("GET /api/nodes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(status_of(dashboard.read_until_closed(2s)), 200);
+    // A fifth long poll finds the waits all taken.
+    RawConnection fifth{server.port()};
+    fifth.send("GET /api/nodes/mac-4/commands?wait=20s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto refused = fifth.read_until_closed(2s);
+    EXPECT_EQ(status_of(refused), 503) << refused;
+    EXPECT_NE(refused.find("Retry-After: 5"), std::string::npos) << refused;
+    EXPECT_NE(refused.find("too many long polls"), std::string::npos) << refused;
+    // A wait that ends gives its place back.
+    polls.clear();
+    EXPECT_TRUE(macvmorx::testing::eventually([&] { return server.daemon().long_polls_waiting() == 0; }));
+}
+
+TEST(Connections, TheDaemonRaisesItsOpenFilesLimitForItsConnections) {
+    rlimit before{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &before), 0);
+    auto config = macvmorx::testing::test_config();
+    config.max_connections = 3000;
+    config.max_long_polls = 3000;
+    TestDaemon server{config};
+    rlimit after{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &after), 0);
+    const rlim_t wanted = 3000 + 3000 + 512;
+    EXPECT_GE(after.rlim_cur, std::min(after.rlim_max, wanted)) << "soft " << before.rlim_cur << " -> " << after.rlim_cur;
 }

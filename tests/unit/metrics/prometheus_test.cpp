@@ -93,7 +93,7 @@ TEST(PlacementMetrics, CountsEverySeriesFromTheStart) {
     placements.refused(0.003);
     placements.failed("start_deadline", true);
     placements.failed("no_such_cause", true);
-    placements.started(42);
+    placements.started(42, 50);
     text = text_of(placements);
     EXPECT_TRUE(has(text, "macvmorx_placements_total{result=\"cached_image\"} 1")) << text;
     EXPECT_TRUE(has(text, "macvmorx_placements_total{result=\"no_capacity\"} 1")) << text;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "macvmorx/api/listing.hpp"
 #include "macvmorx/base/clock.hpp"
 
 #include <atomic>
@@ -60,6 +61,8 @@ struct ApiContext {
     const PeerGrants* peer_grants = nullptr;
     // The fetches of bucket images under way, per lab: who takes which from where.
     fleet::ImageFetches* image_fetches = nullptr;
+    // What each listing's readers were last told, for their deltas (?since=).
+    ListingChanges listing_changes{};
 };
 
 

@@ -27,6 +27,7 @@ void handle_undrain_node(const http::Request& request, ApiContext& context, Repl
 void handle_forget_node(const http::Request& request, ApiContext& context, Reply reply);
 void handle_set_node_labels(const http::Request& request, ApiContext& context, Reply reply);
 http::Response handle_fleet_summary(const http::Request& request, ApiContext& context);
+http::Response handle_fleet_history(const http::Request& request, ApiContext& context);
 
 // Peers (peer_handlers.cpp): whom a Mac may fetch a bucket image from, with a grant, and the key
 // that grants are checked with.

@@ -34,13 +34,17 @@ VmRequest parse_vm_request(std::string_view body);
 // The `state` query parameter of `GET /api/vms`; throws InvalidValue.
 protocol::VmState parse_state_filter(std::string_view text);
 
+// How much of a VM record to write: a listing leaves out its transitions (half its bytes, and
+// what only a look at one VM needs); GET /api/vms/{id} has them.
+enum class VmDetail { listed, full };
+
 // A VM record; `reported` is the VM as its node's last heartbeat describes it, if it does;
 // `pending` why it waits, for a pending VM.
 void write_vm(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported,
-              const lifecycle::PendingReason* pending = nullptr);
+              const lifecycle::PendingReason* pending = nullptr, VmDetail detail = VmDetail::full);
 // The same members, without the braces, for an object that adds its own.
 void write_vm_members(JsonWriter& json, const lifecycle::VmRecord& vm, const protocol::VmReport* reported,
-                      const lifecycle::PendingReason* pending);
+                      const lifecycle::PendingReason* pending, VmDetail detail);
 // {"code":"noFreeSlot","nodes":{...},"aheadInQueue":12,"tenantAtCap":false[,"missingLabels":[...]]}
 void write_pending_reason(JsonWriter& json, const lifecycle::PendingReason& reason);
 std::string pending_reason_json(const lifecycle::PendingReason& reason);

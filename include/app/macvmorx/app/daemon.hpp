@@ -41,8 +41,10 @@ public:
     bool stepped_down() const;
 
     std::uint16_t port() const;
-    // Client connections open now (each takes one of --max-connections).
+    // Client connections open now (each takes one of --max-connections, but for long polls).
     std::size_t open_connections() const;
+    // Agents' long polls waiting now (each takes one of --max-long-polls).
+    std::size_t long_polls_waiting() const;
     const config::ServerConfig& config() const;
     orchestrator::Orchestrator& orchestrator();
 

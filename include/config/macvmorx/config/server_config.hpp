@@ -33,6 +33,7 @@ struct ServerConfig {
     LogConfig log;
     std::size_t max_body_bytes = setting_default::byte_size(server_setting("--max-body-size"));
     std::size_t max_connections = setting_default::number<std::size_t>(server_setting("--max-connections"));
+    std::size_t max_long_polls = setting_default::number<std::size_t>(server_setting("--max-long-polls"));
     Duration idle_timeout = setting_default::duration(server_setting("--idle-timeout"));
     Duration io_timeout = setting_default::duration(server_setting("--io-timeout"));
     std::string web_dir; // empty: the dashboard built into the binary

@@ -2,6 +2,8 @@
 
 #include "macvmorx/http/message.hpp"
 
+#include <atomic>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -82,6 +84,11 @@ struct Route {
     Access access = Access::administer; // the safe default: a route that forgot to say is admin-only
 };
 
+// A long poll parks its connection until there is news (an agent's commands): such waits are
+// counted apart from other clients, so that a fleet's agents cannot fill --max-connections and
+// lock the dashboard and CI out, and are bounded on their own (--max-long-polls).
+enum class RouteKind { answer, long_poll };
+
 // The route table and the one place where requests meet handlers and errors become answers.
 //
 // `handle` parses the target, picks the route whose pattern matches (literal segments beat
@@ -97,7 +104,7 @@ class Router {
 public:
     Router();
 
-    void add(Route route);
+    void add(Route route, RouteKind kind = RouteKind::answer);
 
     // Routes a request; the answer goes to `reply`, now or (asynchronous routes) later.
     void dispatch(Request& request, std::shared_ptr<Reply> reply) const;
@@ -114,6 +121,10 @@ public:
     void set_access_guard(const AccessGuard* guard) { guard_ = guard; }
     // Set before serving; not owned. Without a gate every route is answered here.
     void set_route_gate(const RouteGate* gate) { gate_ = gate; }
+    // Long polls waiting at once at most; more are answered 503 with Retry-After. Set before serving.
+    void set_max_long_polls(std::size_t limit) { max_long_polls_ = limit; }
+    // Long polls waiting now: the transport does not count their connections against its limit.
+    std::size_t long_polls_waiting() const { return long_polls_->load(std::memory_order_relaxed); }
     // The transport tells the router of requests it refused itself.
     void refused(std::string_view target, int status) const;
     // How many client errors (4xx) this router and its transport log: a throttle per daemon.
@@ -130,6 +141,10 @@ private:
 
     std::vector<Route> routes_;
     std::vector<CompiledRoute> compiled_;
+    std::vector<bool> long_poll_;
+    std::size_t max_long_polls_ = static_cast<std::size_t>(-1);
+    // Shared with the replies that give a wait back when they answer.
+    std::shared_ptr<std::atomic<std::size_t>> long_polls_ = std::make_shared<std::atomic<std::size_t>>(0);
     RequestObserver* observer_ = nullptr;
     const AccessGuard* guard_ = nullptr;
     const RouteGate* gate_ = nullptr;

@@ -28,8 +28,9 @@ public:
     // A request found no node and did not wait.
     virtual void refused(double /*decision_seconds*/) {}
     virtual void queued() {}
-    // A VM reached running; seconds since its current placement.
-    virtual void started(double /*seconds_since_placement*/) {}
+    // A VM reached running; seconds since its current placement, and since it was asked for
+    // (its wait in the queue and earlier attempts included).
+    virtual void started(double /*seconds_since_placement*/, double /*seconds_since_request*/) {}
     // A placement failed: `cause` is queue_timeout, placement_ttl, start_deadline,
     // agent_reported or agent_restarted; `placed_again` when the VM goes on to another attempt.
     virtual void failed(std::string_view /*cause*/, bool /*placed_again*/) {}

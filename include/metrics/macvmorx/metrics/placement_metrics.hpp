@@ -29,7 +29,7 @@ public:
     void placed(const std::string& image_name, bool image_cached, double decision_seconds) override;
     void refused(double decision_seconds) override;
     void queued() override;
-    void started(double seconds_since_placement) override;
+    void started(double seconds_since_placement, double seconds_since_request) override;
     void failed(std::string_view cause, bool placed_again) override;
     void lost() override;
     void unmanaged_not_recorded() override;

@@ -3,6 +3,7 @@
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/fleet/node_store.hpp"
 #include "macvmorx/lifecycle/vm_lifecycle.hpp"
+#include "macvmorx/orchestrator/fleet_history.hpp"
 #include "macvmorx/orchestrator/image_distribution.hpp"
 #include "macvmorx/monitor/offline_monitor.hpp"
 #include "macvmorx/scheduling/scheduler.hpp"
@@ -116,6 +117,8 @@ public:
     // Images ahead of demand (ImageDistribution).
     std::vector<ImageStatus> images() const { return images_.status(clock_.now()); }
     const ImageDistribution& image_distribution() const { return images_; }
+    // The last hours of the fleet, a sample per sweep every 30 s (GET /api/fleet/history).
+    const FleetHistory& history() const { return history_; }
     // Whether a host holds or pulls the image, a VM or a pool asked for it, or it is pinned.
     bool image_known(std::string_view image) const;
     void pin_image(const std::string& image, int min_hosts);
@@ -141,18 +144,25 @@ private:
     // Posts the pulls the image distribution asks for, withdraws those it gave up.
     void distribute_images();
 
-    // Tells the image distribution of each placement (under the lifecycle's lock).
+    // Tells the image distribution of each placement, and the history of each start (under the
+    // lifecycle's lock).
     class PlacementTap final : public lifecycle::LifecycleObserver {
     public:
-        PlacementTap(ImageDistribution& images, const Clock& clock) : images_{images}, clock_{clock} {}
+        PlacementTap(ImageDistribution& images, FleetHistory& history, const Clock& clock)
+            : images_{images}, history_{history}, clock_{clock} {}
         void placed(const std::string& image_name, bool image_cached, double) override {
             images_.placed(image_name, image_cached, clock_.now());
         }
+        void started(double, double seconds_since_request) override { history_.vm_started(seconds_since_request); }
 
     private:
         ImageDistribution& images_;
+        FleetHistory& history_;
         const Clock& clock_;
     };
+
+    // Takes the history's sample when one is due.
+    void sample_history();
 
     const Clock& clock_;
     NodeSettingsObserver* settings_observer_ = nullptr;
@@ -164,6 +174,7 @@ private:
     lifecycle::VmLifecycle lifecycle_;
     monitor::OfflineMonitor monitor_;
     ImageDistribution images_;
+    FleetHistory history_;
     PlacementTap placement_tap_;
     std::mutex pool_load_mutex_;
     std::map<std::string, ImageLoad, std::less<>> pool_load_;
