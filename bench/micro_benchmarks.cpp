@@ -9,6 +9,7 @@
 #include "macvmorx/base/clock.hpp"
 #include "macvmorx/base/id_source.hpp"
 #include "macvmorx/fleet/node_record.hpp"
+#include "macvmorx/http/content_encoding.hpp"
 #include "macvmorx/http/router.hpp"
 #include "macvmorx/metrics/http_metrics.hpp"
 #include "macvmorx/metrics/scrape.hpp"
@@ -20,6 +21,7 @@
 #include "macvmorx/protocol/heartbeat_json.hpp"
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
@@ -357,6 +359,86 @@ void BM_CopyListingSizedBody(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * listing.size()));
 }
 BENCHMARK(BM_CopyListingSizedBody)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+// One dashboard refresh of the node listing at fleet scale (issue 24, goal 4): the bytes it
+// moves and the daemon's time, with 1% of the nodes changed since the last refresh.
+// Mode 0: the whole list; 1: the whole list, gzip; 2: a delta (?since=); 3: a delta, gzip;
+// 4: an idle refresh (nothing changed: a delta answered 304 to its ETag).
+enum RefreshMode : std::int64_t { whole = 0, whole_gzip, delta, delta_gzip, idle };
+
+void BM_NodeListingRefresh(benchmark::State& state) {
+    Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
+    const auto mode = static_cast<RefreshMode>(state.range(1));
+    const auto nodes = fleet.bodies.size();
+    // The fleet outlives a run: its reports (and where the changes are) carry over between
+    // runs, so that each change moves a node from where the last run left it.
+    static std::map<std::size_t, std::pair<std::vector<protocol::Heartbeat>, std::size_t>> carried;
+    auto& [reports, next_change] = carried[nodes];
+    if (reports.empty()) {
+        reports.reserve(nodes);
+        for (const auto& body : fleet.bodies) reports.push_back(protocol::parse_heartbeat(body.json));
+    }
+    const auto ask = [&fleet](const std::string& target, bool gzip, const std::string& etag = {}) {
+        http::Request request;
+        request.target = target;
+        if (gzip) request.headers.push_back({"Accept-Encoding", "gzip, deflate, br"});
+        if (!etag.empty()) request.headers.push_back({"If-None-Match", etag});
+        return fleet.router.handle(request);
+    };
+    std::string revision = nlohmann::json::parse(ask("/api/nodes?since=", false).body)["revision"];
+    double bytes = 0, listed = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        // 1% of the fleet moves: a CPU figure 5 points up or down shows on the dashboard.
+        if (mode != idle) {
+            for (std::size_t i = 0; i < std::max<std::size_t>(1, nodes / 100); ++i) {
+                auto& report = reports[next_change++ % nodes];
+                report.cpu_usage_percent = report.cpu_usage_percent >= 50 ? report.cpu_usage_percent - 5 : report.cpu_usage_percent + 5;
+                fleet.orchestrator.record_heartbeat(protocol::Heartbeat{report});
+            }
+        }
+        std::string etag;
+        if (mode == idle) etag = std::string(ask("/api/nodes?since=" + revision, true).header("ETag").value_or(""));
+        state.ResumeTiming();
+        const bool gzip = mode == whole_gzip || mode == delta_gzip || mode == idle;
+        const auto response = mode == whole || mode == whole_gzip ? ask("/api/nodes", gzip)
+                                                                  : ask("/api/nodes?since=" + revision, gzip, etag);
+        state.PauseTiming();
+        bytes = static_cast<double>(response.body.size());
+        if (mode == delta || mode == delta_gzip) {
+            const auto body = gzip && response.header("Content-Encoding") ? http::gunzip(response.body) : response.body;
+            const auto answer = nlohmann::json::parse(body);
+            revision = answer["revision"];
+            listed = static_cast<double>(answer["nodes"].size());
+        } else if (mode == idle && response.status != 304) {
+            state.SkipWithError("an idle refresh was not answered 304");
+        }
+        state.ResumeTiming();
+    }
+    state.counters["wire_bytes"] = bytes;
+    state.counters["nodes_sent"] = listed;
+}
+BENCHMARK(BM_NodeListingRefresh)
+    ->ArgsProduct({{1'000, 10'000, 100'000}, {whole, whole_gzip, delta, delta_gzip, idle}})
+    ->Unit(benchmark::kMillisecond);
+
+// gzip alone on a 10,000-node listing, by zlib level: what level 1 saves in time and costs in bytes.
+void BM_GzipNodeListing(benchmark::State& state) {
+    Fleet& fleet = fleet_of(10'000);
+    http::Request request;
+    request.target = "/api/nodes";
+    const std::string listing = fleet.router.handle(request).body;
+    std::size_t packed = 0;
+    for (auto _ : state) {
+        const auto out = http::gzip(listing, static_cast<int>(state.range(0)));
+        packed = out.size();
+        benchmark::DoNotOptimize(out);
+    }
+    state.counters["plain_bytes"] = static_cast<double>(listing.size());
+    state.counters["gzip_bytes"] = static_cast<double>(packed);
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * listing.size()));
+}
+BENCHMARK(BM_GzipNodeListing)->Arg(1)->Arg(6)->Arg(9)->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------------------------
 // Memory per node, as the heap sees it (glibc's mallinfo2: bytes in use, allocator overhead
