@@ -211,13 +211,11 @@ test("with a daemon that predates them, no Images section and no reasons, and no
       beforeOpen: async ({ daemon, page }) => {
         await fillTheFleet(daemon);
         await page.route((url) => url.pathname === "/api/images", (route) => route.fulfill({ status: 404, json: { error: "not found" } }));
-        for (const path of ["/api/vms", "/api/queue"]) {
+        // Such a daemon also predates the listings' deltas: it answers the plain lists.
+        for (const path of ["/api/nodes", "/api/vms", "/api/queue"]) {
           await page.route(
             (url) => url.pathname === path,
-            async (route) => {
-              const response = await route.fetch();
-              await route.fulfill({ response, json: (await response.json()).map(strip) });
-            },
+            async (route) => route.fulfill({ json: (await daemon.get(path)).map(strip) }),
           );
         }
       },
