@@ -40,7 +40,19 @@ test("the refresh selector sets the polling interval and manual stops it", async
       assert.equal(await advance(4_800), 0, "nothing before 5 s");
       assert.equal(await advance(400), 1, "one refresh at 5 s");
       assert.equal(await advance(5_000), 1, "and one every 5 s");
-      for (const path of ["/api/fleet", "/api/vms", "/api/queue"]) assert.equal(count(path), count("/api/nodes"), path);
+      for (const path of ["/api/fleet", "/api/vms"]) assert.equal(count(path), count("/api/nodes"), path);
+      // The queue, the images and the daemon's role are read at the first refresh; the queue and
+      // the images again only while the VMs view shows them, the role once a minute.
+      for (const path of ["/api/queue", "/api/images", "/readyz"]) assert.equal(count(path), 1, path);
+      const nodesBefore = count("/api/nodes");
+      await page.click("#tab-vms");
+      await settled();
+      assert.equal(count("/api/nodes"), nodesBefore + 1, "opening the VMs view reads the queue at once");
+      assert.equal(count("/api/queue"), 2);
+      assert.equal(await advance(5_000), 1);
+      assert.equal(count("/api/queue"), 3, "and with every refresh while it shows");
+      assert.equal(count("/api/images"), 3);
+      await page.click("#tab-nodes");
 
       await page.selectOption("#refresh-interval", "30");
       assert.equal(await advance(29_000), 0, "30 s: nothing for 29 s");

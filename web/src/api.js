@@ -101,21 +101,23 @@ function optional(answer) {
 // `snapshot.jobs` is null when the daemon runs without runner pools (it answers /api/jobs with
 // 404 then); without `jobs` it is undefined. With `images`, so is the image distribution:
 // `snapshot.images` is GET /api/images, or null from a daemon that predates it. With `history`,
-// `snapshot.history` is GET /api/fleet/history (the fleet's last hours), null likewise.
-export function fetchSnapshot({ jobs = false, images = false, history = false, token = "", revisions = {} } = {}) {
+// `snapshot.history` is GET /api/fleet/history (the fleet's last hours), null likewise. Without
+// `queue`, `snapshot.queue` (GET /api/queue) is undefined; without `daemon`, so is
+// `snapshot.daemon` (/readyz): each costs the browser a request, and the page needs them seldom.
+export function fetchSnapshot({ jobs = false, images = false, history = false, queue = true, daemon = true, token = "", revisions = {} } = {}) {
   return withTimeout(async (signal) => {
     const options = { token, signal };
-    const [fleet, nodes, vms, queue, jobsRead, imagesRead, historyRead, daemon] = await Promise.all([
+    const [fleet, nodes, vms, queueRead, jobsRead, imagesRead, historyRead, daemonRead] = await Promise.all([
       request("/api/fleet", options),
       requestListing("/api/nodes", "nodes", revisions.nodes, options),
       requestListing("/api/vms", "vms", revisions.vms, options),
-      request("/api/queue", options),
+      queue ? request("/api/queue", options) : undefined,
       jobs ? optional(requestListing("/api/jobs", "jobs", revisions.jobs, options)) : undefined,
       images ? optional(request("/api/images", options)) : undefined,
       history ? optional(request("/api/fleet/history", options)) : undefined,
-      readDaemon(signal),
+      daemon ? readDaemon(signal) : undefined,
     ]);
-    return { fleet, nodes, vms, queue, jobs: jobsRead, images: imagesRead, history: historyRead, daemon, receivedAt: Date.now() };
+    return { fleet, nodes, vms, queue: queueRead, jobs: jobsRead, images: imagesRead, history: historyRead, daemon: daemonRead, receivedAt: Date.now() };
   });
 }
 

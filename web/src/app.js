@@ -51,6 +51,9 @@ const LIVE_DOT = {
   lost: "bg-rose-500 animate-pulse",
 };
 
+// How often the daemon's role is read again (a follower that became the leader).
+const DAEMON_EVERY_MS = 60_000;
+
 class Dashboard {
   constructor() {
     this.view = readView();
@@ -73,6 +76,10 @@ class Dashboard {
     this.historyOffered = undefined;
     this.history = undefined;
     this.historyRead = undefined; // the session.id of a read of the history alone under way
+    // When the daemon's role (/readyz) was last read, and whether the last refresh read the
+    // queue: each is a request of its own, asked only when it is shown (see load).
+    this.daemonReadAt = -Infinity;
+    this.queueRead = false;
 
     // The session.id a refresh was started under: its answer is dropped under another.
     this.loadSession = 0;
@@ -132,7 +139,20 @@ class Dashboard {
     this.loadSession = this.session.id;
     const token = this.session.token;
     await this.session.ensureAccess();
-    return fetchSnapshot({ jobs: this.asksForJobs(), images: this.imagesOffered !== false, history: this.asksForHistory(), token, revisions: { ...this.store.revisions } });
+    // The queue and the images are shown on the VMs view only (and read at the first refresh,
+    // where the images may say that the daemon has runner pools); the daemon's role changes
+    // seldom: once a minute. Every request costs the browser's main thread about a millisecond.
+    const first = !this.store.fleet;
+    const vms = this.currentTab() === "vms";
+    return fetchSnapshot({
+      jobs: this.asksForJobs(),
+      images: this.imagesOffered !== false && (first || vms),
+      queue: first || vms,
+      daemon: first || Date.now() - this.daemonReadAt >= DAEMON_EVERY_MS,
+      history: this.asksForHistory(),
+      token,
+      revisions: { ...this.store.revisions },
+    });
   }
 
   // Whether to read /api/jobs: the daemon has answered it, or it is not known to lack runner
@@ -277,10 +297,14 @@ class Dashboard {
 
   // Applies a change of the operator's choices, keeps it in the URL and redraws.
   change(patch) {
+    const before = this.currentTab();
     this.view = { ...this.view, ...patch };
     writeView(this.view);
     this.showView();
     this.render();
+    // The VMs view shows the queue and the images, read only while it is shown: the operator
+    // who opens it gets them at once.
+    if (this.currentTab() === "vms" && before !== "vms" && !this.queueRead && this.store.fleet) this.poller.refreshNow();
   }
 
   // The tabs the page offers: Jobs only when the daemon has runner pools.
@@ -336,6 +360,8 @@ class Dashboard {
   receive(snapshot) {
     if (this.loadSession !== this.session.id) return;
     this.store.receive(snapshot);
+    if (snapshot.daemon !== undefined) this.daemonReadAt = snapshot.receivedAt;
+    this.queueRead = snapshot.queue !== undefined;
     if (snapshot.jobs !== undefined) {
       const offered = snapshot.jobs !== null;
       writePools(offered);
@@ -375,6 +401,7 @@ class Dashboard {
     if (this.loadSession !== this.session.id) return;
     if (this.session.signOutIfRefused(error, { hadFleet: Boolean(this.lastSuccess) })) return;
     this.error = error;
+    this.daemonReadAt = -Infinity;
     if (this.jobsOffered === false) this.jobsOffered = undefined;
     if (this.imagesOffered === false) this.imagesOffered = undefined;
     if (this.historyOffered === false) this.historyOffered = undefined;

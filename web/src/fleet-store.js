@@ -69,11 +69,12 @@ export class FleetStore {
   }
 
   // Takes the answers of one refresh (api.js's fetchSnapshot). Jobs are absent (undefined) when
-  // not asked for, null from a daemon without runner pools.
+  // not asked for, null from a daemon without runner pools; the queue and the daemon's role, when
+  // not asked for, stay as last read.
   receive(snapshot) {
     this.fleet = snapshot.fleet;
-    this.queue = snapshot.queue;
-    this.daemon = snapshot.daemon;
+    if (snapshot.queue !== undefined) this.queue = snapshot.queue;
+    if (snapshot.daemon !== undefined) this.daemon = snapshot.daemon;
     this.applyVms(snapshot.vms);
     this.applyNodes(snapshot.nodes);
     if (snapshot.jobs) this.applyJobs(snapshot.jobs);
