@@ -85,7 +85,7 @@ function svgElement(tag, attributes = {}) {
 }
 
 function createChart(chart) {
-  const latest = el("span", { class: "text-sm font-semibold tabular-nums", "data-field": "latest" });
+  const latest = el("span", { class: "text-sm font-semibold tracking-normal text-slate-900 normal-case tabular-nums dark:text-slate-100", "data-field": "latest" });
   const svg = svgElement("svg", {
     viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
     preserveAspectRatio: "none",

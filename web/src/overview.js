@@ -21,13 +21,21 @@ export const CELL_LABEL = {
   offline: "offline",
 };
 
-// The cells' size and the gap between them, in CSS pixels: smaller as the fleet grows, so that
-// 10,000 Macs fit on a screen.
-function cellSize(count) {
-  if (count > 4000) return { size: 8, gap: 2 };
-  if (count > 1200) return { size: 12, gap: 2 };
-  return { size: 16, gap: 3 };
-}
+// The cells' sizes and the gaps between them, in CSS pixels, largest first: the overview takes
+// the largest with which every group fits on the screen (10,000 Macs on a 1080p screen: 7 px).
+const CELL_SIZES = [
+  { size: 20, gap: 3 },
+  { size: 16, gap: 3 },
+  { size: 12, gap: 2 },
+  { size: 10, gap: 2 },
+  { size: 8, gap: 2 },
+  { size: 7, gap: 1 },
+  { size: 6, gap: 1 },
+  { size: 5, gap: 1 },
+  { size: 4, gap: 1 },
+];
+// A group's heading and the space around it, in px.
+const GROUP_HEADING = 34;
 
 let lastElementId = 0;
 
@@ -48,6 +56,7 @@ export class NodeOverview {
     this.shownIds = undefined;
     this.colours = undefined; // state -> CSS colour, read from the legend (light or dark)
     this.width = 0;
+    this.cell = CELL_SIZES[0]; // the cells' size, chosen by drawAll
     this.legend = new Map(
       CELL_STATES.map((state) => {
         const count = el("span", { class: "tabular-nums muted", "data-field": "count", text: "0" });
@@ -200,7 +209,23 @@ export class NodeOverview {
 
   drawAll() {
     this.width = this.groupsRoot.clientWidth;
+    this.cell = this.chooseSize();
     for (const group of this.groups.values()) this.draw(group);
+  }
+
+  // The largest cells with which all groups fit in the screen's height below the overview's
+  // top (at least half a screen: the page scrolls to it).
+  chooseSize() {
+    const top = this.groupsRoot.getBoundingClientRect().top + window.scrollY;
+    const room = Math.max(window.innerHeight / 2, window.innerHeight - top - 16) - this.groups.size * GROUP_HEADING;
+    for (const cell of CELL_SIZES) {
+      const pitch = cell.size + cell.gap;
+      const columns = Math.max(1, Math.floor((this.width - 8 + cell.gap) / pitch));
+      let lines = 0;
+      for (const group of this.groups.values()) lines += Math.ceil(group.cells.length / columns);
+      if (lines * pitch <= room) return cell;
+    }
+    return CELL_SIZES.at(-1);
   }
 
   // Draws a group's cells: as many to a line as its width takes, each in its state's colour
@@ -210,7 +235,7 @@ export class NodeOverview {
     if (!this.colours) {
       this.colours = new Map([...this.legend].map(([state, entry]) => [state, getComputedStyle(entry.swatch).backgroundColor]));
     }
-    const { size, gap } = cellSize(this.order.length);
+    const { size, gap } = this.cell;
     const pitch = size + gap;
     // The listbox's padding (p-1) on either side.
     const columns = Math.max(1, Math.floor((this.width - 8 + gap) / pitch));
