@@ -5,6 +5,7 @@
 #include "macvmorx/api/listing.hpp"
 #include "macvmorx/api/vm_json.hpp"
 #include "macvmorx/base/invalid_input.hpp"
+#include "macvmorx/base/timestamp.hpp"
 #include "macvmorx/http/http_error.hpp"
 #include "macvmorx/json/json_writer.hpp"
 #include "macvmorx/orchestrator/orchestrator.hpp"
@@ -117,10 +118,23 @@ http::Response handle_fleet_summary(const http::Request&, ApiContext& context) {
     return response;
 }
 
-// The last hours in samples, oldest first, for the dashboard's charts.
+// The last hours in samples, oldest first, for the dashboard's charts; ?after=<time> only those
+// taken after it (a page that has the rest asks for the new ones).
 http::Response handle_fleet_history(const http::Request& request, ApiContext& context) {
+    std::optional<TimePoint> after;
+    if (const auto text = request.query_param("after")) {
+        after = parse_rfc3339(*text);
+        if (!after) {
+            throw InvalidValue("after must be a time as the samples give it (RFC 3339), not '" + std::string(*text) + "'",
+                               "after");
+        }
+    }
     const auto& history = context.orchestrator.history();
-    const auto samples = history.samples();
+    auto samples = history.samples();
+    if (after) {
+        samples.erase(samples.begin(), std::find_if(samples.begin(), samples.end(),
+                                                    [&after](const auto& sample) { return sample.at > *after; }));
+    }
     http::Response response;
     response.body.reserve(64 + samples.size() * 260);
     JsonWriter json{response.body};

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <optional>
 #include <stdexcept>
 
@@ -23,8 +22,24 @@ bool iequals(std::string_view a, std::string_view b) {
     });
 }
 
-// The q-value of one element ("gzip;q=0.5"); 1 when it has none, 0 when it is malformed.
-double quality(std::string_view parameters) {
+// A qvalue in thousandths (RFC 9110 §12.4.2: "0", "0.5", "1.000", at most three decimals);
+// nullopt when malformed. Parsed by hand: libc++ has no floating-point from_chars.
+std::optional<int> parse_qvalue(std::string_view text) {
+    if (text.empty() || (text[0] != '0' && text[0] != '1')) return std::nullopt;
+    int thousandths = (text[0] - '0') * 1000;
+    if (text.size() == 1) return thousandths;
+    if (text[1] != '.' || text.size() > 5) return std::nullopt;
+    int scale = 100;
+    for (const char digit : text.substr(2)) {
+        if (digit < '0' || digit > '9') return std::nullopt;
+        thousandths += (digit - '0') * scale;
+        scale /= 10;
+    }
+    return thousandths <= 1000 ? std::optional<int>{thousandths} : std::nullopt;
+}
+
+// The q-value of one element's parameters ("q=0.5"); 1000 when it has none, 0 when malformed.
+int quality(std::string_view parameters) {
     while (!parameters.empty()) {
         const auto semicolon = parameters.find(';');
         const auto parameter = trim(parameters.substr(0, semicolon));
@@ -32,27 +47,23 @@ double quality(std::string_view parameters) {
         if (parameter.size() < 2 || std::tolower(static_cast<unsigned char>(parameter[0])) != 'q' || parameter[1] != '=') {
             continue;
         }
-        const auto text = trim(parameter.substr(2));
-        double value = 0;
-        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (error != std::errc{} || end != text.data() + text.size()) return 0;
-        return value;
+        return parse_qvalue(trim(parameter.substr(2))).value_or(0);
     }
-    return 1;
+    return 1000;
 }
 
 } // namespace
 
 bool accepts_gzip(std::string_view accept_encoding) {
-    std::optional<double> gzip_quality;
-    std::optional<double> any_quality;
+    std::optional<int> gzip_quality;
+    std::optional<int> any_quality;
     while (!accept_encoding.empty()) {
         const auto comma = accept_encoding.find(',');
         const auto element = trim(accept_encoding.substr(0, comma));
         accept_encoding = comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
         const auto semicolon = element.find(';');
         const auto coding = trim(element.substr(0, semicolon));
-        const auto q = semicolon == std::string_view::npos ? 1.0 : quality(element.substr(semicolon + 1));
+        const auto q = semicolon == std::string_view::npos ? 1000 : quality(element.substr(semicolon + 1));
         if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) {
             gzip_quality = q;
         } else if (coding == "*") {

@@ -319,4 +319,11 @@ TEST(FleetHistoryOverHttp, SamplesTheFleetEveryIntervalForTheCharts) {
     EXPECT_NEAR(last["heartbeatsPerSecond"].get<double>(), 2.0, 0.1);
     EXPECT_EQ(last["vmsStarted"], 0);
     EXPECT_TRUE(last["waitP50Seconds"].is_null());
+
+    // A page that has the first sample asks for what came after it.
+    const std::string first_at = samples()["samples"][0]["at"];
+    const auto newer = json::parse(client.get("/api/fleet/history?after=" + first_at).body)["samples"];
+    ASSERT_EQ(newer.size(), 1u);
+    EXPECT_EQ(newer[0]["at"], last["at"]);
+    EXPECT_EQ(client.get("/api/fleet/history?after=yesterday").status, 422);
 }
