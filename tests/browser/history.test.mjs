@@ -25,7 +25,7 @@ test("the charts show the daemon's first sample", async () => {
       viewport: { width: 1440, height: 900 },
       beforeOpen: async ({ daemon }) => populate(daemon, 12),
     },
-    async ({ daemon, page }) => {
+    async ({ daemon, page, requests }) => {
       await page.locator("#fleet-history").waitFor({ state: "visible", timeout: 15_000 });
       const history = await daemon.get("/api/fleet/history");
       assert.ok(history.samples.length >= 1, "the daemon samples at start");
@@ -41,6 +41,10 @@ test("the charts show the daemon's first sample", async () => {
       const last = (await daemon.get("/api/fleet/history")).samples.at(-1);
       await waitForText(page, 'li[data-chart="slots"] [data-field="latest"]', `${last.slotsUsed} of ${last.slotsTotal} slots`);
       assert.equal(await text(page, 'li[data-chart="queue"] [data-field="latest"]'), `${last.queueLength} VMs waiting`);
+      // The page has the samples: it asks for those taken after its last one.
+      const asked = requests.filter((url) => url.pathname === "/api/fleet/history").map((url) => url.searchParams.get("after"));
+      assert.equal(asked[0], null, "the first read asks for them all");
+      assert.ok(asked.length >= 2 && asked.slice(1).every((after) => after && Number.isFinite(Date.parse(after))), JSON.stringify(asked));
       const path = await page.getAttribute('li[data-chart="slots"] path[fill="none"]:last-of-type', "d");
       assert.match(path, /^M/, "the slots in use are drawn");
       assert.ok(await page.locator("#history-json-link").isVisible());

@@ -101,10 +101,12 @@ function optional(answer) {
 // `snapshot.jobs` is null when the daemon runs without runner pools (it answers /api/jobs with
 // 404 then); without `jobs` it is undefined. With `images`, so is the image distribution:
 // `snapshot.images` is GET /api/images, or null from a daemon that predates it. With `history`,
-// `snapshot.history` is GET /api/fleet/history (the fleet's last hours), null likewise. Without
+// `snapshot.history` is GET /api/fleet/history (the fleet's last hours), null likewise; with
+// `historyAfter` (the time of the last sample the page has), only the samples taken after it
+// (a daemon that predates ?after= answers them all: the page keeps each sample once). Without
 // `queue`, `snapshot.queue` (GET /api/queue) is undefined; without `daemon`, so is
 // `snapshot.daemon` (/readyz): each costs the browser a request, and the page needs them seldom.
-export function fetchSnapshot({ jobs = false, images = false, history = false, queue = true, daemon = true, token = "", revisions = {} } = {}) {
+export function fetchSnapshot({ jobs = false, images = false, history = false, historyAfter, queue = true, daemon = true, token = "", revisions = {} } = {}) {
   return withTimeout(async (signal) => {
     const options = { token, signal };
     const [fleet, nodes, vms, queueRead, jobsRead, imagesRead, historyRead, daemonRead] = await Promise.all([
@@ -114,16 +116,18 @@ export function fetchSnapshot({ jobs = false, images = false, history = false, q
       queue ? request("/api/queue", options) : undefined,
       jobs ? optional(requestListing("/api/jobs", "jobs", revisions.jobs, options)) : undefined,
       images ? optional(request("/api/images", options)) : undefined,
-      history ? optional(request("/api/fleet/history", options)) : undefined,
+      history ? optional(request(historyPath(historyAfter), options)) : undefined,
       daemon ? readDaemon(signal) : undefined,
     ]);
     return { fleet, nodes, vms, queue: queueRead, jobs: jobsRead, images: imagesRead, history: historyRead, daemon: daemonRead, receivedAt: Date.now() };
   });
 }
 
+const historyPath = (after) => (after ? `/api/fleet/history?after=${encodeURIComponent(after)}` : "/api/fleet/history");
+
 // The fleet's last hours (GET /api/fleet/history) alone: null from a daemon without it (404).
 export function fetchHistory(token = "") {
-  return withTimeout((signal) => optional(request("/api/fleet/history", { token, signal })));
+  return withTimeout((signal) => optional(request(historyPath(undefined), { token, signal })));
 }
 
 // Who the token is: {authRequired, name, role, nodes}. An open daemon answers authRequired

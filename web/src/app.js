@@ -51,6 +51,9 @@ const LIVE_DOT = {
   lost: "bg-rose-500 animate-pulse",
 };
 
+// How far back the charts go: as far as the daemon keeps its samples.
+const HISTORY_SPAN_MS = 6 * 3600 * 1000;
+
 // How often the daemon's role is read again (a follower that became the leader).
 const DAEMON_EVERY_MS = 60_000;
 
@@ -150,6 +153,7 @@ class Dashboard {
       queue: first || vms,
       daemon: first || Date.now() - this.daemonReadAt >= DAEMON_EVERY_MS,
       history: this.asksForHistory(),
+      historyAfter: this.history?.samples.at(-1)?.at,
       token,
       revisions: { ...this.store.revisions },
     });
@@ -188,10 +192,25 @@ class Dashboard {
       });
   }
 
+  // Takes an answer of /api/fleet/history: the samples after the last one the page has are
+  // added to it (the page asks only for those), and those more than 6 hours older than the
+  // newest dropped, as the daemon drops them. The history stays the same object when no sample
+  // is new, so that the charts are not drawn again.
   receiveHistory(history) {
     this.historyOffered = history !== null;
-    this.history = history ?? undefined;
     setHidden($("#history-json-link"), !this.historyOffered);
+    if (!history || !Array.isArray(history.samples)) {
+      this.history = undefined;
+      return;
+    }
+    const kept = this.history?.samples ?? [];
+    const last = kept.length ? Date.parse(kept.at(-1).at) : -Infinity;
+    const fresh = history.samples.filter((sample) => Date.parse(sample.at) > last);
+    if (this.history && fresh.length === 0) return;
+    const samples = kept.concat(fresh);
+    const since = Date.parse(samples.at(-1)?.at) - HISTORY_SPAN_MS;
+    const first = samples.findIndex((sample) => Date.parse(sample.at) >= since);
+    this.history = { intervalSeconds: history.intervalSeconds, samples: first > 0 ? samples.slice(first) : samples };
   }
 
   // Shows what the session's token may see and do.
