@@ -222,11 +222,15 @@ TEST(SchedulingWithSimulatedMacs, AgentsPullAPinnedImageAheadOfDemandUntilEnough
     RunningLab lab{quiet_lab(server.port(), 5)};
     ASSERT_TRUE(eventually([&] { return json::parse(client.get("/api/nodes").body).size() == 5; }));
 
-    // A first VM brings the new image to one Mac; then an operator wants it on four.
+    // A first VM brings the new image to one Mac (and its demand, to a second and third ahead of
+    // it, as soon as the daemon sees it: how many hold it when the test looks is a race); then an
+    // operator wants it on four.
     const std::string image = "ghcr.io/acme/macos-tahoe:26";
     ASSERT_EQ(client.post_json("/api/schedule-vm", json{{"imageName", image}, {"vmId", "first"}}.dump()).status, 200);
-    ASSERT_TRUE(eventually([&] { return image_in(json::parse(client.get("/api/images").body), image)["holders"] == 1; }, 10s))
-        << client.get("/api/images").body;
+    ASSERT_TRUE(eventually([&] {
+        const auto holders = image_in(json::parse(client.get("/api/images").body), image)["holders"];
+        return holders.is_number() && holders.get<int>() >= 1;
+    }, 10s)) << client.get("/api/images").body;
     const auto pinned = client.request(macvmorx::http::Method::put, "/api/images/ghcr.io%2Facme%2Fmacos-tahoe:26",
                                        R"({"minHosts":4})", {{"Content-Type", "application/json"}});
     ASSERT_EQ(pinned.status, 200) << pinned.body;
