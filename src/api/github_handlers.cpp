@@ -219,15 +219,9 @@ http::Response handle_list_jobs(const http::Request& request, ApiContext& contex
                                  }) -
                 listed.begin());
         }
-        const auto last = query.limit == 0 ? listed.size() : std::min(listed.size(), first + query.limit);
-        json.begin_array();
-        for (auto i = first; i < last; ++i) write_one(json, i);
-        json.end_array();
-        if (last < listed.size() && last > first) {
-            const auto& job = listed[last - 1];
-            link_next_page(request, response,
-                           std::to_string(job.queued_at.time_since_epoch().count()) + ':' + std::to_string(job.job_id));
-        }
+        write_page(json, request, response, query, listed.size(), first, 1024, write_one, [&listed](std::size_t i) {
+            return std::to_string(listed[i].queued_at.time_since_epoch().count()) + ':' + std::to_string(listed[i].job_id);
+        });
     }
     finish_listing(request, response);
     return response;

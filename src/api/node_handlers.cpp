@@ -70,13 +70,9 @@ http::Response handle_list_nodes(const http::Request& request, ApiContext& conte
                                  [](const std::string& after, const fleet::NodeSnapshot& node) { return after < node->node_id(); }) -
                 nodes.begin());
         }
-        const auto last = query.limit == 0 ? nodes.size() : std::min(nodes.size(), first + query.limit);
-        // About 700 bytes per node; reserving avoids regrowing a multi-megabyte buffer.
-        response.body.reserve(64 + (last - first) * 768);
-        json.begin_array();
-        for (auto i = first; i < last; ++i) write_one(json, i);
-        json.end_array();
-        if (last < nodes.size() && last > first) link_next_page(request, response, nodes[last - 1]->node_id());
+        // About 700 bytes per node.
+        write_page(json, request, response, query, nodes.size(), first, 768, write_one,
+                   [&nodes](std::size_t i) { return nodes[i]->node_id(); });
     }
     finish_listing(request, response);
     return response;

@@ -190,12 +190,8 @@ http::Response handle_list_vms(const http::Request& request, ApiContext& context
                                  }) -
                 vms.begin());
         }
-        const auto last = query.limit == 0 ? vms.size() : std::min(vms.size(), first + query.limit);
-        response.body.reserve(64 + (last - first) * 512);
-        json.begin_array();
-        for (auto i = first; i < last; ++i) write_one(json, i);
-        json.end_array();
-        if (last < vms.size() && last > first) link_next_page(request, response, vm_cursor(vms[last - 1]));
+        write_page(json, request, response, query, vms.size(), first, 512, write_one,
+                   [&vms](std::size_t i) { return vm_cursor(vms[i]); });
     }
     finish_listing(request, response);
     return response;

@@ -100,6 +100,14 @@ void write_delta(JsonWriter& json, const ListingDelta& delta, std::string_view a
 // Sets `Link: <...after=cursor>; rel="next"` for the page that follows.
 void link_next_page(const http::Request& request, http::Response& response, std::string_view cursor);
 
+// Writes the page of `count` sorted items a query asks for, from `first` (the first item after
+// its cursor): at most query.limit of them, and the Link to the next page, named by
+// cursor_of(the index of the last item given).
+template <class WriteItem, class CursorOf>
+void write_page(JsonWriter& json, const http::Request& request, http::Response& response, const ListingQuery& query,
+                std::size_t count, std::size_t first, std::size_t bytes_per_item, WriteItem&& write_item,
+                CursorOf&& cursor_of);
+
 // ETag (of the body; weak, so it holds for gzip too) and `304 Not Modified` on a matching
 // If-None-Match; then gzip when the client accepts it and the body is worth it.
 void finish_listing(const http::Request& request, http::Response& response);
@@ -107,6 +115,8 @@ void finish_listing(const http::Request& request, http::Response& response);
 } // namespace macvmorx::api
 
 #include "macvmorx/json/json_writer.hpp"
+
+#include <algorithm>
 
 namespace macvmorx::api {
 
@@ -122,6 +132,19 @@ void write_delta(JsonWriter& json, const ListingDelta& delta, std::string_view a
     json.end_array().key("removed").begin_array();
     for (const auto& id : delta.removed) json.value(id);
     json.end_array().end_object();
+}
+
+template <class WriteItem, class CursorOf>
+void write_page(JsonWriter& json, const http::Request& request, http::Response& response, const ListingQuery& query,
+                std::size_t count, std::size_t first, std::size_t bytes_per_item, WriteItem&& write_item,
+                CursorOf&& cursor_of) {
+    const auto last = query.limit == 0 ? count : std::min(count, first + query.limit);
+    // Reserving avoids regrowing a multi-megabyte buffer.
+    response.body.reserve(64 + (last - first) * bytes_per_item);
+    json.begin_array();
+    for (auto i = first; i < last; ++i) write_item(json, i);
+    json.end_array();
+    if (last < count && last > first) link_next_page(request, response, cursor_of(last - 1));
 }
 
 } // namespace macvmorx::api
