@@ -82,6 +82,8 @@ void BucketImages::download(const std::string& image, VmBackend::Progress progre
                     offer = {};
                 }
                 if (!offer.wait) break;
+                spdlog::info("agent: {}; asking again in {} s", offer.reason,
+                             std::chrono::duration_cast<std::chrono::seconds>(offer.retry_after).count());
                 // The daemon spreads the lab's fetches: wait for a copy in the lab, or a free upload.
                 post([progress, reason = offer.reason] { progress(0, reason); });
                 const auto until = std::chrono::steady_clock::now() + offer.retry_after;

@@ -235,6 +235,9 @@ TEST_F(CloudStorageImage, ASecondMacTakesTheImageFromTheFirstAndAThirdFromTheBuc
     EXPECT_EQ(storage.media_ranges(), (std::vector<std::string>{"bytes=0-"}));
     const std::string peer_url = get(client, "/api/nodes/mac-tart").value("peerUrl", "");
     EXPECT_TRUE(peer_url.starts_with("http://127.0.0.1:")) << get(client, "/api/nodes/mac-tart").dump();
+    // The daemon offers a Mac as a peer once its heartbeat lists the image, which can come after
+    // the VM runs; until then the second would be told to wait for the first's bucket fetch.
+    ASSERT_TRUE(eventually([&] { return get(client, "/api/nodes/mac-tart")["cachedImages"] == json({gcs_image}); }));
     // The first keeps the verified archive for its peers.
     EXPECT_TRUE(std::filesystem::exists(state / "image-downloads" / (gcs_local_name + ".tvm.manifest.json")));
 
@@ -243,7 +246,7 @@ TEST_F(CloudStorageImage, ASecondMacTakesTheImageFromTheFirstAndAThirdFromTheBuc
                                   gcs_environment()));
     ASSERT_TRUE(eventually([&] { return client.get("/api/nodes/mac-two").status == 200; })) << others.back()->output();
     ASSERT_TRUE(eventually([&] { return place_on("vm-b", "two") == 200; }));
-    ASSERT_TRUE(vm_is(client, "vm-b", "running")) << others.back()->output();
+    ASSERT_TRUE(vm_is(client, "vm-b", "running")) << others.back()->output() << "\nthe first Mac:\n" << agent->output();
     EXPECT_EQ(storage.media_ranges(), (std::vector<std::string>{"bytes=0-"})) << "no byte of it from the bucket";
     EXPECT_NE(others.back()->output().find("GB from peers, 0.0 GB from the bucket"), std::string::npos) << others.back()->output();
     EXPECT_EQ(calls_starting(second_state, "import "), 1u);
