@@ -63,14 +63,9 @@ void Scheduler::index(NodeSlots& node) {
 
 void Scheduler::rekey(NodeSlots& node, RankKey key) {
     const RankKey old = *node.indexed_as;
-    const auto move = [&](RankedNodes& set) {
-        auto handle = set.extract(old);
-        if (handle.empty()) return; // an image name that came twice: moved already
-        handle.value() = key;
-        set.insert(std::move(handle));
-    };
-    move(free_nodes_);
-    node.for_each_image([&](const std::string& image) { move(free_nodes_by_image_.find(image)->second); });
+    free_nodes_.move(old, key);
+    // An image name that came twice was moved already: its second move finds nothing.
+    node.for_each_image([&](const std::string& image) { free_nodes_by_image_.find(image)->second.move(old, key); });
     node.indexed_as = key;
 }
 
@@ -144,10 +139,8 @@ bool Scheduler::fits(const NodeSlots& node, const PlacementRequest& request, boo
 
 Scheduler::NodeSlots* Scheduler::first_fit(const RankedNodes& candidates, const PlacementRequest& request,
                                                  bool allow_avoided) const {
-    for (const auto& key : candidates) {
-        if (fits(*key.node, request, allow_avoided)) return key.node;
-    }
-    return nullptr;
+    const RankKey* first = candidates.find_first([&](const RankKey& key) { return fits(*key.node, request, allow_avoided); });
+    return first == nullptr ? nullptr : first->node;
 }
 
 std::optional<Placement> Scheduler::place(const PlacementRequest& request) {

@@ -3,11 +3,11 @@
 #include "macvmorx/base/string_map.hpp"
 #include "macvmorx/fleet/node_record.hpp"
 #include "macvmorx/scheduling/placement.hpp"
+#include "macvmorx/scheduling/rank_index.hpp"
 
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -90,7 +90,7 @@ private:
 
     struct NodeSlots;
 
-    // The tie-break order; a key is a copy of the ranking fields taken when it was indexed.
+    // The rank order's fields (rank_index.hpp), copied when the node was indexed.
     struct RankKey {
         int used_slots;
         int cpu_percent;
@@ -99,15 +99,7 @@ private:
 
         bool operator==(const RankKey&) const = default;
     };
-    struct RankOrder {
-        // Defined here so that the sets' searches inline it: it runs ~20 times per set operation.
-        bool operator()(const RankKey& a, const RankKey& b) const {
-            if (a.used_slots != b.used_slots) return a.used_slots < b.used_slots;
-            if (a.cpu_percent != b.cpu_percent) return a.cpu_percent < b.cpu_percent;
-            return *a.node_id < *b.node_id;
-        }
-    };
-    using RankedNodes = std::set<RankKey, RankOrder>;
+    using RankedNodes = RankIndex<RankKey>;
 
     struct NodeSlots {
         const std::string* node_id = nullptr; // the key of this entry in nodes_
@@ -129,7 +121,7 @@ private:
 
     void unindex(NodeSlots& node);
     void index(NodeSlots& node);
-    // Moves an indexed node to its new place in the sets it is in, without allocating.
+    // Moves an indexed node to its new place in each index it is in.
     void rekey(NodeSlots& node, RankKey key);
     NodeSlots* first_fit(const RankedNodes& candidates, const PlacementRequest& request, bool allow_avoided) const;
     static bool fits(const NodeSlots& node, const PlacementRequest& request, bool allow_avoided);
