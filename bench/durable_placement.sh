@@ -13,6 +13,7 @@
 #
 #   bench/durable_placement.sh           (about 3 minutes on 2 cores, after the build)
 #   PLACEMENTS=4000 FAILOVERS=3 bench/durable_placement.sh
+#   NODES=100000 ENGINES=sqlite FAILOVERS=0 ...   SQLite alone, a larger fleet, no failover
 #   BUILD=/tmp/release SKIP_BUILD=1 ...   a release build made already (with the benchmarks)
 #
 # Prints `RESULT ...` lines like bench/run.sh, and a table at the end.
@@ -23,6 +24,7 @@ BUILD=${BUILD:-build/bench}
 NODES=${NODES:-1000}
 PLACEMENTS=${PLACEMENTS:-6000}
 FAILOVERS=${FAILOVERS:-5}
+ENGINES=${ENGINES:-"sqlite postgres"}
 RESULTS="$BUILD/durable-placement-results.txt"
 LOADGEN="$BUILD/bench/load_generator"
 DAEMON="$BUILD/src/macvmorx"
@@ -82,7 +84,7 @@ database() { # NAME: a new database, its URL
 # Durable placement
 
 declare -A TABLE
-for engine in sqlite postgres; do
+for engine in $ENGINES; do
     for connections in 1 4 32; do
         port=$(free_port)
         case $engine in
@@ -109,6 +111,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # Failover
 
+if ((FAILOVERS > 0)); then
 url=$(database failover)
 start_daemon() { # PORT: a daemon on the failover database; sets LAST_PID
     "$DAEMON" server --bind 127.0.0.1 --port "$1" --database-url "$url" --advertise-url "http://127.0.0.1:$1" \
@@ -143,11 +146,15 @@ sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 median=$(sed -n "$(((FAILOVERS + 1) / 2))p" <<<"$sorted")
 worst=$(tail -1 <<<"$sorted")
 
+fi
+
 log ""
-log "| client connections | SQLite (WAL): placements/s, p50 / p99 | PostgreSQL (same machine): placements/s, p50 / p99 |"
+log "| client connections ($NODES nodes) | SQLite (WAL): placements/s, p50 / p99 | PostgreSQL (same machine): placements/s, p50 / p99 |"
 log "|---|---|---|"
 for connections in 1 4 32; do
-    log "| $connections | ${TABLE[sqlite,$connections]} | ${TABLE[postgres,$connections]} |"
+    log "| $connections | ${TABLE[sqlite,$connections]:-} | ${TABLE[postgres,$connections]:-} |"
 done
 log ""
-log "Failover (SIGKILL of the leader to the follower's /readyz 200, lease 3 s, $FAILOVERS rounds): median $median ms, worst $worst ms"
+if ((FAILOVERS > 0)); then
+    log "Failover (SIGKILL of the leader to the follower's /readyz 200, lease 3 s, $FAILOVERS rounds): median $median ms, worst $worst ms"
+fi

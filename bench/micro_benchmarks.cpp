@@ -318,7 +318,7 @@ void BM_SweepNothingDue(benchmark::State& state) {
     Fleet& fleet = fleet_of(static_cast<std::size_t>(state.range(0)));
     for (auto _ : state) fleet.orchestrator.sweep();
 }
-BENCHMARK(BM_SweepNothingDue)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SweepNothingDue)->Arg(1'000)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------------------------
 // Node listing

@@ -62,3 +62,76 @@ END {
     print ""
     for (i = 1; i <= m; ++i) print "    " rss[i]
 }' "$1"
+
+# The scaling table (issue 24, goal 6): per fleet size, each of the daemon's figures beside its
+# ceiling from the same run. Heartbeats and placements: the null server (macvmorx's HTTP stack
+# with null handlers) under the same load. Listing: the null server moving as many bytes; gzip
+# and delta come from the in-process micro-benchmark (BM_NodeListingRefresh, 1% of the nodes
+# changed), where the ceiling is the whole list. Memory: bytes per node over the empty daemon.
+# Sweep: BM_SweepNothingDue, the pause every --monitor-interval when nothing is due.
+awk '
+function field(name,    i, kv) {
+    for (i = 2; i <= NF; ++i) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
+    return ""
+}
+# Google Benchmark counters print with SI suffixes (7.26M).
+function si(text,    unit) {
+    unit = substr(text, length(text))
+    if (unit == "k") return substr(text, 1, length(text) - 1) * 1e3
+    if (unit == "M") return substr(text, 1, length(text) - 1) * 1e6
+    if (unit == "G") return substr(text, 1, length(text) - 1) * 1e9
+    return text + 0
+}
+function counter(name,    i, kv) {
+    for (i = 1; i <= NF; ++i) { if (index($i, name "=") == 1) { split($i, kv, "="); return si(kv[2]) } }
+    return ""
+}
+function kb(bytes) { return bytes == "" ? "" : bytes >= 1e6 ? sprintf("%.2f MB", bytes / 1e6) : sprintf("%.1f KB", bytes / 1e3) }
+function ratio(a, b) { return (a != "" && b != "" && b > 0) ? sprintf("%.2f", a / b) : "?" }
+function best(key, value) { if (!(key in top) || value + 0 > top[key] + 0) top[key] = value }
+/^RESULT / {
+    label = field("label"); split(label, parts, ":"); row = parts[1]; server = parts[2]
+    role = field("role")
+    if (match(row, /[0-9]+$/)) nodes = substr(row, RSTART) + 0; else next
+    sizes[nodes] = 1
+    if (row ~ /^heartbeats-saturation-/ && role == "heartbeat") best("hb" SUBSEP nodes SUBSEP server, field("rps"))
+    if (row ~ /^placement-under-heartbeats-/ && role == "schedule") best("place" SUBSEP nodes SUBSEP server, field("rps"))
+    if (row ~ /^node-listing-/ && role == "list") {
+        list_ms[nodes, server] = field("p50_us") / 1000; list_bytes[nodes, server] = field("body_bytes")
+    }
+}
+/^RSS / {
+    label = field("label"); split(label, parts, ":")
+    if (match(parts[1], /[0-9]+$/)) nodes = substr(parts[1], RSTART) + 0; else next
+    kind = parts[1] ~ /^idle/ ? "idle" : "busy"
+    rss[nodes, kind, parts[2]] = field("bytes_per_node")
+}
+/^BM_NodeListingRefresh\/[0-9]+\/[0-9]/ {
+    split($1, name, "/"); nodes = name[2] + 0; mode = name[3] + 0
+    refresh_ms[nodes, mode] = $2 + 0; refresh_bytes[nodes, mode] = counter("wire_bytes")
+    # Google Benchmark prints the unit after the time; the listing runs are in ms.
+    if ($3 != "ms") refresh_ms[nodes, mode] = ""
+}
+/^BM_SweepNothingDue\/[0-9]+/ { split($1, name, "/"); sweep[name[2] + 0] = $2 " " $3 }
+END {
+    print ""
+    print "Scaling (daemon beside its ceiling, same run)"
+    print ""
+    print "| nodes | heartbeats/s: daemon · null · **ratio** | placements/s under 10,000 heartbeats/s: daemon · null · **ratio** | listing p50: daemon · null moving the bytes | listing in process: whole · gzip · delta+gzip (1% changed) | memory per node: 0-2 VMs · idle | sweep, nothing due |"
+    print "|---|---|---|---|---|---|---|"
+    n = 0
+    for (s in sizes) order[++n] = s + 0
+    for (i = 1; i <= n; ++i) for (j = i + 1; j <= n; ++j) if (order[j] < order[i]) { t = order[i]; order[i] = order[j]; order[j] = t }
+    for (i = 1; i <= n; ++i) {
+        s = order[i]
+        hd = top["hb" SUBSEP s SUBSEP "daemon"]; hn = top["hb" SUBSEP s SUBSEP "null"]
+        pd = top["place" SUBSEP s SUBSEP "daemon"]; pn = top["place" SUBSEP s SUBSEP "null"]
+        printf "| %d | %.0f · %.0f · **%s** | %.0f · %.0f · **%s** | %.1f ms · %.1f ms (%s) | %s · %s · %s | %s B · %s B | %s |\n", s,
+            hd, hn, ratio(hd, hn), pd, pn, ratio(pd, pn),
+            list_ms[s, "daemon"], list_ms[s, "null"], kb(list_bytes[s, "daemon"]),
+            (refresh_ms[s, 0] == "" ? "" : refresh_ms[s, 0] " ms, " kb(refresh_bytes[s, 0])),
+            (refresh_ms[s, 1] == "" ? "" : refresh_ms[s, 1] " ms, " kb(refresh_bytes[s, 1])),
+            (refresh_ms[s, 3] == "" ? "" : refresh_ms[s, 3] " ms, " kb(refresh_bytes[s, 3])),
+            rss[s, "busy", "daemon"], rss[s, "idle", "daemon"], sweep[s]
+    }
+}' "$1"
