@@ -164,7 +164,7 @@ std::optional<VmRecord> VmLifecycle::delete_vm(std::string_view vm_id) {
 }
 
 std::optional<VmRecord> VmLifecycle::find(std::string_view vm_id) const {
-    std::lock_guard lock{mutex_};
+    std::shared_lock lock{mutex_};
     const auto it = vms_.find(std::string(vm_id));
     if (it == vms_.end()) return std::nullopt;
     return it->second;
@@ -173,7 +173,7 @@ std::optional<VmRecord> VmLifecycle::find(std::string_view vm_id) const {
 std::vector<VmRecord> VmLifecycle::list(const VmFilter& filter) const {
     std::vector<VmRecord> matching;
     {
-        std::lock_guard lock{mutex_};
+        std::shared_lock lock{mutex_};
         for (const auto& [id, vm] : vms_) {
             if (filter.state && vm.state != *filter.state) continue;
             if (!filter.node_id.empty() && vm.node_id != filter.node_id) continue;
@@ -189,7 +189,7 @@ std::vector<VmRecord> VmLifecycle::list(const VmFilter& filter) const {
 
 std::vector<VmRecord> VmLifecycle::queue() const {
     std::vector<VmRecord> waiting;
-    std::lock_guard lock{mutex_};
+    std::shared_lock lock{mutex_};
     for (const auto& [vm, order] : ordered_queue()) waiting.push_back(*vm);
     return waiting;
 }
@@ -262,7 +262,7 @@ int VmLifecycle::tenant_in_use(std::string_view tenant) const {
 
 LifecycleCounts VmLifecycle::counts() const {
     LifecycleCounts counts;
-    std::lock_guard lock{mutex_};
+    std::shared_lock lock{mutex_};
     for (const auto& [id, vm] : vms_) ++counts.by_state[static_cast<std::size_t>(vm.state)];
     counts.queued = queue_.size();
     return counts;
@@ -270,7 +270,7 @@ LifecycleCounts VmLifecycle::counts() const {
 
 std::map<std::string, ImageUse, std::less<>> VmLifecycle::image_use() const {
     std::map<std::string, ImageUse, std::less<>> use;
-    std::lock_guard lock{mutex_};
+    std::shared_lock lock{mutex_};
     for (const auto& [id, vm] : vms_) {
         if (!vm.managed) continue;
         if (vm.state == VmState::pending) {
