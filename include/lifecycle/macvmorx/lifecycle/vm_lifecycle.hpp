@@ -258,8 +258,8 @@ private:
 
     // Exclusive for every change; shared for a heartbeat that changes nothing (quiet()), and for
     // the readers of records and the queue alone (find, list, queue, counts, image_use), which
-    // a quiet heartbeat does not touch: a listing or the sweep's count of 100,000 VMs then no
-    // longer stops every heartbeat for tens of milliseconds.
+    // a quiet heartbeat does not touch: a listing or the sweep's count of every VM record does
+    // not hold heartbeats back.
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, VmRecord> vms_;
     std::unordered_map<std::string, NodeState> nodes_; // every node with a mailbox has one

@@ -11,9 +11,10 @@ namespace macvmorx::scheduling {
 // Nodes in the scheduler's rank order: fewest used slots, then lowest CPU in whole percent
 // (0-100, as heartbeats are checked), then node id. One small bucket per (slots, CPU) pair,
 // each sorted by node id, instead of one balanced tree: a heartbeat with a new CPU figure, the
-// most common change by far, moves its node between two buckets of a few dozen entries (a short
-// memmove in cache), where a tree of 10,000 or 100,000 nodes took an erase and an insert of
-// 14-17 dependent cache misses each, and rebalancing (docs/benchmarks.md, issue 24).
+// most common change by far, moves its node between two buckets (a few dozen entries at 10,000
+// nodes, a few hundred at 100,000: a memmove of contiguous memory), where a tree of 10,000 or
+// 100,000 nodes took an erase and an insert of 14-17 dependent cache misses each, and
+// rebalancing (docs/benchmarks.md, issue 24).
 //
 // Key is the scheduler's RankKey: `used_slots`, `cpu_percent`, `node_id` (a pointer to the id)
 // and equality. A key is found by its fields, so erase and move take the key it was inserted as.
